@@ -1,0 +1,46 @@
+# The two commands: `make demo` and `make test`. Both build .venv from the lock first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: venv demo test test-unit test-notebooks test-scenarios lock lab bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PIP) install --no-deps -e . 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -c "import rovn_ops, papermill, moto, pgserver"
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/rovn-ops demo
+
+test: venv
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests runbooks
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+test-notebooks: venv
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env runbooks
+
+test-scenarios: venv
+	$(BIN)/python -m pytest tests/scenarios
+
+# Regenerate the pinned lock from pyproject.toml (dependencies + the test extra).
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+
+lab: venv
+	$(BIN)/rovn-ops lab
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	-$(BIN)/rovn-ops sandbox down
+	rm -rf $(VENV) .sandbox

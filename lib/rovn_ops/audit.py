@@ -1,0 +1,141 @@
+"""The audit_log table: append-only and hash-chained.
+
+The database enforces both, so no client can skip them: a BEFORE INSERT trigger
+serialises writers, numbers the row and chains its hash to the previous row's;
+triggers refuse UPDATE, DELETE and TRUNCATE even to the table's owner (only a
+superuser who disables them gets through, and `verify` then finds the break).
+The application role gets SELECT and INSERT only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+GENESIS = "0" * 64
+TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_log (
+    id          bigserial PRIMARY KEY,
+    occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor       text NOT NULL,
+    action      text NOT NULL,
+    target      text NOT NULL,
+    outcome     text NOT NULL,
+    run_id      text,
+    details     jsonb NOT NULL DEFAULT '{{}}'::jsonb,
+    prev_hash   text NOT NULL DEFAULT '',
+    row_hash    text NOT NULL DEFAULT ''
+);
+
+CREATE OR REPLACE FUNCTION audit_log_payload(r audit_log) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT concat_ws('|', r.id::text,
+                   to_char(r.occurred_at AT TIME ZONE 'UTC', '{TS_FORMAT}'),
+                   r.actor, r.action, r.target, r.outcome, coalesce(r.run_id, ''),
+                   r.details::text, r.prev_hash)
+$$;
+
+CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- One writer at a time, so ids, times and the chain follow commit order.
+  PERFORM pg_advisory_xact_lock(hashtext('audit_log_chain'));
+  NEW.id := nextval(pg_get_serial_sequence('audit_log', 'id'));
+  NEW.occurred_at := clock_timestamp();
+  SELECT row_hash INTO NEW.prev_hash FROM audit_log ORDER BY id DESC LIMIT 1;
+  NEW.prev_hash := coalesce(NEW.prev_hash, '{GENESIS}');
+  NEW.row_hash := encode(sha256(convert_to(audit_log_payload(NEW), 'UTF8')), 'hex');
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+CREATE OR REPLACE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_chain();
+CREATE OR REPLACE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_refuse();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse();
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
+"""
+
+
+def install(conn, app_role: str | None = None) -> None:
+    """Create the table and its triggers (idempotent); grant the app role INSERT only."""
+    conn.execute(SCHEMA)
+    if app_role:
+        conn.execute(f'GRANT SELECT, INSERT ON audit_log TO "{app_role}"')
+        conn.execute(f'GRANT USAGE ON SEQUENCE audit_log_id_seq TO "{app_role}"')
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    row_hash: str
+
+
+def append(conn, *, actor: str, action: str, target: str, outcome: str,
+           run_id: str | None = None, details: dict | None = None) -> Entry:
+    """Append one row; the database assigns id, time and hashes."""
+    from psycopg.types.json import Jsonb
+
+    row = conn.execute(
+        "INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",
+        (actor, action, target, outcome, run_id, Jsonb(details or {}, dumps=_dumps)),
+    ).fetchone()
+    return Entry(*row)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, default=str, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"audit_log chain intact: {self.rows} rows"
+        return f"audit_log chain broken at id {self.first_bad_id}: {self.reason}"
+
+
+def payload(row: tuple) -> str:
+    """The hashed text of a row, as audit_log_payload() builds it in SQL."""
+    return "|".join(str(v) for v in row)
+
+
+def verify(conn) -> ChainReport:
+    """Recompute every row's hash in Python and follow the chain from genesis."""
+    cur = conn.execute(
+        f"SELECT id, to_char(occurred_at AT TIME ZONE 'UTC', '{TS_FORMAT}'), actor, action, "
+        "target, outcome, coalesce(run_id, ''), details::text, prev_hash, row_hash "
+        "FROM audit_log ORDER BY id")
+    prev, count = GENESIS, 0
+    for *fields, row_hash in cur:
+        count += 1
+        if fields[-1] != prev:
+            return ChainReport(False, count, fields[0], "prev_hash does not match the row before "
+                               "(a row was deleted, inserted or reordered)")
+        if hashlib.sha256(payload(fields).encode()).hexdigest() != row_hash:
+            return ChainReport(False, count, fields[0], "row_hash does not match the row's contents "
+                               "(the row was altered)")
+        prev = row_hash
+    return ChainReport(True, count)
+
+
+def rows(conn, *, run_id: str | None = None, limit: int = 50) -> list[dict]:
+    where, args = ("WHERE run_id = %s", [run_id]) if run_id else ("", [])
+    cur = conn.execute(f"SELECT id, occurred_at, actor, action, target, outcome, run_id, details "
+                       f"FROM audit_log {where} ORDER BY id DESC LIMIT %s", [*args, limit])
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, r)) for r in cur]

@@ -1,0 +1,163 @@
+"""rovn-ops: the command line. Each subcommand is a thin call into the library.
+
+Exit codes: 0 success; 1 the runbook (or check) failed; 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+from .errors import BadInput, RovnError
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rovn-ops", description="Rōvn runbooks: run, inspect, audit.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the runbooks and their parameters")
+    run = sub.add_parser("run", help="run a runbook headlessly and archive its evidence")
+    run.add_argument("runbook")
+    run.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
+                     help="a YAML file of parameters (repeatable; later wins)")
+    run.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                     help="one parameter (repeatable; wins over -f)")
+    run.add_argument("--env", choices=["sandbox", "prod"], default="sandbox",
+                     help="target environment (default: sandbox)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sb = sub.add_parser("sandbox", help="the local sandbox (moto, PostgreSQL, /health, webhook sink)")
+    sbs = sb.add_subparsers(dest="action", required=True)
+    for name, text in [("up", "start it (idempotent)"), ("down", "stop it"), ("status", "is it up, and where"),
+                       ("env", "print the exports to reach it from a shell"),
+                       ("reset", "back to the freshly seeded world")]:
+        sbs.add_parser(name, help=text)
+    sc = sbs.add_parser("scenario", help="switch a fault-injection scenario on or off")
+    sc.add_argument("name", nargs="?")
+    sc.add_argument("--off", action="store_true")
+    audit = sub.add_parser("audit", help="the audit_log")
+    aus = audit.add_subparsers(dest="action", required=True)
+    aus.add_parser("verify", help="check the audit_log hash chain")
+    tail = aus.add_parser("tail", help="the latest audit_log rows")
+    tail.add_argument("-n", type=int, default=20)
+    sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
+    sub.add_parser("demo", help="start the sandbox and run service_status in it")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as e:
+        print(f"rovn-ops: error: {e}", file=sys.stderr)
+        return 2
+    except RovnError as e:
+        print(f"rovn-ops: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("rovn-ops: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_list(args) -> int:
+    from . import catalog
+
+    for entry in catalog.runbooks():
+        print(f"{entry.name}: {entry.title}")
+        for p in entry.parameters:
+            print(f"    {p['name']:<22} {p['inferred_type_name']:<10} = {p['default']:<28} {p['help']}")
+        print()
+    return 0
+
+
+def cmd_run(args) -> int:
+    from . import runner
+
+    result = runner.run(args.runbook, env=args.env, files=args.files, assignments=args.assignments,
+                        progress=not args.quiet)
+    print(f"run {result.run_id}: {result.outcome}" + (f" ({result.error})" if result.error else ""))
+    print(f"evidence: {result.notebook}")
+    return result.exit_code
+
+
+def cmd_sandbox(args) -> int:
+    from .sandbox import control
+
+    if args.action == "up":
+        state, started = control.up()
+        print(("sandbox started" if started else "sandbox already running") + f": {state['endpoint']}")
+        print('to use it from a shell: eval "$(rovn-ops sandbox env)"')
+        return 0
+    if args.action == "down":
+        print("sandbox stopped" if control.down() else "sandbox was not running")
+        return 0
+    if args.action == "status":
+        state = control.state()
+        if state is None:
+            print("sandbox: not running (start it with `rovn-ops sandbox up`)")
+            return 1
+        shown = {k: v for k, v in state.items() if k not in ("secret_access_key", "admin_database_url")}
+        print("\n".join(f"{k:>20}: {v}" for k, v in shown.items()))
+        return 0
+    state = control.require()
+    if args.action == "env":
+        print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in control.exports(state).items()))
+        print("unset AWS_PROFILE AWS_SESSION_TOKEN")
+    elif args.action == "reset":
+        control.reset(state)
+        print("sandbox reset to the seeded world")
+    elif args.action == "scenario":
+        if not args.name:
+            print(json.dumps(control.scenarios(state), indent=2))
+        else:
+            print("active scenarios:", ", ".join(control.scenario(state, args.name, not args.off)) or "none")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from . import audit, db
+    from .runner import prepare_environment
+
+    if "DATABASE_URL" not in os.environ:
+        prepare_environment("sandbox")
+    with db.connect() as conn:
+        if args.action == "verify":
+            report = audit.verify(conn)
+            print(report)
+            return 0 if report.ok else 1
+        for row in reversed(audit.rows(conn, limit=args.n)):
+            print(f"{row['id']:>6} {row['occurred_at']:%Y-%m-%d %H:%M:%S} {row['outcome']:<10} "
+                  f"{row['action']:<16} {row['target']:<28} {row['actor']}")
+    return 0
+
+
+def cmd_lab(args) -> int:
+    from . import paths
+    from .sandbox import control
+
+    state, _ = control.up()
+    control.apply_env(state)
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"])
+
+
+def cmd_demo(args) -> int:
+    from . import runner
+    from .sandbox import control
+
+    state, started = control.up()
+    print(("started" if started else "using") + f" the sandbox at {state['endpoint']}")
+    result = runner.run("service_status", env="sandbox", progress=False)
+    print(f"service_status run {result.run_id}: {result.outcome}")
+    print(f"manifest: {result.directory / 'manifest.json'}")
+    print("the sandbox keeps running: `rovn-ops sandbox down` stops it")
+    print(f"evidence: {result.notebook}")
+    return result.exit_code
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
+            "lab": cmd_lab, "demo": cmd_demo}
+
+if __name__ == "__main__":
+    sys.exit(main())

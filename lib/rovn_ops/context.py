@@ -1,0 +1,128 @@
+"""The run context: which run this is, who runs it, how, and against what.
+
+`begin()` is the first call of every runbook. It validates the notebook's
+parameters with the runbook's model, then fixes the run id (the runner's, when
+headless), the operator (STS caller ARN plus local user) and the mode.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+
+from . import aws, params as params_mod
+
+
+def new_run_id(runbook: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{runbook}-{secrets.token_hex(3)}"
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+@dataclass(frozen=True)
+class Operator:
+    arn: str
+    local_user: str
+
+    @property
+    def name(self) -> str:
+        """The IAM user or role name (the last part of the ARN)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        return f"{self.arn} (local user {self.local_user})"
+
+
+def operator(env: str, region: str) -> Operator:
+    arn = os.environ.get("ROVN_OPERATOR_ARN") or aws.caller_arn(env, region)
+    return Operator(arn=arn, local_user=os.environ.get("ROVN_LOCAL_USER") or local_user())
+
+
+@dataclass
+class RunContext:
+    runbook: str
+    params: params_mod.RunbookParams
+    run_id: str
+    mode: str  # "interactive" (a person at JupyterLab) or "headless" (rovn-ops run)
+    operator: Operator
+    audit_ids: list[int] = field(default_factory=list)
+
+    @property
+    def env(self) -> str:
+        return self.params.env
+
+    @property
+    def headless(self) -> bool:
+        return self.mode == "headless"
+
+    def client(self, service: str):
+        return aws.client(service, env=self.env, region=self.params.region)
+
+    @cached_property
+    def db(self):
+        from . import db
+
+        return db.connect()
+
+    def record(self, **facts) -> None:
+        """Facts for the run's manifest (headless runs): lists extend, scalars replace."""
+        path = os.environ.get("ROVN_RESULT_FILE")
+        if not path:
+            return
+        data = json.loads(open(path).read()) if os.path.exists(path) else {}
+        for key, value in facts.items():
+            if isinstance(value, list):
+                data.setdefault(key, []).extend(value)
+            else:
+                data[key] = value
+        with open(path, "w") as f:
+            json.dump(data, f, default=str)
+
+    def summary(self) -> dict:
+        return {"runbook": self.runbook, "run id": self.run_id, "environment": self.env,
+                "region": self.params.region, "mode": self.mode, "operator": str(self.operator)}
+
+    def _repr_markdown_(self) -> str:
+        rows = "\n".join(f"| {k} | `{v}` |" for k, v in self.summary().items())
+        return f"| run | |\n|---|---|\n{rows}\n"
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k:>12}: {v}" for k, v in self.summary().items())
+
+
+def _display_options() -> None:
+    """Tables wide enough to read in the archived notebook's plain-text copy."""
+    import pandas as pd
+
+    pd.set_option("display.width", 160)
+    pd.set_option("display.max_colwidth", 90)
+    pd.set_option("display.max_columns", 20)
+
+
+def begin(runbook: str, **values) -> RunContext:
+    """Validate the parameters, guard the endpoints, and identify the run."""
+    _display_options()
+    model = params_mod.model_for(runbook)
+    env = values.get("env", "sandbox")
+    for name, value in params_mod.environment_defaults(env).items():
+        # An empty notebook parameter means "the environment's value" (e.g. health_url).
+        if name in model.model_fields and values.get(name) in ("", None, []):
+            values[name] = value
+    p = params_mod.validate(model, values)
+    aws.guard(p.env)
+    return RunContext(
+        runbook=runbook, params=p,
+        run_id=os.environ.get("ROVN_RUN_ID") or new_run_id(runbook),
+        mode=os.environ.get("ROVN_MODE", "interactive"),
+        operator=operator(p.env, p.region),
+    )

@@ -1,0 +1,20 @@
+"""PostgreSQL connections (psycopg 3). DATABASE_URL names the database."""
+from __future__ import annotations
+
+import os
+
+from .errors import BadInput
+
+
+def url() -> str:
+    value = os.environ.get("DATABASE_URL")
+    if not value:
+        raise BadInput("DATABASE_URL is not set: expected a PostgreSQL URL "
+                       "(for the sandbox: eval \"$(rovn-ops sandbox env)\")")
+    return value
+
+
+def connect(database_url: str | None = None, *, autocommit: bool = True):
+    import psycopg  # lazy: keeps `import rovn_ops` fast
+
+    return psycopg.connect(database_url or url(), autocommit=autocommit)

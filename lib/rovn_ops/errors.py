@@ -1,0 +1,24 @@
+"""Errors a user can act on. The CLI turns each into one line and an exit code."""
+from __future__ import annotations
+
+
+class RovnError(Exception):
+    """Base: a message meant for the operator, not a traceback."""
+
+    exit_code = 1
+
+
+class BadInput(RovnError):
+    """A user's mistake: a parameter, a file, a flag. Nothing ran, nothing changed."""
+
+    exit_code = 2
+
+
+class Refused(RovnError):
+    """The protocol or a rule refused to go on (no approval, plan changed, guard)."""
+
+    exit_code = 1
+
+
+class EnvironmentGuard(BadInput):
+    """The endpoints in the environment do not match the target environment."""

@@ -1,0 +1,152 @@
+"""Typed parameters of each runbook (pydantic), and how they are resolved.
+
+Precedence, lowest first: the model's defaults < the environment file
+(parameters/<env>.yaml, its `parameters:` section) < each `-f FILE` in order <
+each `-p NAME=VALUE`. The environment file is shared by every runbook, so it may
+name parameters a runbook lacks; a `-f` file or `-p` may not.
+"""
+from __future__ import annotations
+
+import os
+import re
+import typing
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+from .errors import BadInput
+from .scrub import looks_secret_name, looks_secret_value
+
+
+class RunbookParams(BaseModel):
+    """Every runbook's parameters: where it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+    env: Literal["sandbox", "prod"] = Field("sandbox", description="target environment")
+    region: str = Field("us-east-2", description="AWS region")
+
+
+class ServiceParams(RunbookParams):
+    cluster: str = Field("rovn-prod", description="ECS cluster")
+    service: str = Field("rovn-passport-api", description="ECS service")
+    health_url: str = Field("", description="the service's /health URL")
+
+
+class ChangeParams(RunbookParams):
+    """Runbooks that write: the protocol's confirm and approval, and notifications."""
+
+    confirm: bool = Field(False, description="execute; without it the run is a preview only")
+    approved_by: list[str] = Field(default_factory=list, description="approvers (headless runs)")
+    plan_hash: str = Field("", description="execute only if today's plan has this hash")
+    slack_webhook_url: str = Field("", description="Slack webhook (URL or secret:NAME)")
+    pagerduty_webhook_url: str = Field("", description="PagerDuty events URL (URL or secret:NAME)")
+
+
+class ServiceStatusParams(ServiceParams):
+    events: int = Field(10, ge=1, le=100, description="how many recent service events to show")
+    alarm_prefix: str = Field("rovn-prod-", description="CloudWatch alarms to show, by name prefix")
+
+
+MODELS: dict[str, type[RunbookParams]] = {
+    "service_status": ServiceStatusParams,
+}
+
+
+def model_for(runbook: str) -> type[RunbookParams]:
+    try:
+        return MODELS[runbook]
+    except KeyError:
+        raise BadInput(f"runbook '{runbook}': unknown; expected one of: {', '.join(sorted(MODELS))}")
+
+
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def _interpolate(value):
+    """${VAR} from the environment; a value naming an unset variable is left empty."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    names = _VAR.findall(value)
+    if any(not os.environ.get(n) for n in names):
+        return ""
+    return _VAR.sub(lambda m: os.environ[m.group(1)], value)
+
+
+def _read_yaml(path: Path, label: str) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise BadInput(f"{label} {path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise BadInput(f"{label} {path}: not valid YAML ({str(e).splitlines()[0]})")
+    if not isinstance(data, dict):
+        raise BadInput(f"{label} {path}: expected a mapping of NAME: VALUE")
+    return data
+
+
+def environment_defaults(env: str) -> dict:
+    data = _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
+    return {k: _interpolate(v) for k, v in (data.get("parameters") or {}).items()}
+
+
+def _split_assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise BadInput(f"-p {text!r}: expected NAME=VALUE")
+    return name.strip(), value
+
+
+def _coerce_cli(model: type[RunbookParams], name: str, value: str):
+    """-p values are text; a list parameter takes comma-separated items."""
+    field = model.model_fields.get(name)
+    if field is not None and typing.get_origin(field.annotation) is list:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _unknown(model, runbook: str, name: str, source: str) -> BadInput:
+    known = ", ".join(sorted(model.model_fields))
+    return BadInput(f"parameter '{name}' ({source}): unknown to runbook {runbook}; expected one of: {known}")
+
+
+def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = ()) -> RunbookParams:
+    """Merge the layers, then validate once. Raises BadInput naming the parameter."""
+    model = model_for(runbook)
+    merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
+    for f in files:
+        for name, value in _read_yaml(Path(f), "-f").items():
+            if name not in model.model_fields:
+                raise _unknown(model, runbook, name, f"-f {f}")
+            merged[name] = value
+    for text in assignments:
+        name, value = _split_assignment(text)
+        if name not in model.model_fields:
+            raise _unknown(model, runbook, name, "-p")
+        merged[name] = _coerce_cli(model, name, value)
+    merged["env"] = env
+    return validate(model, merged)
+
+
+def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
+    for name, value in values.items():
+        if looks_secret_name(name) or looks_secret_value(value):
+            raise BadInput(f"parameter '{name}': looks like a secret value; parameters name "
+                           "secrets (e.g. a Secrets Manager name), they never carry them")
+    try:
+        return model(**values)
+    except ValidationError as e:
+        raise BadInput(describe(e)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line for the first problem: the parameter, what was expected, what came."""
+    first = error.errors()[0]
+    name = ".".join(str(p) for p in first["loc"]) or "?"
+    if first["type"] == "extra_forbidden":
+        return f"parameter '{name}': unknown"
+    expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    return f"parameter '{name}': expected {expected}, got {first.get('input')!r}"

@@ -1,0 +1,25 @@
+"""Where the project's files live. ROVN_HOME overrides the project root."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def root() -> Path:
+    return Path(os.environ.get("ROVN_HOME") or Path(__file__).resolve().parents[2])
+
+
+def runbooks() -> Path:
+    return root() / "runbooks"
+
+
+def parameters() -> Path:
+    return root() / "parameters"
+
+
+def evidence() -> Path:
+    return Path(os.environ.get("ROVN_EVIDENCE_DIR") or root() / "evidence")
+
+
+def sandbox_state() -> Path:
+    return Path(os.environ.get("ROVN_SANDBOX_DIR") or root() / ".sandbox")

@@ -1,0 +1,109 @@
+"""`rovn-ops run`: validate, execute the notebook with papermill, archive the evidence.
+
+Parameters are validated before any kernel starts, so bad input exits 2 with
+nothing run and nothing archived. A failed runbook still leaves its executed
+notebook, with outcome `failed`; SIGINT or SIGTERM leaves what ran, `interrupted`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import aws, evidence, params as params_mod, paths
+from .context import local_user, new_run_id
+from .errors import BadInput
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    outcome: str
+    exit_code: int
+    directory: Path
+    notebook: Path
+    error: str = ""
+
+
+def notebook_path(runbook: str) -> Path:
+    path = paths.runbooks() / f"{runbook}.ipynb"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in paths.runbooks().glob("*.ipynb")))
+        raise BadInput(f"runbook '{runbook}': no {path.name} in {paths.runbooks()}; expected one of: {known}")
+    return path
+
+
+def prepare_environment(env: str) -> None:
+    """A sandbox run finds the running sandbox by itself; prod must not see one."""
+    if env == "sandbox" and "AWS_ENDPOINT_URL" not in os.environ:
+        from .sandbox import control
+
+        control.apply_env(control.require())
+    aws.guard(env)
+
+
+class _Operator(threading.Thread):
+    """Looks up the STS caller while the kernel starts, for the manifest."""
+
+    def __init__(self, env: str, region: str):
+        super().__init__(daemon=True)
+        self.env, self.region, self.arn = env, region, None
+
+    def run(self):
+        try:
+            self.arn = aws.caller_arn(self.env, self.region)
+        except Exception as e:  # noqa: BLE001 - recorded, the kernel reports it too
+            self.arn = f"unknown ({type(e).__name__})"
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True) -> RunResult:
+    source = notebook_path(runbook)
+    params_mod.resolve(runbook, env, list(files), list(assignments))  # bad input: exit before anything
+    prepare_environment(env)
+    # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
+    p = params_mod.resolve(runbook, env, list(files), list(assignments))
+    run_id = new_run_id(runbook)
+    started = datetime.now(timezone.utc)
+    directory = evidence.run_directory(run_id, started)
+    output = directory / source.name
+    result_file = directory / "result.json"
+    os.environ.update(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_RESULT_FILE=str(result_file),
+                      ROVN_LOCAL_USER=local_user())
+    op = _Operator(env, p.region)
+    op.start()
+    outcome, error = _execute(source, output, p.model_dump(mode="json"), progress)
+    op.join(timeout=30)
+    manifest = evidence.archive(
+        directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
+        parameters=p.model_dump(mode="json"), operator={"arn": op.arn, "local_user": local_user()},
+        mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
+    code = EXIT_OK if outcome == "success" else EXIT_FAILED
+    return RunResult(run_id, outcome, code, directory, Path(manifest["notebook"]["path"]), error)
+
+
+def _execute(source: Path, output: Path, parameters: dict, progress: bool) -> tuple[str, str]:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
+                            kernel_name="python3", progress_bar=progress and sys.stderr.isatty(),
+                            log_output=False, request_save_on_cell_execute=True)
+        return "success", ""
+    except PapermillExecutionError as e:
+        return "failed", f"{e.ename}: {e.evalue}".strip()
+    except KeyboardInterrupt as e:
+        return "interrupted", f"interrupted by {e.args[0] if e.args else 'SIGINT'}"
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,135 @@
+"""Start, stop and query the sandbox process from the CLI, the runner and tests."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import paths
+from ..errors import BadInput, RovnError
+
+
+def _state_file(state_dir: Path | None = None) -> Path:
+    return (state_dir or paths.sandbox_state()) / "state.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def state(state_dir: Path | None = None) -> dict | None:
+    """The running sandbox's state, or None when none is running."""
+    f = _state_file(state_dir)
+    if not f.exists():
+        return None
+    data = json.loads(f.read_text())
+    return data if _alive(data["pid"]) else None
+
+
+def up(state_dir: Path | None = None, timeout: float = 60) -> tuple[dict, bool]:
+    """Start the sandbox unless it runs; returns (state, started_now)."""
+    state_dir = state_dir or paths.sandbox_state()
+    if (current := state(state_dir)) is not None:
+        return current, False
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _state_file(state_dir).unlink(missing_ok=True)
+    log = open(state_dir / "sandbox.log", "ab")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rovn_ops.sandbox.server", str(state_dir),
+         str(paths.parameters() / "sandbox.yaml")],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        start_new_session=True)  # outlives this command, immune to its Ctrl-C
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (state_dir / "sandbox.log").read_text(errors="replace").splitlines()[-15:]
+            raise RovnError("the sandbox failed to start:\n  " + "\n  ".join(tail))
+        if (current := state(state_dir)) is not None:
+            return current, True
+        time.sleep(0.05)
+    proc.terminate()
+    raise RovnError(f"the sandbox did not start within {timeout:.0f}s; see {state_dir / 'sandbox.log'}")
+
+
+def down(state_dir: Path | None = None, timeout: float = 20) -> bool:
+    current = state(state_dir)
+    if current is None:
+        return False
+    os.kill(current["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(current["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(current["pid"]):
+        os.kill(current["pid"], signal.SIGKILL)
+    _state_file(state_dir).unlink(missing_ok=True)
+    return True
+
+
+def require(state_dir: Path | None = None) -> dict:
+    current = state(state_dir)
+    if current is None:
+        raise BadInput("the sandbox is not running: start it with `rovn-ops sandbox up`")
+    return current
+
+
+def exports(current: dict) -> dict[str, str]:
+    """The environment a shell, a kernel or a test needs to reach the sandbox."""
+    return {
+        "AWS_ENDPOINT_URL": current["endpoint"],
+        "AWS_ACCESS_KEY_ID": current["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": current["secret_access_key"],
+        "AWS_DEFAULT_REGION": current["region"],
+        "AWS_REGION": current["region"],
+        "DATABASE_URL": current["database_url"],
+        "ROVN_HEALTH_URL": current["health_url"],
+        "ROVN_SINK_URL": current["sink_url"],
+        "ROVN_SANDBOX_URL": current["control_url"],
+        "ROVN_ENV": "sandbox",
+    }
+
+
+def apply_env(current: dict) -> None:
+    """Point this process (and the kernels it starts) at the sandbox."""
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(k, None)
+    os.environ.update(exports(current))
+
+
+def _control(current: dict, method: str, path: str, body: dict | None = None):
+    import urllib3
+
+    resp = urllib3.request(method, current["control_url"] + path, timeout=60,
+                           body=json.dumps(body).encode() if body is not None else None,
+                           headers={"Content-Type": "application/json"})
+    data = json.loads(resp.data or b"null")
+    if resp.status >= 300:
+        raise BadInput(data.get("error", f"sandbox answered HTTP {resp.status}") if isinstance(data, dict)
+                       else f"sandbox answered HTTP {resp.status}")
+    return data
+
+
+def reset(current: dict) -> None:
+    _control(current, "POST", "/reset", {})
+
+
+def scenario(current: dict, name: str, on: bool = True) -> list[str]:
+    return _control(current, "POST", "/scenario", {"name": name, "on": on})["active"]
+
+
+def scenarios(current: dict) -> dict:
+    return _control(current, "GET", "/scenario")
+
+
+def posts(current: dict) -> list[dict]:
+    return _control(current, "GET", "/posts")

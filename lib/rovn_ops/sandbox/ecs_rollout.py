@@ -1,0 +1,209 @@
+"""ECS rolling deployments for moto, which has none (its deployments list is fixed
+at create_service and no task ever runs).
+
+The sandbox process installs this into its in-process moto server. The model:
+update_service with a new task definition adds a PRIMARY deployment (IN_PROGRESS)
+and turns the old PRIMARY into ACTIVE. Each DescribeServices is one poll: tasks
+move across a step at a time, then the rollout COMPLETES and old deployments drain.
+With the scenario "ecs_new_tasks_fail", new tasks fail to start; the circuit
+breaker marks the deployment FAILED and, when rollback is enabled, starts a
+rollback deployment to the last completed task definition. Time plays no part:
+only polls advance the simulation, so tests are fast and deterministic.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.moto_api._internal import mock_random
+
+from . import scenarios
+
+_lock = threading.RLock()
+DEFAULT_CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                           "maximumPercent": 200, "minimumHealthyPercent": 100}
+
+
+def _event(svc, message: str) -> None:
+    svc.events.insert(0, {"id": mock_random.get_random_hex(8), "createdAt": utcnow(),
+                          "message": f"(service {svc.name}) {message}"})
+
+
+def _deployment(svc, task_definition: str, running: int = 0) -> dict:
+    dep_id = f"ecs-svc/{mock_random.randint(10**17, 10**18 - 1)}"
+    done = running >= svc.desired_count
+    now = utcnow()
+    return {"id": dep_id, "status": "PRIMARY", "taskDefinition": task_definition,
+            "desiredCount": svc.desired_count, "pendingCount": 0, "runningCount": running,
+            "failedTasks": 0, "createdAt": now, "updatedAt": now, "launchType": svc.launch_type,
+            "platformFamily": "Linux", "platformVersion": svc.platform_version or "1.4.0",
+            "rolloutState": "COMPLETED" if done else "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {dep_id} {'completed' if done else 'in progress'}."}
+
+
+def _sync_counts(svc) -> None:
+    svc.running_count = sum(d["runningCount"] for d in svc.deployments)
+    svc.pending_count = sum(d["pendingCount"] for d in svc.deployments)
+
+
+def start_deployment(svc, task_definition: str, *, rollback_of: str | None = None) -> dict:
+    """Add a PRIMARY deployment; the previous PRIMARY becomes ACTIVE."""
+    for dep in svc.deployments:
+        if dep["status"] == "PRIMARY":
+            dep["status"], dep["updatedAt"] = "ACTIVE", utcnow()
+    dep = _deployment(svc, task_definition)
+    if rollback_of:
+        dep["rolloutStateReason"] = f"ECS deployment circuit breaker: rolling back to deploymentId {rollback_of}."
+    # New tasks fail for deployments started while the scenario is on; a rollback's don't.
+    dep["_fails"] = scenarios.active("ecs_new_tasks_fail") and not rollback_of
+    svc.deployments.insert(0, dep)
+    svc.task_definition = task_definition
+    _event(svc, f"has started deployment {dep['id']} of {task_definition.split('/')[-1]}.")
+    return dep
+
+
+def _failure_threshold(desired: int) -> int:
+    # ECS: the circuit breaker trips at max(3, min(200, ceil(0.5 * desired))) failures.
+    return max(3, min(200, math.ceil(desired / 2)))
+
+
+def _step(svc) -> int:
+    return max(1, math.ceil(svc.desired_count / 2))
+
+
+def tick(svc) -> None:
+    """Advance one poll of the service's in-flight deployment, if any."""
+    primary = svc.deployments[0] if svc.deployments else None
+    if not primary or primary["rolloutState"] != "IN_PROGRESS":
+        return
+    primary["updatedAt"] = utcnow()
+    if primary.get("_fails"):
+        _tick_failing(svc, primary)
+    else:
+        _tick_healthy(svc, primary)
+    _sync_counts(svc)
+
+
+def _tick_healthy(svc, primary: dict) -> None:
+    if primary["pendingCount"]:  # pending tasks of the last poll now pass health checks
+        moved = primary["pendingCount"]
+        primary["runningCount"] += moved
+        primary["pendingCount"] = 0
+        _drain(svc, moved)
+        _event(svc, f"registered {moved} targets in target-group rovn-passport-api-tg.")
+    missing = svc.desired_count - primary["runningCount"]
+    if missing > 0:
+        primary["pendingCount"] = min(missing, _step(svc))
+        _event(svc, f"has started {primary['pendingCount']} tasks.")
+        return
+    _drain(svc, sum(d["runningCount"] for d in svc.deployments[1:]))
+    svc.deployments[1:] = []
+    primary["rolloutState"] = "COMPLETED"
+    primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+    _event(svc, f"deployment {primary['id']} completed.")
+    _event(svc, "has reached a steady state.")
+
+
+def _drain(svc, count: int) -> None:
+    """Old tasks stop as new ones become healthy."""
+    for dep in svc.deployments[1:]:
+        stop = min(count, dep["runningCount"])
+        dep["runningCount"] -= stop
+        count -= stop
+
+
+def _tick_failing(svc, primary: dict) -> None:
+    failed = _step(svc)
+    primary["failedTasks"] += failed
+    _event(svc, f"deployment {primary['id']}: {failed} tasks failed to start "
+                "(Essential container in task exited).")
+    if primary["failedTasks"] < _failure_threshold(svc.desired_count):
+        return
+    primary["rolloutState"] = "FAILED"
+    primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+    _event(svc, f"deployment {primary['id']} deployment failed: tasks failed to start.")
+    breaker = (getattr(svc, "deployment_configuration", None) or DEFAULT_CIRCUIT_BREAKER)
+    if not breaker.get("deploymentCircuitBreaker", {}).get("rollback"):
+        return
+    target = next((d for d in svc.deployments[1:] if d["runningCount"]), None)
+    if target:
+        _event(svc, f"rolling back to deployment {target['id']}.")
+        start_deployment(svc, target["taskDefinition"], rollback_of=target["id"])
+
+
+def _install_backend_patches() -> None:
+    orig_create = EC2ContainerServiceBackend.create_service
+    orig_update = EC2ContainerServiceBackend.update_service
+    orig_describe = EC2ContainerServiceBackend.describe_services
+
+    def create_service(self, *args, **kwargs):
+        with _lock:
+            svc = orig_create(self, *args, **kwargs)
+            # A service in the seeded world starts steady: all its tasks running.
+            svc.deployments = [_deployment(svc, svc.task_definition, running=svc.desired_count)]
+            svc.deployment_configuration = dict(DEFAULT_CIRCUIT_BREAKER)
+            _sync_counts(svc)
+            _event(svc, "has reached a steady state.")
+            return svc
+
+    def update_service(self, props: dict):
+        with _lock:
+            svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
+            before, desired_before = svc.task_definition, svc.desired_count
+            requested = props.get("task_definition")
+            force = props.get("force_new_deployment", False)
+            svc = orig_update(self, dict(props, force_new_deployment=False))
+            _sync_counts(svc)  # moto resets counts on update; keep the simulation's
+            new_td = self.describe_task_definition(requested).arn if requested else before
+            svc.task_definition = before
+            if new_td != before or force:
+                start_deployment(svc, new_td)
+            elif svc.desired_count != desired_before:
+                svc.deployments[0]["desiredCount"] = svc.desired_count
+            return svc
+
+    def describe_services(self, cluster_str, names):
+        with _lock:
+            services, failures = orig_describe(self, cluster_str, names)
+            for svc in services:
+                tick(svc)
+            return services, failures
+
+    EC2ContainerServiceBackend.create_service = create_service
+    EC2ContainerServiceBackend.update_service = update_service
+    EC2ContainerServiceBackend.describe_services = describe_services
+
+
+def _install_response_patches() -> None:
+    orig = EC2ContainerServiceResponse.create_service
+
+    def create_service(self):
+        result = orig(self)
+        config = self._get_param("deploymentConfiguration")
+        if config:
+            svc = self.ecs_backend._get_service(self._get_param("cluster", "default"),
+                                                self._get_param("serviceName"))
+            svc.deployment_configuration = config
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
+
+
+def install() -> None:
+    _install_backend_patches()
+    _install_response_patches()
+
+
+def primary_task_definition(cluster: str, service: str, region: str, account: str) -> str | None:
+    """The PRIMARY deployment's task definition, read without advancing a poll."""
+    from moto.ecs.models import ecs_backends
+
+    with _lock:
+        backend = ecs_backends[account][region]
+        svc = backend.services.get(f"{cluster}:{service}")
+        if not svc or not svc.deployments:
+            return None
+        return svc.deployments[0]["taskDefinition"]

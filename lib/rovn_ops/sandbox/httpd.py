@@ -1,0 +1,92 @@
+"""The sandbox's HTTP side: the app's /health stub, the webhook sink, and the
+control API (scenarios, reset, recorded posts)."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from . import scenarios
+
+
+class Sink:
+    """Every Slack or PagerDuty post, in arrival order (also appended to a file)."""
+
+    def __init__(self, path):
+        self.path, self.posts, self._lock = path, [], threading.Lock()
+
+    def record(self, channel: str, body: bytes) -> None:
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            payload = body.decode(errors="replace")
+        post = {"channel": channel, "payload": payload,
+                "received_at": datetime.now(timezone.utc).isoformat()}
+        with self._lock:
+            self.posts.append(post)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(post) + "\n")
+
+    def clear(self) -> None:
+        with self._lock:
+            self.posts.clear()
+
+
+class Handler(BaseHTTPRequestHandler):
+    version_of_primary: Callable[[], str | None]
+    sink: Sink
+    reset: Callable[[], None]
+
+    def log_message(self, *args):  # keep the sandbox log for real events
+        pass
+
+    def _reply(self, code: int, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self):
+        if self.path == "/health":
+            if scenarios.active("health_down"):
+                return self._reply(503, {"status": "unavailable"})
+            return self._reply(200, {"status": "ok", "version": self.version_of_primary()})
+        if self.path == "/_sandbox/posts":
+            return self._reply(200, self.sink.posts)
+        if self.path == "/_sandbox/scenario":
+            return self._reply(200, {"active": scenarios.current(), "known": scenarios.KNOWN})
+        self._reply(404, {"error": f"no route {self.path}"})
+
+    def do_POST(self):
+        body = self._body()
+        if self.path.startswith("/hooks/"):
+            if scenarios.active("sink_down"):
+                return self._reply(503, {"error": "sink down (scenario)"})
+            self.sink.record(self.path.removeprefix("/hooks/"), body)
+            return self._reply(200, {"ok": True})
+        if self.path == "/_sandbox/scenario":
+            req = json.loads(body)
+            try:
+                scenarios.set_scenario(req["name"], req.get("on", True))
+            except KeyError:
+                return self._reply(400, {"error": f"unknown scenario {req.get('name')!r}",
+                                         "known": scenarios.KNOWN})
+            return self._reply(200, {"active": scenarios.current()})
+        if self.path == "/_sandbox/reset":
+            self.reset()
+            return self._reply(200, {"ok": True})
+        self._reply(404, {"error": f"no route {self.path}"})
+
+
+def serve(handler: type[Handler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

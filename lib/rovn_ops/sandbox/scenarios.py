@@ -1,0 +1,27 @@
+"""Fault-injection scenarios the sandbox can switch on (`rovn-ops sandbox scenario`)."""
+from __future__ import annotations
+
+KNOWN = {
+    "ecs_new_tasks_fail": "new ECS tasks fail to start; the circuit breaker trips",
+    "health_down": "the app's /health answers 503",
+    "sink_down": "the webhook sink answers 503 to every post",
+}
+_on: set[str] = set()
+
+
+def active(name: str) -> bool:
+    return name in _on
+
+
+def set_scenario(name: str, on: bool = True) -> None:
+    if name not in KNOWN:
+        raise KeyError(name)
+    (_on.add if on else _on.discard)(name)
+
+
+def clear() -> None:
+    _on.clear()
+
+
+def current() -> list[str]:
+    return sorted(_on)

@@ -1,0 +1,155 @@
+"""The sandbox process: `python -m rovn_ops.sandbox.server DIR`.
+
+One process runs moto (threaded HTTP server on loopback, with our ECS rollout
+simulator installed), PostgreSQL, the app's /health stub and the webhook sink,
+seeds the world, writes DIR/state.json, and serves until SIGTERM.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import string
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _credentials(state_dir: Path) -> tuple[str, str]:
+    """Stable per sandbox directory, so a reset keeps the exported environment valid."""
+    path = state_dir / "credentials.json"
+    if not path.exists():
+        alphabet = string.ascii_uppercase + string.digits
+        key = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+        path.write_text(json.dumps([key, secrets.token_urlsafe(30)]))
+        path.chmod(0o600)
+    return tuple(json.loads(path.read_text()))
+
+
+class Sandbox:
+    def __init__(self, state_dir: Path, world_file: Path):
+        self.dir, self.world = state_dir, yaml.safe_load(world_file.read_text())["world"]
+        self.credentials = _credentials(state_dir)
+        self.pg = None
+        self.admin_url = os.environ.get("DATABASE_URL")
+
+    def start(self) -> dict:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
+
+        from . import ecs_rollout, httpd
+
+        ecs_rollout.install()
+        port = _free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.moto.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        db = threading.Thread(target=self._start_db)
+        db.start()  # PostgreSQL boots while moto is seeded
+        facts = self._seed()
+        handler = type("H", (httpd.Handler,), {
+            "version_of_primary": staticmethod(self.version_of_primary),
+            "sink": httpd.Sink(self.dir / "sink.jsonl"), "reset": staticmethod(self.reset)})
+        self.sink = handler.sink
+        self.app, self.control = httpd.serve(handler), httpd.serve(handler)
+        db.join()
+        return self._state(facts)
+
+    def _start_db(self) -> None:
+        from . import database
+
+        if not self.admin_url:
+            self.pg = database.start_embedded(self.dir / "pgdata")
+            self.admin_url = self.pg.get_uri()
+        self.admin_db_url, self.database_url = database.recreate(self.admin_url)
+
+    def _seed(self) -> dict:
+        from . import world
+
+        t = time.perf_counter()
+        facts = world.seed(self.world, self.endpoint, self.credentials)
+        print(f"seeded the world in {time.perf_counter() - t:.2f}s", flush=True)
+        return facts
+
+    def version_of_primary(self) -> str | None:
+        from . import ecs_rollout
+
+        ecs = self.world["ecs"]
+        arn = ecs_rollout.primary_task_definition(ecs["cluster"], ecs["service"],
+                                                  self.world["region"], "123456789012")
+        return self._image_tag(arn) if arn else None
+
+    def _image_tag(self, task_definition_arn: str) -> str:
+        from moto.ecs.models import ecs_backends
+
+        backend = ecs_backends["123456789012"][self.world["region"]]
+        td = backend.describe_task_definition(task_definition_arn)
+        return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
+
+    def reset(self) -> None:
+        """Back to the seeded world: moto state, scenarios, sink and database."""
+        import urllib3
+
+        from . import database, scenarios
+
+        urllib3.request("POST", f"{self.endpoint}/moto-api/reset")
+        scenarios.clear()
+        self.sink.clear()
+        self._seed()
+        self.admin_db_url, self.database_url = database.recreate(self.admin_url)
+
+    def _state(self, facts: dict) -> dict:
+        host = "http://127.0.0.1"
+        return {
+            "pid": os.getpid(), "region": self.world["region"], "endpoint": self.endpoint,
+            "access_key_id": self.credentials[0], "secret_access_key": self.credentials[1],
+            "database_url": self.database_url, "admin_database_url": self.admin_db_url,
+            "embedded_postgres": self.pg is not None,
+            "health_url": f"{host}:{self.app.server_port}/health",
+            "sink_url": f"{host}:{self.control.server_port}/hooks",
+            "control_url": f"{host}:{self.control.server_port}/_sandbox",
+            "evidence_bucket": self.world["evidence_bucket"]["name"],
+            "repository_uri": facts["repository_uri"], "started_at": time.time(),
+        }
+
+    def stop(self) -> None:
+        self.moto.stop()
+        if self.pg is not None:
+            self.pg.cleanup()
+
+
+def main(argv: list[str]) -> int:
+    state_dir, world_file = Path(argv[0]), Path(argv[1])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(state_dir, world_file)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    state = sandbox.start()
+    tmp = state_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.chmod(0o600)
+    tmp.rename(state_dir / "state.json")  # atomic: readers never see half a file
+    print(f"sandbox ready: {state['endpoint']}", flush=True)
+    stop.wait()
+    (state_dir / "state.json").unlink(missing_ok=True)
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

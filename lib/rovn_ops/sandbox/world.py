@@ -1,0 +1,219 @@
+"""Seed a Rōvn-like production world into moto, from parameters/sandbox.yaml.
+
+Seeding goes through boto3 against the moto endpoint, as a user would; only what
+moto's API cannot express (secret ages, stable access keys) is set on the backend.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets as pysecrets
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import boto3
+
+ACCOUNT = "123456789012"
+
+
+def _client(endpoint: str, region: str, service: str):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint,
+                        aws_access_key_id="seed", aws_secret_access_key="seed")
+
+
+def _digest(tag: str) -> str:
+    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
+
+
+def image_manifest(tag: str) -> str:
+    """A Docker v2 manifest whose layer digest is derived from the tag."""
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": 1024, "digest": _digest("config:" + tag)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 4096, "digest": _digest("layer:" + tag)}],
+    })
+
+
+def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
+    """Create every resource of the world; returns facts the sandbox reports."""
+    region = world["region"]
+    c = lambda svc: _client(endpoint, region, svc)  # noqa: E731
+    _seed_iam(c("iam"), world["iam_users"], credentials)
+    repo_uri = _seed_ecr(c("ecr"), world["ecr"], endpoint, region)
+    secret_arns = _seed_secrets(c("secretsmanager"), world["secrets"])
+    _seed_ecs(c("ecs"), world["ecs"], repo_uri, world["ecr"]["tags"][-1]["tag"], secret_arns, region)
+    _seed_codebuild(c("s3"), c("codebuild"), c("iam"), world["codebuild"])
+    _seed_rds(c("rds"), world["rds"])
+    _seed_alarms(c("cloudwatch"), c("logs"), world)
+    _seed_evidence_bucket(c("s3"), world["evidence_bucket"])
+    return {"repository_uri": repo_uri, "secret_arns": secret_arns}
+
+
+def _seed_iam(iam, users: list[dict], credentials: tuple[str, str]) -> None:
+    from moto.iam.models import iam_backends  # the sandbox runs moto in-process
+
+    for user in users:
+        iam.create_user(UserName=user["name"], Tags=[{"Key": "team", "Value": "rovn"}])
+        if user.get("credentials"):
+            iam.create_access_key(UserName=user["name"])
+            # Pin the key to the sandbox's stable credentials, so resets keep them.
+            key = iam_backends[ACCOUNT]["aws"].users[user["name"]].access_keys[0]
+            key.access_key_id, key.secret_access_key = credentials
+
+
+def _seed_ecr(ecr, spec: dict, endpoint: str, region: str) -> str:
+    repo = ecr.create_repository(repositoryName=spec["repository"],
+                                 imageScanningConfiguration={"scanOnPush": True},
+                                 imageTagMutability="IMMUTABLE")["repository"]
+    results = []
+    for image in spec["tags"]:
+        ecr.put_image(repositoryName=spec["repository"], imageTag=image["tag"],
+                      imageManifest=image_manifest(image["tag"]))
+        ecr.start_image_scan(repositoryName=spec["repository"], imageId={"imageTag": image["tag"]})
+        results.append(scan_result(repo["registryId"], spec["repository"], image["tag"],
+                                   image.get("findings", {})))
+    post_scan_findings(endpoint, region, results)
+    return repo["repositoryUri"]
+
+
+def scan_result(registry: str, repository: str, tag: str, counts: dict) -> dict:
+    findings = [{"name": f"CVE-2026-{1000 + i}-{sev.lower()}", "severity": sev,
+                 "uri": "https://nvd.nist.gov/", "description": f"sandbox {sev} finding"}
+                for sev, n in counts.items() for i in range(n)]
+    return {"registryId": registry, "repositoryName": repository, "imageId": {"imageTag": tag},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findings": findings, "findingSeverityCounts": dict(counts),
+                                  "imageScanCompletedAt": datetime.now(timezone.utc).isoformat()}}
+
+
+def post_scan_findings(endpoint: str, region: str, results: list[dict]) -> None:
+    """moto's API for per-tag scan findings (moto's default is a fixed {HIGH: 1})."""
+    import urllib3
+
+    urllib3.request("POST", f"{endpoint}/moto-api/static/ecr/scan-finding-results",
+                    body=json.dumps({"results": results, "region": region}),
+                    headers={"Content-Type": "application/json"})
+
+
+def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    arns = {}
+    for spec in specs:
+        arn = sm.create_secret(Name=spec["name"], SecretString=pysecrets.token_urlsafe(32),
+                               Tags=[{"Key": "rotation-cadence-days", "Value": str(spec["cadence_days"])},
+                                     {"Key": "kind", "Value": spec["kind"]}])["ARN"]
+        arns[spec["name"]] = arn
+    backend = secretsmanager_backends[ACCOUNT][sm.meta.region_name]
+    now = datetime.now(timezone.utc)
+    for spec in specs:  # moto stamps "now"; age the secrets as the world says
+        secret = backend.secrets[spec["name"]]
+        when = (now - timedelta(days=spec["age_days"])).timestamp()
+        secret.created_date = secret.last_changed_date = int(when)
+        secret.last_rotation_date = int(when)
+    return arns
+
+
+def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, region: str) -> None:
+    ecs.create_cluster(clusterName=spec["cluster"])
+    secrets = [{"name": env, "valueFrom": secret_arns[name]} for env, name in spec["secrets"].items()]
+    history = spec["revision"] - 4
+    _register_history(spec, repo_uri, secrets, region, history)
+    for rev in range(history + 1, spec["revision"] + 1):
+        # Only the last revision carries the live image; older ones an older one.
+        tag = live_tag if rev == spec["revision"] else f"prod-legacy-r{rev}"
+        ecs.register_task_definition(**task_definition(spec, f"{repo_uri}:{tag}", secrets, region))
+    ecs.create_service(
+        cluster=spec["cluster"], serviceName=spec["service"],
+        taskDefinition=f"{spec['family']}:{spec['revision']}", desiredCount=spec["desired_count"],
+        launchType="FARGATE",
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                 "maximumPercent": 200, "minimumHealthyPercent": 100})
+
+
+def _register_history(spec: dict, repo_uri: str, secrets: list[dict], region: str, count: int) -> None:
+    """Old revisions go straight into moto's backend: hundreds of HTTP calls would
+    cost seconds of cold start, and nothing reads them but rollback listings."""
+    from moto.core.utils import camelcase_to_underscores
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[ACCOUNT][region]
+    for rev in range(1, count + 1):
+        td = task_definition(spec, f"{repo_uri}:prod-legacy-r{rev}", secrets, region)
+        backend.register_task_definition(
+            family=td.pop("family"), container_definitions=td.pop("containerDefinitions"),
+            volumes=td.pop("volumes"), tags=[],
+            **{camelcase_to_underscores(k): v for k, v in td.items()})
+
+
+def task_definition(spec: dict, image: str, secrets: list[dict], region: str) -> dict:
+    return {
+        "family": spec["family"], "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+        "cpu": spec["cpu"], "memory": spec["memory"],
+        "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rovn-ecs-execution",
+        "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rovn-passport-api-task",
+        "volumes": [{"name": "tmp"}],
+        "containerDefinitions": [{
+            "name": spec["container"], "image": image, "essential": True,
+            "user": "10001", "readonlyRootFilesystem": True,
+            "portMappings": [{"containerPort": spec["port"], "protocol": "tcp"}],
+            "environment": [{"name": k, "value": v} for k, v in spec["environment"].items()],
+            "secrets": secrets,
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
+            "linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]},
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": f"/ecs/{spec['family']}", "awslogs-region": region,
+                "awslogs-stream-prefix": spec["container"]}},
+        }],
+    }
+
+
+def _seed_codebuild(s3, codebuild, iam, spec: dict) -> None:
+    s3.create_bucket(Bucket=spec["source_bucket"],
+                     CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("README.md", "rovn-passport-api source (sandbox)\n")
+    s3.put_object(Bucket=spec["source_bucket"], Key=spec["source_key"], Body=buf.getvalue())
+    role = iam.create_role(RoleName="rovn-codebuild", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "codebuild.amazonaws.com"}}]}))
+    codebuild.create_project(
+        name=spec["project"], serviceRole=role["Role"]["Arn"],
+        source={"type": "S3", "location": f"{spec['source_bucket']}/{spec['source_key']}"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                     "computeType": "BUILD_GENERAL1_MEDIUM", "privilegedMode": True})
+
+
+def _seed_rds(rds, spec: dict) -> None:
+    rds.create_db_instance(DBInstanceIdentifier=spec["instance"], Engine=spec["engine"],
+                           EngineVersion=spec["engine_version"], DBInstanceClass=spec["instance_class"],
+                           AllocatedStorage=100, MasterUsername="rovn_admin",
+                           ManageMasterUserPassword=True, MultiAZ=True, StorageEncrypted=True)
+
+
+def _seed_alarms(cloudwatch, logs, world: dict) -> None:
+    for alarm in world["alarms"]:
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm["name"], AlarmDescription=alarm["description"],
+            Namespace=alarm["namespace"], MetricName=alarm["metric"], Statistic="Average",
+            Period=alarm["period"], EvaluationPeriods=1, Threshold=alarm["threshold"],
+            ComparisonOperator=alarm.get("comparison", "GreaterThanThreshold"),
+            AlarmActions=[f"arn:aws:sns:{world['region']}:{ACCOUNT}:rovn-oncall"])
+        cloudwatch.set_alarm_state(AlarmName=alarm["name"], StateValue="OK",
+                                   StateReason="Sandbox seed: threshold not crossed")
+    for group in world["log_groups"]:
+        logs.create_log_group(logGroupName=group)
+
+
+def _seed_evidence_bucket(s3, spec: dict) -> None:
+    s3.create_bucket(Bucket=spec["name"], ObjectLockEnabledForBucket=True,
+                     CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
+    s3.put_object_lock_configuration(Bucket=spec["name"], ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": spec["retention_days"]}}})

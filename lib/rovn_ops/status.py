@@ -1,0 +1,225 @@
+"""Read-only views of a service: its deployments, task definition, image scan,
+alarms, events and /health. Used by service_status and by every runbook's preview.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .errors import RovnError
+
+
+def _frame(rows: list[dict], columns: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+def describe_service(ctx) -> dict:
+    p = ctx.params
+    resp = ctx.client("ecs").describe_services(cluster=p.cluster, services=[p.service])
+    if not resp["services"] or resp["services"][0].get("status") == "INACTIVE":
+        raise RovnError(f"service {p.service!r} not found in cluster {p.cluster!r} "
+                        f"({p.env}, {p.region})")
+    return resp["services"][0]
+
+
+def short_td(arn: str) -> str:
+    """arn:…:task-definition/rovn-passport-api:288 → rovn-passport-api:288"""
+    return arn.rsplit("/", 1)[-1]
+
+
+def overview(service: dict):
+    return _frame([{
+        "service": service["serviceName"], "status": service["status"],
+        "task definition": short_td(service["taskDefinition"]),
+        "desired": service["desiredCount"], "running": service["runningCount"],
+        "pending": service["pendingCount"], "launch type": service.get("launchType"),
+        "circuit breaker": _breaker(service),
+    }], ["service", "status", "task definition", "desired", "running", "pending",
+         "launch type", "circuit breaker"])
+
+
+def _breaker(service: dict) -> str:
+    cb = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+    if not cb.get("enable"):
+        return "off"
+    return "on, rollback" if cb.get("rollback") else "on, no rollback"
+
+
+def deployments(service: dict):
+    return _frame([{
+        "id": d["id"], "status": d["status"], "rollout": d.get("rolloutState"),
+        "task definition": short_td(d["taskDefinition"]), "desired": d["desiredCount"],
+        "running": d["runningCount"], "pending": d["pendingCount"], "failed": d.get("failedTasks", 0),
+        "updated": d.get("updatedAt"), "reason": d.get("rolloutStateReason", ""),
+    } for d in service["deployments"]], ["id", "status", "rollout", "task definition", "desired",
+                                         "running", "pending", "failed", "updated", "reason"])
+
+
+def primary(service: dict) -> dict:
+    return next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+
+
+@dataclass(frozen=True)
+class TaskDefinitionView:
+    arn: str
+    containers: list[dict]
+    cpu: str
+    memory: str
+
+    @property
+    def image(self) -> str:
+        return self.containers[0]["image"]
+
+    @property
+    def image_tag(self) -> str:
+        return self.image.rsplit(":", 1)[-1]
+
+    @property
+    def repository(self) -> str:
+        return self.image.rsplit(":", 1)[0].split("/", 1)[-1]
+
+    def table(self):
+        return _frame([{
+            "task definition": short_td(self.arn), "container": c["name"], "image": c["image"],
+            "cpu": self.cpu, "memory": self.memory, "user": c.get("user", "(root)"),
+            "read-only root fs": c.get("readonlyRootFilesystem", False),
+        } for c in self.containers], ["task definition", "container", "image", "cpu", "memory",
+                                      "user", "read-only root fs"])
+
+    def secret_refs(self):
+        """Secret references by name only: the env var and the Secrets Manager name."""
+        return _frame([{"container": c["name"], "variable": s["name"],
+                        "secret": secret_name(s["valueFrom"])}
+                       for c in self.containers for s in c.get("secrets", [])],
+                      ["container", "variable", "secret"])
+
+
+def secret_name(value_from: str) -> str:
+    """arn:aws:secretsmanager:…:secret:rovn/prod/db-master-AbCdEf → rovn/prod/db-master"""
+    if ":secret:" not in value_from:
+        return value_from
+    name = value_from.split(":secret:", 1)[1].split(":", 1)[0]
+    head, _, suffix = name.rpartition("-")
+    return head if len(suffix) == 6 and head else name
+
+
+def task_definition(ctx, arn: str) -> TaskDefinitionView:
+    td = ctx.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    return TaskDefinitionView(td["taskDefinitionArn"], td["containerDefinitions"],
+                              td.get("cpu", ""), td.get("memory", ""))
+
+
+def image_scan(ctx, repository: str, tag: str):
+    ecr = ctx.client("ecr")
+    image = {"imageTag": tag}
+    try:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[image])["imageDetails"][0]
+    except ecr.exceptions.ImageNotFoundException:
+        return _frame([{"image": f"{repository}:{tag}", "pushed": None, "scan": "IMAGE NOT FOUND"}],
+                      ["image", "pushed", "scan"])
+    try:
+        scan = ecr.describe_image_scan_findings(repositoryName=repository, imageId=image)
+        status = scan["imageScanStatus"]["status"]
+        counts = scan["imageScanFindings"].get("findingSeverityCounts", {})
+    except ecr.exceptions.ScanNotFoundException:
+        status, counts = "NO SCAN", {}
+    row = {"image": f"{repository}:{tag}", "digest": found["imageDigest"][:19] + "…",
+           "pushed": found.get("imagePushedAt"), "scan": status}
+    for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"):
+        row[sev] = counts.get(sev, 0)
+    return _frame([row], list(row))
+
+
+def alarms(ctx, prefix: str):
+    found = ctx.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    return _frame([{"alarm": a["AlarmName"], "state": a["StateValue"],
+                    "description": a.get("AlarmDescription", ""), "reason": a.get("StateReason", ""),
+                    "since": a.get("StateUpdatedTimestamp")} for a in found],
+                  ["alarm", "state", "description", "reason", "since"])
+
+
+def events(service: dict, count: int):
+    return _frame([{"at": e["createdAt"], "message": e["message"]}
+                   for e in service.get("events", [])[:count]], ["at", "message"])
+
+
+@dataclass(frozen=True)
+class Health:
+    url: str
+    ok: bool
+    status: int | None
+    version: str | None
+    detail: str = ""
+
+    def table(self, expected_tag: str | None = None):
+        row = {"url": self.url, "http": self.status, "ok": self.ok, "version": self.version}
+        if expected_tag:
+            row["matches primary image"] = self.version == expected_tag
+        row["detail"] = self.detail
+        return _frame([row], list(row))
+
+
+def health(url: str, timeout: float = 5.0) -> Health:
+    """GET /health over real HTTP: {"status": "ok", "version": <image tag>}."""
+    if not url:
+        return Health(url, False, None, None, "no health_url configured")
+    import urllib3
+
+    try:
+        resp = urllib3.request("GET", url, timeout=timeout, retries=urllib3.Retry(2, backoff_factor=0.2))
+    except urllib3.exceptions.HTTPError as e:
+        return Health(url, False, None, None, f"unreachable: {type(e).__name__}")
+    try:
+        body = json.loads(resp.data or b"{}")
+    except ValueError:
+        body = {}
+    ok = resp.status == 200 and body.get("status") == "ok"
+    return Health(url, ok, resp.status, body.get("version"), "" if ok else f"body: {resp.data[:120]!r}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The last cell: is the service healthy, and what to do next."""
+
+    run_id: str
+    service: str
+    task_definition: str
+    problems: tuple[str, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def _repr_markdown_(self) -> str:
+        head = (f"### ✅ `{self.service}` is healthy on `{self.task_definition}`" if self.healthy
+                else f"### ⚠️ `{self.service}` on `{self.task_definition}` needs attention")
+        body = "\n".join(f"- {p}" for p in self.problems) or "- nothing to do"
+        nxt = ("Next: nothing; re-run this runbook after any change." if self.healthy else
+               "Next: open RUNBOOK.md for the matching runbook (triage, rollback) and page if P0 (§6).")
+        return f"{head}\n\n{body}\n\n{nxt}\n\nrun id: `{self.run_id}`"
+
+    def __repr__(self) -> str:
+        return self._repr_markdown_()
+
+
+def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, alarm_table) -> Verdict:
+    problems = []
+    p = primary(service)
+    if p.get("rolloutState") != "COMPLETED":
+        problems.append(f"PRIMARY deployment {p['id']} is {p.get('rolloutState')}: {p.get('rolloutStateReason', '')}")
+    if len(service["deployments"]) > 1:
+        problems.append(f"{len(service['deployments'])} deployments: a rollout is in flight")
+    if service["runningCount"] < service["desiredCount"]:
+        problems.append(f"running {service['runningCount']} < desired {service['desiredCount']}")
+    if not health_check.ok:
+        problems.append(f"/health failed: {health_check.detail or health_check.status}")
+    elif health_check.version != td.image_tag:
+        problems.append(f"/health reports {health_check.version}, the PRIMARY image is {td.image_tag}")
+    firing = list(alarm_table.loc[alarm_table["state"] == "ALARM", "alarm"])
+    problems += [f"alarm {a} is in ALARM" for a in firing]
+    ctx.record(outcome="success", targets=[f"{ctx.params.cluster}/{ctx.params.service}"],
+               observed={"task_definition": short_td(td.arn), "image_tag": td.image_tag,
+                         "healthy": not problems})
+    return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems))
