@@ -44,7 +44,7 @@ class Operator:
 
 
 def operator(env: str, region: str) -> Operator:
-    arn = os.environ.get("ROVN_OPERATOR_ARN") or aws.caller_arn(env, region)
+    arn = aws.caller_arn(env, region)
     return Operator(arn=arn, local_user=os.environ.get("ROVN_LOCAL_USER") or local_user())
 
 
@@ -120,9 +120,11 @@ def begin(runbook: str, **values) -> RunContext:
             values[name] = value
     p = params_mod.validate(model, values)
     aws.guard(p.env)
-    return RunContext(
+    ctx = RunContext(
         runbook=runbook, params=p,
         run_id=os.environ.get("ROVN_RUN_ID") or new_run_id(runbook),
         mode=os.environ.get("ROVN_MODE", "interactive"),
         operator=operator(p.env, p.region),
     )
+    ctx.record(operator={"arn": ctx.operator.arn, "local_user": ctx.operator.local_user})
+    return ctx

@@ -44,7 +44,7 @@ def _scrub_notebook(path: Path) -> None:
         path.write_text(redact(path.read_text()))
 
 
-def _read_result(path: Path) -> dict:
+def read_result(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -55,7 +55,7 @@ def archive(*, directory: Path, notebook: Path, source: Path, run_id: str, runbo
             parameters: dict, operator: dict, mode: str, started: datetime, outcome: str,
             error: str, result_file: Path) -> dict:
     _scrub_notebook(notebook)
-    result = _read_result(result_file)
+    result = read_result(result_file)
     result_file.unlink(missing_ok=True)
     manifest = {
         "run_id": run_id, "runbook": runbook, "environment": parameters.get("env"),

@@ -108,6 +108,13 @@ def _coerce_cli(model: type[RunbookParams], name: str, value: str):
     return value
 
 
+def _check_name(model, runbook: str, name: str, source: str) -> None:
+    if name == "env":  # one switch picks the environment, so a preset cannot reach prod
+        raise BadInput(f"parameter 'env' ({source}): expected --env sandbox|prod, not a parameter")
+    if name not in model.model_fields:
+        raise _unknown(model, runbook, name, source)
+
+
 def _unknown(model, runbook: str, name: str, source: str) -> BadInput:
     known = ", ".join(sorted(model.model_fields))
     return BadInput(f"parameter '{name}' ({source}): unknown to runbook {runbook}; expected one of: {known}")
@@ -119,13 +126,11 @@ def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str
     merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
     for f in files:
         for name, value in _read_yaml(Path(f), "-f").items():
-            if name not in model.model_fields:
-                raise _unknown(model, runbook, name, f"-f {f}")
+            _check_name(model, runbook, name, f"-f {f}")
             merged[name] = value
     for text in assignments:
         name, value = _split_assignment(text)
-        if name not in model.model_fields:
-            raise _unknown(model, runbook, name, "-p")
+        _check_name(model, runbook, name, "-p")
         merged[name] = _coerce_cli(model, name, value)
     merged["env"] = env
     return validate(model, merged)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,18 +48,32 @@ def prepare_environment(env: str) -> None:
     aws.guard(env)
 
 
-class _Operator(threading.Thread):
-    """Looks up the STS caller while the kernel starts, for the manifest."""
+def _operator(result_file: Path, env: str, region: str) -> dict:
+    """Who ran it: as the kernel identified itself (begin() records it), else asked
+    here, for a run that failed before its first cell."""
+    recorded = evidence.read_result(result_file).get("operator")
+    if recorded:
+        return recorded
+    try:
+        arn = aws.caller_arn(env, region)
+    except Exception as e:  # noqa: BLE001 - the manifest says why it is unknown
+        arn = f"unknown ({type(e).__name__})"
+    return {"arn": arn, "local_user": local_user()}
 
-    def __init__(self, env: str, region: str):
-        super().__init__(daemon=True)
-        self.env, self.region, self.arn = env, region, None
 
-    def run(self):
-        try:
-            self.arn = aws.caller_arn(self.env, self.region)
-        except Exception as e:  # noqa: BLE001 - recorded, the kernel reports it too
-            self.arn = f"unknown ({type(e).__name__})"
+@contextmanager
+def _kernel_environment(**values):
+    """The kernel inherits this process's environment: set the run's, then restore."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _on_sigterm(signum, frame):
@@ -77,15 +91,12 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     directory = evidence.run_directory(run_id, started)
     output = directory / source.name
     result_file = directory / "result.json"
-    os.environ.update(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_RESULT_FILE=str(result_file),
-                      ROVN_LOCAL_USER=local_user())
-    op = _Operator(env, p.region)
-    op.start()
-    outcome, error = _execute(source, output, p.model_dump(mode="json"), progress)
-    op.join(timeout=30)
+    with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
+                             ROVN_RESULT_FILE=str(result_file)):
+        outcome, error = _execute(source, output, p.model_dump(mode="json"), progress)
     manifest = evidence.archive(
         directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
-        parameters=p.model_dump(mode="json"), operator={"arn": op.arn, "local_user": local_user()},
+        parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
         mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
     code = EXIT_OK if outcome == "success" else EXIT_FAILED
     return RunResult(run_id, outcome, code, directory, Path(manifest["notebook"]["path"]), error)

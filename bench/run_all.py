@@ -1,0 +1,25 @@
+"""All benchmarks. Starts the sandbox if needed; prints one line per figure and
+writes bench/results.json."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import import_time  # noqa: E402
+import runner_overhead  # noqa: E402
+import sandbox_cold_start  # noqa: E402
+
+from rovn_ops.sandbox import control  # noqa: E402
+
+if __name__ == "__main__":
+    rows = [import_time.main(), sandbox_cold_start.main()]
+    _, started = control.up()
+    try:
+        rows.append(runner_overhead.main())
+    finally:
+        if started:
+            control.down()
+    (Path(__file__).parent / "results.json").write_text(json.dumps(rows, indent=2) + "\n")

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rovn_ops.sandbox import control
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> dict:
+    return control.require()
+
+
+@pytest.fixture
+def fresh(sandbox) -> dict:
+    """The seeded world, undisturbed by earlier tests."""
+    control.reset(sandbox)
+    return sandbox
+
+
+@pytest.fixture
+def aws(sandbox):
+    import boto3
+
+    def make(service: str):
+        return boto3.client(service, region_name=sandbox["region"], endpoint_url=sandbox["endpoint"],
+                            aws_access_key_id=sandbox["access_key_id"],
+                            aws_secret_access_key=sandbox["secret_access_key"])
+    return make
+
+
+@pytest.fixture
+def app_db(fresh):
+    with psycopg.connect(fresh["database_url"], autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def admin_db(fresh):
+    with psycopg.connect(fresh["admin_database_url"], autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def evidence_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "evidence"
+    monkeypatch.setenv("ROVN_EVIDENCE_DIR", str(d))
+    return d
+
+
+def rovn_ops(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it: a subprocess with this session's environment."""
+    return subprocess.run([sys.executable, "-m", "rovn_ops.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)

@@ -1,0 +1,78 @@
+"""audit_log: append-only for everyone, hash-chained, and verify finds tampering."""
+import threading
+
+import psycopg
+import pytest
+
+from rovn_ops import audit
+
+
+def _append(conn, n=3, run="r1"):
+    return [audit.append(conn, actor="arn:aws:iam::1:user/claude-deploy", action="deploy",
+                         target="rovn-passport-api", outcome="success", run_id=run,
+                         details={"i": i, "approvers": ["giles"]}) for i in range(n)]
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET outcome = 'failed'",
+    "DELETE FROM audit_log",
+    "TRUNCATE audit_log",
+])
+def test_app_role_cannot_change_or_remove_rows(app_db, statement):
+    _append(app_db)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_db.execute(statement)
+    assert app_db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET outcome = 'x'", "DELETE FROM audit_log",
+                                       "TRUNCATE audit_log"])
+def test_even_the_owner_is_refused_by_the_triggers(admin_db, statement):
+    _append(admin_db)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        admin_db.execute(statement)
+
+
+def test_chain_verifies_and_links_rows(app_db):
+    entries = _append(app_db, 5)
+    report = audit.verify(app_db)
+    assert report.ok and report.rows == 5
+    prevs = [r[0] for r in app_db.execute("SELECT prev_hash FROM audit_log ORDER BY id")]
+    assert prevs[0] == audit.GENESIS
+    assert prevs[1:] == [e.row_hash for e in entries[:-1]]
+
+
+def test_client_cannot_forge_hashes(app_db):
+    app_db.execute("INSERT INTO audit_log (actor, action, target, outcome, prev_hash, row_hash) "
+                   "VALUES ('a', 'b', 'c', 'd', 'forged', 'forged')")
+    assert audit.verify(app_db).ok
+
+
+def test_superuser_tampering_is_found(admin_db, app_db):
+    entries = _append(app_db, 4)
+    admin_db.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+    admin_db.execute("UPDATE audit_log SET outcome = 'failed' WHERE id = %s", [entries[2].id])
+    report = audit.verify(app_db)
+    assert not report.ok and report.first_bad_id == entries[2].id and "altered" in report.reason
+    admin_db.execute("DELETE FROM audit_log WHERE id = %s", [entries[1].id])
+    report = audit.verify(app_db)
+    assert not report.ok and report.first_bad_id == entries[2].id and "deleted" in report.reason
+
+
+def test_concurrent_writers_keep_one_chain(fresh):
+    def writer(n):
+        with psycopg.connect(fresh["database_url"], autocommit=True) as conn:
+            _append(conn, n, run=threading.current_thread().name)
+    threads = [threading.Thread(target=writer, args=(10,)) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    with psycopg.connect(fresh["database_url"]) as conn:
+        report = audit.verify(conn)
+    assert report.ok and report.rows == 40
+
+
+def test_install_is_idempotent(admin_db):
+    audit.install(admin_db, app_role="rovn_app")
+    audit.install(admin_db, app_role="rovn_app")
+    _append(admin_db, 1)
+    assert audit.verify(admin_db).ok

@@ -1,0 +1,75 @@
+"""The sandbox's ECS rollout simulator: deployments advance with polls, not time."""
+import json
+
+import urllib3
+
+from rovn_ops.sandbox import control
+
+
+def describe(ecs):
+    return ecs.describe_services(cluster="rovn-prod", services=["rovn-passport-api"])["services"][0]
+
+
+def roll(ecs, revision, polls=10):
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
+                       taskDefinition=f"rovn-passport-api:{revision}")
+    return [describe(ecs) for _ in range(polls)]
+
+
+def test_update_adds_primary_and_turns_old_active(fresh, aws):
+    ecs = aws("ecs")
+    resp = ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
+                              taskDefinition="rovn-passport-api:287")["service"]
+    deps = resp["deployments"]
+    assert [d["status"] for d in deps] == ["PRIMARY", "ACTIVE"]
+    assert deps[0]["rolloutState"] == "IN_PROGRESS" and deps[0]["taskDefinition"].endswith(":287")
+    assert deps[1]["taskDefinition"].endswith(":288") and deps[1]["runningCount"] == 3
+
+
+def test_rollout_completes_over_a_few_polls_and_old_drains(fresh, aws):
+    snaps = roll(aws("ecs"), 287, polls=6)
+    states = [s["deployments"][0]["rolloutState"] for s in snaps]
+    done = states.index("COMPLETED")
+    assert 1 <= done <= 4, states
+    mid = snaps[done - 1]["deployments"]
+    assert mid[0]["runningCount"] + mid[1]["runningCount"] >= 3  # tasks move across, never below desired
+    final = snaps[done]
+    assert len(final["deployments"]) == 1 and final["runningCount"] == 3
+    assert any("steady state" in e["message"] for e in final["events"])
+    body = json.loads(urllib3.request("GET", fresh["health_url"]).data)
+    assert body["version"] == "prod-legacy-r287"
+
+
+def test_new_tasks_fail_circuit_breaker_rolls_back(fresh, aws):
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    ecs = aws("ecs")
+    ours = ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
+                              taskDefinition="rovn-passport-api:287")["service"]["deployments"][0]["id"]
+    snaps = [describe(ecs) for _ in range(10)]
+    failed = [s for s in snaps if any(d["id"] == ours and d["rolloutState"] == "FAILED" for d in s["deployments"])]
+    assert failed, "the circuit breaker never tripped"
+    first = failed[0]
+    assert first["deployments"][0]["id"] != ours and first["deployments"][0]["taskDefinition"].endswith(":288")
+    ours_dep = next(d for d in first["deployments"] if d["id"] == ours)
+    assert ours_dep["failedTasks"] >= 3 and "circuit breaker" in ours_dep["rolloutStateReason"]
+    final = snaps[-1]
+    assert final["taskDefinition"].endswith(":288") and final["deployments"][0]["rolloutState"] == "COMPLETED"
+    assert json.loads(urllib3.request("GET", fresh["health_url"]).data)["version"].startswith("prod-2026")
+
+
+def test_without_rollback_the_failed_deployment_stays_primary(fresh, aws):
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    ecs = aws("ecs")
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+    snaps = roll(ecs, 287, polls=5)
+    primary = snaps[-1]["deployments"][0]
+    assert primary["status"] == "PRIMARY" and primary["rolloutState"] == "FAILED"
+    assert snaps[-1]["deployments"][1]["runningCount"] == 3  # the old tasks keep serving
+
+
+def test_force_new_deployment_alone_rolls_the_same_revision(fresh, aws):
+    ecs = aws("ecs")
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", forceNewDeployment=True)
+    deps = describe(ecs)["deployments"]
+    assert len(deps) == 2 and deps[0]["taskDefinition"] == deps[1]["taskDefinition"]
