@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -102,15 +103,29 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     return RunResult(run_id, outcome, code, directory, Path(manifest["notebook"]["path"]), error)
 
 
+def _local_kernel_manager(sockets: str):
+    """Kernels talk over Unix sockets in a private directory: no TCP port for
+    another local user to reach (and no 'TCP without encryption' warning)."""
+    from jupyter_client.manager import KernelManager
+
+    class LocalKernelManager(KernelManager):
+        def __init__(self, **kw):
+            super().__init__(transport="ipc", ip=os.path.join(sockets, "k"), **kw)
+
+    return LocalKernelManager
+
+
 def _execute(source: Path, output: Path, parameters: dict, progress: bool) -> tuple[str, str]:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
                             kernel_name="python3", progress_bar=progress and sys.stderr.isatty(),
-                            log_output=False, request_save_on_cell_execute=True)
+                            log_output=False, request_save_on_cell_execute=True,
+                            kernel_manager_class=_local_kernel_manager(sockets.name))
         return "success", ""
     except PapermillExecutionError as e:
         return "failed", f"{e.ename}: {e.evalue}".strip()
@@ -118,3 +133,4 @@ def _execute(source: Path, output: Path, parameters: dict, progress: bool) -> tu
         return "interrupted", f"interrupted by {e.args[0] if e.args else 'SIGINT'}"
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sockets.cleanup()
