@@ -16,8 +16,9 @@ GENESIS = "0" * 64
 TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
 SCHEMA = f"""
+CREATE SEQUENCE IF NOT EXISTS audit_log_id_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
-    id          bigserial PRIMARY KEY,
+    id          bigint PRIMARY KEY,
     occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     actor       text NOT NULL,
     action      text NOT NULL,
@@ -41,7 +42,7 @@ CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN
   -- One writer at a time, so ids, times and the chain follow commit order.
   PERFORM pg_advisory_xact_lock(hashtext('audit_log_chain'));
-  NEW.id := nextval(pg_get_serial_sequence('audit_log', 'id'));
+  NEW.id := nextval('audit_log_id_seq');
   NEW.occurred_at := clock_timestamp();
   SELECT row_hash INTO NEW.prev_hash FROM audit_log ORDER BY id DESC LIMIT 1;
   NEW.prev_hash := coalesce(NEW.prev_hash, '{GENESIS}');

@@ -41,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     aus.add_parser("verify", help="check the audit_log hash chain")
     tail = aus.add_parser("tail", help="the latest audit_log rows")
     tail.add_argument("-n", type=int, default=20)
+    mig = sub.add_parser("migrations", help="forward-only migrations: status, verify, apply")
+    migs = mig.add_subparsers(dest="action", required=True)
+    for name, text in [("status", "each file: applied or pending, then verify"),
+                       ("verify", "the integrity check"), ("apply", "apply what is pending")]:
+        m = migs.add_parser(name, help=text)
+        m.add_argument("--dir", help="migrations directory (default: the environment's)")
+        m.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+        if name == "apply":
+            m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
+            m.add_argument("--lock-wait", type=float, default=10.0, help="seconds to wait for the lock")
     sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
     sub.add_parser("demo", help="start the sandbox and run service_status in it")
     return ap
@@ -133,6 +143,17 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_migrations(args) -> int:
+    from .migrations import commands
+    from .runner import prepare_environment
+
+    prepare_environment(args.env)
+    if args.action == "apply":
+        approvers = [a.strip() for a in args.approved_by.split(",") if a.strip()]
+        return commands.apply(args.env, args.dir, approvers, args.lock_wait)
+    return getattr(commands, args.action)(args.env, args.dir)
+
+
 def cmd_lab(args) -> int:
     from . import paths
     from .sandbox import control
@@ -157,6 +178,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
+            "migrations": cmd_migrations,
             "lab": cmd_lab, "demo": cmd_demo}
 
 if __name__ == "__main__":

@@ -18,3 +18,8 @@ def connect(database_url: str | None = None, *, autocommit: bool = True):
     import psycopg  # lazy: keeps `import rovn_ops` fast
 
     return psycopg.connect(database_url or url(), autocommit=autocommit)
+
+
+def migration_url() -> str:
+    """Migrations run as the schema's owner: ROVN_MIGRATION_DATABASE_URL, else DATABASE_URL."""
+    return os.environ.get("ROVN_MIGRATION_DATABASE_URL") or url()

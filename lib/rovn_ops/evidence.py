@@ -51,12 +51,27 @@ def read_result(path: Path) -> dict:
         return {}
 
 
+def _keep_artifacts(directory: Path, paths_: list[str]) -> list[dict]:
+    """Copy what the run produced (e.g. a generated migration) next to its notebook."""
+    kept = []
+    for src in dict.fromkeys(paths_):
+        src_path = Path(src)
+        if src_path.is_file():
+            dest = directory / "artifacts" / src_path.name
+            dest.parent.mkdir(exist_ok=True)
+            dest.write_text(redact(src_path.read_text()))
+            kept.append({"name": src_path.name, "source": str(src_path), "path": str(dest),
+                         "sha256": sha256(dest)})
+    return kept
+
+
 def archive(*, directory: Path, notebook: Path, source: Path, run_id: str, runbook: str,
             parameters: dict, operator: dict, mode: str, started: datetime, outcome: str,
             error: str, result_file: Path) -> dict:
     _scrub_notebook(notebook)
     result = read_result(result_file)
     result_file.unlink(missing_ok=True)
+    artifacts = _keep_artifacts(directory, result.get("artifacts", []))
     manifest = {
         "run_id": run_id, "runbook": runbook, "environment": parameters.get("env"),
         "mode": mode, "operator": operator, "parameters": json.loads(redact(json.dumps(parameters))),
@@ -65,6 +80,7 @@ def archive(*, directory: Path, notebook: Path, source: Path, run_id: str, runbo
         "error": redact(error),
         "approvals": result.get("approvals", []), "audit_log_ids": result.get("audit_log_ids", []),
         "targets": result.get("targets", []),
+        "artifacts": artifacts,
         "notebook": {"path": str(notebook), "sha256": sha256(notebook) if notebook.exists() else None},
         "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
                    else str(source), "sha256": sha256(source)},

@@ -49,8 +49,20 @@ class ServiceStatusParams(ServiceParams):
     alarm_prefix: str = Field("rovn-prod-", description="CloudWatch alarms to show, by name prefix")
 
 
+class MigrationParams(ChangeParams):
+    migrations_dir: str = Field("", description="migrations directory; empty takes the environment's")
+    phi_registry: str = Field("", description="PHI columns registry; empty takes the environment's")
+    rds_instance: str = Field("", description="RDS instance to snapshot; empty takes the environment's")
+    lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
+
+
+class MigrationReversalParams(MigrationParams):
+    migration: str = Field("0011_add_worker_npi.sql", description="the applied migration to reverse")
+
+
 MODELS: dict[str, type[RunbookParams]] = {
     "service_status": ServiceStatusParams,
+    "migration_reversal": MigrationReversalParams,
 }
 
 

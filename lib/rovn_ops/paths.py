@@ -23,3 +23,9 @@ def evidence() -> Path:
 
 def sandbox_state() -> Path:
     return Path(os.environ.get("ROVN_SANDBOX_DIR") or root() / ".sandbox")
+
+
+def project_path(value: str) -> Path:
+    """A path from a parameter: absolute, or relative to the project root."""
+    p = Path(value)
+    return p if p.is_absolute() else root() / p

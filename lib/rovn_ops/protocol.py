@@ -70,10 +70,15 @@ class Change:
 
     # preview ---------------------------------------------------------------
     def execute_command(self) -> str:
+        from .params import environment_defaults
+
         p = self.ctx.params
+        fields = type(p).model_fields
+        baseline = {n: f.get_default(call_default_factory=True) for n, f in fields.items()}
+        baseline.update({k: v for k, v in environment_defaults(p.env).items() if k in fields})
         args = ["rovn-ops", "run", self.ctx.runbook, "--env", p.env]
         for name, value in p.model_dump(exclude={"env", "confirm", "approved_by", "plan_hash"}).items():
-            if value != type(p).model_fields[name].get_default(call_default_factory=True):
+            if value != baseline[name]:  # only what differs from what `rovn-ops run` would take
                 value = ",".join(value) if isinstance(value, list) else value
                 args += ["-p", f"{name}={value}"]
         args += ["-p", "confirm=true", "-p", "approved_by=<approver>", "-p", f"plan_hash={self.plan.hash}"]
@@ -115,7 +120,7 @@ class Change:
             raise Refused("execute before confirm: call confirm() first")
         if not self.approval.executed:
             return None
-        self.result = fn(*args, **kwargs)
+        self.result = self._logged_on_failure("execute", fn, *args, **kwargs)
         return self.result
 
     def verify(self, fn, *args, **kwargs):
@@ -123,16 +128,37 @@ class Change:
             raise Refused("verify before execute")
         if not self.approval.executed:
             return None
-        self.verification = fn(*args, **kwargs)
+        self.verification = self._logged_on_failure("verify", fn, *args, **kwargs)
         return self.verification
+
+    def _logged_on_failure(self, step: str, fn, *args, **kwargs):
+        """A failed step is still a logged change: audit_log says so, then it raises."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}"})
+            raise
+
+    def _repr_markdown_(self) -> str:
+        if self.approval is None:
+            return self.plan._repr_markdown_()
+        if not self.approval.executed:
+            return (f"**Preview only: nothing was changed.** Plan hash `{self.plan.hash}`.\n\n"
+                    f"To execute exactly this plan, headless:\n\n```sh\n{self.execute_command()}\n```\n\n"
+                    "or, interactively, set `confirm = True` in the parameters cell and run all cells.")
+        state = self.outcome or ("verified" if self.verification is not None else
+                                 "executed" if self.result is not None else "confirmed")
+        return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
 
     # log -------------------------------------------------------------------
     def log(self, outcome: str, details: dict | None = None, conn=None) -> audit.Entry | None:
         """Append the audit row first, then notify; a preview-only run logs nothing."""
         self.outcome = outcome
-        if not self.approval or not self.approval.executed:
-            return None
         ctx = self.ctx
+        if not self.approval or not self.approval.executed:
+            ctx.record(outcome="preview", plan_hash=self.plan.hash)
+            return None
+        ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,
                              target=self.plan.target, outcome=outcome, run_id=ctx.run_id,
                              details={"plan_hash": self.plan.hash, "approvers": self.approval.approvers,

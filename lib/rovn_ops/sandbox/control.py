@@ -92,9 +92,11 @@ def exports(current: dict) -> dict[str, str]:
         "AWS_DEFAULT_REGION": current["region"],
         "AWS_REGION": current["region"],
         "DATABASE_URL": current["database_url"],
+        "ROVN_MIGRATION_DATABASE_URL": current["admin_database_url"],
         "ROVN_HEALTH_URL": current["health_url"],
         "ROVN_SINK_URL": current["sink_url"],
         "ROVN_SANDBOX_URL": current["control_url"],
+        "ROVN_SANDBOX_MIGRATIONS": current["migrations_dir"],
         "ROVN_ENV": "sandbox",
     }
 

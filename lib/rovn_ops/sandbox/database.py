@@ -29,8 +29,8 @@ def _with(url: str, *, user: str | None = None, dbname: str | None = None) -> st
 def recreate(admin_url: str) -> tuple[str, str]:
     """Drop and create the sandbox database; returns (admin URL, application URL).
 
-    audit_log is owned by the admin role and the app role may only insert, as in
-    production; the app role owns the rest of the schema (migrations run as it).
+    The admin role owns the schema and runs migrations (ROVN_MIGRATION_DATABASE_URL);
+    the app role reads and writes the tables, and may only SELECT and INSERT audit_log.
     """
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
@@ -39,6 +39,26 @@ def recreate(admin_url: str) -> tuple[str, str]:
             conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
     admin_db = _with(admin_url, dbname=DB_NAME)
     with psycopg.connect(admin_db, autocommit=True) as conn:
-        conn.execute(f"GRANT ALL ON SCHEMA public TO {APP_ROLE}")
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+        # Migrations run as the admin (owner) role; the app reads and writes what they create.
+        conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE "
+                     f"ON TABLES TO {APP_ROLE}")
+        conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO {APP_ROLE}")
         audit.install(conn, app_role=APP_ROLE)
     return admin_db, _with(admin_db, user=APP_ROLE)
+
+
+def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -> None:
+    """Apply the sample migrations through `applied_through` with the real engine
+    (recorded as the sandbox seed), then insert the sample rows."""
+    from ..migrations import engine, phi
+
+    actor = engine.Actor("arn:aws:iam::123456789012:user/sandbox-seed", "sandbox-seed", "sandbox-seed")
+    with psycopg.connect(admin_db_url, autocommit=True) as conn:
+        engine.apply(conn, migrations_dir, actor=actor, approvers=spec.get("seed_approvers", []),
+                     registry=phi.load_registry(registry_file), through=spec["applied_through"])
+        for table, rows in spec.get("rows", {}).items():
+            for row in rows:
+                cols = list(row)
+                conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                             f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])

@@ -5,6 +5,7 @@ KNOWN = {
     "ecs_new_tasks_fail": "new ECS tasks fail to start; the circuit breaker trips",
     "health_down": "the app's /health answers 503",
     "sink_down": "the webhook sink answers 503 to every post",
+    "rds_snapshot_fails": "RDS CreateDBSnapshot fails (quota exceeded)",
 }
 _on: set[str] = set()
 

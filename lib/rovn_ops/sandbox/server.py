@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import string
@@ -39,7 +40,10 @@ def _credentials(state_dir: Path) -> tuple[str, str]:
 
 class Sandbox:
     def __init__(self, state_dir: Path, world_file: Path):
-        self.dir, self.world = state_dir, yaml.safe_load(world_file.read_text())["world"]
+        spec = yaml.safe_load(world_file.read_text())
+        self.world, self.defaults = spec["world"], spec["parameters"]
+        self.dir = state_dir
+        self.migrations_dir = state_dir / "migrations"
         self.credentials = _credentials(state_dir)
         self.pg = None
         self.admin_url = os.environ.get("DATABASE_URL")
@@ -51,9 +55,10 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import ecs_rollout, httpd
+        from . import ecs_rollout, httpd, rds_faults
 
         ecs_rollout.install()
+        rds_faults.install()
         port = _free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.moto.start()
@@ -75,7 +80,18 @@ class Sandbox:
         if not self.admin_url:
             self.pg = database.start_embedded(self.dir / "pgdata")
             self.admin_url = self.pg.get_uri()
+        self._recreate_db()
+
+    def _recreate_db(self) -> None:
+        from .. import paths
+        from . import database
+
+        # A working copy: files a runbook writes (a reversal) never touch the sample set.
+        shutil.rmtree(self.migrations_dir, ignore_errors=True)
+        shutil.copytree(paths.project_path(self.world["sample_migrations"]), self.migrations_dir)
         self.admin_db_url, self.database_url = database.recreate(self.admin_url)
+        database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir,
+                              paths.project_path(self.defaults["phi_registry"]))
 
     def _seed(self) -> dict:
         from . import world
@@ -104,13 +120,13 @@ class Sandbox:
         """Back to the seeded world: moto state, scenarios, sink and database."""
         import urllib3
 
-        from . import database, scenarios
+        from . import scenarios
 
         urllib3.request("POST", f"{self.endpoint}/moto-api/reset")
         scenarios.clear()
         self.sink.clear()
         self._seed()
-        self.admin_db_url, self.database_url = database.recreate(self.admin_url)
+        self._recreate_db()
 
     def _state(self, facts: dict) -> dict:
         host = "http://127.0.0.1"
@@ -123,6 +139,7 @@ class Sandbox:
             "sink_url": f"{host}:{self.control.server_port}/hooks",
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "evidence_bucket": self.world["evidence_bucket"]["name"],
+            "migrations_dir": str(self.migrations_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),
         }
 

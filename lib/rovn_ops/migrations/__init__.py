@@ -1,0 +1,1 @@
+"""Forward-only, idempotent migrations (§3): files, lint, PHI rule, snapshot, engine, reversal."""

@@ -1,0 +1,53 @@
+"""`rovn-ops migrations status|verify|apply`: the engine as a command."""
+from __future__ import annotations
+
+from .. import context, db, params, paths
+from . import engine, phi
+
+
+def settings(env: str, directory: str | None) -> dict:
+    defaults = params.environment_defaults(env)
+    return {"dir": paths.project_path(directory or defaults.get("migrations_dir") or "migrations"),
+            "phi_registry": paths.project_path(defaults.get("phi_registry") or "parameters/phi_columns.yaml"),
+            "rds_instance": defaults.get("rds_instance", ""), "region": defaults.get("region", "us-east-2")}
+
+
+def status(env: str, directory: str | None) -> int:
+    s = settings(env, directory)
+    with db.connect(db.migration_url()) as conn:
+        report = engine.verify(conn, s["dir"])
+    when = {r["name"]: r for r in report.applied}
+    from . import files
+
+    for m in files.discover(s["dir"]):
+        row = when.get(m.name)
+        state = f"applied {row['applied_at']:%Y-%m-%d %H:%M:%S}" if row else "pending"
+        print(f"{m.name:<44} {state}")
+    print(report)
+    return 0 if report.ok else 1
+
+
+def verify(env: str, directory: str | None) -> int:
+    s = settings(env, directory)
+    with db.connect(db.migration_url()) as conn:
+        report = engine.verify(conn, s["dir"])
+    print(report)
+    return 0 if report.ok else 1
+
+
+def apply(env: str, directory: str | None, approvers: list[str], lock_wait: float) -> int:
+    s = settings(env, directory)
+    op = context.operator(env, s["region"])
+    actor = engine.Actor(op.arn, op.local_user, context.new_run_id("migrations"))
+    rds = context.aws.client("rds", env=env, region=s["region"])
+    with db.connect(db.migration_url()) as conn:
+        result = engine.apply(conn, s["dir"], actor=actor, approvers=approvers,
+                              registry=phi.load_registry(s["phi_registry"]), rds=rds,
+                              rds_instance=s["rds_instance"], lock_wait=lock_wait)
+    if result.snapshot:
+        print(f"snapshot {result.snapshot.id}" + (" (reused)" if result.snapshot.reused else ""))
+    for a in result.applied:
+        print(f"applied {a['name']} in {a['duration_ms']} ms (audit_log {a['audit_id']})")
+    print("nothing to apply" if not result.applied else f"{len(result.applied)} applied")
+    print(result.report)
+    return 0

@@ -1,0 +1,273 @@
+"""The migration engine: status, verify and apply, forward only (§3).
+
+- `schema_migrations` records each applied file: name, sha256, applied_at,
+  applied_by, run id and duration. There is no down direction.
+- apply takes a session advisory lock with a bounded wait, refuses a drifted base
+  (verify first), lints and PHI-checks every pending file, takes the pre-migration
+  snapshot, then applies each file in its own transaction (unless its header says
+  `rovn:no-transaction`), writes audit_log for every applied, refused or failed file,
+  and runs verify again, which blocks the caller on failure.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlglot import exp
+
+from .. import audit
+from ..errors import Refused
+from . import files, lint, phi, snapshot
+from .sql import statements, table_name
+
+LOCK_KEY = 0x726F766E  # "rovn": one migration run per database at a time
+LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name        text PRIMARY KEY,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    applied_by  text NOT NULL,
+    run_id      text,
+    duration_ms integer NOT NULL,
+    creates     text[] NOT NULL DEFAULT '{}',  -- tables it created, parsed once at apply,
+    drops       text[] NOT NULL DEFAULT '{}'   -- so verify need not re-parse every file
+)"""
+AUDIT_TRIGGERS = ("audit_log_chain", "audit_log_no_update_delete", "audit_log_no_truncate")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who executes: the identity recorded, and the names that may not approve."""
+
+    arn: str
+    local_user: str
+    run_id: str
+
+    @property
+    def names(self) -> set[str]:
+        return {self.arn.rsplit("/", 1)[-1], self.local_user}
+
+    def __str__(self) -> str:
+        return f"{self.arn} (local user {self.local_user})"
+
+
+@dataclass
+class Report:
+    applied: list[dict]
+    pending: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        head = f"{len(self.applied)} applied, {len(self.pending)} pending"
+        if self.ok:
+            return f"migrations OK: {head}"
+        return f"migrations NOT OK: {head}\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def ensure_ledger(conn) -> None:
+    conn.execute(LEDGER)
+
+
+def applied(conn) -> list[dict]:
+    ensure_ledger(conn)
+    cur = conn.execute("SELECT name, checksum, applied_at, applied_by, run_id, duration_ms, creates, drops "
+                       "FROM schema_migrations ORDER BY applied_at, name")
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, r)) for r in cur]
+
+
+def verify(conn, directory: Path) -> Report:
+    """The integrity check: checksums, unknown rows, order, and the post-state."""
+    ordered = files.discover(directory)
+    by_name = {m.name: m for m in ordered}
+    rows = applied(conn)
+    done = {r["name"] for r in rows}
+    pending = [m.name for m in ordered if m.name not in done]
+    problems = []
+    for r in rows:
+        m = by_name.get(r["name"])
+        if m is None:
+            problems.append(f"{r['name']}: applied but not in {directory}")
+        elif m.checksum != r["checksum"]:
+            problems.append(f"{r['name']}: edited after it was applied (checksum {m.checksum[:12]} "
+                            f"!= applied {r['checksum'][:12]})")
+    position = {m.name: i for i, m in enumerate(ordered)}
+    last_applied = max((position[n] for n in done if n in position), default=-1)
+    problems += [f"{n}: pending but ordered before an applied migration" for n in pending
+                 if position[n] < last_applied]
+    problems += _post_state(conn, rows)
+    return Report(rows, pending, problems)
+
+
+def _post_state(conn, rows: list[dict]) -> list[str]:
+    found = {r[0] for r in conn.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') AND NOT tgisinternal")}
+    problems = [f"audit_log trigger {t} is missing" for t in AUDIT_TRIGGERS if t not in found]
+    tables = set()
+    for r in rows:  # in apply order
+        tables = (tables | set(r["creates"])) - set(r["drops"])
+    missing = conn.execute("SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL",
+                           [sorted(tables)]).fetchall()
+    problems += [f"table {t} (created by an applied migration) does not exist" for (t,) in missing]
+    return problems
+
+
+def table_changes(m: files.Migration) -> tuple[list[str], list[str]]:
+    """(tables created, tables dropped) by a migration's statements."""
+    creates, drops = [], []
+    for st in statements(m.sql):
+        kind = (st.tree.args.get("kind") or "").upper() if isinstance(st.tree, (exp.Create, exp.Drop)) else ""
+        if kind == "TABLE" and isinstance(st.tree, exp.Create):
+            creates.append(table_name(st.tree))
+        elif kind == "TABLE":
+            drops += [t.name for t in st.tree.args.get("tables") or []]
+    return creates, drops
+
+
+class _Lock:
+    """A session advisory lock, waited on for at most `wait` seconds."""
+
+    def __init__(self, conn, wait: float):
+        self.conn, self.wait = conn, wait
+
+    def acquire(self) -> "_Lock":
+        # If this client dies mid-migration, the server notices within a second, rolls the
+        # migration back and drops the session, and with it the lock (PostgreSQL >= 14).
+        self.conn.execute("SET client_connection_check_interval = '1s'")
+        deadline = time.monotonic() + self.wait
+        while not self.conn.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
+            if time.monotonic() > deadline:
+                holder = self.conn.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted",
+                    [LOCK_KEY]).fetchone()
+                raise Refused(f"another migration run holds the lock (backend pid {holder[0] if holder else '?'}); "
+                              f"waited {self.wait:.0f}s; try again when it has finished")
+            time.sleep(0.2)
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self.conn.closed:
+            self.conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
+@dataclass
+class ApplyResult:
+    applied: list[dict] = field(default_factory=list)
+    snapshot: snapshot.Snapshot | None = None
+    report: Report | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [a["name"] for a in self.applied]
+
+    def __repr__(self) -> str:
+        snap = (f"snapshot {self.snapshot.id}" + (" (reused)" if self.snapshot.reused else "")
+                if self.snapshot else "no snapshot")
+        done = ", ".join(f"{a['name']} ({a['duration_ms']} ms, audit_log {a['audit_id']})" for a in self.applied)
+        return f"{snap}; applied: {done or 'nothing'}"
+
+
+def _audit(conn, actor: Actor, migration: str, outcome: str, **details) -> int:
+    return audit.append(conn, actor=str(actor), action="migration", target=migration, outcome=outcome,
+                        run_id=actor.run_id, details=details).id
+
+
+def preflight(directory: Path, pending: list[files.Migration], registry: dict, approvers: list[str],
+              actor: Actor) -> dict[str, set[str]]:
+    """Lint and PHI rule for every pending file; raises Refused on the first failure."""
+    touched = {}
+    for m in pending:
+        problems = lint.check(m)
+        if problems:
+            raise Refused("not idempotent, refused:\n" + "\n".join(f"  {p}" for p in problems))
+        touched[m.name] = phi.touched(m, registry)
+        phi.check_approvals(m, touched[m.name], approvers, actor.names)
+    return touched
+
+
+def apply(conn, directory: Path, *, actor: Actor, approvers: list[str], registry: dict,
+          rds=None, rds_instance: str = "", lock_wait: float = 10.0, through: str | None = None) -> ApplyResult:
+    """Apply every pending migration (or those up to `through`); see the module's docstring."""
+    try:
+        lock = _Lock(conn, lock_wait).acquire()
+    except Refused as e:
+        _audit(conn, actor, "(pending set)", "refused", reason=str(e))
+        raise
+    with lock:
+        before = verify(conn, directory)
+        if before.problems:
+            _audit(conn, actor, "(pending set)", "refused", reason="integrity check failed before apply",
+                   problems=before.problems)
+            raise Refused(f"refusing to apply on a base that fails verify:\n{before}")
+        ordered = {m.name: m for m in files.discover(directory)}
+        pending = [ordered[n] for n in before.pending]
+        if through:
+            names = [m.name for m in pending]
+            pending = pending[: names.index(through) + 1] if through in names else []
+        result = ApplyResult(report=before)
+        if not pending:
+            return result
+        try:
+            touched = preflight(directory, pending, registry, approvers, actor)
+        except Refused as e:
+            _audit(conn, actor, pending[0].name, "refused", reason=str(e), approvers=approvers)
+            raise
+        if rds is not None:
+            try:
+                result.snapshot = snapshot.take(rds, rds_instance, pending[0].stem, actor.run_id)
+            except Refused as e:
+                _audit(conn, actor, pending[0].name, "failed", reason=str(e))
+                raise
+        for m in pending:
+            result.applied.append(_apply_one(conn, m, actor, approvers, touched[m.name], result.snapshot))
+        result.report = verify(conn, directory)
+        if not result.report.ok:
+            _audit(conn, actor, "(post-state)", "failed", problems=result.report.problems)
+            raise Refused(f"integrity check failed after apply; stop and investigate:\n{result.report}")
+        return result
+
+
+def _apply_one(conn, m: files.Migration, actor: Actor, approvers: list[str], phi_cols: set[str],
+               snap: snapshot.Snapshot | None) -> dict:
+    started = time.monotonic()
+    try:
+        if m.transactional:
+            with conn.transaction():
+                _run(conn, m, actor, started)
+        else:  # e.g. CREATE INDEX CONCURRENTLY: each statement on its own
+            for st in statements(m.sql):
+                conn.execute(st.text)
+            _record(conn, m, actor, started)
+    except Exception as e:
+        _audit(conn, actor, m.name, "failed", error=f"{type(e).__name__}: {e}", checksum=m.checksum)
+        raise Refused(f"migration {m.name} failed and was rolled back: {type(e).__name__}: {e}") from None
+    ms = int((time.monotonic() - started) * 1000)
+    audit_id = _audit(conn, actor, m.name, "applied", checksum=m.checksum, duration_ms=ms,
+                      phi_columns=sorted(phi_cols), approvers=approvers if phi_cols else [],
+                      snapshot=snap.id if snap else None)
+    return {"name": m.name, "checksum": m.checksum, "duration_ms": ms, "audit_id": audit_id}
+
+
+def _run(conn, m: files.Migration, actor: Actor, started: float) -> None:
+    for st in statements(m.sql):
+        conn.execute(st.text)
+    _record(conn, m, actor, started)
+
+
+def _record(conn, m: files.Migration, actor: Actor, started: float) -> None:
+    creates, drops = table_changes(m)
+    conn.execute("INSERT INTO schema_migrations (name, checksum, applied_by, run_id, duration_ms, creates, drops) "
+                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                 [m.name, m.checksum, str(actor), actor.run_id, int((time.monotonic() - started) * 1000),
+                  creates, drops])

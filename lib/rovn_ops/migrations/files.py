@@ -1,0 +1,107 @@
+"""Migration files and their order.
+
+Names: `NNNN_name.sql` (sequential), or a date-named hotfix `YYYY_MM_DD_name.sql`.
+Order: numbered files by number; a hotfix runs right after the numbered file its
+header names with `-- rovn:after NNNN_name.sql` (hotfixes after the same file run in
+date order). A hotfix without that header is refused: its place must be explicit.
+
+Header directives (comment lines at the top of the file):
+- `-- rovn:after FILE`       a hotfix's place in the order;
+- `-- rovn:no-transaction`   run outside a transaction (CREATE INDEX CONCURRENTLY).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from datetime import date
+from pathlib import Path
+
+from ..errors import BadInput
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    path: Path
+    sql: str
+    number: int | None = None       # numbered files
+    hotfix_date: date | None = None  # date-named hotfixes
+    after: str | None = None
+    transactional: bool = True
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".sql")
+
+    @cached_property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def _directives(sql: str) -> dict[str, str]:
+    found = {}
+    for line in sql.splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if not text.startswith("--"):
+            break
+        body = text.removeprefix("--").strip()
+        if body.startswith("rovn:"):
+            key, _, value = body.removeprefix("rovn:").partition(" ")
+            found[key] = value.strip().split()[0] if value.strip() else ""
+    return found
+
+
+def _parse_name(name: str) -> tuple[int | None, date | None]:
+    parts = name.removesuffix(".sql").split("_")
+    if len(parts) >= 2 and parts[0].isdigit() and len(parts[0]) == 4 and len(parts) > 3 \
+            and parts[1].isdigit() and parts[2].isdigit() and len(parts[1]) == len(parts[2]) == 2:
+        try:
+            return None, date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError:
+            pass
+    if len(parts) >= 2 and parts[0].isdigit() and len(parts[0]) == 4:
+        return int(parts[0]), None
+    raise BadInput(f"migration {name}: expected NNNN_name.sql or YYYY_MM_DD_name.sql")
+
+
+def load(path: Path) -> Migration:
+    sql = path.read_text()
+    number, hotfix = _parse_name(path.name)
+    d = _directives(sql)
+    return Migration(path.name, path, sql, number, hotfix, d.get("after"), "no-transaction" not in d)
+
+
+def discover(directory: Path) -> list[Migration]:
+    """Every migration in the directory, in the order they apply."""
+    if not directory.is_dir():
+        raise BadInput(f"migrations directory {directory}: not found")
+    found = [load(p) for p in sorted(directory.glob("*.sql"))]
+    return order(found)
+
+
+def order(found: list[Migration]) -> list[Migration]:
+    numbered = sorted((m for m in found if m.number is not None), key=lambda m: m.number)
+    seen = {}
+    for m in numbered:
+        if m.number in seen:
+            raise BadInput(f"migrations {seen[m.number]} and {m.name}: both numbered {m.number:04d}")
+        seen[m.number] = m.name
+    hotfixes = sorted((m for m in found if m.hotfix_date), key=lambda m: (m.hotfix_date, m.name))
+    names = {m.name for m in numbered}
+    for h in hotfixes:
+        if not h.after:
+            raise BadInput(f"hotfix {h.name}: expected a '-- rovn:after NNNN_name.sql' header placing it")
+        if h.after not in names:
+            raise BadInput(f"hotfix {h.name}: '-- rovn:after {h.after}' names no numbered migration")
+    result = []
+    for m in numbered:
+        result.append(m)
+        result += [h for h in hotfixes if h.after == m.name]
+    return result
+
+
+def next_number(migrations: list[Migration]) -> int:
+    return max((m.number for m in migrations if m.number is not None), default=0) + 1

@@ -1,0 +1,73 @@
+"""`rovn-ops run migration_reversal` end to end in the sandbox."""
+import json
+import re
+from pathlib import Path
+
+import psycopg
+
+from rovn_ops import audit
+from rovn_ops.migrations import engine
+from tests.conftest import rovn_ops
+
+
+def _manifest(evidence: Path) -> dict:
+    runs = sorted(evidence.glob("*/*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(runs[-1].read_text())
+
+
+def _has_column(url, table, column) -> bool:
+    with psycopg.connect(url) as conn:
+        return bool(conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s "
+                                 "AND column_name = %s", [table, column]).fetchone())
+
+
+def test_reverse_add_column_end_to_end(fresh, evidence_dir):
+    mdir = Path(fresh["migrations_dir"])
+    preview = rovn_ops("run", "migration_reversal", "--quiet")
+    assert preview.returncode == 0, preview.stderr
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "preview" and m["audit_log_ids"] == []
+    nb = Path(m["notebook"]["path"]).read_text()
+    assert "DROP COLUMN IF EXISTS npi" in nb and "DROP INDEX IF EXISTS workers_npi_idx" in nb
+    assert "| workers | npi | 2 |" in nb  # the rows that would lose data
+    assert not (mdir / "0013_reverse_add_worker_npi.sql").exists() and _has_column(fresh["database_url"], "workers", "npi")
+    plan_hash = re.search(r"plan_hash=([0-9a-f]{64})", nb).group(1)
+
+    stale = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                     "-p", "plan_hash=" + "0" * 64)
+    assert stale.returncode == 1 and "does not match today's plan" in stale.stdout
+    assert _has_column(fresh["database_url"], "workers", "npi")
+
+    run = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                   "-p", f"plan_hash={plan_hash}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "success" and m["approvals"][0]["approvers"] == ["giles"]
+    assert m["approvals"][0]["plan_hash"] == plan_hash
+    generated = mdir / "0013_reverse_add_worker_npi.sql"
+    assert generated.exists() and m["artifacts"][0]["name"] == generated.name
+    assert Path(m["artifacts"][0]["path"]).read_text() == generated.read_text()
+    assert not _has_column(fresh["database_url"], "workers", "npi")
+    with psycopg.connect(fresh["admin_database_url"]) as conn:
+        report = engine.verify(conn, mdir)
+        assert report.ok and report.pending == []
+        rows = {r["id"]: r for r in audit.rows(conn)}
+        assert rows[m["audit_log_ids"][0]]["action"] == "migration_reversal"
+        applied = [r for r in rows.values() if r["target"] == generated.name]
+        assert applied[0]["outcome"] == "applied" and applied[0]["details"]["snapshot"].startswith("m0013-reverse")
+
+
+def test_reverse_drop_column_is_refused_with_the_restore_path(fresh, evidence_dir):
+    res = rovn_ops("run", "migration_reversal", "--quiet", "-p", "migration=0010_facility_contacts_drop_fax.sql")
+    assert res.returncode == 1
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "failed"
+    assert "cannot be reversed by a forward migration" in m["error"]
+    assert "restore" in m["error"] and "rds restore-db-instance-from-db-snapshot" in Path(m["notebook"]["path"]).read_text()
+    assert not list(Path(fresh["migrations_dir"]).glob("0013_*"))
+
+
+def test_migrations_cli_status_verify(fresh):
+    res = rovn_ops("migrations", "status")
+    assert res.returncode == 0 and "13 applied, 0 pending" in res.stdout
+    assert rovn_ops("migrations", "verify").returncode == 0
