@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import import_time  # noqa: E402
+import migrations_verify  # noqa: E402
 import runner_overhead  # noqa: E402
 import sandbox_cold_start  # noqa: E402
 
@@ -19,6 +20,7 @@ if __name__ == "__main__":
     _, started = control.up()
     try:
         rows.append(runner_overhead.main())
+        rows += migrations_verify.main()
     finally:
         if started:
             control.down()

@@ -65,4 +65,4 @@ def test_typed_target_name_confirms_and_logs(kernel, app_db):
 def test_wrong_name_refuses_and_writes_nothing(kernel, app_db):
     prompts, out, error = _run(kernel, CODE, "rovn-passport")
     assert error and error.startswith("Refused: confirmation refused")
-    assert audit.rows(app_db) == []
+    assert audit.rows(app_db, run_id="run-interactive") == []

@@ -90,6 +90,8 @@ def test_apply_twice_changes_nothing_the_second_time(scratch, mdir, rds):
     second = apply(scratch, mdir, rds=rds)
     assert second.applied == [] and second.snapshot is None
     assert schema_dump(scratch) == dump
+    with psycopg.connect(scratch) as conn:  # the session lock went with the run
+        assert not conn.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'").fetchone()
     with psycopg.connect(scratch) as conn:
         rows = engine.applied(conn)
         assert len(rows) == 13 and all(r["run_id"] == "run-test" and r["duration_ms"] >= 0 for r in rows)

@@ -17,9 +17,7 @@ def status(env: str, directory: str | None) -> int:
     with db.connect(db.migration_url()) as conn:
         report = engine.verify(conn, s["dir"])
     when = {r["name"]: r for r in report.applied}
-    from . import files
-
-    for m in files.discover(s["dir"]):
+    for m in report.files:
         row = when.get(m.name)
         state = f"applied {row['applied_at']:%Y-%m-%d %H:%M:%S}" if row else "pending"
         print(f"{m.name:<44} {state}")

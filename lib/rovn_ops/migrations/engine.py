@@ -57,6 +57,7 @@ class Report:
     applied: list[dict]
     pending: list[str]
     problems: list[str] = field(default_factory=list)
+    files: list[files.Migration] = field(default_factory=list, repr=False)  # in apply order
 
     @property
     def ok(self) -> bool:
@@ -78,10 +79,11 @@ def ensure_ledger(conn) -> None:
 
 def applied(conn) -> list[dict]:
     ensure_ledger(conn)
-    cur = conn.execute("SELECT name, checksum, applied_at, applied_by, run_id, duration_ms, creates, drops "
-                       "FROM schema_migrations ORDER BY applied_at, name")
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, r)) for r in cur]
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT name, checksum, applied_at, applied_by, run_id, duration_ms, creates, drops "
+                           "FROM schema_migrations ORDER BY applied_at, name").fetchall()
 
 
 def verify(conn, directory: Path) -> Report:
@@ -104,7 +106,7 @@ def verify(conn, directory: Path) -> Report:
     problems += [f"{n}: pending but ordered before an applied migration" for n in pending
                  if position[n] < last_applied]
     problems += _post_state(conn, rows)
-    return Report(rows, pending, problems)
+    return Report(rows, pending, problems, ordered)
 
 
 def _post_state(conn, rows: list[dict]) -> list[str]:

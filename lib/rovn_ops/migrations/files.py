@@ -78,7 +78,7 @@ def discover(directory: Path) -> list[Migration]:
     """Every migration in the directory, in the order they apply."""
     if not directory.is_dir():
         raise BadInput(f"migrations directory {directory}: not found")
-    found = [load(p) for p in sorted(directory.glob("*.sql"))]
+    found = [load(p) for p in sorted(directory.glob("*.sql"), key=lambda p: p.name)]
     return order(found)
 
 
