@@ -11,6 +11,7 @@ import pytest
 from rovn_ops.sandbox import control
 
 ROOT = Path(__file__).resolve().parents[1]
+collect_ignore_glob = ["fixtures/*"]  # notebooks the tests run, not tests
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from . import record
+
 GENESIS = "0" * 64
 TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
@@ -90,7 +92,10 @@ def append(conn, *, actor: str, action: str, target: str, outcome: str,
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",
         (actor, action, target, outcome, run_id, Jsonb(details or {}, dumps=_dumps)),
     ).fetchone()
-    return Entry(*row)
+    entry = Entry(*row)
+    # The run's manifest names every row it wrote, with the hash it had then.
+    record.record(audit_log=[{"id": entry.id, "row_hash": entry.row_hash}])
+    return entry
 
 
 def _dumps(obj) -> str:
@@ -140,3 +145,12 @@ def rows(conn, *, run_id: str | None = None, limit: int = 50) -> list[dict]:
                        f"FROM audit_log {where} ORDER BY id DESC LIMIT %s", [*args, limit])
     names = [c.name for c in cur.description]
     return [dict(zip(names, r)) for r in cur]
+
+
+def content_hashes(conn, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{id: (hash recomputed from the row's contents, stored row_hash)} for rows that exist."""
+    cur = conn.execute(
+        f"SELECT id, to_char(occurred_at AT TIME ZONE 'UTC', '{TS_FORMAT}'), actor, action, target, outcome, "
+        "coalesce(run_id, ''), details::text, prev_hash, row_hash FROM audit_log WHERE id = ANY(%s)", [list(ids)])
+    return {fields[0]: (hashlib.sha256(payload(fields).encode()).hexdigest(), stored)
+            for *fields, stored in cur}

@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 from .errors import BadInput, RovnError
 
@@ -51,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
         if name == "apply":
             m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
             m.add_argument("--lock-wait", type=float, default=10.0, help="seconds to wait for the lock")
+    ev = sub.add_parser("evidence", help="the evidence archive: list, show, verify, index")
+    evs = ev.add_subparsers(dest="action", required=True)
+    ls = evs.add_parser("list", help="archived runs, oldest first")
+    ls.add_argument("--json", action="store_true")
+    show = evs.add_parser("show", help="one run's manifest")
+    show.add_argument("run_id")
+    ver = evs.add_parser("verify", help="chain, signatures, files, audit_log rows, bucket copies")
+    ver.add_argument("--env", choices=["sandbox", "prod"], default="sandbox",
+                     help="where the audit_log and the archive bucket are (default: sandbox)")
+    ver.add_argument("--offline", action="store_true", help="the files and ledger only")
+    ver.add_argument("--public-key", help="the auditor's copy of the public key (PEM)")
+    evs.add_parser("index", help="write index.html, the static auditor index")
     sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
     sub.add_parser("demo", help="start the sandbox and run service_status in it")
     return ap
@@ -154,6 +167,51 @@ def cmd_migrations(args) -> int:
     return getattr(commands, args.action)(args.env, args.dir)
 
 
+def cmd_evidence(args) -> int:
+    from . import paths
+    from .evidence import manifest
+
+    root = paths.evidence()
+    if args.action == "list":
+        runs = manifest.runs(root)
+        if args.json:
+            keys = ("run_id", "runbook", "outcome", "started_at", "ended_at", "environment", "path")
+            print(json.dumps([{k: m.get(k) for k in keys} for m in runs], indent=2))
+        for m in [] if args.json else runs:
+            print(f"{m.get('started_at', '')[:19]}  {m.get('outcome', '?'):<11} {m.get('runbook', '?'):<20} "
+                  f"{m['run_id']}")
+        return 0
+    if args.action == "show":
+        found = [m for m in manifest.runs(root) if m["run_id"] == args.run_id]
+        if not found:
+            raise BadInput(f"run {args.run_id!r}: not in {root}; `rovn-ops evidence list` shows the runs")
+        print(json.dumps(found[0], indent=2))
+        return 0
+    if args.action == "index":
+        from .evidence import index
+
+        print(f"index: {index.build(root)}")
+        return 0
+    return _verify_evidence(root, args)
+
+
+def _verify_evidence(root, args) -> int:
+    from .evidence import signing, verify
+
+    key = signing.load_public(Path(args.public_key)) if args.public_key else None
+    conn = s3 = None
+    if not args.offline:
+        from . import aws, db, params
+        from .runner import prepare_environment
+
+        prepare_environment(args.env)
+        conn = db.connect()
+        s3 = aws.client("s3", env=args.env, region=params.environment_defaults(args.env).get("region", "us-east-2"))
+    report = verify.verify(root, key, conn=conn, s3=s3)
+    print(report)
+    return 0 if report.ok else 1
+
+
 def cmd_lab(args) -> int:
     from . import paths
     from .sandbox import control
@@ -178,7 +236,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
-            "migrations": cmd_migrations,
+            "migrations": cmd_migrations, "evidence": cmd_evidence,
             "lab": cmd_lab, "demo": cmd_demo}
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ headless), the operator (STS caller ARN plus local user) and the mode.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from . import aws, params as params_mod
+from .record import record
 
 
 def new_run_id(runbook: str) -> str:
@@ -75,18 +75,8 @@ class RunContext:
         return db.connect()
 
     def record(self, **facts) -> None:
-        """Facts for the run's manifest (headless runs): lists extend, scalars replace."""
-        path = os.environ.get("ROVN_RESULT_FILE")
-        if not path:
-            return
-        data = json.loads(open(path).read()) if os.path.exists(path) else {}
-        for key, value in facts.items():
-            if isinstance(value, list):
-                data.setdefault(key, []).extend(value)
-            else:
-                data[key] = value
-        with open(path, "w") as f:
-            json.dump(data, f, default=str)
+        """Facts for the run's manifest (headless runs)."""
+        record(**facts)
 
     def summary(self) -> dict:
         return {"runbook": self.runbook, "run id": self.run_id, "environment": self.env,

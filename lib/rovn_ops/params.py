@@ -73,6 +73,24 @@ def model_for(runbook: str) -> type[RunbookParams]:
         raise BadInput(f"runbook '{runbook}': unknown; expected one of: {', '.join(sorted(MODELS))}")
 
 
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list[str], "None": str}
+
+
+def inferred_model(notebook: Path) -> type[RunbookParams]:
+    """A notebook outside the catalogue (one under development): its parameters cell,
+    read by papermill, typed from the annotations; the same validation applies."""
+    import papermill as pm
+    from pydantic import create_model
+
+    fields = {}
+    for name, p in pm.inspect_notebook(str(notebook)).items():
+        if name in RunbookParams.model_fields:
+            continue
+        kind = _TYPES.get(p["inferred_type_name"], str)
+        fields[name] = (kind, Field(eval(p["default"], {}, {}), description=p["help"]))  # noqa: S307
+    return create_model(f"{notebook.stem}_params", __base__=RunbookParams, **fields)
+
+
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -100,9 +118,14 @@ def _read_yaml(path: Path, label: str) -> dict:
     return data
 
 
-def environment_defaults(env: str) -> dict:
+def environment_section(env: str, section: str) -> dict:
+    """A section of parameters/<env>.yaml, with ${VAR}s resolved."""
     data = _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
-    return {k: _interpolate(v) for k, v in (data.get("parameters") or {}).items()}
+    return {k: _interpolate(v) for k, v in (data.get(section) or {}).items()}
+
+
+def environment_defaults(env: str) -> dict:
+    return environment_section(env, "parameters")
 
 
 def _split_assignment(text: str) -> tuple[str, str]:
@@ -132,9 +155,10 @@ def _unknown(model, runbook: str, name: str, source: str) -> BadInput:
     return BadInput(f"parameter '{name}' ({source}): unknown to runbook {runbook}; expected one of: {known}")
 
 
-def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = ()) -> RunbookParams:
+def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = (),
+            model: type[RunbookParams] | None = None) -> RunbookParams:
     """Merge the layers, then validate once. Raises BadInput naming the parameter."""
-    model = model_for(runbook)
+    model = model or model_for(runbook)
     merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
     for f in files:
         for name, value in _read_yaml(Path(f), "-f").items():

@@ -156,7 +156,7 @@ class Change:
         self.outcome = outcome
         ctx = self.ctx
         if not self.approval or not self.approval.executed:
-            ctx.record(outcome="preview", plan_hash=self.plan.hash)
+            ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target])
             return None
         ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,
@@ -165,8 +165,7 @@ class Change:
                                       "approval": self.approval.how, "changes": self.plan.changes,
                                       **(details or {})})
         ctx.audit_ids.append(entry.id)
-        ctx.record(audit_log_ids=[entry.id], targets=[self.plan.target],
-                   approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
+        ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how}])
         self.deliveries.append(notify.slack(
             getattr(ctx.params, "slack_webhook_url", ""),

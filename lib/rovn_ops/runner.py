@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, evidence, params as params_mod, paths
+from . import aws, params as params_mod, paths, record
+from .evidence import archive, manifest
 from .context import local_user, new_run_id
 from .errors import BadInput
 
@@ -33,6 +34,11 @@ class RunResult:
 
 
 def notebook_path(runbook: str) -> Path:
+    if runbook.endswith(".ipynb"):  # a notebook by path, e.g. one under development
+        path = Path(runbook)
+        if not path.is_file():
+            raise BadInput(f"runbook {runbook}: file not found")
+        return path.resolve()
     path = paths.runbooks() / f"{runbook}.ipynb"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in paths.runbooks().glob("*.ipynb")))
@@ -52,7 +58,7 @@ def prepare_environment(env: str) -> None:
 def _operator(result_file: Path, env: str, region: str) -> dict:
     """Who ran it: as the kernel identified itself (begin() records it), else asked
     here, for a run that failed before its first cell."""
-    recorded = evidence.read_result(result_file).get("operator")
+    recorded = record.read(result_file).get("operator")
     if recorded:
         return recorded
     try:
@@ -83,24 +89,27 @@ def _on_sigterm(signum, frame):
 
 def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True) -> RunResult:
     source = notebook_path(runbook)
-    params_mod.resolve(runbook, env, list(files), list(assignments))  # bad input: exit before anything
+    runbook = source.stem
+    model = params_mod.MODELS.get(runbook) or params_mod.inferred_model(source)
+    params_mod.resolve(runbook, env, list(files), list(assignments), model)  # bad input: exit before anything
     prepare_environment(env)
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
-    p = params_mod.resolve(runbook, env, list(files), list(assignments))
+    p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
+    archiver = archive.Archiver(env, p.region)  # loads the signing key while the kernel runs
     started = datetime.now(timezone.utc)
-    directory = evidence.run_directory(run_id, started)
+    directory = manifest.run_directory(run_id, started)
     output = directory / source.name
     result_file = directory / "result.json"
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
                              ROVN_RESULT_FILE=str(result_file)):
         outcome, error = _execute(source, output, p.model_dump(mode="json"), progress)
-    manifest = evidence.archive(
+    m = archiver.finish(
         directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
         parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
         mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
-    code = EXIT_OK if outcome == "success" else EXIT_FAILED
-    return RunResult(run_id, outcome, code, directory, Path(manifest["notebook"]["path"]), error)
+    code = EXIT_OK if m["outcome"] in ("success", "preview") else EXIT_FAILED
+    return RunResult(run_id, m["outcome"], code, directory, output, m["error"])
 
 
 def _local_kernel_manager(sockets: str):

@@ -2,9 +2,11 @@
 and nothing that looks like one is archived."""
 from __future__ import annotations
 
+import hashlib
 import re
 
 REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 8
 
 PATTERNS = [
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),                          # AWS access key id
@@ -34,3 +36,46 @@ def redact(text: str, known: set[str] = frozenset()) -> str:
     for pattern in PATTERNS:
         text = pattern.sub(REDACTED, text)
     return text
+
+
+def fingerprint(value: str) -> list:
+    """[sha256 hex, length]: enough to find the value again, nothing to recover it from."""
+    return [hashlib.sha256(value.encode()).hexdigest(), len(value)]
+
+
+def redact_fingerprints(text: str, fingerprints: list) -> str:
+    """Replace every substring whose sha256 is a registered fingerprint (a sliding
+    window per distinct length; only strings that could hold one are scanned)."""
+    by_len: dict[int, set[str]] = {}
+    for digest, length in fingerprints:
+        by_len.setdefault(int(length), set()).add(digest)
+    for length, digests in sorted(by_len.items(), reverse=True):
+        if len(text) < length:
+            continue
+        i, out, last = 0, [], 0
+        while i + length <= len(text):
+            if hashlib.sha256(text[i:i + length].encode()).hexdigest() in digests:
+                out.append(text[last:i])
+                out.append(REDACTED)
+                i += length
+                last = i
+            else:
+                i += 1
+        if out:
+            text = "".join(out) + text[last:]
+    return text
+
+
+def scrub_text(text: str, fingerprints: list = ()) -> str:
+    return redact(redact_fingerprints(text, list(fingerprints)) if fingerprints else text)
+
+
+def scrub_tree(node, fingerprints: list = ()):
+    """Every string in a JSON-like tree (a notebook, a manifest), scrubbed."""
+    if isinstance(node, str):
+        return scrub_text(node, fingerprints)
+    if isinstance(node, list):
+        return [scrub_tree(v, fingerprints) for v in node]
+    if isinstance(node, dict):
+        return {k: scrub_tree(v, fingerprints) for k, v in node.items()}
+    return node

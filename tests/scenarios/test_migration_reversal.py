@@ -45,8 +45,9 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
     assert m["outcome"] == "success" and m["approvals"][0]["approvers"] == ["giles"]
     assert m["approvals"][0]["plan_hash"] == plan_hash
     generated = mdir / "0013_reverse_add_worker_npi.sql"
-    assert generated.exists() and m["artifacts"][0]["name"] == generated.name
-    assert Path(m["artifacts"][0]["path"]).read_text() == generated.read_text()
+    [artifact] = [f for f in m["files"] if f["kind"] == "artifact"]
+    kept = Path(m["notebook"]["path"]).parent / artifact["path"]
+    assert generated.exists() and kept.name == generated.name and kept.read_text() == generated.read_text()
     assert not _has_column(fresh["database_url"], "workers", "npi")
     with psycopg.connect(fresh["admin_database_url"]) as conn:
         report = engine.verify(conn, mdir)

@@ -1,0 +1,101 @@
+"""Building a run's manifest and archiving the run's files."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__, paths, record
+from ..scrub import scrub_text, scrub_tree
+
+
+def run_directory(run_id: str, started: datetime) -> Path:
+    d = paths.evidence() / started.strftime("%Y-%m-%d") / run_id
+    d.mkdir(parents=True, exist_ok=False)
+    return d
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(paths.root()), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def scrub_notebook(path: Path, fingerprints: list) -> None:
+    """Redact secrets from every string: sources (the injected-parameters cell too),
+    outputs, tracebacks and metadata (papermill's parameters)."""
+    if path.exists():
+        nb = json.loads(path.read_text())
+        path.write_text(json.dumps(scrub_tree(nb, fingerprints), indent=1, ensure_ascii=False) + "\n")
+
+
+def keep_artifacts(directory: Path, sources: list[str], fingerprints: list) -> list[Path]:
+    """Copy what the run produced (e.g. a generated migration) next to its notebook."""
+    kept = []
+    for src in dict.fromkeys(sources):
+        src_path = Path(src)
+        if src_path.is_file():
+            dest = directory / "artifacts" / src_path.name
+            dest.parent.mkdir(exist_ok=True)
+            dest.write_text(scrub_text(src_path.read_text(), fingerprints))
+            kept.append(dest)
+    return kept
+
+
+def describe(path: Path, directory: Path, kind: str) -> dict:
+    return {"kind": kind, "path": str(path.relative_to(directory)), "sha256": sha256(path)}
+
+
+def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list[Path], source: Path,
+          run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started: datetime,
+          outcome: str, error: str, result: dict, fingerprints: list, archive: dict | None) -> dict:
+    files = [describe(notebook, directory, "notebook")] if notebook.exists() else []
+    files += [describe(html, directory, "html")] if html and html.exists() else []
+    files += [describe(a, directory, "artifact") for a in artifacts]
+    manifest = {
+        "run_id": run_id, "runbook": runbook, "environment": parameters.get("env"), "mode": mode,
+        "operator": operator, "parameters": parameters,
+        "started_at": started.isoformat(), "ended_at": datetime.now(timezone.utc).isoformat(),
+        "outcome": result.get("outcome") if outcome == "success" and result.get("outcome") else outcome,
+        "error": error,
+        "approvals": result.get("approvals", []), "audit_log": result.get("audit_log", []),
+        "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
+        "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", {}),
+        "files": files,
+        "notebook": {"path": str(notebook), "sha256": files[0]["sha256"] if files else None},
+        "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
+                   else str(source), "sha256": sha256(source)},
+        "suite": {"git_commit": git_commit(), "rovn_ops_version": __version__},
+        "archive": archive,
+    }
+    manifest = scrub_tree(manifest, fingerprints)
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def runs(root: Path | None = None) -> list[dict]:
+    """Every archived manifest, oldest first, with its directory."""
+    root = root or paths.evidence()
+    found = []
+    for p in root.glob("*/*/manifest.json"):
+        try:
+            found.append(json.loads(p.read_text()) | {"path": str(p.parent)})
+        except ValueError:
+            found.append({"run_id": p.parent.name, "path": str(p.parent), "started_at": "", "unreadable": True})
+    return sorted(found, key=lambda m: (m.get("started_at", ""), m["run_id"]))
+
+
+read_result = record.read

@@ -1,0 +1,31 @@
+"""Facts a run hands to its runner for the manifest (headless runs only).
+
+The kernel appends to the JSON file named by ROVN_RESULT_FILE: lists extend,
+scalars replace. Secret values are never written here, only their fingerprints.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+
+def record(**facts) -> None:
+    path = os.environ.get("ROVN_RESULT_FILE")
+    if not path:
+        return
+    data = json.loads(open(path).read()) if os.path.exists(path) else {}
+    for key, value in facts.items():
+        if isinstance(value, list):
+            data.setdefault(key, []).extend(value)
+        else:
+            data[key] = value
+    with open(path, "w") as f:
+        json.dump(data, f, default=str)
+
+
+def read(path) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
