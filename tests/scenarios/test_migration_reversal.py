@@ -53,9 +53,11 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
         report = engine.verify(conn, mdir)
         assert report.ok and report.pending == []
         rows = {r["id"]: r for r in audit.rows(conn)}
-        assert rows[m["audit_log_ids"][0]]["action"] == "migration_reversal"
-        applied = [r for r in rows.values() if r["target"] == generated.name]
-        assert applied[0]["outcome"] == "applied" and applied[0]["details"]["snapshot"].startswith("m0013-reverse")
+        written = [rows[i] for i in m["audit_log_ids"]]  # every row the run wrote, in order
+        assert [(r["action"], r["target"], r["outcome"]) for r in written] == [
+            ("migration", generated.name, "applied"),
+            ("migration_reversal", "0011_add_worker_npi.sql", "success")]
+        assert written[0]["details"]["snapshot"].startswith("m0013-reverse")
 
 
 def test_reverse_drop_column_is_refused_with_the_restore_path(fresh, evidence_dir):
