@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import evidence_verify  # noqa: E402
 import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
 import runner_overhead  # noqa: E402
@@ -16,7 +17,7 @@ import sandbox_cold_start  # noqa: E402
 from rovn_ops.sandbox import control  # noqa: E402
 
 if __name__ == "__main__":
-    rows = [import_time.main(), sandbox_cold_start.main()]
+    rows = [import_time.main(), sandbox_cold_start.main(), evidence_verify.main()]
     _, started = control.up()
     try:
         rows.append(runner_overhead.main())

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="where the audit_log and the archive bucket are (default: sandbox)")
     ver.add_argument("--offline", action="store_true", help="the files and ledger only")
     ver.add_argument("--public-key", help="the auditor's copy of the public key (PEM)")
+    ver.add_argument("--all-signatures", action="store_true",
+                     help="check every entry's signature, not only the last (which vouches for the chain)")
     evs.add_parser("index", help="write index.html, the static auditor index")
     sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
     sub.add_parser("demo", help="start the sandbox and run service_status in it")
@@ -207,7 +209,7 @@ def _verify_evidence(root, args) -> int:
         prepare_environment(args.env)
         conn = db.connect()
         s3 = aws.client("s3", env=args.env, region=params.environment_defaults(args.env).get("region", "us-east-2"))
-    report = verify.verify(root, key, conn=conn, s3=s3)
+    report = verify.verify(root, key, conn=conn, s3=s3, all_signatures=args.all_signatures)
     print(report)
     return 0 if report.ok else 1
 

@@ -121,6 +121,21 @@ def _runs(d: Path) -> list[Path]:
 def test_intact_archive_verifies(copy):
     res = verify(copy)
     assert res.returncode == 0 and "evidence OK: 3 runs" in res.stdout, res.stdout + res.stderr
+    assert verify(copy, "--all-signatures").returncode == 0
+
+
+def test_a_middle_entry_re_chained_without_the_key_is_found(copy):
+    """Editing an entry and recomputing every later hash still fails: only the key signs."""
+    path = copy / ledger.LEDGER_FILE
+    entries = [json.loads(l) for l in path.read_text().splitlines()]
+    entries[1]["manifest_sha256"] = "0" * 64
+    prev = entries[0]["hash"]
+    for e in entries[1:]:
+        e["prev"] = prev
+        e["hash"] = prev = ledger.entry_hash(e)
+    path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    res = verify(copy, "--offline")
+    assert res.returncode == 1 and f"first bad run {entries[1]['run_id']}" in res.stdout
 
 
 def test_one_byte_changed_in_a_notebook(copy):
@@ -160,6 +175,7 @@ def test_an_entry_appended_without_the_key(copy):
                   manifest_sha256=__import__("hashlib").sha256((forged_dir / "manifest.json").read_bytes()).hexdigest())
     res = verify(copy, "--offline")
     assert res.returncode == 1 and "first bad run forged-run" in res.stdout and "bad signature" in res.stdout
+    assert "evidence OK" not in verify(copy, "--offline", "--all-signatures").stdout
 
 
 def test_an_audit_row_altered_by_a_superuser(copy, sandbox):
