@@ -103,7 +103,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     result_file = directory / "result.json"
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
                              ROVN_RESULT_FILE=str(result_file)):
-        outcome, error = _execute(source, output, p.model_dump(mode="json"), progress)
+        outcome, error = _execute(source, output, p.model_dump(mode="json"), progress, archiver.start)
     m = archiver.finish(
         directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
         parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
@@ -124,10 +124,11 @@ def _local_kernel_manager(sockets: str):
     return LocalKernelManager
 
 
-def _execute(source: Path, output: Path, parameters: dict, progress: bool) -> tuple[str, str]:
+def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_start) -> tuple[str, str]:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    on_start()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
