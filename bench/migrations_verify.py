@@ -10,9 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from rovn_ops import audit
 from rovn_ops.migrations import engine
-from rovn_ops.sandbox import control
+from rovn_ops.sandbox import control, database
 
 FILES, RUNS = 500, 7
 
@@ -23,16 +22,6 @@ def generate(directory: Path) -> None:
         (directory / f"{i:04d}_table_{i}.sql").write_text(
             f"-- generated {i}\nCREATE TABLE IF NOT EXISTS t{i} (\n    id bigserial PRIMARY KEY,\n{cols}\n);\n"
             f"CREATE INDEX IF NOT EXISTS t{i}_c0_idx ON t{i} (c0);\n")
-
-
-def scratch_db(admin: str) -> str:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_migrations WITH (FORCE)")
-        conn.execute("CREATE DATABASE bench_migrations")
-    url = admin.replace("/rovn?", "/bench_migrations?")
-    with psycopg.connect(url, autocommit=True) as conn:
-        audit.install(conn)
-    return url
 
 
 def read_and_hash(directory: Path) -> None:
@@ -55,7 +44,7 @@ def timed(fn, *args) -> float:
 def main() -> list[dict]:
     state, started = control.up()
     try:
-        url = scratch_db(state["admin_database_url"])
+        url = database.scratch(state["admin_database_url"], "bench_migrations")
         d = Path(tempfile.mkdtemp(prefix="rovn-bench-mig-"))
         generate(d)
         actor = engine.Actor("arn:aws:iam::1:user/bench", "bench", "bench")

@@ -60,3 +60,16 @@ def rovn_ops(*args: str, env: dict | None = None, timeout: float = 300) -> subpr
     """The CLI as a user runs it: a subprocess with this session's environment."""
     return subprocess.run([sys.executable, "-m", "rovn_ops.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def reverse_migration(env: dict) -> None:
+    """Preview migration_reversal, then execute exactly that plan (approved by giles)."""
+    import re
+
+    assert rovn_ops("run", "migration_reversal", "--quiet", env=env).returncode == 0
+    evidence = Path(env["ROVN_EVIDENCE_DIR"])
+    previews = sorted(evidence.glob("*/*migration_reversal*/migration_reversal.ipynb"), key=lambda p: p.stat().st_mtime)
+    plan = re.search(r"plan_hash=([0-9a-f]{64})", previews[-1].read_text()).group(1)
+    done = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                    "-p", f"plan_hash={plan}", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr

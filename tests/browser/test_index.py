@@ -1,12 +1,11 @@
 """The auditor index in headless Chromium (Debian's chromium + chromedriver), opened
 from disk with no server: the rows, and a filter."""
-import re
 import shutil
 
 import pytest
 
 from rovn_ops.sandbox import control
-from tests.conftest import rovn_ops
+from tests.conftest import reverse_migration, rovn_ops
 
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -18,11 +17,7 @@ def index(tmp_path_factory, sandbox):
     env = {"ROVN_EVIDENCE_DIR": str(d)}
     assert rovn_ops("run", "service_status", "--quiet", env=env).returncode == 0
     assert rovn_ops("run", "service_status", "--quiet", "-p", "service=missing", env=env).returncode == 1
-    assert rovn_ops("run", "migration_reversal", "--quiet", env=env).returncode == 0
-    nb = next(d.glob("*/*migration_reversal*/migration_reversal.ipynb")).read_text()
-    plan = re.search(r"plan_hash=([0-9a-f]{64})", nb).group(1)
-    assert rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
-                    "-p", f"plan_hash={plan}", env=env).returncode == 0
+    reverse_migration(env)
     res = rovn_ops("evidence", "index", env=env)
     assert res.returncode == 0
     return d / "index.html"

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from rovn_ops.evidence import ledger
-from tests.conftest import ROOT, rovn_ops
+from tests.conftest import ROOT, reverse_migration, rovn_ops
 
 PROBE = str(ROOT / "tests/fixtures/secret_probe.ipynb")
 
@@ -84,21 +84,13 @@ def test_parameters_that_look_secret_are_refused(fresh, evidence_dir):
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, sandbox):
     """Three signed runs, one of them a change with audit_log rows."""
-    import os
     from rovn_ops.sandbox import control
 
     control.reset(sandbox)
     d = tmp_path_factory.mktemp("archive") / "evidence"
     env = {"ROVN_EVIDENCE_DIR": str(d)}
     assert rovn_ops("run", "service_status", "--quiet", env=env).returncode == 0
-    preview = rovn_ops("run", "migration_reversal", "--quiet", env=env)
-    assert preview.returncode == 0
-    nb = next(d.glob("*/*migration_reversal*/migration_reversal.ipynb")).read_text()
-    import re
-    plan = re.search(r"plan_hash=([0-9a-f]{64})", nb).group(1)
-    change = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
-                      "-p", f"plan_hash={plan}", env=env)
-    assert change.returncode == 0, change.stdout + change.stderr
+    reverse_migration(env)
     return d
 
 

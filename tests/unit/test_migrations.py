@@ -12,7 +12,7 @@ import pytest
 from rovn_ops import audit
 from rovn_ops.errors import BadInput, Refused
 from rovn_ops.migrations import engine, files, lint, phi
-from rovn_ops.sandbox import control
+from rovn_ops.sandbox import control, database
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "lib/rovn_ops/sandbox/migrations"
@@ -24,14 +24,7 @@ TWO = ["giles", "christian"]
 @pytest.fixture
 def scratch(fresh):
     """A new, empty database with audit_log installed; yields its admin URL."""
-    admin = fresh["admin_database_url"]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS scratch WITH (FORCE)")
-        conn.execute("CREATE DATABASE scratch")
-    url = admin.replace("/rovn?", "/scratch?")
-    with psycopg.connect(url, autocommit=True) as conn:
-        audit.install(conn)
-    return url
+    return database.scratch(fresh["admin_database_url"], "scratch")
 
 
 @pytest.fixture

@@ -62,3 +62,15 @@ def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -
                 cols = list(row)
                 conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                              f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])
+
+
+def scratch(admin_url: str, name: str) -> str:
+    """A new, empty database beside the sandbox's, with audit_log; returns its admin URL
+    (tests and benchmarks apply migrations to it)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = _with(admin_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        audit.install(conn)
+    return url
