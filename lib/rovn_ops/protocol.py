@@ -168,10 +168,18 @@ class Change:
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how}])
         self.deliveries.append(notify.slack(
-            getattr(ctx.params, "slack_webhook_url", ""),
+            _webhook(ctx, "slack_webhook_url"),
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
             f"(run {ctx.run_id}, approved by {', '.join(self.approval.approvers)})"))
         return entry
+
+
+def _webhook(ctx, name: str) -> str:
+    try:
+        return ctx.webhook(name)
+    except Exception as e:  # noqa: BLE001 - a notification never blocks the change it reports
+        print(f"warning: {name} could not be resolved ({type(e).__name__}); not notified")
+        return ""
 
 
 def _hash_matches(given: str, actual: str) -> bool:

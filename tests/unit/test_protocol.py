@@ -100,3 +100,16 @@ def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
     assert entry.id == audit.rows(app_db)[0]["id"]
     delivery = change.deliveries[0]
     assert not delivery.ok and delivery.attempts > 1 and "503" in delivery.detail
+
+
+def test_webhook_from_secrets_manager(fresh, app_db, aws):
+    url = fresh["sink_url"] + "/slack"
+    aws("secretsmanager").create_secret(Name="rovn/sandbox/slack-webhook-url", SecretString=url)
+    c = ctx(confirm=True, approved_by=["giles"], slack_webhook_url="secret:rovn/sandbox/slack-webhook-url")
+    c.__dict__["db"] = app_db
+    assert c.webhook("slack_webhook_url") == url
+    change = Change(c, PLAN)
+    change.confirm()
+    change.execute(lambda: "done")
+    change.log("success")
+    assert change.deliveries[0].ok
