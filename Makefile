@@ -14,6 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install -r requirements.lock 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PIP) install --no-deps -e . 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import rovn_ops, papermill, moto, pgserver"
+	$(BIN)/python -m compileall -q lib  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 demo: venv

@@ -22,6 +22,12 @@ from .errors import BadInput
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+# papermill → nbformat → jsonschema imports the optional IRI format checker
+# rfc3987-syntax when it is installed (jupyterlab brings it), which compiles ~40
+# lark grammars at import: 1.5 s here, on every run. Nothing a run does validates
+# an IRI, so this process declines it (jsonschema then skips those two formats).
+sys.modules.setdefault("rfc3987_syntax", None)
+
 
 @dataclass
 class RunResult:
