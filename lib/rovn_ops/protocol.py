@@ -165,6 +165,8 @@ class Change:
                                       "approval": self.approval.how, "changes": self.plan.changes,
                                       **(details or {})})
         ctx.audit_ids.append(entry.id)
+        ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
+                              **(details or {})}])
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how}])
         self.deliveries.append(notify.slack(

@@ -7,6 +7,7 @@ notebook, with outcome `failed`; SIGINT or SIGTERM leaves what ran, `interrupted
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def _kernel_environment(**values):
 
 
 def _on_sigterm(signum, frame):
+    _interrupt_kernels()
     raise KeyboardInterrupt("SIGTERM")
 
 
@@ -105,17 +107,24 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     archiver = archive.Archiver(env, p.region)  # loads the signing key while the kernel runs
     started = datetime.now(timezone.utc)
     directory = manifest.run_directory(run_id, started)
-    output = directory / source.name
-    result_file = directory / "result.json"
+    # papermill writes as cells run; it writes into a private directory, and only the
+    # scrubbed notebook ever reaches the evidence directory.
+    work = Path(tempfile.mkdtemp(prefix="rovn-run-"))
+    output, result_file = work / source.name, work / "result.json"
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
                              ROVN_RESULT_FILE=str(result_file)):
         outcome, error = _execute(source, output, p.model_dump(mode="json"), progress, archiver.start)
-    m = archiver.finish(
-        directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
-        parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
-        mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
+    try:
+        m = archiver.finish(
+            directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
+            parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
+            mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(work, ignore_errors=True)
     code = EXIT_OK if m["outcome"] in ("success", "preview") else EXIT_FAILED
-    return RunResult(run_id, m["outcome"], code, directory, output, m["error"])
+    return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"])
 
 
 def _local_kernel_manager(sockets: str):
@@ -126,8 +135,21 @@ def _local_kernel_manager(sockets: str):
     class LocalKernelManager(KernelManager):
         def __init__(self, **kw):
             super().__init__(transport="ipc", ip=os.path.join(sockets, "k"), **kw)
+            _KERNELS.append(self)
 
     return LocalKernelManager
+
+
+_KERNELS: list = []
+
+
+def _interrupt_kernels() -> None:
+    """SIGINT to the running kernels, so the cell in flight stops now rather than
+    papermill waiting for it to finish before shutting the kernel down."""
+    for km in _KERNELS:
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGINT)
 
 
 def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_start) -> tuple[str, str]:

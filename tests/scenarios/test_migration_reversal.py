@@ -44,6 +44,9 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
     m = _manifest(evidence_dir)
     assert m["outcome"] == "success" and m["approvals"][0]["approvers"] == ["giles"]
     assert m["approvals"][0]["plan_hash"] == plan_hash
+    assert m["acted_on"] == [{"action": "migration_reversal", "target": "0011_add_worker_npi.sql", "outcome": "success",
+                              "file": "0013_reverse_add_worker_npi.sql", "snapshot": m["acted_on"][0]["snapshot"]}]
+    assert m["acted_on"][0]["snapshot"].startswith("m0013-reverse-add-worker-npi-")
     generated = mdir / "0013_reverse_add_worker_npi.sql"
     [artifact] = [f for f in m["files"] if f["kind"] == "artifact"]
     kept = Path(m["notebook"]["path"]).parent / artifact["path"]

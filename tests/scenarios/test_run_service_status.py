@@ -76,19 +76,23 @@ def test_failed_runbook_exits_1_and_keeps_its_evidence(fresh, evidence_dir):
 
 def test_sigterm_mid_run_archives_what_ran_as_interrupted(fresh, evidence_dir):
     import os
-    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "service_status", "--quiet"],
+    probe = str(ROOT / "tests/fixtures/slow_probe.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", probe, "--quiet"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     deadline = time.monotonic() + 60
-    while not list(evidence_dir.glob("*/*/service_status.ipynb")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # into the kernel's cells
+    while not list(evidence_dir.glob("*/*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the run directory exists once parameters passed and the run began
+    time.sleep(6)  # into the kernel's long cell
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     [m] = _manifests(evidence_dir)
     assert m["outcome"] == "interrupted" and "SIGTERM" in m["error"]
-    assert Path(m["notebook"]["path"]).exists()
+    cells = json.loads(Path(m["notebook"]["path"]).read_text())["cells"]
+    printed = json.dumps([c.get("outputs", []) for c in cells])
+    assert "started the long step" in printed and "all done" not in printed
+    assert (Path(m["notebook"]["path"]).parent / "signature.json").exists()
 
 
 def test_list_shows_parameters_with_help():

@@ -68,7 +68,7 @@ class Archiver:
         result = record.read(result_file)
         result_file.unlink(missing_ok=True)
         prints = result.get("redact", [])
-        manifest.scrub_notebook(notebook, prints)
+        notebook = manifest.scrub_notebook(notebook, directory / notebook.name, prints) or directory / notebook.name
         html = _render(notebook)
         artifacts = manifest.keep_artifacts(directory, result.get("artifacts", []), prints)
         self.ready()

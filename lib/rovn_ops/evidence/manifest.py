@@ -34,12 +34,15 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def scrub_notebook(path: Path, fingerprints: list) -> None:
-    """Redact secrets from every string: sources (the injected-parameters cell too),
-    outputs, tracebacks and metadata (papermill's parameters)."""
-    if path.exists():
-        nb = json.loads(path.read_text())
-        path.write_text(json.dumps(scrub_tree(nb, fingerprints), indent=1, ensure_ascii=False) + "\n")
+def scrub_notebook(source: Path, dest: Path, fingerprints: list) -> Path | None:
+    """Write the executed notebook to the archive with secrets redacted from every
+    string: sources (the injected-parameters cell too), outputs, tracebacks and
+    metadata (papermill's parameters)."""
+    if not source.exists():
+        return None
+    nb = json.loads(source.read_text())
+    dest.write_text(json.dumps(scrub_tree(nb, fingerprints), indent=1, ensure_ascii=False) + "\n")
+    return dest
 
 
 def keep_artifacts(directory: Path, sources: list[str], fingerprints: list) -> list[Path]:
@@ -73,7 +76,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "error": error,
         "approvals": result.get("approvals", []), "audit_log": result.get("audit_log", []),
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
-        "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", {}),
+        "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", []),
         "files": files,
         "notebook": {"path": str(notebook), "sha256": files[0]["sha256"] if files else None},
         "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
