@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 
@@ -55,7 +55,6 @@ class RunContext:
     run_id: str
     mode: str  # "interactive" (a person at JupyterLab) or "headless" (rovn-ops run)
     operator: Operator
-    audit_ids: list[int] = field(default_factory=list)
 
     @property
     def env(self) -> str:

@@ -164,7 +164,6 @@ class Change:
                              details={"plan_hash": self.plan.hash, "approvers": self.approval.approvers,
                                       "approval": self.approval.how, "changes": self.plan.changes,
                                       **(details or {})})
-        ctx.audit_ids.append(entry.id)
         ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
                               **(details or {})}])
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,

@@ -7,7 +7,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__, paths, record
+from .. import __version__, paths
 from ..scrub import scrub_text, scrub_tree
 
 
@@ -100,5 +100,3 @@ def runs(root: Path | None = None) -> list[dict]:
             found.append({"run_id": p.parent.name, "path": str(p.parent), "started_at": "", "unreadable": True})
     return sorted(found, key=lambda m: (m.get("started_at", ""), m["run_id"]))
 
-
-read_result = record.read

@@ -63,15 +63,21 @@ class Steps:
         applies = [n for n in report.pending if n != rev.file_name] + [rev.file_name]
         return Prepared(rev, reversal.plan(rev, loss, applies), loss)
 
-    def execute(self, prepared: Prepared, approvers: list[str]) -> engine.ApplyResult:
+    def execute(self, prepared: Prepared, approval) -> engine.ApplyResult:
         rev = prepared.reversal
         if not rev.path.exists():  # idempotent: a re-run finds the file already written
             rev.path.write_text(rev.sql)
         self.ctx.record(artifacts=[str(rev.path)])
         p = self.ctx.params
-        return engine.apply(self.conn, self.directory, actor=self.actor, approvers=approvers,
+        return engine.apply(self.conn, self.directory, actor=self.actor, approvers=approval.approvers,
                             registry=self.registry, rds=self.ctx.client("rds"), rds_instance=p.rds_instance,
                             lock_wait=p.lock_wait, through=rev.file_name)
+
+    @staticmethod
+    def details(prepared: Prepared, result: engine.ApplyResult | None) -> dict:
+        """What the audit row and the manifest record of this reversal."""
+        return {"file": prepared.reversal.file_name,
+                "snapshot": result.snapshot.id if result and result.snapshot else None}
 
     def verify(self, prepared: Prepared) -> engine.Report:
         report = engine.verify(self.conn, self.directory)
