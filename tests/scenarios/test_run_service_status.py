@@ -74,16 +74,17 @@ def test_failed_runbook_exits_1_and_keeps_its_evidence(fresh, evidence_dir):
     assert "not found in cluster" in _outputs(Path(m["notebook"]["path"]))
 
 
-def test_sigterm_mid_run_archives_what_ran_as_interrupted(fresh, evidence_dir):
+def test_sigterm_mid_run_archives_what_ran_as_interrupted(fresh, evidence_dir, tmp_path):
     import os
-    probe = str(ROOT / "tests/fixtures/slow_probe.ipynb")
-    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", probe, "--quiet"],
+    probe, ready = str(ROOT / "tests/fixtures/slow_probe.ipynb"), tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", probe, "--quiet", "-p", f"ready_file={ready}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
-    deadline = time.monotonic() + 60
-    while not list(evidence_dir.glob("*/*")) and time.monotonic() < deadline:
-        time.sleep(0.05)  # the run directory exists once parameters passed and the run began
-    time.sleep(6)  # into the kernel's long cell
+    deadline = time.monotonic() + 120
+    while not ready.exists():  # the kernel is in its long cell
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
