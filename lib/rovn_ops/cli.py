@@ -201,15 +201,21 @@ def _verify_evidence(root, args) -> int:
     from .evidence import signing, verify
 
     key = signing.load_public(Path(args.public_key)) if args.public_key else None
-    conn = s3 = None
+    conn = s3 = since = None
     if not args.offline:
         from . import aws, db, params
         from .runner import prepare_environment
 
         prepare_environment(args.env)
+        if args.env == "sandbox":
+            from datetime import datetime, timezone
+
+            from .sandbox import control
+
+            since = datetime.fromtimestamp(control.require()["world_since"], timezone.utc).isoformat()
         conn = db.connect()
         s3 = aws.client("s3", env=args.env, region=params.environment_defaults(args.env).get("region", "us-east-2"))
-    report = verify.verify(root, key, conn=conn, s3=s3, all_signatures=args.all_signatures)
+    report = verify.verify(root, key, conn=conn, s3=s3, all_signatures=args.all_signatures, world_since=since)
     print(report)
     return 0 if report.ok else 1
 
@@ -224,17 +230,21 @@ def cmd_lab(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from . import runner
+    from . import paths, runner
+    from .evidence import index
     from .sandbox import control
 
     state, started = control.up()
     print(("started" if started else "using") + f" the sandbox at {state['endpoint']}")
+    preview = runner.run("migration_reversal", env="sandbox", progress=False)
+    print(f"migration_reversal run {preview.run_id}: {preview.outcome} (nothing changed; its notebook shows "
+          f"the plan, its hash and the command that would execute it)\n  {preview.notebook}")
     result = runner.run("service_status", env="sandbox", progress=False)
     print(f"service_status run {result.run_id}: {result.outcome}")
-    print(f"manifest: {result.directory / 'manifest.json'}")
+    print(f"auditor index: {index.build(paths.evidence())}  (check it all: rovn-ops evidence verify)")
     print("the sandbox keeps running: `rovn-ops sandbox down` stops it")
     print(f"evidence: {result.notebook}")
-    return result.exit_code
+    return max(result.exit_code, preview.exit_code)
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,

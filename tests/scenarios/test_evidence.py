@@ -206,3 +206,13 @@ def test_list_json_and_show(copy):
     assert m["approvals"][0]["approvers"] == ["giles"] and m["audit_log_ids"]
     assert m["suite"]["rovn_ops_version"] and m["source"]["sha256"]
     assert rovn_ops("evidence", "show", "nope", env={"ROVN_EVIDENCE_DIR": str(copy)}).returncode == 2
+
+
+def test_after_a_sandbox_reset_older_runs_still_verify(copy, sandbox):
+    """The sandbox's database and bucket are new after a reset; the archive outlives them."""
+    from rovn_ops.sandbox import control
+
+    control.reset(sandbox)
+    res = verify(copy)
+    assert res.returncode == 0 and "3 runs predate the sandbox's current world" in res.stdout
+    assert verify(copy, "--all-signatures").returncode == 0  # one sandbox key across resets

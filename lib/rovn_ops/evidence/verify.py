@@ -20,6 +20,7 @@ from . import bucket, ledger, signing
 @dataclass
 class Report:
     checked: int = 0
+    predate: int = 0  # sandbox runs older than the sandbox's current world
     problems: list[tuple[str, str]] = field(default_factory=list)  # (run id, what is wrong)
 
     @property
@@ -30,15 +31,19 @@ class Report:
         self.problems.append((run_id, message))
 
     def __str__(self) -> str:
+        note = (f"\n({self.predate} runs predate the sandbox's current world: their audit_log rows and "
+                "bucket copies went with the reset; their files, ledger entries and signatures were checked)"
+                if self.predate else "")
         if self.ok:
-            return f"evidence OK: {self.checked} runs, chain and signatures intact"
+            return f"evidence OK: {self.checked} runs, chain and signatures intact{note}"
         first_run, first = self.problems[0]
         lines = [f"evidence NOT OK: first bad run {first_run}: {first}"]
         lines += [f"  - {run}: {msg}" for run, msg in self.problems[1:]]
         return "\n".join(lines)
 
 
-def verify(root: Path, public_key=None, conn=None, s3=None, all_signatures: bool = False) -> Report:
+def verify(root: Path, public_key=None, conn=None, s3=None, all_signatures: bool = False,
+           world_since: str | None = None) -> Report:
     """Every entry's hash is recomputed and linked to the one before, so a valid
     signature on the last entry vouches for the whole chain (each entry's hash
     covers its predecessor's). Every signature is checked when that one fails (to
@@ -54,7 +59,7 @@ def verify(root: Path, public_key=None, conn=None, s3=None, all_signatures: bool
                 report.add(entry.get("run_id", f"(ledger line {n})"),
                            f"ledger line {n}: bad signature (not signed by key {signing.key_id(public_key)})")
     for entry in entries:
-        report.problems += _check_run(root, entry, conn, s3)
+        report.problems += _check_run(root, entry, conn, s3, world_since, report)
     seen = {e.get("path") for e in entries}
     for run_dir in sorted(root.glob("*/*/manifest.json")):
         if str(run_dir.parent.relative_to(root)) not in seen:
@@ -88,7 +93,8 @@ def _digest(path: str) -> str | None:
         return None
 
 
-def _check_run(root: Path, entry: dict, conn, s3) -> list[tuple[str, str]]:
+def _check_run(root: Path, entry: dict, conn, s3, world_since: str | None = None,
+               report: Report | None = None) -> list[tuple[str, str]]:
     """Plain paths and one read per file: this runs for every run in the archive."""
     run, directory = entry.get("run_id", "?"), os.path.join(root, entry.get("path", ""))
     try:
@@ -106,6 +112,9 @@ def _check_run(root: Path, entry: dict, conn, s3) -> list[tuple[str, str]]:
             problems.append((run, f"{f['path']} is missing"))
         elif digest != f["sha256"]:
             problems.append((run, f"{f['path']} was modified (sha256 differs from the manifest)"))
+    if world_since and m.get("started_at", "") < world_since:
+        report.predate += 1  # a sandbox restart or reset since: its database and bucket are new
+        return problems
     if conn is not None:
         problems += _check_audit(m, conn)
     if s3 is not None and m.get("archive"):

@@ -27,6 +27,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _signing_key(state_dir: Path) -> str:
+    """The sandbox's evidence signing key (Ed25519, PEM), kept with its state so the
+    evidence archive verifies across sandbox restarts; seeded into Secrets Manager."""
+    path = state_dir / "evidence-signing-key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization as s
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption())
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    return path.read_text()
+
+
 def _credentials(state_dir: Path) -> tuple[str, str]:
     """Stable per sandbox directory, so a reset keeps the exported environment valid."""
     path = state_dir / "credentials.json"
@@ -41,7 +55,7 @@ def _credentials(state_dir: Path) -> tuple[str, str]:
 class Sandbox:
     def __init__(self, state_dir: Path, world_file: Path):
         spec = yaml.safe_load(world_file.read_text())
-        self.world, self.defaults = spec["world"], spec["parameters"]
+        self.world, self.defaults, self.evidence = spec["world"], spec["parameters"], spec["evidence"]
         self.dir = state_dir
         self.migrations_dir = state_dir / "migrations"
         self.credentials = _credentials(state_dir)
@@ -98,6 +112,9 @@ class Sandbox:
 
         t = time.perf_counter()
         facts = world.seed(self.world, self.endpoint, self.credentials)
+        world.seed_signing_key(self.endpoint, self.world["region"], self.evidence["signing_key_secret"],
+                               _signing_key(self.dir))
+        self.world_since = time.time()
         print(f"seeded the world in {time.perf_counter() - t:.2f}s", flush=True)
         return facts
 
@@ -127,6 +144,12 @@ class Sandbox:
         self.sink.clear()
         self._seed()
         self._recreate_db()
+        state_file = self.dir / "state.json"  # runs archived before now lost their world
+        state = json.loads(state_file.read_text()) | {"world_since": self.world_since}
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.chmod(0o600)
+        tmp.rename(state_file)
 
     def _state(self, facts: dict) -> dict:
         host = "http://127.0.0.1"
@@ -141,6 +164,7 @@ class Sandbox:
             "evidence_bucket": self.world["evidence_bucket"]["name"],
             "migrations_dir": str(self.migrations_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),
+            "world_since": self.world_since,
         }
 
     def stop(self) -> None:

@@ -53,6 +53,11 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     return {"repository_uri": repo_uri, "secret_arns": secret_arns}
 
 
+def seed_signing_key(endpoint: str, region: str, name: str, pem: str) -> None:
+    _client(endpoint, region, "secretsmanager").create_secret(
+        Name=name, SecretString=pem, Tags=[{"Key": "purpose", "Value": "evidence-signing"}])
+
+
 def _seed_iam(iam, users: list[dict], credentials: tuple[str, str]) -> None:
     from moto.iam.models import iam_backends  # the sandbox runs moto in-process
 
