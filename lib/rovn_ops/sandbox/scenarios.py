@@ -6,6 +6,7 @@ KNOWN = {
     "health_down": "the app's /health answers 503",
     "sink_down": "the webhook sink answers 503 to every post",
     "rds_snapshot_fails": "RDS CreateDBSnapshot fails (quota exceeded)",
+    "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
 }
 _on: set[str] = set()
 

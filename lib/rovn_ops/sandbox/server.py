@@ -69,10 +69,11 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import ecs_rollout, httpd, rds_faults
+        from . import codebuild_sim, ecs_rollout, httpd, rds_faults
 
         ecs_rollout.install()
         rds_faults.install()
+        codebuild_sim.install()
         port = _free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.moto.start()

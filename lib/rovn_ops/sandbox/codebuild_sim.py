@@ -1,0 +1,88 @@
+"""CodeBuild builds for moto, which reports every build SUCCEEDED at once and
+pushes nothing. Here a build runs over polls of BatchGetBuilds: the first shows it
+IN_PROGRESS in BUILD, the next finishes it. On success the image is pushed to ECR
+under the IMAGE_TAG environment override (IMAGE_REPO_NAME names the repository),
+and scanned; with scenario "codebuild_fails" the build FAILS and nothing is pushed.
+"""
+from __future__ import annotations
+
+import threading
+
+from moto.codebuild.models import CodeBuildBackend
+from moto.codebuild.responses import CodeBuildResponse
+from moto.core.utils import iso_8601_datetime_with_milliseconds
+from moto.ecr.models import ecr_backends
+
+from . import scenarios
+from .world import image_manifest
+
+_lock = threading.RLock()
+_overrides = threading.local()
+_builds: dict[str, dict] = {}  # build id -> {"env": {...}, "polls": int, "fails": bool}
+
+
+def _phase(kind: str, status: str | None = None) -> dict:
+    now = iso_8601_datetime_with_milliseconds()
+    phase = {"phaseType": kind, "startTime": now}
+    if status:
+        phase |= {"phaseStatus": status, "endTime": now, "durationInSeconds": 30}
+    return phase
+
+
+def _advance(backend, build: dict) -> None:
+    sim = _builds[build["id"]]
+    if build["buildStatus"] != "IN_PROGRESS":
+        return
+    sim["polls"] += 1
+    if sim["polls"] == 1:
+        build["phases"] = [p for p in build["phases"] if p["phaseType"] == "SUBMITTED"] + [
+            _phase(k, "SUCCEEDED") for k in ("QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD")
+        ] + [_phase("BUILD")]
+        build["currentPhase"] = "BUILD"
+        return
+    build["phases"][-1] = _phase("BUILD", "FAILED" if sim["fails"] else "SUCCEEDED")
+    build["phases"].append(_phase("COMPLETED"))
+    build["currentPhase"], build["endTime"] = "COMPLETED", iso_8601_datetime_with_milliseconds()
+    build["buildStatus"] = "FAILED" if sim["fails"] else "SUCCEEDED"
+    if not sim["fails"]:
+        _push(backend, sim["env"])
+
+
+def _push(backend, env: dict) -> None:
+    tag, repo = env.get("IMAGE_TAG"), env.get("IMAGE_REPO_NAME")
+    if not tag or not repo:
+        return
+    ecr = ecr_backends[backend.account_id][backend.region_name]
+    ecr.put_image(repo, image_manifest(tag), tag)
+    ecr.start_image_scan(None, repo, {"imageTag": tag})
+
+
+def install() -> None:
+    orig_start = CodeBuildBackend.start_build
+    orig_response = CodeBuildResponse.start_build
+
+    def start_build(self, project_name, source_version=None, artifact_override=None):
+        with _lock:
+            build = orig_start(self, project_name, source_version, artifact_override)
+            env = {v["name"]: v["value"] for v in getattr(_overrides, "env", None) or []}
+            _builds[build["id"]] = {"env": env, "polls": 0, "fails": scenarios.active("codebuild_fails")}
+            return build
+
+    def batch_get_builds(self, ids):
+        with _lock:
+            found = [b for history in self.build_metadata_history.values() for b in history if b["id"] in ids]
+            for build in found:
+                if build["id"] in _builds:
+                    _advance(self, build)
+            return found
+
+    def start_build_response(self):
+        _overrides.env = self._get_param("environmentVariablesOverride")
+        try:
+            return orig_response(self)
+        finally:
+            _overrides.env = None
+
+    CodeBuildBackend.start_build = start_build
+    CodeBuildBackend.batch_get_builds = batch_get_builds
+    CodeBuildResponse.start_build = start_build_response
