@@ -226,7 +226,10 @@ def cmd_lab(args) -> int:
 
     state, _ = control.up()
     control.apply_env(state)
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"])
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"]
+    if os.geteuid() == 0:  # containers and CI machines run as root; Jupyter refuses without this
+        cmd.append("--allow-root")
+    return subprocess.call(cmd)
 
 
 def cmd_demo(args) -> int:
