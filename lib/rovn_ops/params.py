@@ -70,7 +70,7 @@ def model_for(runbook: str) -> type[RunbookParams]:
     try:
         return MODELS[runbook]
     except KeyError:
-        raise BadInput(f"runbook '{runbook}': unknown; expected one of: {', '.join(sorted(MODELS))}")
+        raise BadInput(f"runbook '{runbook}': unknown; expected one of: {', '.join(sorted(MODELS))}") from None
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list[str], "None": str}
@@ -112,7 +112,7 @@ def _read_yaml(path: Path, label: str) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise BadInput(f"{label} {path}: not valid YAML ({str(e).splitlines()[0]})")
+        raise BadInput(f"{label} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise BadInput(f"{label} {path}: expected a mapping of NAME: VALUE")
     return data

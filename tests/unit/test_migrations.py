@@ -187,7 +187,6 @@ def test_snapshot_is_named_tagged_and_reused(scratch, mdir, rds):
 def test_concurrent_apply_one_waits_then_fails(scratch, mdir):
     (mdir / "0013_slow.sql").write_text("SELECT pg_sleep(3);\n")
     apply(scratch, mdir, through="0012_workers_dob_index.sql")
-    errors = []
     slow = threading.Thread(target=lambda: apply(scratch, mdir))
     slow.start()
     time.sleep(0.5)

@@ -33,7 +33,7 @@ def upload(s3, archive: dict, files: dict[str, Path]) -> dict[str, str]:
 def check(s3, archive: dict, local: dict[str, Path]) -> list[str]:
     """Problems with the bucket's copies of a run: missing, retention, content."""
     problems = []
-    for kind, path in local.items():
+    for path in local.values():
         key = archive["prefix"] + path.name
         try:
             head = s3.head_object(Bucket=archive["bucket"], Key=key)

@@ -26,7 +26,7 @@ def private_key(sm, secret_name: str, env: str):
     except sm.exceptions.ResourceNotFoundException:
         if env != "sandbox":
             raise RovnError(f"evidence signing key {secret_name} not found in Secrets Manager: "
-                            "create it (Ed25519, PKCS8 PEM) before running in {env}")
+                            f"create it (Ed25519, PKCS8 PEM) before running in {env}") from None
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode()
         sm.create_secret(Name=secret_name, SecretString=pem,

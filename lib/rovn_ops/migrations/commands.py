@@ -1,7 +1,7 @@
 """`rovn-ops migrations status|verify|apply`: the engine as a command."""
 from __future__ import annotations
 
-from .. import context, db, params, paths
+from .. import aws, context, db, params, paths
 from . import engine, phi
 
 
@@ -37,7 +37,7 @@ def apply(env: str, directory: str | None, approvers: list[str], lock_wait: floa
     s = settings(env, directory)
     op = context.operator(env, s["region"])
     actor = engine.Actor(op.arn, op.local_user, context.new_run_id("migrations"))
-    rds = context.aws.client("rds", env=env, region=s["region"])
+    rds = aws.client("rds", env=env, region=s["region"])
     with db.connect(db.migration_url()) as conn:
         result = engine.apply(conn, s["dir"], actor=actor, approvers=approvers,
                               registry=phi.load_registry(s["phi_registry"]), rds=rds,

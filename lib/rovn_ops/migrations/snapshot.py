@@ -55,7 +55,7 @@ def take(rds, instance: str, stem: str, run_id: str, *, deadline_s: float = 1800
                 {"Key": TAG_MIGRATION, "Value": stem}, {"Key": TAG_EXPIRES, "Value": expires},
                 {"Key": TAG_RUN, "Value": run_id}])["DBSnapshot"]
         except Exception as e:  # noqa: BLE001 - any failure means: no DDL
-            raise Refused(f"pre-migration snapshot of {instance} failed ({_reason(e)}): no migration ran")
+            raise Refused(f"pre-migration snapshot of {instance} failed ({_reason(e)}): no migration ran") from None
         found = Snapshot(sid, s["DBSnapshotArn"], str(s.get("SnapshotCreateTime")), False)
     _wait_available(rds, found.id, deadline_s)
     return found

@@ -145,12 +145,8 @@ class Sandbox:
         self.sink.clear()
         self._seed()
         self._recreate_db()
-        state_file = self.dir / "state.json"  # runs archived before now lost their world
-        state = json.loads(state_file.read_text()) | {"world_since": self.world_since}
-        tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.chmod(0o600)
-        tmp.rename(state_file)
+        # Runs archived before now lost their world (database, bucket): say since when.
+        write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
 
     def _state(self, facts: dict) -> dict:
         host = "http://127.0.0.1"
@@ -174,6 +170,13 @@ class Sandbox:
             self.pg.cleanup()
 
 
+def write_state(state_dir: Path, state: dict) -> None:
+    tmp = state_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.chmod(0o600)  # it holds the sandbox's credentials
+    tmp.rename(state_dir / "state.json")  # atomic: readers never see half a file
+
+
 def main(argv: list[str]) -> int:
     state_dir, world_file = Path(argv[0]), Path(argv[1])
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -182,10 +185,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     state = sandbox.start()
-    tmp = state_dir / "state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.chmod(0o600)
-    tmp.rename(state_dir / "state.json")  # atomic: readers never see half a file
+    write_state(state_dir, state)
     print(f"sandbox ready: {state['endpoint']}", flush=True)
     stop.wait()
     (state_dir / "state.json").unlink(missing_ok=True)
