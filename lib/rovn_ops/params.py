@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import paths
 from .errors import BadInput
@@ -56,6 +56,49 @@ class MigrationParams(ChangeParams):
     lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
 
 
+IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?$")  # §2: prod-YYYYMMDDhhmmss[-suffix]
+SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+class DeployParams(ServiceParams, MigrationParams):
+    source: str = Field("", description="the service's source to build: a directory or a .zip; "
+                                        "empty takes the environment's")
+    image_tag: str = Field("", description="deploy this image, already in ECR, instead of building")
+    tag_suffix: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,39})?$",
+                            description="suffix of the built image's tag (lowercase, digits, hyphens)")
+    repository: str = Field("", description="ECR repository; empty takes the environment's")
+    codebuild_project: str = Field("", description="CodeBuild project; empty takes the environment's")
+    source_bucket: str = Field("", description="CodeBuild source bucket; empty takes the environment's")
+    deployers: list[str] = Field(default_factory=list,
+                                 description="identities allowed to deploy (§10); empty takes the environment's")
+    severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="scan findings at or above this refuse")
+    cpu: str = Field("", description="new task cpu units; empty keeps the current")
+    memory: str = Field("", description="new task memory (MiB); empty keeps the current")
+    set_env: list[str] = Field(default_factory=list, description="environment variables to change, "
+                               "never a secret: each a name and value joined by an equals sign")
+    deadline_s: float = Field(900, gt=0, description="seconds the rollout may take before it is a failure")
+    bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
+    bake_alarms: list[str] = Field(default_factory=list, description="alarms that must stay out of ALARM")
+    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
+    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
+    auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
+
+    @field_validator("image_tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        if v and not IMAGE_TAG.match(v):
+            raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix], e.g. prod-20261127031500-fix-login")
+        return v
+
+    @field_validator("set_env")
+    @classmethod
+    def _assignments(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not re.match(r"^[A-Z_][A-Z0-9_]*=", a)]
+        if bad:
+            raise ValueError(f"NAME=VALUE items with upper-case names, not {bad[0]!r}")
+        return v
+
+
 class MigrationReversalParams(MigrationParams):
     migration: str = Field("0011_add_worker_npi.sql", description="the applied migration to reverse")
 
@@ -63,6 +106,7 @@ class MigrationReversalParams(MigrationParams):
 MODELS: dict[str, type[RunbookParams]] = {
     "service_status": ServiceStatusParams,
     "migration_reversal": MigrationReversalParams,
+    "deploy": DeployParams,
 }
 
 

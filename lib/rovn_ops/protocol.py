@@ -136,7 +136,9 @@ class Change:
         try:
             return fn(*args, **kwargs)
         except Exception as e:
-            self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}"})
+            # An error may carry what was done before it failed (e.g. a deploy's revisions).
+            self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}",
+                                **getattr(e, "details", {})})
             raise
 
     def _repr_markdown_(self) -> str:
@@ -173,6 +175,17 @@ class Change:
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
             f"(run {ctx.run_id}, approved by {', '.join(self.approval.approvers)})"))
         return entry
+
+
+def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):
+    """A check refused the change before anything ran: audit_log says so, then it raises.
+    A refused attempt is evidence too (who tried what, and why it was stopped)."""
+    ctx.record(outcome="refused", targets=[target])
+    audit.append(ctx.db, actor=str(ctx.operator), action=action, target=target, outcome="refused",
+                 run_id=ctx.run_id, details={"reason": reason, **(details or {})})
+    delivery = notify.slack(_webhook(ctx, "slack_webhook_url"),
+                            f"[{ctx.env}] {action} {target}: refused (run {ctx.run_id}): {reason}")
+    raise Refused(reason + ("" if delivery.ok else f" [{delivery}]"))
 
 
 def _webhook(ctx, name: str) -> str:

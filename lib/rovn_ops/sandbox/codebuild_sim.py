@@ -2,7 +2,10 @@
 pushes nothing. Here a build runs over polls of BatchGetBuilds: the first shows it
 IN_PROGRESS in BUILD, the next finishes it. On success the image is pushed to ECR
 under the IMAGE_TAG environment override (IMAGE_REPO_NAME names the repository),
-and scanned; with scenario "codebuild_fails" the build FAILS and nothing is pushed.
+and scanned (a clean scan, or a CRITICAL finding with scenario
+"image_critical_finding"); with scenario "codebuild_fails" the build FAILS and
+nothing is pushed. As CodeBuild does, the build records its environment and source
+location overrides, so a client can find an earlier build of the same source.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
 from . import scenarios
-from .world import image_manifest
+from .world import image_manifest, scan_result
 
 _lock = threading.RLock()
 _overrides = threading.local()
@@ -54,6 +57,8 @@ def _push(backend, env: dict) -> None:
         return
     ecr = ecr_backends[backend.account_id][backend.region_name]
     ecr.put_image(repo, image_manifest(tag), tag)
+    counts = {"CRITICAL": 1, "HIGH": 2} if scenarios.active("image_critical_finding") else {"LOW": 2}
+    ecr.scan_finding_results.append(scan_result(backend.account_id, repo, tag, counts))
     ecr.start_image_scan(None, repo, {"imageTag": tag})
 
 
@@ -64,7 +69,11 @@ def install() -> None:
     def start_build(self, project_name, source_version=None, artifact_override=None):
         with _lock:
             build = orig_start(self, project_name, source_version, artifact_override)
-            env = {v["name"]: v["value"] for v in getattr(_overrides, "env", None) or []}
+            given = getattr(_overrides, "env", None) or []
+            env = {v["name"]: v["value"] for v in given}
+            build["environment"]["environmentVariables"] = list(given)
+            if getattr(_overrides, "source", None):
+                build["source"] = dict(build.get("source") or {}, location=_overrides.source)
             _builds[build["id"]] = {"env": env, "polls": 0, "fails": scenarios.active("codebuild_fails")}
             return build
 
@@ -78,10 +87,11 @@ def install() -> None:
 
     def start_build_response(self):
         _overrides.env = self._get_param("environmentVariablesOverride")
+        _overrides.source = self._get_param("sourceLocationOverride")
         try:
             return orig_response(self)
         finally:
-            _overrides.env = None
+            _overrides.env = _overrides.source = None
 
     CodeBuildBackend.start_build = start_build
     CodeBuildBackend.batch_get_builds = batch_get_builds

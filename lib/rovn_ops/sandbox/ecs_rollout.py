@@ -7,7 +7,9 @@ and turns the old PRIMARY into ACTIVE. Each DescribeServices is one poll: tasks
 move across a step at a time, then the rollout COMPLETES and old deployments drain.
 With the scenario "ecs_new_tasks_fail", new tasks fail to start; the circuit
 breaker marks the deployment FAILED and, when rollback is enabled, starts a
-rollback deployment to the last completed task definition. Time plays no part:
+rollback deployment to the last completed task definition. With the scenario
+"ecs_update_service_hangs", UpdateService blocks while the scenario is on and then
+fails without updating (a client killed meanwhile never learns of it). Time plays no part:
 only polls advance the simulation, so tests are fast and deterministic.
 """
 from __future__ import annotations
@@ -134,6 +136,19 @@ def _tick_failing(svc, primary: dict) -> None:
         start_deployment(svc, target["taskDefinition"], rollback_of=target["id"])
 
 
+def _hang_while_scenario(limit_s: float = 120) -> None:
+    import time
+
+    from moto.ecs.exceptions import EcsClientException
+
+    if not scenarios.active("ecs_update_service_hangs"):
+        return
+    deadline = time.monotonic() + limit_s
+    while scenarios.active("ecs_update_service_hangs") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raise EcsClientException("UpdateService abandoned (sandbox scenario ecs_update_service_hangs)")
+
+
 def _install_backend_patches() -> None:
     orig_create = EC2ContainerServiceBackend.create_service
     orig_update = EC2ContainerServiceBackend.update_service
@@ -150,6 +165,7 @@ def _install_backend_patches() -> None:
             return svc
 
     def update_service(self, props: dict):
+        _hang_while_scenario()
         with _lock:
             svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
             before, desired_before = svc.task_definition, svc.desired_count

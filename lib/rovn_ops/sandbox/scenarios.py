@@ -7,6 +7,8 @@ KNOWN = {
     "sink_down": "the webhook sink answers 503 to every post",
     "rds_snapshot_fails": "RDS CreateDBSnapshot fails (quota exceeded)",
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
+    "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
+    "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
 }
 _on: set[str] = set()
 

@@ -57,7 +57,8 @@ class Sandbox:
         spec = yaml.safe_load(world_file.read_text())
         self.world, self.defaults, self.evidence = spec["world"], spec["parameters"], spec["evidence"]
         self.dir = state_dir
-        self.migrations_dir = state_dir / "migrations"
+        self.source_dir = state_dir / "source"  # the service's checkout; migrations/ inside
+        self.migrations_dir = self.source_dir / "migrations"
         self.credentials = _credentials(state_dir)
         self.pg = None
         self.admin_url = os.environ.get("DATABASE_URL")
@@ -101,8 +102,10 @@ class Sandbox:
         from .. import paths
         from . import database
 
-        # A working copy: files a runbook writes (a reversal) never touch the sample set.
-        shutil.rmtree(self.migrations_dir, ignore_errors=True)
+        # A working copy of the service's source, its migrations inside, as a checkout of
+        # the platform repository: what a runbook writes (a reversal) never touches the samples.
+        shutil.rmtree(self.source_dir, ignore_errors=True)
+        shutil.copytree(paths.project_path(self.world["sample_source"]), self.source_dir)
         shutil.copytree(paths.project_path(self.world["sample_migrations"]), self.migrations_dir)
         self.admin_db_url, self.database_url = database.recreate(self.admin_url)
         database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir,
@@ -159,7 +162,7 @@ class Sandbox:
             "sink_url": f"{host}:{self.control.server_port}/hooks",
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "evidence_bucket": self.world["evidence_bucket"]["name"],
-            "migrations_dir": str(self.migrations_dir),
+            "migrations_dir": str(self.migrations_dir), "source_dir": str(self.source_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),
             "world_since": self.world_since,
         }

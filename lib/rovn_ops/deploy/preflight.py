@@ -1,0 +1,53 @@
+"""The deploy's preflight: who deploys (§10), whether the service is steady, which
+migrations the source brings (§3), and which manual snapshots outlived their 90
+days. Each adds a row to the checks table; a failed row refuses the deploy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..migrations import engine, lint, phi, snapshot
+from ..status import short_td
+from .checks import Checks
+
+
+def identity(checks: Checks, operator, deployers: list[str]) -> None:
+    allowed = operator.name in deployers or operator.arn in deployers
+    checks.add("identity on the deployers allow-list",
+               None if allowed else f"{operator.arn} is not on the deployers allow-list "
+                                    f"({', '.join(deployers) or 'empty'})",
+               operator.arn, "§10")
+
+
+def stable(checks: Checks, service: dict) -> None:
+    deps = service["deployments"]
+    primary = next((d for d in deps if d["status"] == "PRIMARY"), None)
+    problems = []
+    if len(deps) != 1 or not primary or primary.get("rolloutState") != "COMPLETED":
+        problems.append("a deployment is in flight: " + ", ".join(
+            f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}" for d in deps))
+    elif service["runningCount"] != service["desiredCount"]:
+        problems.append(f"running {service['runningCount']} of {service['desiredCount']} desired")
+    checks.add("service stable, no deployment in flight", problems,
+               f"{short_td(service['taskDefinition'])}: {service['runningCount']}/{service['desiredCount']} running")
+
+
+def migrations(checks: Checks, conn, directory: Path, registry: dict) -> engine.Report:
+    report = engine.verify(conn, directory)
+    checks.add("migrations integrity", report.problems, str(report), "§3")
+    by_name = {m.name: m for m in report.files}
+    pending = [by_name[n] for n in report.pending]
+    lint_problems = [p for m in pending for p in lint.check(m)]
+    checks.add("pending migrations idempotent", lint_problems,
+               ", ".join(report.pending) + " (applied before traffic)" if pending else "none pending", "§3")
+    touching = {m.name: sorted(phi.touched(m, registry)) for m in pending}
+    touching = {k: v for k, v in touching.items() if v}
+    if touching:
+        checks.add("PHI migrations", [f"{n} touches PHI ({', '.join(c)}): needs two approvers other than the "
+                                      "executor" for n, c in touching.items()], rule="§3", warn=True)
+    return report
+
+
+def snapshots(checks: Checks, rds, instance: str) -> None:
+    old = snapshot.expired(rds, instance)
+    checks.add(f"manual snapshots within {snapshot.RETENTION_DAYS} days",
+               [f"{s['snapshot']} (created {s['created']:%Y-%m-%d})" for s in old], "none expired", "§3", warn=True)

@@ -1,0 +1,329 @@
+"""The steps of runbooks/deploy.ipynb: preview (preflight, gates, the plan), execute
+(build, gate, migrations, register, roll out), verify (the world), and what to do
+on failure. Every step is idempotent: a re-run finds the build, the migrations, the
+revision and the deployment it already made."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .. import db, notify, paths, rollback
+from ..errors import RovnError
+from ..migrations import engine, phi
+from ..protocol import Plan, refuse
+from ..status import short_td
+from . import build, image, preflight, rollout, taskdef, verify
+from .checks import Checks
+from .source import Source
+
+BUILT = "<built from source>"
+
+
+class DeployFailed(RovnError):
+    """The deploy failed after it started changing things; `details` is what it did."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass
+class Prepared:
+    service: dict
+    current: taskdef.TaskDefinition
+    checks: Checks
+    plan: Plan
+    pending: list[str]
+    image_tag: str            # "" while the build is still to come
+    build_from: Source | None
+
+    def _repr_markdown_(self) -> str:
+        diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["task_definition"]["diff"].items())
+        pending = ", ".join(f"`{n}`" for n in self.pending) or "none"
+        return (f"**New revision of `{self.current.short.split(':')[0]}`** (from `{self.current.short}`), "
+                f"only these fields change:\n\n| field | now | new |\n|---|---|---|\n{diff}\n\n"
+                f"**Migrations applied before traffic:** {pending}\n\n"
+                f"**Rollback target (kept registered):** `{self.current.short}` ({self.current.image_tag})\n")
+
+
+@dataclass
+class Result:
+    previous: taskdef.TaskDefinition
+    image_tag: str = ""
+    build: build.Build | None = None
+    migrations: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    new: taskdef.TaskDefinition | None = None
+    registered_now: bool = False
+    deployment_id: str = ""
+    update_started: bool = False
+    verdict: rollout.Verdict | None = None
+    rollback: dict | None = None
+
+    def details(self) -> dict:
+        """What the audit row records of this deploy."""
+        return {"previous_task_definition": self.previous.arn, "previous_image_tag": self.previous.image_tag,
+                "new_task_definition": self.new.arn if self.new else None, "new_image_tag": self.image_tag or None,
+                "build": self.build.id if self.build else None, "migrations": self.migrations,
+                "snapshot": self.snapshot, "deployment": self.verdict.as_dict() if self.verdict else None,
+                "rollback": self.rollback}
+
+    def __repr__(self) -> str:
+        lines = [f"image      {self.image_tag}" + (f"  ({self.build})" if self.build else ""),
+                 f"migrations {', '.join(self.migrations) or 'none'}" + (f"  (snapshot {self.snapshot})"
+                                                                          if self.snapshot else ""),
+                 f"revision   {self.new.short if self.new else '-'}"
+                 + (" (registered now)" if self.registered_now else " (registered by an earlier attempt)"),
+                 f"rollout    {self.verdict}"]
+        return "\n".join(lines)
+
+
+class Steps:
+    def __init__(self, ctx):
+        self.ctx, p = ctx, ctx.params
+        self.p = p
+        self.calls: Counter = Counter()
+        self.ecs = ctx.client("ecs")
+        # Every ECS call counted (DescribeServices per deploy is a benchmark figure).
+        self.ecs.meta.events.register("before-call.ecs.*", self._count, unique_id=f"rovn-count-{id(self)}")
+        self.source = Source.open(paths.project_path(p.source)) if p.source else None
+
+    def _count(self, model, **_):
+        self.calls[model.name] += 1
+
+    @cached_property
+    def conn(self):
+        return db.connect(db.migration_url())
+
+    @property
+    def migrations_dir(self):
+        found = self.source.migrations_dir if self.source else None
+        return found or paths.project_path(self.p.migrations_dir)
+
+    @property
+    def say(self):
+        return lambda line: print(line, flush=True)
+
+    # preview -------------------------------------------------------------------
+    def prepare(self) -> Prepared:
+        p, ctx = self.p, self.ctx
+        service = rollout.describe(self.ecs, p.cluster, p.service)
+        current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
+        checks = Checks()
+        preflight.identity(checks, ctx.operator, p.deployers)
+        preflight.stable(checks, service)
+        report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
+        preflight.snapshots(checks, ctx.client("rds"), p.rds_instance)
+        build_from = None if p.image_tag else self.source
+        tag = p.image_tag
+        if build_from is None and not tag:
+            checks.add("an image to deploy", "neither image_tag nor source is given")
+        elif build_from is not None:
+            for name, problems in build_from.hygiene().items():
+                checks.add(f"source: {name}", problems, "", "§9")
+        else:
+            scan = image.scan(ctx.client("ecr"), p.repository, tag)
+            checks.add(f"image scan below {p.severity_threshold}", scan.problems(p.severity_threshold),
+                       scan.summary(), "§9")
+        spec = self.render(current, tag or BUILT)
+        for name, problems in taskdef.problems(spec).items():
+            checks.add(f"task definition: {name}", problems, "", "§8" if "secret" in name else "§9")
+        changed = taskdef.diff(current.spec, spec)
+        checks.add("a new task definition revision", None if changed else (
+            f"{current.image_tag} already runs on {current.short} and nothing else changes: force-new-deployment "
+            "alone is a no-op; every prod deploy registers a new task definition revision (§2)"),
+                   f"{len(changed)} field(s) change", "§2")
+        plan = self._plan(current, changed, report.pending, build_from)
+        if not checks.ok:
+            refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
+        return Prepared(service, current, checks, plan, report.pending, tag, build_from)
+
+    def _registry(self) -> dict:
+        return phi.load_registry(paths.project_path(self.p.phi_registry))
+
+    def render(self, current: taskdef.TaskDefinition, tag: str) -> dict:
+        p = self.p
+        repo_uri = current.image.rsplit(":", 1)[0].rsplit("/", 1)[0] + "/" + p.repository
+        env = dict(a.split("=", 1) for a in p.set_env)
+        return taskdef.render(current, f"{repo_uri}:{tag}", p.cpu, p.memory, env)
+
+    def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None) -> Plan:
+        p = self.p
+        image_change = {"from": current.image_tag, "to": p.image_tag or BUILT}
+        if build_from is not None:
+            image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project}
+        changes = {"service": f"{p.cluster}/{p.service}", "from_task_definition": current.arn,
+                   "image": image_change, "task_definition": {"diff": changed}, "migrations": pending,
+                   "severity_threshold": p.severity_threshold}
+        summary = (f"service {p.cluster}/{p.service}: {current.short} → a new revision of {current.spec['family']}",
+                   f"image {current.image_tag} → {p.image_tag or 'built from source ' + build_from.sha256[:12]}",
+                   f"migrations before traffic: {', '.join(pending) or 'none'}",
+                   f"rollout watched by deployment id for up to {p.deadline_s:.0f}s, then {p.bake_s:.0f}s of bake")
+        return Plan("deploy", p.service, changes, summary)
+
+    # execute -------------------------------------------------------------------
+    def execute(self, prepared: Prepared, approval) -> Result:
+        result = Result(previous=prepared.current)
+        try:
+            self._image(prepared, result)
+            self._migrate(result, approval.approvers)
+            self._register(prepared, result)
+            self._roll_out(result)
+        except Exception as e:
+            self._failed(result, e)
+        self.ctx.record(facts=self._facts(result))
+        return result
+
+    def _image(self, prepared: Prepared, result: Result) -> None:
+        p, ctx = self.p, self.ctx
+        if prepared.build_from is None:
+            result.image_tag = prepared.image_tag
+        else:
+            result.build = self._build(prepared.build_from)
+            result.image_tag = result.build.tag
+        scan = image.scan(ctx.client("ecr"), p.repository, result.image_tag, deadline_s=min(600.0, p.deadline_s),
+                          pause=p.poll_max)
+        problems = scan.problems(p.severity_threshold)
+        self.say(f"  image gate: {scan.summary()}")
+        if problems:
+            raise RovnError("image gate (§9): " + "; ".join(problems) + ": nothing was deployed")
+
+    def _build(self, source: Source) -> build.Build:
+        p, ctx = self.p, self.ctx
+        cb = ctx.client("codebuild")
+        found = build.previous(cb, p.codebuild_project, source.sha256, p.repository)
+        if found is None:
+            key = build.upload(ctx.client("s3"), p.source_bucket, p.repository, source.archive, source.sha256)
+            self.say(f"  source s3://{p.source_bucket}/{key} ({len(source.archive)} bytes, sha256 {source.sha256[:12]})")
+            found = build.start(cb, p.codebuild_project, p.source_bucket, key, p.repository,
+                                image.new_tag(p.tag_suffix), source.sha256)
+        self.say(f"  {found}")
+        return build.wait(cb, found, deadline_s=max(p.deadline_s, 1800), first=p.poll_min, longest=p.poll_max,
+                          say=self.say)
+
+    def _migrate(self, result: Result, approvers: list[str]) -> None:
+        p, op = self.p, self.ctx.operator
+        applied = engine.apply(self.conn, self.migrations_dir, actor=engine.Actor(op.arn, op.local_user, self.ctx.run_id),
+                               approvers=approvers, registry=self._registry(), rds=self.ctx.client("rds"),
+                               rds_instance=p.rds_instance, lock_wait=p.lock_wait)
+        result.migrations = applied.names
+        result.snapshot = applied.snapshot.id if applied.snapshot else None
+        self.say(f"  migrations: {applied!r}; {applied.report}")
+
+    def _register(self, prepared: Prepared, result: Result) -> None:
+        spec = self.render(prepared.current, result.image_tag)
+        key = deploy_key(self.p, prepared.current.arn, spec)
+        family = prepared.current.spec["family"]
+        found = taskdef.find_registered(self.ecs, family, prepared.current.revision, key)
+        result.new = found or taskdef.register(self.ecs, spec, key, self.ctx.run_id)
+        result.registered_now = found is None
+        self.say(f"  task definition {result.new.short} " + ("registered" if found is None else
+                                                               "found (registered by an earlier attempt)")
+                 + f", deploy key {key}")
+
+    def _roll_out(self, result: Result) -> None:
+        p = self.p
+        result.deployment_id, result.update_started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
+        result.update_started = True  # either now or by an earlier attempt: the service moved
+        self.say(f"  update-service: deployment {result.deployment_id} of {result.new.short}")
+        result.verdict = rollout.watch(self.ecs, p.cluster, p.service, result.deployment_id,
+                                       deadline_s=p.deadline_s, first=p.poll_min, longest=p.poll_max, say=self.say)
+        if not result.verdict.ok:
+            raise RovnError(f"rollout {result.verdict.state}: {result.verdict.reason}")
+
+    # verify --------------------------------------------------------------------
+    def verify(self, result: Result) -> Checks:
+        p = self.p
+        try:
+            checks = verify.world(health_url=p.health_url, tag=result.image_tag,
+                                  service=rollout.describe(self.ecs, p.cluster, p.service),
+                                  cloudwatch=self.ctx.client("cloudwatch"), alarms=p.bake_alarms, bake_s=p.bake_s,
+                                  first=p.poll_min, longest=p.poll_max, say=self.say)
+            if not checks.ok:
+                raise RovnError("verification failed: " + "; ".join(f"{c.name}: {c.detail}" for c in checks.failures))
+        except Exception as e:
+            self._failed(result, e)
+        self.ctx.record(facts=self._facts(result))
+        return checks
+
+    # failure -------------------------------------------------------------------
+    def _failed(self, result: Result, error: Exception):
+        """§7 and §9 of the issue: roll back only if no migration ran; else page."""
+        p = self.p
+        message = str(error) if isinstance(error, RovnError) else f"{type(error).__name__}: {error}"
+        if result.update_started and result.migrations:
+            result.rollback = {"done": False, "why": "a migration ran in this deploy (§7)"}
+            nxt = self._migration_next_step(result)
+            page = notify.pagerduty(self._webhook("pagerduty_webhook_url"),
+                                    f"[{self.ctx.env}] deploy of {p.service} failed after migrations "
+                                    f"{', '.join(result.migrations)}: {message}", source=p.service,
+                                    dedup_key=f"deploy-{self.ctx.run_id}")
+            result.rollback["paged"] = page.ok
+        elif result.update_started and p.auto_rollback:
+            result.rollback = self._roll_back(result)
+            nxt = ("the service is back on " + result.previous.short if result.rollback["ok"] else
+                   "the rollback did not verify: check the service now (rovn-ops run service_status)")
+        elif result.update_started:
+            result.rollback = {"done": False, "why": "auto_rollback=False"}
+            nxt = f"roll back by hand: {self.rollback_command(result)}"
+        else:
+            nxt = "nothing reached the service; fix the cause and deploy again"
+        self.ctx.record(facts=self._facts(result))
+        raise DeployFailed(f"deploy FAILED: {message.rstrip('.')}. Next: {nxt}", result.details()) from None
+
+    def _roll_back(self, result: Result) -> dict:
+        p = self.p
+        self.say(f"  auto rollback to {result.previous.short} (no migration ran in this deploy)")
+        v = rollback.to_revision(self.ecs, p.cluster, p.service, result.previous.arn, deadline_s=p.deadline_s,
+                                 first=p.poll_min, longest=p.poll_max, say=self.say)
+        health = verify.health(p.health_url, result.previous.image_tag, deadline_s=max(30.0, p.poll_max * 4),
+                               first=p.poll_min, longest=p.poll_max) if v.ok else []
+        return {"done": True, "ok": v.ok and not health, "to": result.previous.arn, "deployment": v.as_dict(),
+                "health": health or "reports " + result.previous.image_tag}
+
+    def _migration_next_step(self, result: Result) -> str:
+        names = ", ".join(result.migrations)
+        return (f"do NOT roll back the task alone: migration(s) {names} ran (§7). Check whether "
+                f"{result.previous.short} ({result.previous.image_tag}) can read the new schema; if it cannot, "
+                f"reverse first (rovn-ops run migration_reversal --env {self.ctx.env} -p migration=<file>), "
+                f"then {self.rollback_command(result)}. Snapshot: {result.snapshot}. PagerDuty was paged.")
+
+    def _webhook(self, name: str) -> str:
+        try:
+            return self.ctx.webhook(name)
+        except Exception:  # noqa: BLE001 - a page that cannot be sent never hides the failure
+            return ""
+
+    def _facts(self, result: Result) -> dict:
+        return {**result.details(), "ecs_calls": dict(self.calls)}
+
+    def rollback_command(self, result: Result) -> str:
+        return (f"rovn-ops run rollback --env {self.ctx.env} -p to_revision={result.previous.short}")
+
+
+def deploy_key(p, base_arn: str, spec: dict) -> str:
+    """The idempotency key of a deploy: the same service, base revision and new spec."""
+    body = json.dumps({"service": f"{p.cluster}/{p.service}", "base": base_arn, "spec": spec}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:24]
+
+
+def details(result: Result | None) -> dict:
+    return result.details() if result else {}
+
+
+def summary(ctx, change, prepared: Prepared, steps: Steps):
+    """The last cell: the outcome, the run id, the rollback command."""
+    from IPython.display import Markdown
+
+    if not change.approval.executed:
+        return Markdown(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
+                        f"command above with the approvers' names.\n\nrun id: `{ctx.run_id}`")
+    r = change.result
+    return Markdown(
+        f"### ✅ `{ctx.params.service}` runs `{r.new.short}` ({r.image_tag})\n\n"
+        f"Was `{r.previous.short}` ({r.previous.image_tag}), kept registered as the rollback target. "
+        f"Migrations: {', '.join(r.migrations) or 'none'}.\n\n"
+        f"To roll this deploy back:\n\n```sh\n{steps.rollback_command(r)}\n```\n\nrun id: `{ctx.run_id}`")
