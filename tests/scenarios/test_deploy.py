@@ -1,0 +1,228 @@
+"""`rovn-ops run deploy` end to end in the sandbox: build, gates, migrations,
+rollout, verify, audit and evidence; failures, refusals, crash and resume."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import urllib3
+
+from rovn_ops.deploy import taskdef
+from rovn_ops.sandbox import control
+from tests.conftest import ROOT, rovn_ops
+
+FAMILY = "rovn-passport-api"
+SHIFT_NOTES = """-- Shift requests get free-text notes from the facility.
+ALTER TABLE shift_requests ADD COLUMN IF NOT EXISTS notes text;
+"""
+
+
+def _manifest(evidence: Path) -> dict:
+    runs = sorted(evidence.glob("*/*deploy*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(runs[-1].read_text())
+
+
+def _notebook(m: dict) -> str:
+    return Path(m["notebook"]["path"]).read_text()
+
+
+def _revisions(aws) -> list[int]:
+    arns = aws("ecs").list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"]
+    return sorted(int(a.rsplit(":", 1)[-1]) for a in arns)
+
+
+def _service(aws) -> dict:
+    return aws("ecs").describe_services(cluster="rovn-prod", services=[FAMILY])["services"][0]
+
+
+def _deploy_rows(url: str, run_id: str | None = None) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT id, action, target, outcome, run_id, details FROM audit_log "
+                            "WHERE action = 'deploy' ORDER BY id").fetchall()
+    rows = [dict(zip(("id", "action", "target", "outcome", "run_id", "details"), r)) for r in rows]
+    return [r for r in rows if run_id is None or r["run_id"] == run_id]
+
+
+def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None):
+    """Preview, take the plan hash it prints, execute exactly that plan."""
+    preview = rovn_ops("run", "deploy", "--quiet", *extra, env=env)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    m = _manifest(Path(os.environ["ROVN_EVIDENCE_DIR"]))
+    assert m["outcome"] == "preview" and m["audit_log_ids"] == []
+    plan = re.search(r"plan_hash=([0-9a-f]{64})", _notebook(m)).group(1)
+    return rovn_ops("run", "deploy", "--quiet", *extra, "-p", "confirm=true", "-p", f"approved_by={approver}",
+                    "-p", f"plan_hash={plan}", env=env)
+
+
+def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    facts = m["facts"]
+    assert m["outcome"] == "success" and facts["new_task_definition"].endswith(":289")
+    ecs = aws("ecs")
+    before = taskdef.TaskDefinition.describe(ecs, f"{FAMILY}:288")
+    after = taskdef.TaskDefinition.describe(ecs, f"{FAMILY}:289")
+    new_tag = facts["new_image_tag"]
+    assert re.fullmatch(r"prod-\d{14}", new_tag)
+    assert taskdef.diff(before.spec, after.spec) == {"containerDefinitions[api].image": [
+        before.image, before.image.rsplit(":", 1)[0] + ":" + new_tag]}  # only the image changed
+    assert _service(aws)["taskDefinition"].endswith(":289")
+    health = json.loads(urllib3.request("GET", fresh["health_url"]).data)
+    assert health == {"status": "ok", "version": new_tag}
+    assert ecs.describe_task_definition(taskDefinition=f"{FAMILY}:288")["taskDefinition"]["status"] == "ACTIVE"
+    rows = _deploy_rows(fresh["database_url"])
+    assert len(rows) == 1 and rows[0]["outcome"] == "success" and rows[0]["run_id"] == m["run_id"]
+    d = rows[0]["details"]
+    assert d["previous_task_definition"].endswith(":288") and d["new_task_definition"].endswith(":289")
+    assert d["previous_image_tag"] == "prod-202605270526-ai-competitive-fix" and d["new_image_tag"] == new_tag
+    assert d["approvers"] == ["giles"] and d["migrations"] == [] and d["snapshot"] is None
+    slack = [p for p in control.posts(fresh) if p["channel"] == "slack"]
+    assert len(slack) == 1 and "deploy rovn-passport-api: success" in slack[0]["payload"]["text"]
+    assert f"rovn-ops run rollback --env sandbox -p to_revision={FAMILY}:288" in _notebook(m)
+
+    # The same image again: force-new-deployment alone is refused (§2).
+    again = rovn_ops("run", "deploy", "--quiet", "-p", f"image_tag={new_tag}")
+    assert again.returncode == 1
+    assert "force-new-deployment alone is a no-op" in again.stdout
+    assert _revisions(aws)[-1] == 289
+    assert [r["outcome"] for r in _deploy_rows(fresh["database_url"])] == ["success", "refused"]
+
+
+def test_pending_migration_runs_after_its_snapshot_and_before_update_service(fresh, aws, evidence_dir):
+    (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    assert m["facts"]["migrations"] == ["0013_shift_request_notes.sql"]
+    snap_id = m["facts"]["snapshot"]
+    snap = aws("rds").describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+    with psycopg.connect(fresh["admin_database_url"]) as conn:
+        applied_at = conn.execute("SELECT applied_at FROM schema_migrations WHERE name = %s",
+                                  ["0013_shift_request_notes.sql"]).fetchone()[0]
+    assert snap["SnapshotCreateTime"] < applied_at
+    [ours] = [d for d in _service(aws)["deployments"] if d["taskDefinition"].endswith(":289")]
+    assert applied_at < ours["createdAt"]  # the migration ran before update-service
+    [row] = _deploy_rows(fresh["database_url"])
+    assert row["details"]["migrations"] == ["0013_shift_request_notes.sql"] and row["details"]["snapshot"] == snap_id
+
+
+def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    assert run.returncode == 1
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "failed" and "rolled_back" in m["error"]
+    assert m["facts"]["rollback"]["ok"] is True
+    rows = _deploy_rows(fresh["database_url"])
+    assert [r["outcome"] for r in rows] == ["failed"]
+    assert "success" not in run.stdout and "✅" not in _notebook(m).split("## 6.")[-1]  # never reported a success
+    assert _service(aws)["taskDefinition"].endswith(":288")
+    assert json.loads(urllib3.request("GET", fresh["health_url"]).data)["version"] == \
+        "prod-202605270526-ai-competitive-fix"
+
+
+def test_failed_rollout_after_a_migration_pages_and_does_not_roll_back(fresh, aws, evidence_dir):
+    (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    assert run.returncode == 1
+    m = _manifest(evidence_dir)
+    assert m["facts"]["rollback"]["done"] is False and "do NOT roll back the task alone" in m["error"]
+    pages = [p for p in control.posts(fresh) if p["channel"] == "pagerduty"]
+    assert len(pages) == 1 and "0013_shift_request_notes.sql" in pages[0]["payload"]["payload"]["summary"]
+    assert [r["outcome"] for r in _deploy_rows(fresh["database_url"])] == ["failed"]
+
+
+def test_identity_not_on_the_allow_list_is_refused(fresh, aws, evidence_dir):
+    key = aws("iam").create_access_key(UserName="giles")["AccessKey"]
+    env = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=christian", env=env)
+    assert run.returncode == 1 and "user/giles is not on the deployers allow-list" in run.stdout
+    [row] = _deploy_rows(fresh["database_url"])
+    assert row["outcome"] == "refused" and "giles" in row["details"]["reason"]
+    assert _revisions(aws)[-1] == 288
+
+
+def test_critical_finding_refuses_and_nothing_is_registered(fresh, aws, evidence_dir):
+    control.scenario(fresh, "image_critical_finding")
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    assert run.returncode == 1 and "1 CRITICAL" in run.stdout and "nothing was deployed" in run.stdout
+    assert _revisions(aws)[-1] == 288 and _service(aws)["taskDefinition"].endswith(":288")
+    # The image exists but is refused: deploying it by tag is refused at the preview.
+    tag = _manifest(evidence_dir)["facts"]["new_image_tag"]
+    by_tag = rovn_ops("run", "deploy", "--quiet", "-p", f"image_tag={tag}")
+    assert by_tag.returncode == 1 and "image scan below CRITICAL" in by_tag.stdout
+    assert [r["outcome"] for r in _deploy_rows(fresh["database_url"])] == ["failed", "refused"]
+
+
+def test_stale_plan_hash_is_refused(fresh, aws, evidence_dir):
+    preview = rovn_ops("run", "deploy", "--quiet")
+    plan = re.search(r"plan_hash=([0-9a-f]{64})", _notebook(_manifest(evidence_dir))).group(1)
+    # The world moves after the review: a migration lands in the source.
+    (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                   "-p", f"plan_hash={plan}")
+    assert preview.returncode == 0 and run.returncode == 1 and "does not match today's plan" in run.stdout
+    assert _revisions(aws)[-1] == 288
+    with psycopg.connect(fresh["admin_database_url"]) as conn:
+        assert not conn.execute("SELECT 1 FROM schema_migrations WHERE name LIKE '0013%'").fetchone()
+
+
+def test_source_hygiene_violations_are_named_and_refused(fresh, aws, evidence_dir, tmp_path):
+    import shutil
+
+    src = tmp_path / "source"
+    shutil.copytree(fresh["source_dir"], src)
+    dockerfile = (src / "Dockerfile").read_text()
+    (src / "Dockerfile").write_text(re.sub(r"@sha256:[0-9a-f]{64}", "", dockerfile).replace("USER 10001\n", ""))
+    (src / "requirements.lock").unlink()
+    run = rovn_ops("run", "deploy", "--quiet", "-p", f"source={src}", "-p", "set_env=PAYMENT_API_KEY=abc123")
+    assert run.returncode == 1
+    for named in ("is not pinned by digest", "sets no USER", "no dependency lockfile", "PAYMENT_API_KEY looks like a secret"):
+        assert named in run.stdout, named
+    assert _revisions(aws)[-1] == 288
+
+
+def test_crash_between_register_and_update_service_then_resume(fresh, aws, evidence_dir):
+    control.scenario(fresh, "ecs_update_service_hangs")
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", "--quiet", "-p", "confirm=true",
+                             "-p", "approved_by=giles"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _revisions(aws)[-1] != 289:
+        assert time.monotonic() < deadline and proc.poll() is None, "never reached register"
+        time.sleep(0.1)
+    time.sleep(0.5)  # now blocked in UpdateService
+    os.killpg(proc.pid, signal.SIGKILL)  # the machine dies: no cleanup, no evidence
+    proc.wait()
+    time.sleep(1.5)  # the orphaned kernel notices its parent is gone and exits
+    control.scenario(fresh, "ecs_update_service_hangs", on=False)
+    assert _service(aws)["taskDefinition"].endswith(":288")
+
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert _revisions(aws)[-1] == 289  # one new revision, not two
+    m = _manifest(evidence_dir)
+    assert "found (registered by an earlier attempt)" in _notebook(m)
+    assert "an earlier build of this source" in _notebook(m)
+    assert _service(aws)["taskDefinition"].endswith(":289")
+
+
+def test_preview_changes_nothing(fresh, aws, evidence_dir):
+    s3 = aws("s3")
+    before = (s3.list_objects_v2(Bucket="rovn-codebuild-source").get("KeyCount"),
+              aws("codebuild").list_builds()["ids"])
+    run = rovn_ops("run", "deploy", "--quiet")
+    assert run.returncode == 0
+    after = (s3.list_objects_v2(Bucket="rovn-codebuild-source").get("KeyCount"),
+             aws("codebuild").list_builds()["ids"])
+    assert before == after and _revisions(aws)[-1] == 288 and _deploy_rows(fresh["database_url"]) == []
+    assert _service(aws)["taskDefinition"].endswith(":288")
