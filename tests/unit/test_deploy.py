@@ -1,0 +1,143 @@
+"""The deploy library's rules, without a rollout: §9 source hygiene, §8/§9 task
+definition rules, the revision's diff, the rollout's judgement, the scan gate."""
+from __future__ import annotations
+
+import pytest
+
+from rovn_ops.deploy import image, rollout, source, taskdef
+from rovn_ops.params import IMAGE_TAG
+from tests.conftest import ROOT
+
+SAMPLE = ROOT / "lib/rovn_ops/sandbox/source"
+DIGEST = "@sha256:" + "a" * 64
+
+
+def _hygiene(tmp_path, dockerfile: str, lock: str | None = "fastapi==0.115.4\n") -> dict:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    if lock is not None:
+        (tmp_path / "requirements.lock").write_text(lock)
+    return source.Source.open(str(tmp_path)).hygiene()
+
+
+def test_the_sample_source_passes():
+    assert source.Source.open(str(SAMPLE)).hygiene() == {
+        "base image pinned by digest": [], "non-root USER": [], "lockfile committed": []}
+
+
+@pytest.mark.parametrize("dockerfile, check, expected", [
+    ("FROM python:3.11-slim\nUSER 10001\n", "base image pinned by digest", "not pinned by digest"),
+    (f"FROM python:3.11-slim{DIGEST} AS b\nFROM alpine:3\nUSER 1\n", "base image pinned by digest", "FROM alpine:3"),
+    (f"FROM node:20{DIGEST}\nUSER 1\n", "base image pinned by digest", "expected python:3.11-slim"),
+    (f"FROM python:3.11-slim{DIGEST}\nRUN true\n", "non-root USER", "sets no USER"),
+    (f"FROM python:3.11-slim{DIGEST}\nUSER root\n", "non-root USER", "USER root"),
+    (f"FROM python:3.11-slim{DIGEST}\nUSER 0:0\n", "non-root USER", "USER 0:0"),
+    # a USER in the build stage does not cover the final one
+    (f"FROM python:3.11-slim{DIGEST} AS build\nUSER 1\nFROM build\n", "non-root USER", "sets no USER"),
+])
+def test_dockerfile_rules(tmp_path, dockerfile, check, expected):
+    found = _hygiene(tmp_path, dockerfile)[check]
+    assert found and expected in found[0]
+
+
+def test_from_an_earlier_stage_and_continuations_pass(tmp_path):
+    df = f"FROM python:3.11-slim{DIGEST} \\\n    AS base\nFROM base\nUSER \\\n  10001\n"
+    assert _hygiene(tmp_path, df) == {"base image pinned by digest": [], "non-root USER": [],
+                                      "lockfile committed": []}
+
+
+def test_lockfile_rules(tmp_path):
+    df = f"FROM python:3.11-slim{DIGEST}\nUSER 1\n"
+    assert "no dependency lockfile" in _hygiene(tmp_path, df, lock=None)["lockfile committed"][0]
+    assert "fastapi" in _hygiene(tmp_path, df, lock="fastapi>=0.1\n")["lockfile committed"][0]
+
+
+def test_the_source_zip_is_deterministic(tmp_path):
+    a = source.Source.open(str(SAMPLE))
+    b = source.Source(a.given)
+    assert a.sha256 == b.sha256
+    zipped = tmp_path / "src.zip"
+    zipped.write_bytes(a.archive)
+    z = source.Source.open(str(zipped))
+    assert z.sha256 == a.sha256 and z.hygiene()["non-root USER"] == []
+
+
+def _td(**container) -> taskdef.TaskDefinition:
+    app = {"name": "api", "image": "r/rovn:prod-20260101000000", "essential": True, "user": "10001",
+           "readonlyRootFilesystem": True, "linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]},
+           "environment": [{"name": "PORT", "value": "8000"}],
+           "secrets": [{"name": "DB", "valueFrom": "arn:aws:secretsmanager:us-east-2:123456789012:secret:db-AbCdEf"}]}
+    app.update(container)
+    return taskdef.TaskDefinition("arn:aws:ecs:us-east-2:1:task-definition/rovn:288",
+                                  {"family": "rovn", "cpu": "1024", "memory": "2048", "containerDefinitions": [app]}, {})
+
+
+def test_render_changes_only_the_image_unless_asked():
+    current = _td()
+    spec = taskdef.render(current, "r/rovn:prod-20260202000000")
+    assert taskdef.diff(current.spec, spec) == {
+        "containerDefinitions[api].image": ["r/rovn:prod-20260101000000", "r/rovn:prod-20260202000000"]}
+    spec = taskdef.render(current, current.image, cpu="2048", set_env={"LOG_LEVEL": "debug"})
+    assert taskdef.diff(current.spec, spec) == {"cpu": ["1024", "2048"],
+                                                "containerDefinitions[api].environment[LOG_LEVEL]": [None, "debug"]}
+    assert spec["containerDefinitions"][0]["secrets"] == current.spec["containerDefinitions"][0]["secrets"]
+
+
+@pytest.mark.parametrize("container, check", [
+    ({"user": None}, "non-root user"),
+    ({"user": "0"}, "non-root user"),
+    ({"readonlyRootFilesystem": False}, "read-only root filesystem + tmpfs"),
+    ({"linuxParameters": {}}, "read-only root filesystem + tmpfs"),
+    ({"secrets": [{"name": "DB", "valueFrom": "postgres://x"}]}, "secrets only as Secrets Manager references"),
+    ({"environment": [{"name": "STRIPE_API_KEY", "value": "x"}]}, "no secret-looking environment value"),
+    ({"environment": [{"name": "URL", "value": "postgres://rovn:hunter22@db/rovn"}]},
+     "no secret-looking environment value"),
+])
+def test_task_definition_rules(container, check):
+    spec = _td(**container).spec
+    if container.get("user", "") is None:
+        spec["containerDefinitions"][0].pop("user")
+    found = taskdef.problems(spec)
+    assert found[check] and all(not v for k, v in found.items() if k != check)
+
+
+def test_the_good_task_definition_passes():
+    assert not any(taskdef.problems(_td().spec).values())
+
+
+def _dep(id_, status, rollout_state, td="rovn:289", reason=""):
+    return {"id": id_, "status": status, "rolloutState": rollout_state, "taskDefinition": f"x/{td}",
+            "runningCount": 3, "desiredCount": 3, "pendingCount": 0, "rolloutStateReason": reason}
+
+
+@pytest.mark.parametrize("deployments, expected", [
+    ([_dep("ours", "PRIMARY", "IN_PROGRESS"), _dep("old", "ACTIVE", "COMPLETED", "rovn:288")], None),
+    ([_dep("ours", "PRIMARY", "COMPLETED")], (True, "completed")),
+    ([_dep("back", "PRIMARY", "IN_PROGRESS", "rovn:288", "circuit breaker: rolling back to deploymentId old"),
+      _dep("ours", "ACTIVE", "FAILED")], (False, "rolled_back")),
+    ([_dep("ours", "PRIMARY", "FAILED")], (False, "failed")),
+    ([_dep("other", "PRIMARY", "IN_PROGRESS", "rovn:290"), _dep("ours", "ACTIVE", "IN_PROGRESS")],
+     (False, "superseded")),
+    ([_dep("other", "PRIMARY", "COMPLETED", "rovn:288")], (False, "superseded")),  # ours drained away
+])
+def test_judge_decides_by_our_deployment_id(deployments, expected):
+    decided = rollout.judge(deployments, "ours")
+    assert (decided[:2] if decided else None) == expected
+
+
+def test_the_scan_gate_uses_the_threshold():
+    scan = image.Scan("rovn", "prod-20260101000000", True, "COMPLETE", {"HIGH": 1, "LOW": 2})
+    assert scan.problems("CRITICAL") == []
+    assert "1 HIGH" in scan.problems("HIGH")[0] and "1 HIGH" in scan.problems("LOW")[0]
+    assert "not in ECR" in image.Scan("rovn", "t", False).problems("CRITICAL")[0]
+    assert "no finished scan" in image.Scan("rovn", "t", True, "IN_PROGRESS").problems("CRITICAL")[0]
+
+
+@pytest.mark.parametrize("tag, ok", [("prod-20261127031500", True), ("prod-20261127031500-fix-login", True),
+                                     ("prod-202611270315", False), ("latest", False), ("prod-20261127031500-", False),
+                                     ("prod-20261127031500-Fix", False)])
+def test_tag_format(tag, ok):
+    assert bool(IMAGE_TAG.match(tag)) is ok
+
+
+def test_new_tags_match_the_format():
+    assert IMAGE_TAG.match(image.new_tag()) and image.new_tag("hotfix").endswith("-hotfix")
