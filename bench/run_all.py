@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import deploy_rollout  # noqa: E402
 import evidence_verify  # noqa: E402
 import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
@@ -22,6 +23,7 @@ if __name__ == "__main__":
     try:
         rows.append(runner_overhead.main())
         rows += migrations_verify.main()
+        rows += deploy_rollout.main()
     finally:
         if started:
             control.down()
