@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="check every entry's signature, not only the last (which vouches for the chain)")
     evs.add_parser("index", help="write index.html, the static auditor index")
     sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
-    sub.add_parser("demo", help="start the sandbox and run service_status in it")
+    sub.add_parser("demo", help="start the sandbox; preview and execute a deploy, then service_status")
     return ap
 
 
@@ -242,12 +242,32 @@ def cmd_demo(args) -> int:
     preview = runner.run("migration_reversal", env="sandbox", progress=False)
     print(f"migration_reversal run {preview.run_id}: {preview.outcome} (nothing changed; its notebook shows "
           f"the plan, its hash and the command that would execute it)\n  {preview.notebook}")
+    deployed = _demo_deploy(runner, Path(state["source_dir"]))
     result = runner.run("service_status", env="sandbox", progress=False)
     print(f"service_status run {result.run_id}: {result.outcome}")
     print(f"auditor index: {index.build(paths.evidence())}  (check it all: rovn-ops evidence verify)")
     print("the sandbox keeps running: `rovn-ops sandbox down` stops it")
     print(f"evidence: {result.notebook}")
-    return max(result.exit_code, preview.exit_code)
+    return max(result.exit_code, preview.exit_code, deployed.exit_code)
+
+
+def _demo_deploy(runner, source: Path):
+    """A deploy as CI runs one: preview, then execute exactly the previewed plan."""
+    import json
+    from datetime import datetime, timezone
+
+    # A new commit in the sandbox's checkout, so each demo builds and ships a new image.
+    (source / "app" / "release.txt").write_text(f"demo release {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+    plan = runner.run("deploy", env="sandbox", progress=False)
+    print(f"deploy run {plan.run_id}: {plan.outcome} (the plan: a new revision, only the image changes)")
+    if plan.exit_code:
+        return plan
+    plan_hash = json.loads((plan.directory / "manifest.json").read_text())["plan_hash"]
+    done = runner.run("deploy", env="sandbox", progress=False, assignments=[
+        "confirm=true", "approved_by=giles", f"plan_hash={plan_hash}"])
+    print(f"deploy run {done.run_id}: {done.outcome}, approved by giles (sandbox), plan {plan_hash[:12]}"
+          f"\n  {done.notebook}")
+    return done
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,

@@ -123,23 +123,28 @@ class Steps:
             checks.add("an image to deploy", "neither image_tag nor source is given")
         elif build_from is not None:
             for name, problems in build_from.hygiene().items():
-                checks.add(f"source: {name}", problems, "", "§9")
+                checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
+            tag = self._built_before(build_from)
         else:
             scan = image.scan(ctx.client("ecr"), p.repository, tag)
             checks.add(f"image scan below {p.severity_threshold}", scan.problems(p.severity_threshold),
                        scan.summary(), "§9")
-        spec = self.render(current, tag or BUILT)
+        spec = self.render(current, tag or BUILT)  # a source built before: its image, so a no-op shows
         for name, problems in taskdef.problems(spec).items():
             checks.add(f"task definition: {name}", problems, "", "§8" if "secret" in name else "§9")
         changed = taskdef.diff(current.spec, spec)
-        checks.add("a new task definition revision", None if changed else (
-            f"{current.image_tag} already runs on {current.short} and nothing else changes: force-new-deployment "
-            "alone is a no-op; every prod deploy registers a new task definition revision (§2)"),
+        checks.add("a new task definition revision", None if changed else force_new_only(current),
                    f"{len(changed)} field(s) change", "§2")
         plan = self._plan(current, changed, report.pending, build_from)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
-        return Prepared(service, current, checks, plan, report.pending, tag, build_from)
+        return Prepared(service, current, checks, plan, report.pending, p.image_tag, build_from)
+
+    def _built_before(self, source: Source) -> str:
+        """The tag of an earlier successful build of this very source, or ""."""
+        found = build.previous(self.ctx.client("codebuild"), self.p.codebuild_project, source.sha256,
+                               self.p.repository)
+        return found.tag if found and found.status == "SUCCEEDED" else ""
 
     def _registry(self) -> dict:
         return phi.load_registry(paths.project_path(self.p.phi_registry))
@@ -215,6 +220,8 @@ class Steps:
 
     def _register(self, prepared: Prepared, result: Result) -> None:
         spec = self.render(prepared.current, result.image_tag)
+        if not taskdef.diff(prepared.current.spec, spec):
+            raise RovnError(force_new_only(prepared.current))
         key = deploy_key(self.p, prepared.current.arn, spec)
         family = prepared.current.spec["family"]
         found = taskdef.find_registered(self.ecs, family, prepared.current.revision, key)
@@ -302,6 +309,15 @@ class Steps:
 
     def rollback_command(self, result: Result) -> str:
         return (f"rovn-ops run rollback --env {self.ctx.env} -p to_revision={result.previous.short}")
+
+
+_HYGIENE_OK = {"base image pinned by digest": "FROM python:3.11-slim@sha256:…",
+               "non-root USER": "the final stage sets a non-root USER", "lockfile committed": "found and pinned"}
+
+
+def force_new_only(current: taskdef.TaskDefinition) -> str:
+    return (f"{current.image_tag} already runs on {current.short} and nothing else changes: force-new-deployment "
+            "alone is a no-op; every prod deploy registers a new task definition revision (§2)")
 
 
 def deploy_key(p, base_arn: str, spec: dict) -> str:

@@ -77,6 +77,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "approvals": result.get("approvals", []), "audit_log": result.get("audit_log", []),
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
         "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", []),
+        "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
         "facts": result.get("facts", {}),  # the runbook's own, e.g. a deploy's revisions and ECS calls
         "files": files,
         "notebook": {"path": str(notebook), "sha256": files[0]["sha256"] if files else None},
