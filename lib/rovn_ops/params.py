@@ -99,6 +99,23 @@ class DeployParams(ServiceParams, MigrationParams):
         return v
 
 
+class RollbackParams(ServiceParams, ChangeParams):
+    to_revision: str = Field("", description="FAMILY:N to go back to; empty takes the revision the last "
+                                             "deploy replaced")
+    migrations_reviewed: bool = Field(False, description="the deploy being undone ran migrations, and someone "
+                                                         "confirmed the older image reads the schema (§7)")
+    deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
+    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
+    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
+
+    @field_validator("to_revision")
+    @classmethod
+    def _revision(cls, v: str) -> str:
+        if v and not re.match(r"^[A-Za-z0-9_-]+:\d+$", v):
+            raise ValueError("a task definition revision FAMILY:N, e.g. rovn-passport-api:288")
+        return v
+
+
 class MigrationReversalParams(MigrationParams):
     migration: str = Field("0011_add_worker_npi.sql", description="the applied migration to reverse")
 
@@ -107,6 +124,7 @@ MODELS: dict[str, type[RunbookParams]] = {
     "service_status": ServiceStatusParams,
     "migration_reversal": MigrationReversalParams,
     "deploy": DeployParams,
+    "rollback": RollbackParams,
 }
 
 

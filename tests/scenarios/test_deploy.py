@@ -24,8 +24,8 @@ ALTER TABLE shift_requests ADD COLUMN IF NOT EXISTS notes text;
 """
 
 
-def _manifest(evidence: Path) -> dict:
-    runs = sorted(evidence.glob("*/*deploy*/manifest.json"), key=lambda p: p.stat().st_mtime)
+def _manifest(evidence: Path, runbook: str = "deploy") -> dict:
+    runs = sorted(evidence.glob(f"*/*{runbook}*/manifest.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(runs[-1].read_text())
 
 
@@ -42,23 +42,22 @@ def _service(aws) -> dict:
     return aws("ecs").describe_services(cluster="rovn-prod", services=[FAMILY])["services"][0]
 
 
-def _deploy_rows(url: str, run_id: str | None = None) -> list[dict]:
+def _deploy_rows(url: str, run_id: str | None = None, action: str = "deploy") -> list[dict]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT id, action, target, outcome, run_id, details FROM audit_log "
-                            "WHERE action = 'deploy' ORDER BY id").fetchall()
+                            "WHERE action = %s ORDER BY id", [action]).fetchall()
     rows = [dict(zip(("id", "action", "target", "outcome", "run_id", "details"), r)) for r in rows]
     return [r for r in rows if run_id is None or r["run_id"] == run_id]
 
 
-def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None):
-    """Preview, take the plan hash it prints, execute exactly that plan."""
-    preview = rovn_ops("run", "deploy", "--quiet", *extra, env=env)
+def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None, runbook: str = "deploy"):
+    """Preview, take the plan hash from its manifest, execute exactly that plan."""
+    preview = rovn_ops("run", runbook, "--quiet", *extra, env=env)
     assert preview.returncode == 0, preview.stdout + preview.stderr
-    m = _manifest(Path(os.environ["ROVN_EVIDENCE_DIR"]))
-    assert m["outcome"] == "preview" and m["audit_log_ids"] == []
-    plan = re.search(r"plan_hash=([0-9a-f]{64})", _notebook(m)).group(1)
-    return rovn_ops("run", "deploy", "--quiet", *extra, "-p", "confirm=true", "-p", f"approved_by={approver}",
-                    "-p", f"plan_hash={plan}", env=env)
+    m = _manifest(Path(os.environ["ROVN_EVIDENCE_DIR"]), runbook)
+    assert m["outcome"] == "preview" and m["audit_log_ids"] == [] and m["plan_hash"] in _notebook(m)
+    return rovn_ops("run", runbook, "--quiet", *extra, "-p", "confirm=true", "-p", f"approved_by={approver}",
+                    "-p", f"plan_hash={m['plan_hash']}", env=env)
 
 
 def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
