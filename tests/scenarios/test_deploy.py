@@ -225,3 +225,36 @@ def test_preview_changes_nothing(fresh, aws, evidence_dir):
              aws("codebuild").list_builds()["ids"])
     assert before == after and _revisions(aws)[-1] == 288 and _deploy_rows(fresh["database_url"]) == []
     assert _service(aws)["taskDefinition"].endswith(":288")
+
+
+def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, evidence_dir):
+    ecs = aws("ecs")
+    live = taskdef.TaskDefinition.describe(ecs, f"{FAMILY}:288")
+    spec = json.loads(json.dumps(live.spec))
+    app = spec["containerDefinitions"][0]
+    app.pop("user"), app.pop("linuxParameters")
+    app["readonlyRootFilesystem"] = False
+    app["environment"].append({"name": "DB_PASSWORD", "value": "hunter2hunter2"})
+    app["secrets"][0]["valueFrom"] = "plain-text-not-an-arn"
+    arn = ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="rovn-prod", service=FAMILY, taskDefinition=arn)
+    while len(_service(aws)["deployments"]) > 1:  # the simulator moves one step per poll
+        pass
+    run = rovn_ops("run", "deploy", "--quiet")
+    assert run.returncode == 1
+    for named in ("runs as root", "root filesystem is writable", "is not a Secrets Manager ARN",
+                  "DB_PASSWORD looks like a secret"):
+        assert named in run.stdout, named
+    assert _revisions(aws)[-1] == 289  # only the drifted one
+
+
+def test_an_alarm_during_the_bake_fails_the_deploy_and_rolls_back(fresh, aws, evidence_dir):
+    aws("cloudwatch").set_alarm_state(AlarmName="rovn-prod-alb-5xx-rate", StateValue="ALARM",
+                                      StateReason="5xx at 4% over 5 minutes")
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    assert run.returncode == 1 and "rovn-prod-alb-5xx-rate is in ALARM" in run.stdout
+    m = _manifest(evidence_dir)
+    assert m["facts"]["deployment"]["state"] == "completed" and m["facts"]["rollback"]["ok"] is True
+    assert _service(aws)["taskDefinition"].endswith(":288")
+    [row] = _deploy_rows(fresh["database_url"])
+    assert row["outcome"] == "failed" and row["details"]["failed_step"] == "verify"

@@ -141,3 +141,23 @@ def test_tag_format(tag, ok):
 
 def test_new_tags_match_the_format():
     assert IMAGE_TAG.match(image.new_tag()) and image.new_tag("hotfix").endswith("-hotfix")
+
+
+class _StuckECS:
+    """A service whose rollout never moves: the watch must end on its deadline."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def describe_services(self, **_):
+        self.calls += 1
+        return {"services": [{"deployments": [_dep("ours", "PRIMARY", "IN_PROGRESS"),
+                                               _dep("old", "ACTIVE", "COMPLETED", "rovn:288")]}]}
+
+
+def test_the_watch_ends_on_its_deadline_with_a_verdict_not_max_attempts():
+    ecs = _StuckECS()
+    v = rollout.watch(ecs, "c", "s", "ours", deadline_s=0.3, first=0.02, longest=0.1, say=lambda _: None)
+    assert not v.ok and v.state == "deadline" and "within the 0.3s deadline" in v.reason and "may still be running" in v.reason
+    assert v.polls == ecs.calls and v.polls >= 3
+    assert v.elapsed >= 0.3  # it looked once more at the deadline before deciding

@@ -77,4 +77,4 @@ def wait(cb, build: Build, *, deadline_s: float, first: float, longest: float, s
             failed = [p["phaseType"] for p in b.get("phases", []) if p.get("phaseStatus") not in (None, "SUCCEEDED")]
             raise Refused(f"CodeBuild build {build.id} {b['buildStatus']}"
                           + (f" in phase {failed[0]}" if failed else "") + ": nothing was deployed")
-    raise Refused(f"CodeBuild build {build.id} still running after {deadline_s:.0f}s: nothing was deployed")
+    raise Refused(f"CodeBuild build {build.id} still running after {deadline_s:g}s: nothing was deployed")

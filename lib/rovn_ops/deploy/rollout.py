@@ -92,6 +92,6 @@ def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: fl
         if decided:
             ok, verdict, reason = decided
             return Verdict(ok, verdict, deployment_id, reason, n, poller.elapsed, failed_at, history)
-    return Verdict(False, "deadline", deployment_id, f"no verdict within the {deadline_s:.0f}s deadline; "
+    return Verdict(False, "deadline", deployment_id, f"no verdict within the {deadline_s:g}s deadline; "
                    "the deployment may still be running: check it before acting", poller.polls, poller.elapsed,
                    failed_at, history)

@@ -14,7 +14,6 @@ from .. import db, notify, paths, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, refuse
-from ..status import short_td
 from . import build, image, preflight, rollout, taskdef, verify
 from .checks import Checks
 from .source import Source
@@ -233,9 +232,10 @@ class Steps:
 
     def _roll_out(self, result: Result) -> None:
         p = self.p
-        result.deployment_id, result.update_started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
-        result.update_started = True  # either now or by an earlier attempt: the service moved
-        self.say(f"  update-service: deployment {result.deployment_id} of {result.new.short}")
+        result.deployment_id, started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
+        result.update_started = True  # now or by an earlier attempt: either way the service moved
+        self.say(f"  update-service: deployment {result.deployment_id} of {result.new.short}"
+                 + ("" if started else " (started by an earlier attempt; watching it)"))
         result.verdict = rollout.watch(self.ecs, p.cluster, p.service, result.deployment_id,
                                        deadline_s=p.deadline_s, first=p.poll_min, longest=p.poll_max, say=self.say)
         if not result.verdict.ok:
