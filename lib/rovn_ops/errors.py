@@ -7,6 +7,10 @@ class RovnError(Exception):
 
     exit_code = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: on-call reads one line, not frames."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class BadInput(RovnError):
     """A user's mistake: a parameter, a file, a flag. Nothing ran, nothing changed."""
