@@ -47,7 +47,7 @@ def _deploy_rows(url: str, run_id: str | None = None, action: str = "deploy") ->
         rows = conn.execute("SELECT id, action, target, outcome, run_id, details FROM audit_log "
                             "WHERE action = %s ORDER BY id", [action]).fetchall()
     rows = [dict(zip(("id", "action", "target", "outcome", "run_id", "details"), r)) for r in rows]
-    return [r for r in rows if run_id is None or r["run_id"] == run_id]
+    return [r for r in rows if (run_id is None or r["run_id"] == run_id) and not r["details"].get("sandbox_history")]
 
 
 def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None, runbook: str = "deploy"):

@@ -62,6 +62,10 @@ def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -
                 cols = list(row)
                 conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                              f"({', '.join(['%s'] * len(cols))})", [row[c] for c in cols])
+        for d in spec.get("deploys", []):  # history as the deploy runbook writes it
+            audit.append(conn, actor="arn:aws:iam::123456789012:user/claude-deploy", action="deploy",
+                         target="rovn-passport-api", outcome="success", run_id=d["run_id"],
+                         details={k: v for k, v in d.items() if k != "run_id"} | {"sandbox_history": True})
 
 
 def scratch(admin_url: str, name: str) -> str:
