@@ -60,7 +60,14 @@ IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?$")  # §2: prod-YYYY
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
-class DeployParams(ServiceParams, MigrationParams):
+class WatchParams(RunbookParams):
+    """Runbooks that watch a rollout: adaptive polls (see polling.py)."""
+
+    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
+    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
+
+
+class DeployParams(ServiceParams, MigrationParams, WatchParams):
     source: str = Field("", description="the service's source to build: a directory or a .zip; "
                                         "empty takes the environment's")
     image_tag: str = Field("", description="deploy this image, already in ECR, instead of building")
@@ -79,8 +86,6 @@ class DeployParams(ServiceParams, MigrationParams):
     deadline_s: float = Field(900, gt=0, description="seconds the rollout may take before it is a failure")
     bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
     bake_alarms: list[str] = Field(default_factory=list, description="alarms that must stay out of ALARM")
-    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
-    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
 
     @field_validator("image_tag")
@@ -99,14 +104,12 @@ class DeployParams(ServiceParams, MigrationParams):
         return v
 
 
-class RollbackParams(ServiceParams, ChangeParams):
+class RollbackParams(ServiceParams, ChangeParams, WatchParams):
     to_revision: str = Field("", description="FAMILY:N to go back to; empty takes the revision the last "
                                              "deploy replaced")
     migrations_reviewed: bool = Field(False, description="the deploy being undone ran migrations, and someone "
                                                          "confirmed the older image reads the schema (§7)")
     deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
-    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
-    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
 
     @field_validator("to_revision")
     @classmethod

@@ -171,7 +171,7 @@ class Change:
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how}])
         self.deliveries.append(notify.slack(
-            _webhook(ctx, "slack_webhook_url"),
+            webhook(ctx, "slack_webhook_url"),
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
             f"(run {ctx.run_id}, approved by {', '.join(self.approval.approvers)})"))
         return entry
@@ -183,12 +183,12 @@ def refuse(ctx, action: str, target: str, reason: str, details: dict | None = No
     ctx.record(outcome="refused", targets=[target])
     audit.append(ctx.db, actor=str(ctx.operator), action=action, target=target, outcome="refused",
                  run_id=ctx.run_id, details={"reason": reason, **(details or {})})
-    delivery = notify.slack(_webhook(ctx, "slack_webhook_url"),
+    delivery = notify.slack(webhook(ctx, "slack_webhook_url"),
                             f"[{ctx.env}] {action} {target}: refused (run {ctx.run_id}): {reason}")
     raise Refused(reason + ("" if delivery.ok else f" [{delivery}]"))
 
 
-def _webhook(ctx, name: str) -> str:
+def webhook(ctx, name: str) -> str:
     try:
         return ctx.webhook(name)
     except Exception as e:  # noqa: BLE001 - a notification never blocks the change it reports

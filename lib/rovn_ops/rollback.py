@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .deploy import rollout, taskdef, verify
+from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
+from .errors import RovnError
 from .protocol import Plan, refuse
 
 
@@ -76,8 +77,7 @@ class Steps:
             "the new schema, or reverse them first (migration_reversal); then set migrations_reviewed=True"]
             if ran and not p.migrations_reviewed else None,
             "none ran" if not ran else f"{', '.join(ran)}: reviewed", "§7")
-        preflight_stable = [] if len(service["deployments"]) == 1 else ["a deployment is in flight"]
-        checks.add("service stable", preflight_stable, f"{service['runningCount']}/{service['desiredCount']} running")
+        preflight.stable(checks, service)
         plan = Plan("rollback", p.service, {"service": f"{p.cluster}/{p.service}", "from": current.arn,
                                             "to": target.arn, "diff": taskdef.diff(current.spec, target.spec),
                                             "migrations_of_the_deploy": ran},
@@ -92,7 +92,7 @@ class Steps:
         v = to_revision(self.ecs, p.cluster, p.service, prepared.target.arn, deadline_s=p.deadline_s,
                         first=p.poll_min, longest=p.poll_max, say=lambda s: print(s, flush=True))
         if not v.ok:
-            raise RuntimeError(f"rollback {v.state}: {v.reason}")
+            raise RovnError(f"rollback {v.state}: {v.reason}")
         return v
 
     def verify(self, prepared: Prepared) -> Checks:
@@ -103,7 +103,7 @@ class Steps:
                                  first=p.poll_min, longest=p.poll_max), prepared.target.image_tag)
         checks.add("running = desired", verify.running(rollout.describe(self.ecs, p.cluster, p.service)))
         if not checks.ok:
-            raise RuntimeError("rollback verification failed: " + "; ".join(c.detail for c in checks.failures))
+            raise RovnError("rollback verification failed: " + "; ".join(c.detail for c in checks.failures))
         return checks
 
     @staticmethod

@@ -13,7 +13,7 @@ from functools import cached_property
 from .. import db, notify, paths, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
-from ..protocol import Plan, refuse
+from ..protocol import Plan, refuse, webhook
 from . import build, image, preflight, rollout, taskdef, verify
 from .checks import Checks
 from .source import Source
@@ -264,7 +264,7 @@ class Steps:
         if result.update_started and result.migrations:
             result.rollback = {"done": False, "why": "a migration ran in this deploy (§7)"}
             nxt = self._migration_next_step(result)
-            page = notify.pagerduty(self._webhook("pagerduty_webhook_url"),
+            page = notify.pagerduty(webhook(self.ctx, "pagerduty_webhook_url"),
                                     f"[{self.ctx.env}] deploy of {p.service} failed after migrations "
                                     f"{', '.join(result.migrations)}: {message}", source=p.service,
                                     dedup_key=f"deploy-{self.ctx.run_id}")
@@ -297,12 +297,6 @@ class Steps:
                 f"{result.previous.short} ({result.previous.image_tag}) can read the new schema; if it cannot, "
                 f"reverse first (rovn-ops run migration_reversal --env {self.ctx.env} -p migration=<file>), "
                 f"then {self.rollback_command(result)}. Snapshot: {result.snapshot}. PagerDuty was paged.")
-
-    def _webhook(self, name: str) -> str:
-        try:
-            return self.ctx.webhook(name)
-        except Exception:  # noqa: BLE001 - a page that cannot be sent never hides the failure
-            return ""
 
     def _facts(self, result: Result) -> dict:
         return {**result.details(), "ecs_calls": dict(self.calls)}
