@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: venv demo test test-unit test-notebooks test-scenarios lock lab bench clean
+.PHONY: venv browser demo test test-unit test-notebooks test-scenarios lock lab bench clean
 
 venv: $(STAMP)
 
@@ -20,7 +20,12 @@ $(STAMP): requirements.lock pyproject.toml
 demo: venv
 	$(BIN)/rovn-ops demo
 
-test: venv
+# The browser tests need Debian's chromium + chromedriver: installed here when missing
+# (as root), else one line says what to install and make stops with exit code 2.
+browser:
+	@scripts/ensure-chromium
+
+test: browser venv
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests runbooks
 
 test-unit: venv

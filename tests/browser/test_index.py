@@ -26,7 +26,7 @@ def index(tmp_path_factory, sandbox):
 @pytest.fixture(scope="module")
 def browser():
     if CHROMEDRIVER is None:
-        pytest.fail("chromedriver is not installed: .ci/run installs Debian's chromium and chromium-driver")
+        pytest.fail("chromedriver is not installed: `make test` installs Debian's chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
