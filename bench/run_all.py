@@ -14,11 +14,13 @@ import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
 import runner_overhead  # noqa: E402
 import sandbox_cold_start  # noqa: E402
+import scrub_notebook  # noqa: E402
 
 from rovn_ops.sandbox import control  # noqa: E402
 
 if __name__ == "__main__":
-    rows = [import_time.main(), sandbox_cold_start.main(), evidence_verify.main()]
+    rows = [import_time.main(), sandbox_cold_start.main(), evidence_verify.main(),
+            scrub_notebook.main()]
     _, started = control.up()
     try:
         rows.append(runner_overhead.main())

@@ -73,15 +73,16 @@ class RunContext:
 
         return db.connect()
 
-    def webhook(self, name: str) -> str:
+    def webhook(self, name: str):
         """A webhook URL parameter: a URL, or `secret:NAME` read from Secrets Manager
-        (a webhook URL is a credential: in prod it never sits in a parameter file)."""
+        as a masked Secret (a webhook URL is a credential: in prod it never sits in a
+        parameter file)."""
         value = getattr(self.params, name, "") or ""
         if not value.startswith("secret:"):
             return value
         from . import secret_values
 
-        return secret_values.value(self.client("secretsmanager"), value.removeprefix("secret:"))
+        return secret_values.read(self.client("secretsmanager"), value.removeprefix("secret:"))
 
     def record(self, **facts) -> None:
         """Facts for the run's manifest (headless runs)."""

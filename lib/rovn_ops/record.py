@@ -1,7 +1,8 @@
 """Facts a run hands to its runner for the manifest (headless runs only).
 
 The kernel appends to the JSON file named by ROVN_RESULT_FILE: lists extend,
-scalars replace. Secret values are never written here, only their fingerprints.
+scalars replace. Secret values are never written here in the clear: only sealed
+(scrub.register) with a key that lives in the runner's memory and the kernel's environment.
 """
 from __future__ import annotations
 

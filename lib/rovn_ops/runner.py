@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, record
+from . import aws, params as params_mod, paths, record, scrub
 from .evidence import archive, manifest
 from .context import local_user, new_run_id
 from .errors import BadInput
@@ -111,15 +111,17 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     # scrubbed notebook ever reaches the evidence directory.
     work = Path(tempfile.mkdtemp(prefix="rovn-run-"))
     output, result_file = work / source.name, work / "result.json"
+    redact_key = scrub.new_key()  # the kernel seals the secrets it reads with it
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
-                             ROVN_RESULT_FILE=str(result_file)):
+                             ROVN_RESULT_FILE=str(result_file), **{scrub.REDACT_KEY_ENV: redact_key}):
         outcome, error = _execute(source, output, p.model_dump(mode="json"), progress, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
         m = archiver.finish(
             directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
             parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
-            mode="headless", started=started, outcome=outcome, error=error, result_file=result_file)
+            mode="headless", started=started, outcome=outcome, error=error, result_file=result_file,
+            redact_key=redact_key)
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(work, ignore_errors=True)

@@ -1,81 +1,285 @@
 """Secret detection and redaction: parameters must name secrets, never carry them,
-and nothing that looks like one is archived."""
+and nothing that looks like one is archived.
+
+Redaction is the second net (the first is secret_values.Secret, masked by
+construction). Every value the library reads is registered here (`register`); the
+Redactor then removes each registered value *and its derived forms* from the
+evidence: JSON-escaped, HTML-escaped, repr-escaped, URL-encoded, base64 and
+base64url (at every byte alignment), hex, in any letter case. A JSON secret
+registers each leaf string too. Values shorter than MIN_SECRET_LEN are not matched
+(redacting a short string everywhere would both spoil the evidence and reveal the
+value by what went missing): `register` returns them so the reader can say so.
+
+A headless run's kernel hands its registered values to the runner sealed (Fernet,
+with a per-run key the runner passes in ROVN_REDACT_KEY): the result file on disk
+never holds a value in the clear.
+"""
 from __future__ import annotations
 
-import hashlib
+import base64
+import html
+import json
+import os
 import re
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LEN = 8
+REDACT_KEY_ENV = "ROVN_REDACT_KEY"
 
-PATTERNS = [
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),                          # AWS access key id
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"),
-    re.compile(r"(?i)(?<=://)[^:/@\s]+:[^@/\s]+(?=@)"),                    # user:password@ in URLs
-    re.compile(r"(?i)\b(?:xox[abpr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,}|sk-ant-[A-Za-z0-9_-]{16,})"),
+# Shapes that are secrets wherever they appear: redacted from the evidence, refused
+# as parameter values. None crosses a JSON string's quote, so the Redactor can run
+# them over a serialized notebook. Each starts with a literal (so `re` scans for it
+# fast) or names the lower-case literals without which it cannot match (checked
+# first, on the lowered text): a 5 MB notebook costs milliseconds per shape.
+SHAPES: list[tuple[re.Pattern, tuple[str, ...], str]] = [
+    (re.compile(r"A[KS]IA(?<=\bA[KS]IA)[A-Z0-9]{16}\b"), (), REDACTED),       # AWS access key id
+    (re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+]{40}"),
+     ("secret_access", "secretaccess"), REDACTED),
+    # a PEM private key, with or without its footer (a truncated paste is still a key)
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nr])*"
+                r"(?:-----END [A-Z ]*PRIVATE KEY-----)?"), (), REDACTED),
+    (re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), (), REDACTED),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"), ("bearer",), REDACTED),
+    (re.compile(r"://[^:/@\s\"\\]+:[^@/\s\"\\]+@"), (), f"://{REDACTED}@"),  # user:password@ in URLs
+    (re.compile(r"(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}"), (), REDACTED),  # Slack tokens
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), (), REDACTED),              # GitHub tokens
+    (re.compile(r"github_pat_[A-Za-z0-9_]{30,}"), (), REDACTED),
+    (re.compile(r"sk_live_[A-Za-z0-9]{16,}"), (), REDACTED),                # Stripe
+    (re.compile(r"sk-ant-[A-Za-z0-9_-]{16,}"), (), REDACTED),               # Anthropic
+    (re.compile(r"(?i)hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{8,}"),
+     ("hooks.slack.com",), REDACTED),
+    (re.compile(r"(?i)events\.(?:eu\.)?pagerduty\.com/(?:integration|x-ere)/[A-Za-z0-9]{16,}"),
+     ("pagerduty.com",), REDACTED),
 ]
+PATTERNS = [pattern for pattern, _, _ in SHAPES]
+# An AWS secret access key standing alone: 40 characters of base64 with both cases
+# and a digit or symbol (a lower-case git SHA is not one). Refused as a parameter
+# value; too common a shape to redact from free text without its label.
+AWS_SECRET_KEY = re.compile(r"(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9/+])[A-Za-z0-9/+]{40}")
+
 _SECRET_NAMES = re.compile(r"(?i)(password|passwd|secret_value|private_key|api_key|access_key|token$)")
+# Environment variable names that hold secrets (set_env items, task definitions).
+_SECRET_ENV_NAMES = re.compile(r"(?i)(passw|passphrase|secret|token|credential|private|api_?key|"
+                               r"access_?key|_key$|^key$|_pwd$|^pwd$|auth)")
+
+_REGISTERED: set[str] = set()
 
 
 def looks_secret_value(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(looks_secret_value(v) for v in value)
-    return isinstance(value, str) and any(p.search(value) for p in PATTERNS)
+    if not isinstance(value, str):
+        return False
+    return any(p.search(value) for p in PATTERNS) or any(
+        AWS_SECRET_KEY.fullmatch(word) for word in re.split(r"[\s=:,;\"']+", value))
 
 
 def looks_secret_name(name: str) -> bool:
     return bool(_SECRET_NAMES.search(name))
 
 
-def redact(text: str, known: set[str] = frozenset()) -> str:
-    """Replace known secret values (longest first) and secret-shaped strings."""
-    for value in sorted((k for k in known if k and len(k) >= 6), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    for pattern in PATTERNS:
-        text = pattern.sub(REDACTED, text)
+def looks_secret_env_name(name: str) -> bool:
+    """A variable name that says it holds a secret (DB_PASSWORD, STRIPE_KEY …)."""
+    return bool(_SECRET_ENV_NAMES.search(name))
+
+
+# registration ----------------------------------------------------------------------
+
+def leaves(value: str) -> list[str]:
+    """The value, and each leaf string inside it when it is JSON (a password field)."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [value]
+    found = [value]
+    stack = [parsed]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def register(value: str) -> list[str]:
+    """Redact `value` (and its JSON leaves) from this process's output and, in a
+    headless run, from the run's evidence. Returns the parts too short to redact."""
+    parts = leaves(value)
+    long_parts = [p for p in parts if len(p) >= MIN_SECRET_LEN]
+    new = [p for p in long_parts if p not in _REGISTERED]
+    _REGISTERED.update(new)
+    if new:
+        _seal(new)
+    return [p for p in parts if p and len(p) < MIN_SECRET_LEN]
+
+
+def registered() -> frozenset[str]:
+    return frozenset(_REGISTERED)
+
+
+def _seal(values: list[str]) -> None:
+    key = os.environ.get(REDACT_KEY_ENV)
+    if not key or not os.environ.get("ROVN_RESULT_FILE"):
+        return
+    from cryptography.fernet import Fernet
+
+    from . import record
+
+    f = Fernet(key.encode())
+    record.record(redact_sealed=[f.encrypt(v.encode()).decode() for v in values])
+
+
+def new_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def unseal(tokens: list[str], key: str) -> list[str]:
+    """The values a kernel registered, from the result file's sealed copies."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    f, out = Fernet(key.encode()), []
+    for t in tokens:
+        try:
+            out.append(f.decrypt(t.encode()).decode())
+        except (InvalidToken, ValueError):
+            continue  # not sealed with this run's key: nothing of ours to redact
+    return out
+
+
+# derived forms ---------------------------------------------------------------------
+
+def _base64_forms(data: bytes) -> set[str]:
+    """base64 of `data` wherever it sits in a longer byte string: for each of the
+    three alignments, the characters that depend on `data` alone."""
+    out = set()
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + data).decode()
+        start = 4 if shift else 0
+        end = 4 * ((shift + len(data)) // 3)
+        core = enc[start:end]
+        out.add(core)
+        if shift == 0:
+            out.add(enc)  # standalone, with its padding
+    return out | {s.replace("+", "-").replace("/", "_") for s in out}
+
+
+def forms(value: str) -> set[str]:
+    """The ways a value is commonly printed or encoded."""
+    escaped = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+               repr(value)[1:-1], value.encode("unicode_escape").decode()}
+    out = set(escaped)
+    for e in escaped:
+        out |= {html.escape(e), html.escape(e, quote=False)}
+    out |= {quote(value, safe=""), quote(value), quote_plus(value, safe="")}
+    data = value.encode()
+    out |= _base64_forms(data)
+    out.add(data.hex())
+    return {f for f in out if len(f) >= MIN_SECRET_LEN}
+
+
+# redaction -------------------------------------------------------------------------
+
+class Redactor:
+    """Registered values (this process's, plus `values`) in every derived form, then
+    the secret-shaped SHAPES. Matching is one Aho-Corasick pass (ahocorasick-rs) over
+    the UTF-8 bytes, ASCII-case-insensitive; the forms include each value upper- and
+    lower-cased, which covers non-ASCII letters too."""
+
+    def __init__(self, values=()):
+        known = {v for v in values if len(v) >= MIN_SECRET_LEN} | _REGISTERED
+        base = {f for v in known for v in leaves(v) if len(v) >= MIN_SECRET_LEN
+                for c in {v, v.upper(), v.lower()} for f in forms(c)}
+        self.needles = sorted({f.encode().lower() for f in base}, key=len, reverse=True)
+        # the same forms as they appear inside a JSON document's strings
+        self.doc_needles = sorted({json.dumps(f.decode(), ensure_ascii=False)[1:-1].encode()
+                                   for f in self.needles}, key=len, reverse=True)
+        self._text = _automaton(self.needles)
+        self._doc = _automaton(self.doc_needles)
+
+    def __bool__(self) -> bool:
+        return bool(self.needles)
+
+    def text(self, text: str) -> str:
+        return _patterns(*_replace(text, self._text))
+
+    def tree(self, node):
+        """Every string in a JSON-like tree (a manifest, audit details), scrubbed."""
+        if isinstance(node, str):
+            return self.text(node)
+        if isinstance(node, list):
+            return [self.tree(v) for v in node]
+        if isinstance(node, dict):
+            return {k: self.tree(v) for k, v in node.items()}
+        return node
+
+    def document(self, doc: str) -> str:
+        """A serialized JSON document (ensure_ascii=False), scrubbed in one pass over
+        its text; falls back to string by string should a match cross a quote."""
+        out = _patterns(*_replace(doc, self._doc))
+        if out == doc:
+            return doc
+        try:
+            json.loads(out)
+            return out
+        except ValueError:
+            return json.dumps(self.tree(json.loads(doc)), ensure_ascii=False)
+
+
+def _automaton(needles: list[bytes]):
+    if not needles:
+        return None
+    import ahocorasick_rs
+
+    return ahocorasick_rs.BytesAhoCorasick(needles)
+
+
+def _replace(text: str, automaton) -> tuple[str, bytes]:
+    """Every needle occurrence (overlaps merged) replaced by REDACTED; returns the
+    text and its lowered bytes as they were before (for the SHAPES' literal checks)."""
+    data = text.encode("utf-8", "surrogatepass")
+    low = data.lower()
+    if automaton is None:
+        return text, low
+    spans = automaton.find_matches_as_indexes(low, overlapping=True)
+    if not spans:
+        return text, low
+    merged: list[list[int]] = []
+    for _, start, end in sorted(spans, key=lambda m: m[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, last, mark = [], 0, REDACTED.encode()
+    for start, end in merged:
+        out += [data[last:start], mark]
+        last = end
+    out.append(data[last:])
+    return b"".join(out).decode("utf-8", "surrogatepass"), low
+
+
+def _patterns(text: str, low: bytes) -> str:
+    """The secret shapes; `low` is the text's bytes lowered before any redaction (a
+    superset of what remains), to skip the shapes whose literals it lacks."""
+    for pattern, needs, replacement in SHAPES:
+        if not needs or any(n.encode() in low for n in needs):
+            text = pattern.sub(replacement, text)
     return text
 
 
-def fingerprint(value: str) -> list:
-    """[sha256 hex, length]: enough to find the value again, nothing to recover it from."""
-    return [hashlib.sha256(value.encode()).hexdigest(), len(value)]
+def redact(text: str, known=()) -> str:
+    """Known values (and this process's registered ones) and secret-shaped strings."""
+    return Redactor(known).text(text)
 
 
-def redact_fingerprints(text: str, fingerprints: list) -> str:
-    """Replace every substring whose sha256 is a registered fingerprint (a sliding
-    window per distinct length; only strings that could hold one are scanned)."""
-    by_len: dict[int, set[str]] = {}
-    for digest, length in fingerprints:
-        by_len.setdefault(int(length), set()).add(digest)
-    for length, digests in sorted(by_len.items(), reverse=True):
-        if len(text) < length:
-            continue
-        i, out, last = 0, [], 0
-        while i + length <= len(text):
-            if hashlib.sha256(text[i:i + length].encode()).hexdigest() in digests:
-                out.append(text[last:i])
-                out.append(REDACTED)
-                i += length
-                last = i
-            else:
-                i += 1
-        if out:
-            text = "".join(out) + text[last:]
-    return text
+def scrub_text(text: str, values=()) -> str:
+    return Redactor(values).text(text)
 
 
-def scrub_text(text: str, fingerprints: list = ()) -> str:
-    return redact(redact_fingerprints(text, list(fingerprints)) if fingerprints else text)
-
-
-def scrub_tree(node, fingerprints: list = ()):
-    """Every string in a JSON-like tree (a notebook, a manifest), scrubbed."""
-    if isinstance(node, str):
-        return scrub_text(node, fingerprints)
-    if isinstance(node, list):
-        return [scrub_tree(v, fingerprints) for v in node]
-    if isinstance(node, dict):
-        return {k: scrub_tree(v, fingerprints) for k, v in node.items()}
-    return node
+def scrub_tree(node, values=()):
+    return Redactor(values).tree(node)

@@ -107,7 +107,8 @@ def test_webhook_from_secrets_manager(fresh, app_db, aws):
     aws("secretsmanager").create_secret(Name="rovn/sandbox/slack-webhook-url", SecretString=url)
     c = ctx(confirm=True, approved_by=["giles"], slack_webhook_url="secret:rovn/sandbox/slack-webhook-url")
     c.__dict__["db"] = app_db
-    assert c.webhook("slack_webhook_url") == url
+    hook = c.webhook("slack_webhook_url")
+    assert hook.reveal() == url and hook.name == "rovn/sandbox/slack-webhook-url" and url not in repr(hook)
     change = Change(c, PLAN)
     change.confirm()
     change.execute(lambda: "done")

@@ -9,7 +9,7 @@ import copy
 import re
 from dataclasses import dataclass
 
-from ..scrub import looks_secret_value
+from ..scrub import looks_secret_env_name, looks_secret_value
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition.
 REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
@@ -17,7 +17,6 @@ REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "con
                 "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
 TAG_KEY, TAG_RUN = "rovn:deploy-key", "rovn:run-id"
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
-SECRET_ENV_NAME = re.compile(r"(?i)(password|passwd|secret|token|api_?key|private_?key|credential|_key$)")
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def problems(spec: dict) -> dict[str, list[str]]:
                 found["secrets only as Secrets Manager references"].append(
                     f"container {name}: secret {s['name']} is not a Secrets Manager ARN")
         for e in c.get("environment", []):
-            if SECRET_ENV_NAME.search(e["name"]) or looks_secret_value(e.get("value", "")):
+            if looks_secret_env_name(e["name"]) or looks_secret_value(e.get("value", "")):
                 found["no secret-looking environment value"].append(
                     f"container {name}: environment {e['name']} looks like a secret; use a secrets valueFrom")
     return found

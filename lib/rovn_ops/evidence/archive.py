@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import aws, params, paths, record
+from .. import aws, params, paths, record, scrub
 from ..errors import RovnError
 from . import bucket, ledger, manifest, render, signing
 
@@ -64,20 +64,22 @@ class Archiver:
 
     def finish(self, *, directory: Path, notebook: Path, source: Path, run_id: str, runbook: str,
                parameters: dict, operator: dict, mode: str, started: datetime, outcome: str, error: str,
-               result_file: Path) -> dict:
+               result_file: Path, redact_key: str = "") -> dict:
         result = record.read(result_file)
         result_file.unlink(missing_ok=True)
-        prints = result.get("redact", [])
-        notebook = manifest.scrub_notebook(notebook, directory / notebook.name, prints) or directory / notebook.name
+        self.start()
+        self._thread.join()  # the signing key it read is registered for redaction too
+        redactor = scrub.Redactor(scrub.unseal(result.pop("redact_sealed", []), redact_key) if redact_key else ())
+        notebook = manifest.scrub_notebook(notebook, directory / notebook.name, redactor) or directory / notebook.name
         html = _render(notebook)
-        artifacts = manifest.keep_artifacts(directory, result.get("artifacts", []), prints)
+        artifacts = manifest.keep_artifacts(directory, result.get("artifacts", []), redactor)
         self.ready()
         plan = bucket.plan(self.settings.bucket, run_id, self.settings.retention_days) \
             if self.settings.bucket else None
         m = manifest.build(directory=directory, notebook=notebook, html=html, artifacts=artifacts,
                            source=source, run_id=run_id, runbook=runbook, parameters=parameters,
                            operator=operator, mode=mode, started=started, outcome=outcome, error=error,
-                           result=result, fingerprints=prints, archive=plan)
+                           result=result, redactor=redactor, archive=plan)
         root = paths.evidence()
         signing.export_public(self.key, root)
         entry = ledger.append(root, run_id=run_id, run_dir=directory, key=self.key,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__, paths
-from ..scrub import scrub_text, scrub_tree
+from ..scrub import Redactor
 
 
 def run_directory(run_id: str, started: datetime) -> Path:
@@ -34,18 +34,46 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def scrub_notebook(source: Path, dest: Path, fingerprints: list) -> Path | None:
+def scrub_notebook(source: Path, dest: Path, redactor: Redactor) -> Path | None:
     """Write the executed notebook to the archive with secrets redacted from every
     string: sources (the injected-parameters cell too), outputs, tracebacks and
-    metadata (papermill's parameters)."""
+    metadata (papermill's parameters). Streams are joined first, so a value printed
+    in parts is redacted whole."""
     if not source.exists():
         return None
-    nb = json.loads(source.read_text())
-    dest.write_text(json.dumps(scrub_tree(nb, fingerprints), indent=1, ensure_ascii=False) + "\n")
+    nb = joined(json.loads(source.read_text()))
+    dest.write_text(redactor.document(json.dumps(nb, indent=1, ensure_ascii=False)) + "\n")
     return dest
 
 
-def keep_artifacts(directory: Path, sources: list[str], fingerprints: list) -> list[Path]:
+def _text(value):
+    return "".join(value) if isinstance(value, list) else value
+
+
+def joined(nb: dict) -> dict:
+    """Each cell's consecutive stream outputs of one name as one output, and every
+    multi-line string (a list of lines in nbformat) as one string."""
+    for cell in nb.get("cells", []):
+        cell["source"] = _text(cell.get("source", ""))
+        outputs = []
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = _text(out["text"])
+            for mime, value in (out.get("data") or {}).items():
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    out["data"][mime] = "".join(value)
+            prev = outputs[-1] if outputs else None
+            if (out.get("output_type") == "stream" and prev and prev.get("output_type") == "stream"
+                    and prev.get("name") == out.get("name")):
+                prev["text"] += out["text"]
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return nb
+
+
+def keep_artifacts(directory: Path, sources: list[str], redactor: Redactor) -> list[Path]:
     """Copy what the run produced (e.g. a generated migration) next to its notebook."""
     kept = []
     for src in dict.fromkeys(sources):
@@ -53,7 +81,7 @@ def keep_artifacts(directory: Path, sources: list[str], fingerprints: list) -> l
         if src_path.is_file():
             dest = directory / "artifacts" / src_path.name
             dest.parent.mkdir(exist_ok=True)
-            dest.write_text(scrub_text(src_path.read_text(), fingerprints))
+            dest.write_text(redactor.text(src_path.read_text()))
             kept.append(dest)
     return kept
 
@@ -64,7 +92,7 @@ def describe(path: Path, directory: Path, kind: str) -> dict:
 
 def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list[Path], source: Path,
           run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started: datetime,
-          outcome: str, error: str, result: dict, fingerprints: list, archive: dict | None) -> dict:
+          outcome: str, error: str, result: dict, redactor: Redactor, archive: dict | None) -> dict:
     files = [describe(notebook, directory, "notebook")] if notebook.exists() else []
     files += [describe(html, directory, "html")] if html and html.exists() else []
     files += [describe(a, directory, "artifact") for a in artifacts]
@@ -78,7 +106,8 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
         "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", []),
         "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
-        "facts": result.get("facts", {}),  # the runbook's own, e.g. a deploy's revisions and ECS calls
+        "facts": result.get("facts", {}),
+        "short_secrets": sorted(set(result.get("short_secrets", []))),  # too short to scrub  # the runbook's own, e.g. a deploy's revisions and ECS calls
         "files": files,
         "notebook": {"path": str(notebook), "sha256": files[0]["sha256"] if files else None},
         "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
@@ -86,7 +115,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "suite": {"git_commit": git_commit(), "rovn_ops_version": __version__},
         "archive": archive,
     }
-    manifest = scrub_tree(manifest, fingerprints)
+    manifest = redactor.tree(manifest)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
 

@@ -20,9 +20,11 @@ def _serialization():
 def private_key(sm, secret_name: str, env: str):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from .. import secret_values
+
     s = _serialization()
     try:
-        pem = sm.get_secret_value(SecretId=secret_name, VersionStage="AWSCURRENT")["SecretString"]
+        pem = secret_values.read(sm, secret_name)
     except sm.exceptions.ResourceNotFoundException:
         if env != "sandbox":
             raise RovnError(f"evidence signing key {secret_name} not found in Secrets Manager: "
@@ -31,8 +33,9 @@ def private_key(sm, secret_name: str, env: str):
         pem = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode()
         sm.create_secret(Name=secret_name, SecretString=pem,
                          Tags=[{"Key": "purpose", "Value": "evidence-signing"}])
+        secret_values.wrap(pem, secret_name)  # registered for redaction like a read one
         return key
-    return s.load_pem_private_key(pem.encode(), password=None)
+    return s.load_pem_private_key(pem.reveal().encode(), password=None)
 
 
 def public_pem(key) -> bytes:
