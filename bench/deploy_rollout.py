@@ -26,12 +26,17 @@ WAITER_DELAY, WAITER_ATTEMPTS = 15, 40
 
 
 def _deploy(evidence: str) -> dict:
+    """Preview, then execute that plan (every confirmed write carries a previewed plan hash)."""
     import subprocess
 
-    subprocess.run([str(BIN / "rovn-ops"), "run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles"],
-                   cwd=ROOT, env={**os.environ, "ROVN_EVIDENCE_DIR": evidence}, capture_output=True, text=True)
-    runs = sorted(Path(evidence).glob("*/*deploy*/manifest.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(runs[-1].read_text())
+    def run(*args: str) -> dict:
+        subprocess.run([str(BIN / "rovn-ops"), "run", "deploy", "--quiet", *args], cwd=ROOT,
+                       env={**os.environ, "ROVN_EVIDENCE_DIR": evidence}, capture_output=True, text=True)
+        runs = sorted(Path(evidence).glob("*/*deploy*/manifest.json"), key=lambda p: p.stat().st_mtime)
+        return json.loads(runs[-1].read_text())
+
+    plan_hash = run()["plan_hash"]
+    return run("-p", "confirm=true", "-p", "approved_by=giles", "-p", f"plan_hash={plan_hash}")
 
 
 def _waiter(state: dict, image_suffix: str) -> dict:

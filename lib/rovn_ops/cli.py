@@ -1,6 +1,7 @@
 """rovn-ops: the command line. Each subcommand is a thin call into the library.
 
-Exit codes: 0 success; 1 the runbook (or check) failed; 2 bad input.
+Exit codes: 0 success; 1 the runbook (or check) failed; 2 bad input; 3 refused
+before anything changed (the protocol, the allow-list, a gate).
 """
 from __future__ import annotations
 
@@ -162,6 +163,8 @@ def cmd_migrations(args) -> int:
     from .migrations import commands
     from .runner import prepare_environment
 
+    if args.action == "apply":
+        commands.refuse_outside_sandbox(args.env)  # before anything reaches out
     prepare_environment(args.env)
     if args.action == "apply":
         approvers = [a.strip() for a in args.approved_by.split(",") if a.strip()]

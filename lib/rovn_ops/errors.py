@@ -19,9 +19,10 @@ class BadInput(RovnError):
 
 
 class Refused(RovnError):
-    """The protocol or a rule refused to go on (no approval, plan changed, guard)."""
+    """The protocol or a rule refused to go on (no approval, plan changed, guard),
+    before anything changed. Its own exit code, distinct from a failure mid-change."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 class EnvironmentGuard(BadInput):

@@ -39,7 +39,9 @@ class ChangeParams(RunbookParams):
 
     confirm: bool = Field(False, description="execute; without it the run is a preview only")
     approved_by: list[str] = Field(default_factory=list, description="approvers (headless runs)")
-    plan_hash: str = Field("", description="execute only if today's plan has this hash")
+    plan_hash: str = Field("", description="the hash a preview printed: execute only if today's plan has it")
+    deployers: list[str] = Field(default_factory=list, description="never set: the allow-list comes only from "
+                                 "parameters/<env>.yaml (§10); a value here is refused")
     slack_webhook_url: str = Field("", description="Slack webhook (URL or secret:NAME)")
     pagerduty_webhook_url: str = Field("", description="PagerDuty events URL (URL or secret:NAME)")
 
@@ -76,8 +78,6 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     repository: str = Field("", description="ECR repository; empty takes the environment's")
     codebuild_project: str = Field("", description="CodeBuild project; empty takes the environment's")
     source_bucket: str = Field("", description="CodeBuild source bucket; empty takes the environment's")
-    deployers: list[str] = Field(default_factory=list,
-                                 description="identities allowed to deploy (§10); empty takes the environment's")
     severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="scan findings at or above this refuse")
     cpu: str = Field("", description="new task cpu units; empty keeps the current")
     memory: str = Field("", description="new task memory (MiB); empty keeps the current")
@@ -183,10 +183,14 @@ def _read_yaml(path: Path, label: str) -> dict:
     return data
 
 
+def environment_file(env: str) -> dict:
+    """parameters/<env>.yaml as committed (no ${VAR} is resolved here)."""
+    return _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
+
+
 def environment_section(env: str, section: str) -> dict:
     """A section of parameters/<env>.yaml, with ${VAR}s resolved."""
-    data = _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
-    return {k: _interpolate(v) for k, v in (data.get(section) or {}).items()}
+    return {k: _interpolate(v) for k, v in (environment_file(env).get(section) or {}).items()}
 
 
 def environment_defaults(env: str) -> dict:

@@ -4,9 +4,26 @@ A `Change` walks the steps in order and refuses to skip one. Preview-only is the
 default: without `confirm=True` nothing executes, and the preview prints the plan
 hash and the exact command that would execute this plan.
 
-- interactive (a person at JupyterLab): the operator types the target's name;
-- headless (`rovn-ops run`): `confirm=True` and `approved_by` are required, and a
-  given `plan_hash` must match today's plan, so what was reviewed is what runs.
+The API a writing runbook uses (deploy, rollback, migration_reversal, secret rotation):
+
+    authorize(ctx, action, target)      # §10, first: the operator is on the committed
+                                        # deployers list; a `deployers` parameter is refused
+    plan = Plan(action, target, changes, summary, approvals_needed=2, approvals_why="PHI (§3)")
+    change = Change(ctx, plan)
+    change.confirm()                    # preview only, or a bound approval (below)
+    change.execute(fn, ...)             # a failure (or SIGINT) is logged, then re-raised
+    change.verify(fn, ..., details=f)   # on success *this* step writes the success row
+    refuse(ctx, action, target, why)    # a gate said no before anything changed
+
+Confirm binds a yes to one plan, in both modes alike:
+- `plan_hash` is required: the hash (or a 12+ character prefix) a preview of the same
+  plan printed; a plan that changed since is refused;
+- `approved_by` names approvers from `approvers` in parameters/<env>.yaml (see
+  authorization.py), compared case-insensitively; none may be the operator, compared
+  by normalized STS identity; `plan.approvals_needed` distinct ones (two for PHI, §3);
+- interactive (JupyterLab) also asks the operator to type the target's name.
+A refused confirm is logged (`refused` in audit_log) and raises `Refused`; the run is
+archived with outcome `refused` (exit code 3), distinct from `failed` mid-change.
 """
 from __future__ import annotations
 
@@ -17,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import audit, notify
+from .authorization import Lists
 from .errors import Refused
 
 MIN_HASH_PREFIX = 12
@@ -28,6 +46,8 @@ class Plan:
     target: str          # what the operator must name to confirm, e.g. "rovn-passport-api"
     changes: dict        # before/after, SQL, labels: what will change, JSON-able
     summary: tuple[str, ...] = ()
+    approvals_needed: int = 1   # distinct approvers other than the operator (PHI, overrides: 2)
+    approvals_why: str = ""
 
     @property
     def hash(self) -> str:
@@ -38,6 +58,8 @@ class Plan:
     def _repr_markdown_(self) -> str:
         lines = [f"**Plan: {self.action} `{self.target}`**", ""]
         lines += [f"- {s}" for s in self.summary]
+        if self.approvals_needed > 1:
+            lines += [f"- needs {self.approvals_needed} approvers other than the operator: {self.approvals_why}"]
         lines += ["", "```json", json.dumps(self.changes, indent=2, default=str), "```",
                   "", f"plan hash: `{self.hash}`"]
         return "\n".join(lines)
@@ -77,12 +99,13 @@ class Change:
         baseline = {n: f.get_default(call_default_factory=True) for n, f in fields.items()}
         baseline.update({k: v for k, v in environment_defaults(p.env).items() if k in fields})
         args = ["rovn-ops", "run", self.ctx.runbook, "--env", p.env]
-        for name, value in p.model_dump(exclude={"env", "confirm", "approved_by", "plan_hash"}).items():
+        for name, value in p.model_dump(exclude={"env", "confirm", "approved_by", "plan_hash", "deployers"}).items():
             if value != baseline[name]:  # only what differs from what `rovn-ops run` would take
                 value = ",".join(value) if isinstance(value, list) else value
                 args += ["-p", f"{name}={value}"]
-        args += ["-p", "confirm=true", "-p", "approved_by=<approver>", "-p", f"plan_hash={self.plan.hash}"]
-        return shlex.join(args).replace("'approved_by=<approver>'", "approved_by=<approver>")
+        who = ",".join(["<approver>"] * self.plan.approvals_needed)
+        args += ["-p", "confirm=true", "-p", f"approved_by={who}", "-p", f"plan_hash={self.plan.hash}"]
+        return shlex.join(args).replace(f"'approved_by={who}'", f"approved_by={who}")
 
     # confirm ---------------------------------------------------------------
     def confirm(self, ask=input) -> Approval:
@@ -90,28 +113,30 @@ class Change:
         if not p.confirm:
             self.approval = Approval(False, self.plan.hash, how="preview only (confirm=False)")
             return self.approval
-        if p.plan_hash and not _hash_matches(p.plan_hash, self.plan.hash):
-            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan {self.plan.hash}: "
-                          "the world changed since the preview; preview again and review")
-        approvers = self._approvers(ask)
-        how = "headless: confirm=True with approved_by" if self.ctx.headless else \
-            "interactive: operator typed the target's name"
+        try:
+            approvers = self._approvers(ask)
+        except Refused as e:
+            refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.plan.hash})
+        how = ("headless" if self.ctx.headless else "interactive: the operator typed the target's name") + \
+            f"; plan {self.plan.hash[:12]} previewed and approved by {', '.join(approvers)}"
         self.approval = Approval(True, self.plan.hash, approvers, how)
         return self.approval
 
     def _approvers(self, ask) -> list[str]:
         p, op = self.ctx.params, self.ctx.operator
-        named = list(dict.fromkeys(a.strip() for a in p.approved_by if a.strip()))
-        if any(a in (op.name, op.local_user) for a in named) and self.ctx.headless:
-            raise Refused(f"approved_by names the operator ({op.name}): an approver must be someone else")
-        if self.ctx.headless:
-            if not named:
-                raise Refused("confirm=True needs approved_by: expected the name of at least one approver")
-            return named
-        typed = ask(f"Type the target's name ({self.plan.target}) to {self.plan.action}: ").strip()
-        if typed != self.plan.target:
-            raise Refused(f"confirmation refused: typed {typed!r}, expected {self.plan.target!r}")
-        return named or [op.local_user]
+        if not p.plan_hash:
+            raise Refused(f"confirm=True needs plan_hash: the hash a preview of this plan printed "
+                          f"(today's plan is {self.plan.hash}); preview, review, then confirm that hash")
+        if not _hash_matches(p.plan_hash, self.plan.hash):
+            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan {self.plan.hash}: "
+                          "the world changed since the preview; preview again and review")
+        approvers = Lists.of(self.ctx.env).approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
+                                                        self.plan.approvals_why)
+        if not self.ctx.headless:
+            typed = ask(f"Type the target's name ({self.plan.target}) to {self.plan.action}: ").strip()
+            if typed != self.plan.target:
+                raise Refused(f"confirmation refused: typed {typed!r}, expected {self.plan.target!r}")
+        return approvers
 
     # execute / verify --------------------------------------------------------
     def execute(self, fn, *args, **kwargs):
@@ -147,7 +172,10 @@ class Change:
         if not self.approval.executed:
             return (f"**Preview only: nothing was changed.** Plan hash `{self.plan.hash}`.\n\n"
                     f"To execute exactly this plan, headless:\n\n```sh\n{self.execute_command()}\n```\n\n"
-                    "or, interactively, set `confirm = True` in the parameters cell and run all cells.")
+                    "or, interactively, set `confirm = True`, `approved_by` and "
+                    f"`plan_hash = \"{self.plan.hash}\"` in the parameters cell and run all cells."
+                    + (f"\n\nNeeds {self.plan.approvals_needed} approvers other than the operator: "
+                       f"{self.plan.approvals_why}." if self.plan.approvals_needed > 1 else ""))
         state = self.outcome or ("verified" if self.verification is not None else
                                  "executed" if self.result is not None else "confirmed")
         return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
@@ -175,6 +203,21 @@ class Change:
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
             f"(run {ctx.run_id}, approved by {', '.join(self.approval.approvers)})"))
         return entry
+
+
+def authorize(ctx, action: str, target: str) -> str:
+    """§10, the first step of every writing runbook (and of `migrations apply`): the
+    operator is on the deployers allow-list of the committed parameters/<env>.yaml.
+    A `deployers` parameter (-p/-f) is refused: it would replace the allow-list.
+    Returns the check's detail; refuses (audit row, exit 3) otherwise."""
+    given = getattr(ctx.params, "deployers", None)
+    if given:
+        refuse(ctx, action, target, f"parameter 'deployers' ({', '.join(given)}) is refused: the allow-list comes "
+               f"only from the committed parameters/{ctx.env}.yaml (§10)")
+    problem = Lists.of(ctx.env).deployer_problem(ctx.operator.arn)
+    if problem:
+        refuse(ctx, action, target, problem)
+    return f"{ctx.operator.arn} is on parameters/{ctx.env}.yaml's deployers"
 
 
 def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
 from .errors import RovnError
-from .protocol import Plan, refuse
+from .protocol import Plan, authorize, refuse
 
 
 def to_revision(ecs, cluster: str, service: str, td_arn: str, *, deadline_s: float, first: float,
@@ -58,6 +58,7 @@ class Steps:
 
     def prepare(self) -> Prepared:
         p, ctx = self.p, self.ctx
+        authorize(ctx, "rollback", p.service)
         service = rollout.describe(self.ecs, p.cluster, p.service)
         current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
         deploy = last_deploy_to(ctx.db, current.arn)

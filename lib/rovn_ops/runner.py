@@ -2,7 +2,10 @@
 
 Parameters are validated before any kernel starts, so bad input exits 2 with
 nothing run and nothing archived. A failed runbook still leaves its executed
-notebook, with outcome `failed`; SIGINT or SIGTERM leaves what ran, `interrupted`.
+notebook, with outcome `failed` (exit 1); a run the protocol or a gate refused
+before it changed anything is archived as `refused` (exit 3); SIGINT or SIGTERM
+interrupts the kernel's cell (so a runbook logs what it had changed) and leaves what
+ran, `interrupted` (exit 1).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from .evidence import archive, manifest
 from .context import local_user, new_run_id
 from .errors import BadInput
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
 
 # papermill → nbformat → jsonschema imports the optional IRI format checker
 # rfc3987-syntax when it is installed (jupyterlab brings it), which compiles ~40
@@ -90,9 +93,17 @@ def _kernel_environment(**values):
                 os.environ[k] = v
 
 
-def _on_sigterm(signum, frame):
-    _interrupt_kernels()
-    raise KeyboardInterrupt("SIGTERM")
+_SIGNALLED: list[str] = []
+
+
+def _on_signal(signum, frame):
+    """The first SIGINT/SIGTERM interrupts the kernel's cell and lets it finish: the
+    runbook logs what it had changed (an `interrupted` audit row) and papermill
+    saves the notebook. A second one stops waiting for the kernel."""
+    name = signal.Signals(signum).name
+    _SIGNALLED.append(name)
+    if not _interrupt_kernels() or len(_SIGNALLED) > 1:
+        raise KeyboardInterrupt(name)
 
 
 def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True) -> RunResult:
@@ -125,7 +136,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(work, ignore_errors=True)
-    code = EXIT_OK if m["outcome"] in ("success", "preview") else EXIT_FAILED
+    code = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED}.get(m["outcome"], EXIT_FAILED)
     return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"])
 
 
@@ -145,13 +156,16 @@ def _local_kernel_manager(sockets: str):
 _KERNELS: list = []
 
 
-def _interrupt_kernels() -> None:
+def _interrupt_kernels() -> int:
     """SIGINT to the running kernels, so the cell in flight stops now rather than
     papermill waiting for it to finish before shutting the kernel down."""
+    sent = 0
     for km in _KERNELS:
         process = getattr(getattr(km, "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGINT)
+            sent += 1
+    return sent
 
 
 def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_start) -> tuple[str, str]:
@@ -159,7 +173,8 @@ def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_st
     from papermill.exceptions import PapermillExecutionError
 
     on_start()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    _SIGNALLED.clear()
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
@@ -168,9 +183,12 @@ def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_st
                             kernel_manager_class=_local_kernel_manager(sockets.name))
         return "success", ""
     except PapermillExecutionError as e:
+        if _SIGNALLED or e.ename == "KeyboardInterrupt":
+            return "interrupted", f"interrupted by {_SIGNALLED[0] if _SIGNALLED else 'SIGINT'}"
         return "failed", f"{e.ename}: {e.evalue}".strip()
     except KeyboardInterrupt as e:
         return "interrupted", f"interrupted by {e.args[0] if e.args else 'SIGINT'}"
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         sockets.cleanup()

@@ -50,14 +50,18 @@ def _deploy_rows(url: str, run_id: str | None = None, action: str = "deploy") ->
     return [r for r in rows if (run_id is None or r["run_id"] == run_id) and not r["details"].get("sandbox_history")]
 
 
-def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None, runbook: str = "deploy"):
-    """Preview, take the plan hash from its manifest, execute exactly that plan."""
+def previewed(*extra: str, approver: str = "giles", env: dict | None = None, runbook: str = "deploy") -> list[str]:
+    """Preview; the arguments that execute exactly that plan (its hash, from the manifest)."""
     preview = rovn_ops("run", runbook, "--quiet", *extra, env=env)
     assert preview.returncode == 0, preview.stdout + preview.stderr
     m = _manifest(Path(os.environ["ROVN_EVIDENCE_DIR"]), runbook)
     assert m["outcome"] == "preview" and m["audit_log_ids"] == [] and m["plan_hash"] in _notebook(m)
-    return rovn_ops("run", runbook, "--quiet", *extra, "-p", "confirm=true", "-p", f"approved_by={approver}",
-                    "-p", f"plan_hash={m['plan_hash']}", env=env)
+    return [*extra, "-p", "confirm=true", "-p", f"approved_by={approver}", "-p", f"plan_hash={m['plan_hash']}"]
+
+
+def preview_then_execute(*extra: str, approver: str = "giles", env: dict | None = None, runbook: str = "deploy"):
+    """Preview, take the plan hash from its manifest, execute exactly that plan."""
+    return rovn_ops("run", runbook, "--quiet", *previewed(*extra, approver=approver, env=env, runbook=runbook), env=env)
 
 
 def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
@@ -89,7 +93,7 @@ def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
 
     # The same image again: force-new-deployment alone is refused (§2).
     again = rovn_ops("run", "deploy", "--quiet", "-p", f"image_tag={new_tag}")
-    assert again.returncode == 1
+    assert again.returncode == 3 and _manifest(evidence_dir)["outcome"] == "refused"
     assert "force-new-deployment alone is a no-op" in again.stdout
     assert _revisions(aws)[-1] == 289
     assert [r["outcome"] for r in _deploy_rows(fresh["database_url"])] == ["success", "refused"]
@@ -115,7 +119,7 @@ def test_pending_migration_runs_after_its_snapshot_and_before_update_service(fre
 
 def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
     control.scenario(fresh, "ecs_new_tasks_fail")
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    run = preview_then_execute()
     assert run.returncode == 1
     m = _manifest(evidence_dir)
     assert m["outcome"] == "failed" and "rolled_back" in m["error"]
@@ -131,7 +135,7 @@ def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
 def test_failed_rollout_after_a_migration_pages_and_does_not_roll_back(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
     control.scenario(fresh, "ecs_new_tasks_fail")
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    run = preview_then_execute()
     assert run.returncode == 1
     m = _manifest(evidence_dir)
     assert m["facts"]["rollback"]["done"] is False and "do NOT roll back the task alone" in m["error"]
@@ -144,7 +148,8 @@ def test_identity_not_on_the_allow_list_is_refused(fresh, aws, evidence_dir):
     key = aws("iam").create_access_key(UserName="giles")["AccessKey"]
     env = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
     run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=christian", env=env)
-    assert run.returncode == 1 and "user/giles is not on the deployers allow-list" in run.stdout
+    assert run.returncode == 3 and "user/giles is not on the deployers allow-list" in run.stdout
+    assert _manifest(evidence_dir)["outcome"] == "refused"
     [row] = _deploy_rows(fresh["database_url"])
     assert row["outcome"] == "refused" and "giles" in row["details"]["reason"]
     assert _revisions(aws)[-1] == 288
@@ -152,13 +157,13 @@ def test_identity_not_on_the_allow_list_is_refused(fresh, aws, evidence_dir):
 
 def test_critical_finding_refuses_and_nothing_is_registered(fresh, aws, evidence_dir):
     control.scenario(fresh, "image_critical_finding")
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    run = preview_then_execute()
     assert run.returncode == 1 and "1 CRITICAL" in run.stdout and "nothing was deployed" in run.stdout
     assert _revisions(aws)[-1] == 288 and _service(aws)["taskDefinition"].endswith(":288")
     # The image exists but is refused: deploying it by tag is refused at the preview.
     tag = _manifest(evidence_dir)["facts"]["new_image_tag"]
     by_tag = rovn_ops("run", "deploy", "--quiet", "-p", f"image_tag={tag}")
-    assert by_tag.returncode == 1 and "image scan below CRITICAL" in by_tag.stdout
+    assert by_tag.returncode == 3 and "image scan below CRITICAL" in by_tag.stdout
     assert [r["outcome"] for r in _deploy_rows(fresh["database_url"])] == ["failed", "refused"]
 
 
@@ -169,7 +174,7 @@ def test_stale_plan_hash_is_refused(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
     run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                    "-p", f"plan_hash={plan}")
-    assert preview.returncode == 0 and run.returncode == 1 and "does not match today's plan" in run.stdout
+    assert preview.returncode == 0 and run.returncode == 3 and "does not match today's plan" in run.stdout
     assert _revisions(aws)[-1] == 288
     with psycopg.connect(fresh["admin_database_url"]) as conn:
         assert not conn.execute("SELECT 1 FROM schema_migrations WHERE name LIKE '0013%'").fetchone()
@@ -184,16 +189,16 @@ def test_source_hygiene_violations_are_named_and_refused(fresh, aws, evidence_di
     (src / "Dockerfile").write_text(re.sub(r"@sha256:[0-9a-f]{64}", "", dockerfile).replace("USER 10001\n", ""))
     (src / "requirements.lock").unlink()
     run = rovn_ops("run", "deploy", "--quiet", "-p", f"source={src}", "-p", "set_env=PAYMENT_API_KEY=abc123")
-    assert run.returncode == 1
+    assert run.returncode == 3
     for named in ("is not pinned by digest", "sets no USER", "no dependency lockfile", "PAYMENT_API_KEY looks like a secret"):
         assert named in run.stdout, named
     assert _revisions(aws)[-1] == 288
 
 
 def test_crash_between_register_and_update_service_then_resume(fresh, aws, evidence_dir):
+    args = previewed()
     control.scenario(fresh, "ecs_update_service_hangs")
-    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", "--quiet", "-p", "confirm=true",
-                             "-p", "approved_by=giles"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", "--quiet", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.monotonic() + 120
     while _revisions(aws)[-1] != 289:
@@ -206,7 +211,7 @@ def test_crash_between_register_and_update_service_then_resume(fresh, aws, evide
     control.scenario(fresh, "ecs_update_service_hangs", on=False)
     assert _service(aws)["taskDefinition"].endswith(":288")
 
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    run = rovn_ops("run", "deploy", "--quiet", *args)  # the same command, the same plan hash
     assert run.returncode == 0, run.stdout + run.stderr
     assert _revisions(aws)[-1] == 289  # one new revision, not two
     m = _manifest(evidence_dir)
@@ -241,7 +246,7 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
     while len(_service(aws)["deployments"]) > 1:  # the simulator moves one step per poll
         pass
     run = rovn_ops("run", "deploy", "--quiet")
-    assert run.returncode == 1
+    assert run.returncode == 3
     for named in ("runs as root", "root filesystem is writable", "is not a Secrets Manager ARN",
                   "DB_PASSWORD looks like a secret"):
         assert named in run.stdout, named
@@ -251,7 +256,7 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
 def test_an_alarm_during_the_bake_fails_the_deploy_and_rolls_back(fresh, aws, evidence_dir):
     aws("cloudwatch").set_alarm_state(AlarmName="rovn-prod-alb-5xx-rate", StateValue="ALARM",
                                       StateReason="5xx at 4% over 5 minutes")
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
+    run = preview_then_execute()
     assert run.returncode == 1 and "rovn-prod-alb-5xx-rate is in ALARM" in run.stdout
     m = _manifest(evidence_dir)
     assert m["facts"]["deployment"]["state"] == "completed" and m["facts"]["rollback"]["ok"] is True

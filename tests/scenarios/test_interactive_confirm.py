@@ -11,9 +11,10 @@ CODE = """
 from rovn_ops.context import Operator, RunContext
 from rovn_ops.params import ChangeParams
 from rovn_ops.protocol import Change, Plan
-ctx = RunContext("demo_change", ChangeParams(confirm=True), "run-interactive", "interactive",
-                 Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))
-change = Change(ctx, Plan("annotate", "rovn-passport-api", {"note": "interactive test"}))
+plan = Plan("annotate", "rovn-passport-api", {"note": "interactive test"})
+ctx = RunContext("demo_change", ChangeParams(confirm=True, plan_hash=plan.hash, approved_by=APPROVERS),
+                 "run-interactive", "interactive", Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))
+change = Change(ctx, plan)
 approval = change.confirm()
 change.execute(lambda: "done")
 change.verify(lambda: True)
@@ -55,14 +56,21 @@ def kernel(fresh):
 
 
 def test_typed_target_name_confirms_and_logs(kernel, app_db):
-    prompts, out, error = _run(kernel, CODE, "rovn-passport-api")
+    prompts, out, error = _run(kernel, "APPROVERS = ['Giles']" + CODE, "rovn-passport-api")
     assert error is None, error
     assert prompts and "rovn-passport-api" in prompts[0]
     row = audit.rows(app_db)[0]
-    assert f"AUDIT {row['id']} ['oncall']" in out and row["run_id"] == "run-interactive"
+    assert f"AUDIT {row['id']} ['giles']" in out and row["run_id"] == "run-interactive"
 
 
-def test_wrong_name_refuses_and_writes_nothing(kernel, app_db):
-    prompts, out, error = _run(kernel, CODE, "rovn-passport")
+def test_wrong_name_refuses_and_changes_nothing(kernel, app_db):
+    prompts, out, error = _run(kernel, "APPROVERS = ['giles']" + CODE, "rovn-passport")
     assert error and error.startswith("Refused: confirmation refused")
-    assert audit.rows(app_db, run_id="run-interactive") == []
+    assert [r["outcome"] for r in audit.rows(app_db, run_id="run-interactive")] == ["refused"]
+
+
+@pytest.mark.parametrize("approvers", [[], ["oncall"], ["CLAUDE-DEPLOY"]])
+def test_interactive_self_approval_is_refused(kernel, app_db, approvers):
+    prompts, out, error = _run(kernel, f"APPROVERS = {approvers!r}" + CODE, "rovn-passport-api")
+    assert error and error.startswith("Refused: ") and not prompts  # refused before asking
+    assert [r["outcome"] for r in audit.rows(app_db, run_id="run-interactive")] == ["refused"]

@@ -35,7 +35,8 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
 
     stale = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                      "-p", "plan_hash=" + "0" * 64)
-    assert stale.returncode == 1 and "does not match today's plan" in stale.stdout
+    assert stale.returncode == 3 and "does not match today's plan" in stale.stdout
+    assert _manifest(evidence_dir)["outcome"] == "refused"
     assert _has_column(fresh["database_url"], "workers", "npi")
 
     run = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",

@@ -39,7 +39,7 @@ def test_a_deploy_that_ran_migrations_is_not_rolled_back_unreviewed(fresh, aws, 
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
     assert preview_then_execute().returncode == 0
     refused = rovn_ops("run", "rollback", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
-    assert refused.returncode == 1 and "ran 0013_shift_request_notes.sql" in refused.stdout
+    assert refused.returncode == 3 and "ran 0013_shift_request_notes.sql" in refused.stdout
     assert _service(aws)["taskDefinition"].endswith(":289")
     assert [r["outcome"] for r in _deploy_rows(fresh["database_url"], action="rollback")] == ["refused"]
     run = preview_then_execute("-p", "migrations_reviewed=true", runbook="rollback")

@@ -1,11 +1,11 @@
 """preview → confirm → execute → verify → log, in every mode."""
 import pytest
 
-from rovn_ops import audit
+from rovn_ops import audit, authorization
 from rovn_ops.context import Operator, RunContext
 from rovn_ops.errors import Refused
 from rovn_ops.params import ChangeParams
-from rovn_ops.protocol import Change, Plan
+from rovn_ops.protocol import Change, Plan, authorize
 from rovn_ops.sandbox import control
 
 PLAN = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-passport-api:288",
@@ -15,6 +15,15 @@ PLAN = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-
 def ctx(mode="headless", **values) -> RunContext:
     return RunContext("deploy", ChangeParams(**values), "run-1", mode,
                       Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))
+
+
+@pytest.fixture
+def refusals(monkeypatch):
+    """A refusal writes audit_log and notifies; here the rows are kept in a list."""
+    rows = []
+    monkeypatch.setattr(audit, "append", lambda conn, **row: rows.append(row))
+    monkeypatch.setattr(RunContext, "db", None, raising=False)
+    return rows
 
 
 def test_plan_hash_is_stable_and_covers_the_changes():
@@ -35,17 +44,76 @@ def test_preview_only_is_the_default_and_changes_nothing():
     assert "-p confirm=true" in cmd and f"plan_hash={PLAN.hash}" in cmd and "approved_by=<approver>" in cmd
 
 
-def test_headless_confirm_needs_approvers():
+def confirmed(mode="headless", **values):
+    return Change(ctx(mode, confirm=True, plan_hash=PLAN.hash, **values), PLAN)
+
+
+def test_confirm_needs_the_previewed_plan_hash(refusals):
+    with pytest.raises(Refused, match="needs plan_hash"):
+        Change(ctx(confirm=True, approved_by=["giles"]), PLAN).confirm()
+    assert refusals[-1]["outcome"] == "refused" and "needs plan_hash" in refusals[-1]["details"]["reason"]
+
+
+def test_headless_confirm_needs_approvers(refusals):
     with pytest.raises(Refused, match="needs approved_by"):
-        Change(ctx(confirm=True), PLAN).confirm()
+        confirmed().confirm()
 
 
-def test_headless_approver_must_not_be_the_operator():
-    with pytest.raises(Refused, match="someone else"):
-        Change(ctx(confirm=True, approved_by=["claude-deploy"]), PLAN).confirm()
+@pytest.mark.parametrize("who", ["claude-deploy", "Claude-Deploy", "CLAUDE-DEPLOY"])
+def test_approver_must_not_be_the_operator_in_any_case(refusals, who):
+    with pytest.raises(Refused, match="is the operator"):
+        confirmed(approved_by=[who]).confirm()
 
 
-def test_stale_plan_hash_is_refused_and_prefix_accepted():
+def test_approver_must_be_on_the_environment_list(refusals):
+    with pytest.raises(Refused, match="not on the approvers list"):
+        confirmed(approved_by=["mallory"]).confirm()
+    ok = confirmed(approved_by=["GILES", "giles"]).confirm()
+    assert ok.approvers == ["giles"]  # one person, however spelled
+
+
+def test_approver_mapped_to_the_operators_identity_is_the_operator(refusals):
+    """giles runs it (his own keys, or his SSO session): giles cannot approve it."""
+    c = ctx(confirm=True, plan_hash=PLAN.hash, approved_by=["giles"])
+    c.operator = Operator("arn:aws:iam::123456789012:user/engineering/Giles", "someone-else")
+    with pytest.raises(Refused, match="is the operator"):
+        Change(c, PLAN).confirm()
+    sso = authorization.Lists("prod", (), {"giles": "assumed-role/AWSReservedSSO_Engineer/giles@rovn.to"})
+    with pytest.raises(Refused, match="is the operator"):
+        sso.approvers_for(["Giles"], "arn:aws:sts::1:assumed-role/AWSReservedSSO_Engineer/Giles@rovn.to")
+    assert sso.approvers_for(["giles"], "arn:aws:sts::1:assumed-role/AWSReservedSSO_Engineer/christian") == ["giles"]
+
+
+def test_two_approvers_when_the_plan_needs_them(refusals):
+    phi = Plan("deploy", "rovn-passport-api", {"migrations": ["0012_workers_dob_index.sql"]},
+               approvals_needed=2, approvals_why="PHI migrations, §3")
+    with pytest.raises(Refused, match="needs 2 distinct approvers"):
+        Change(ctx(confirm=True, plan_hash=phi.hash, approved_by=["giles", "Giles"]), phi).confirm()
+    ok = Change(ctx(confirm=True, plan_hash=phi.hash, approved_by=["giles", "christian"]), phi).confirm()
+    assert ok.approvers == ["giles", "christian"]
+    assert "approved_by=<approver>,<approver>" in Change(ctx(), phi).execute_command()
+
+
+def test_normalized_identities():
+    n = authorization.normalize
+    assert n("arn:aws:iam::123456789012:user/eng/Giles") == "arn:aws:iam::123456789012:user/giles"
+    assert n("user/giles", "123456789012") == "arn:aws:iam::123456789012:user/giles"
+    assert n("arn:aws:sts::1:assumed-role/Deploy/ci-7") == "arn:aws:sts::1:assumed-role/deploy/ci-7"
+    lists = authorization.Lists("prod", ("role/deploy",), {})
+    assert lists.deployer_problem("arn:aws:sts::1:assumed-role/Deploy/ci-7") is None
+    assert "not on the deployers" in lists.deployer_problem("arn:aws:sts::1:assumed-role/other/ci-7")
+
+
+def test_a_deployers_parameter_is_refused_in_prod_and_everywhere(refusals):
+    for env in ("sandbox", "prod"):
+        c = ctx(deployers=["mallory"])
+        c.params = c.params.model_copy(update={"env": env})
+        with pytest.raises(Refused, match="allow-list comes only from the committed parameters/" + env):
+            authorize(c, "deploy", "rovn-passport-api")
+    assert authorize(ctx(), "deploy", "rovn-passport-api").endswith("deployers")
+
+
+def test_stale_plan_hash_is_refused_and_prefix_accepted(refusals):
     with pytest.raises(Refused, match="does not match today's plan"):
         Change(ctx(confirm=True, approved_by=["giles"], plan_hash="0" * 64), PLAN).confirm()
     ok = Change(ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash[:12]), PLAN).confirm()
@@ -54,17 +122,20 @@ def test_stale_plan_hash_is_refused_and_prefix_accepted():
         Change(ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash[:6]), PLAN).confirm()
 
 
-def test_interactive_confirm_asks_for_the_target_name():
+def test_interactive_confirm_follows_the_same_rules_and_asks_for_the_target_name(refusals):
     asked = []
-    approval = Change(ctx("interactive", confirm=True), PLAN).confirm(
+    approval = confirmed("interactive", approved_by=["giles"]).confirm(
         ask=lambda prompt: asked.append(prompt) or "rovn-passport-api")
-    assert approval.executed and approval.approvers == ["oncall"] and "rovn-passport-api" in asked[0]
+    assert approval.executed and approval.approvers == ["giles"] and "rovn-passport-api" in asked[0]
     with pytest.raises(Refused, match="typed 'rovn-passport'"):
-        Change(ctx("interactive", confirm=True), PLAN).confirm(ask=lambda _: "rovn-passport")
+        confirmed("interactive", approved_by=["giles"]).confirm(ask=lambda _: "rovn-passport")
+    for values in ({}, {"approved_by": ["oncall"]}, {"approved_by": ["claude-deploy"]}):  # no self-approval
+        with pytest.raises(Refused):
+            confirmed("interactive", **values).confirm(ask=lambda _: "rovn-passport-api")
 
 
 def test_steps_cannot_be_skipped():
-    change = Change(ctx(confirm=True, approved_by=["giles"]), PLAN)
+    change = confirmed(approved_by=["giles"])
     with pytest.raises(Refused, match="before confirm"):
         change.execute(lambda: 1)
     change.confirm()
@@ -73,7 +144,7 @@ def test_steps_cannot_be_skipped():
 
 
 def test_log_writes_audit_then_notifies(fresh, app_db):
-    c = ctx(confirm=True, approved_by=["giles", "christian"],
+    c = ctx(confirm=True, approved_by=["giles", "christian"], plan_hash=PLAN.hash,
             slack_webhook_url=fresh["sink_url"] + "/slack")
     c.__dict__["db"] = app_db
     change = Change(c, PLAN)
@@ -91,7 +162,7 @@ def test_log_writes_audit_then_notifies(fresh, app_db):
 
 def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
     control.scenario(fresh, "sink_down")
-    c = ctx(confirm=True, approved_by=["giles"], slack_webhook_url=fresh["sink_url"] + "/slack")
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash, slack_webhook_url=fresh["sink_url"] + "/slack")
     c.__dict__["db"] = app_db
     change = Change(c, PLAN)
     change.confirm()
@@ -105,7 +176,7 @@ def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
 def test_webhook_from_secrets_manager(fresh, app_db, aws):
     url = fresh["sink_url"] + "/slack"
     aws("secretsmanager").create_secret(Name="rovn/sandbox/slack-webhook-url", SecretString=url)
-    c = ctx(confirm=True, approved_by=["giles"], slack_webhook_url="secret:rovn/sandbox/slack-webhook-url")
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash, slack_webhook_url="secret:rovn/sandbox/slack-webhook-url")
     c.__dict__["db"] = app_db
     hook = c.webhook("slack_webhook_url")
     assert hook.reveal() == url and hook.name == "rovn/sandbox/slack-webhook-url" and url not in repr(hook)

@@ -1,4 +1,4 @@
-"""The deploy's preflight: who deploys (§10), whether the service is steady, which
+"""The deploy's preflight (who deploys, §10, is protocol.authorize): whether the service is steady, which
 migrations the source brings (§3), and which manual snapshots outlived their 90
 days. Each adds a row to the checks table; a failed row refuses the deploy."""
 from __future__ import annotations
@@ -8,14 +8,6 @@ from pathlib import Path
 from ..migrations import engine, lint, phi, snapshot
 from ..status import short_td
 from .checks import Checks
-
-
-def identity(checks: Checks, operator, deployers: list[str]) -> None:
-    allowed = operator.name in deployers or operator.arn in deployers
-    checks.add("identity on the deployers allow-list",
-               None if allowed else f"{operator.arn} is not on the deployers allow-list "
-                                    f"({', '.join(deployers) or 'empty'})",
-               operator.arn, "§10")
 
 
 def stable(checks: Checks, service: dict) -> None:

@@ -13,7 +13,7 @@ from functools import cached_property
 from .. import db, notify, paths, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
-from ..protocol import Plan, refuse, webhook
+from ..protocol import Plan, authorize, refuse, webhook
 from . import build, image, preflight, rollout, taskdef, verify
 from .checks import Checks
 from .source import Source
@@ -112,7 +112,7 @@ class Steps:
         service = rollout.describe(self.ecs, p.cluster, p.service)
         current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
         checks = Checks()
-        preflight.identity(checks, ctx.operator, p.deployers)
+        checks.add("identity on the deployers allow-list", None, authorize(ctx, "deploy", p.service), "§10")
         preflight.stable(checks, service)
         report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
         preflight.snapshots(checks, ctx.client("rds"), p.rds_instance)
@@ -134,7 +134,10 @@ class Steps:
         changed = taskdef.diff(current.spec, spec)
         checks.add("a new task definition revision", None if changed else force_new_only(current),
                    f"{len(changed)} field(s) change", "§2")
-        plan = self._plan(current, changed, report.pending, build_from)
+        # The plan names a build by its source, never by a tag an earlier attempt produced,
+        # so a re-run after a crash has the very plan (and hash) that was approved.
+        planned = taskdef.diff(current.spec, self.render(current, p.image_tag or BUILT))
+        plan = self._plan(current, planned, report.pending, build_from)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
         return Prepared(service, current, checks, plan, report.pending, p.image_tag, build_from)
@@ -166,7 +169,16 @@ class Steps:
                    f"image {current.image_tag} → {p.image_tag or 'built from source ' + build_from.sha256[:12]}",
                    f"migrations before traffic: {', '.join(pending) or 'none'}",
                    f"rollout watched by deployment id for up to {p.deadline_s:.0f}s, then {p.bake_s:.0f}s of bake")
-        return Plan("deploy", p.service, changes, summary)
+        touching = self._phi(pending)
+        return Plan("deploy", p.service, changes, summary, 2 if touching else 1,
+                    f"PHI migrations ({', '.join(touching)}), §3" if touching else "")
+
+    def _phi(self, pending: list[str]) -> list[str]:
+        """The pending migrations that touch a PHI column: the deploy needs two approvers."""
+        from ..migrations import files
+
+        by_name = {m.name: m for m in files.discover(self.migrations_dir)}
+        return [n for n in pending if n in by_name and phi.touched(by_name[n], self._registry())]
 
     # execute -------------------------------------------------------------------
     def execute(self, prepared: Prepared, approval) -> Result:

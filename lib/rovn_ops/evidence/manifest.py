@@ -100,7 +100,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "run_id": run_id, "runbook": runbook, "environment": parameters.get("env"), "mode": mode,
         "operator": operator, "parameters": parameters,
         "started_at": started.isoformat(), "ended_at": datetime.now(timezone.utc).isoformat(),
-        "outcome": result.get("outcome") if outcome == "success" and result.get("outcome") else outcome,
+        "outcome": _outcome(outcome, result.get("outcome")),
         "error": error,
         "approvals": result.get("approvals", []), "audit_log": result.get("audit_log", []),
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
@@ -118,6 +118,16 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
     manifest = redactor.tree(manifest)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
+
+
+def _outcome(kernel: str, recorded: str | None) -> str:
+    """What the run's kernel said (success, failed, interrupted), refined by what the
+    runbook recorded: a preview, or a refusal before anything changed (`refused`)."""
+    if kernel == "success" and recorded:
+        return recorded
+    if kernel == "failed" and recorded == "refused":
+        return "refused"
+    return kernel
 
 
 def runs(root: Path | None = None) -> list[dict]:

@@ -1,8 +1,24 @@
-"""`rovn-ops migrations status|verify|apply`: the engine as a command."""
+"""`rovn-ops migrations status|verify|apply`: the engine as a command.
+
+`apply` writes to the database outside any runbook, so it is the sandbox's tool only:
+outside the sandbox it is refused and names the runbooks that apply migrations
+through the protocol (preview, plan hash, approvers, evidence): `deploy` (pending
+migrations run before traffic) and `migration_reversal`. In the sandbox it still
+checks §10's allow-list and the approvers, as the runbooks do.
+"""
 from __future__ import annotations
 
 from .. import aws, context, db, params, paths
+from ..authorization import Lists
+from ..errors import Refused
 from . import engine, phi
+
+
+def refuse_outside_sandbox(env: str) -> None:
+    if env != "sandbox":
+        raise Refused(f"migrations apply --env {env} is refused: it would write outside the protocol. Production "
+                      f"migrations run through a runbook: rovn-ops run deploy --env {env} (pending migrations are "
+                      f"applied before traffic), or rovn-ops run migration_reversal --env {env} -p migration=<file>")
 
 
 def settings(env: str, directory: str | None) -> dict:
@@ -34,11 +50,13 @@ def verify(env: str, directory: str | None) -> int:
 
 
 def apply(env: str, directory: str | None, approvers: list[str], lock_wait: float) -> int:
+    refuse_outside_sandbox(env)
     s = settings(env, directory)
     op = context.operator(env, s["region"])
     actor = engine.Actor(op.arn, op.local_user, context.new_run_id("migrations"))
     rds = aws.client("rds", env=env, region=s["region"])
     with db.connect(db.migration_url()) as conn:
+        _authorize(conn, env, actor, approvers)
         result = engine.apply(conn, s["dir"], actor=actor, approvers=approvers,
                               registry=phi.load_registry(s["phi_registry"]), rds=rds,
                               rds_instance=s["rds_instance"], lock_wait=lock_wait)
@@ -49,3 +67,17 @@ def apply(env: str, directory: str | None, approvers: list[str], lock_wait: floa
     print("nothing to apply" if not result.applied else f"{len(result.applied)} applied")
     print(result.report)
     return 0
+
+
+def _authorize(conn, env: str, actor: engine.Actor, approvers: list[str]) -> None:
+    """§10 as the runbooks check it: the operator is a deployer; approvers are listed, not the operator."""
+    lists = Lists.of(env)
+    problem = lists.deployer_problem(actor.arn)
+    try:
+        if problem:
+            raise Refused(problem)
+        if approvers:
+            approvers[:] = lists.approvers_for(approvers, actor.arn)
+    except Refused as e:
+        engine._audit(conn, actor, "(pending set)", "refused", reason=str(e))
+        raise

@@ -137,7 +137,7 @@ def data_loss(conn, drops: list[tuple[str, str | None]]) -> list[dict]:
     return out
 
 
-def plan(reversal: Reversal, loss: list[dict], applies: list[str]) -> Plan:
+def plan(reversal: Reversal, loss: list[dict], applies: list[str], phi_columns: list[str] = ()) -> Plan:
     return Plan("migration_reversal", reversal.migration.name,
                 {"reverses": reversal.migration.name, "file": reversal.file_name, "sql": reversal.sql,
                  "data_loss": loss, "applies": applies},
@@ -147,4 +147,5 @@ def plan(reversal: Reversal, loss: list[dict], applies: list[str]) -> Plan:
                  + ", ".join(applies),
                  "run the integrity check (verify)",
                  "rows with data that would be lost: " +
-                 (", ".join(f"{d['table']}.{d['column']}={d['rows with data']}" for d in loss) or "none")))
+                 (", ".join(f"{d['table']}.{d['column']}={d['rows with data']}" for d in loss) or "none")),
+                2 if phi_columns else 1, f"touches PHI ({', '.join(phi_columns)}), §3" if phi_columns else "")

@@ -6,7 +6,7 @@ from functools import cached_property
 
 from .. import db, paths
 from ..errors import Refused
-from ..protocol import Plan
+from ..protocol import Plan, authorize
 from . import engine, files, phi, reversal
 
 
@@ -51,6 +51,7 @@ class Steps:
 
     def prepare(self) -> Prepared:
         name = self.ctx.params.migration
+        authorize(self.ctx, "migration_reversal", name)
         report = engine.verify(self.conn, self.directory)
         if name not in {r["name"] for r in report.applied}:
             raise Refused(f"{name} is not applied ({report}): there is nothing to reverse")
@@ -61,7 +62,7 @@ class Steps:
             raise Refused(reversal.restore_path(target, self.snapshot_of(name), str(e))) from None
         loss = reversal.data_loss(self.conn, rev.drops)
         applies = [n for n in report.pending if n != rev.file_name] + [rev.file_name]
-        return Prepared(rev, reversal.plan(rev, loss, applies), loss)
+        return Prepared(rev, reversal.plan(rev, loss, applies, sorted(phi.touched(target, self.registry))), loss)
 
     def execute(self, prepared: Prepared, approval) -> engine.ApplyResult:
         rev = prepared.reversal

@@ -1,0 +1,121 @@
+"""Who may change production, and who may approve a change (§10, §3).
+
+Both lists come only from the committed environment file, `parameters/<env>.yaml`,
+never from a parameter:
+
+    deployers:                 # IAM principals that may run a writing runbook
+      - user/claude-deploy
+    approvers:                 # each approver's name → their IAM principal
+      giles: user/giles
+
+A principal is a full ARN or, account-relative, `user/NAME`, `role/NAME` or
+`assumed-role/ROLE/SESSION` (the operator's own account). Identities are compared
+as normalized ARNs, case-insensitively: an IAM user's path is dropped, and an STS
+assumed-role session keeps its role and session name. Local user names count for
+nothing: an approver is a person the environment file names, never the operator.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import Refused
+
+_ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>iam|sts)::(?P<account>\d*):(?P<resource>.+)$")
+
+
+def normalize(principal: str, account: str = "", partition: str = "aws") -> str:
+    """One lower-case form per identity: arn:aws:iam::ACCT:user/NAME, …:role/NAME,
+    arn:aws:sts::ACCT:assumed-role/ROLE/SESSION, or arn:aws:iam::ACCT:root."""
+    text = principal.strip()
+    m = _ARN.match(text)
+    if m:
+        partition, account, resource = m["partition"], m["account"], m["resource"]
+    else:
+        resource = text
+    kind, _, rest = resource.partition("/")
+    kind = kind.lower()
+    if kind == "user":
+        return f"arn:{partition}:iam::{account}:user/{rest.rsplit('/', 1)[-1]}".lower()
+    if kind == "role":
+        return f"arn:{partition}:iam::{account}:role/{rest.rsplit('/', 1)[-1]}".lower()
+    if kind == "assumed-role":
+        role, _, session = rest.partition("/")
+        return f"arn:{partition}:sts::{account}:assumed-role/{role}/{session}".lower()
+    if resource.lower() == "root":
+        return f"arn:{partition}:iam::{account}:root".lower()
+    return text.lower()
+
+
+def account_of(arn: str) -> tuple[str, str]:
+    """(partition, account) of an ARN, or ("aws", "")."""
+    m = _ARN.match(arn.strip())
+    return (m["partition"], m["account"]) if m else ("aws", "")
+
+
+def same_identity(a: str, b: str) -> bool:
+    """The same person, or the same role session: an assumed role is its role and session."""
+    return a == b or (":assumed-role/" in b and a == role_of(b)) or (":assumed-role/" in a and b == role_of(a))
+
+
+def role_of(session_arn: str) -> str:
+    head, _, rest = session_arn.partition(":assumed-role/")
+    return head.replace(":sts::", ":iam::") + ":role/" + rest.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Lists:
+    """The environment file's deployers and approvers."""
+
+    env: str
+    deployers: tuple[str, ...]
+    approvers: dict  # name (lower-case) → principal as written
+
+    @classmethod
+    def of(cls, env: str) -> "Lists":
+        from .params import environment_file
+
+        data = environment_file(env)
+        deployers = data.get("deployers") or []
+        approvers = data.get("approvers") or {}
+        if not isinstance(deployers, list) or not isinstance(approvers, dict):
+            raise Refused(f"parameters/{env}.yaml: expected `deployers` as a list and `approvers` as a mapping "
+                          "of name to IAM principal")
+        return cls(env, tuple(str(d) for d in deployers), {str(k).lower(): str(v) for k, v in approvers.items()})
+
+    def deployer_problem(self, operator_arn: str) -> str | None:
+        """None if the operator is on the allow-list; else why not, in one line."""
+        partition, account = account_of(operator_arn)
+        me = normalize(operator_arn)
+        if any(same_identity(normalize(d, account, partition), me) for d in self.deployers):
+            return None
+        return (f"{operator_arn} is not on the deployers allow-list of parameters/{self.env}.yaml "
+                f"({', '.join(self.deployers) or 'empty'})")
+
+    def approvers_for(self, named: list[str], operator_arn: str, needed: int = 1, why: str = "") -> list[str]:
+        """The distinct approvers named, each on the list and none the operator; raises Refused."""
+        partition, account = account_of(operator_arn)
+        me = normalize(operator_arn)
+        seen: dict[str, str] = {}
+        for raw in (a.strip() for a in named):
+            if not raw:
+                continue
+            key = raw.lower()
+            principal = self.approvers.get(key)
+            if principal is None:
+                if key == me.rsplit("/", 1)[-1] or key == me:
+                    raise Refused(f"approved_by: {raw} is the operator ({operator_arn}); an approver must be "
+                                  "someone else")
+                raise Refused(f"approved_by: {raw} is not on the approvers list of parameters/{self.env}.yaml "
+                              f"(expected one of: {', '.join(sorted(self.approvers)) or 'none'})")
+            if same_identity(normalize(principal, account, partition), me):
+                raise Refused(f"approved_by: {raw} is the operator ({operator_arn}, compared by IAM identity); "
+                              "an approver must be someone else")
+            seen.setdefault(key, raw)
+        if not seen:
+            raise Refused("confirm=True needs approved_by: expected the name of at least one approver from "
+                          f"parameters/{self.env}.yaml (not the operator)")
+        if len(seen) < needed:
+            raise Refused(f"this change needs {needed} distinct approvers other than the operator"
+                          + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}")
+        return [k for k in seen]
