@@ -23,3 +23,13 @@ def connect(database_url: str | None = None, *, autocommit: bool = True):
 def migration_url() -> str:
     """Migrations run as the schema's owner: ROVN_MIGRATION_DATABASE_URL, else DATABASE_URL."""
     return os.environ.get("ROVN_MIGRATION_DATABASE_URL") or url()
+
+
+def connect_with(creds: dict, *, autocommit: bool = True, connect_timeout: int = 10):
+    """Connect with a credentials document (a Secrets Manager DB secret's JSON): the
+    password goes to libpq as a keyword, never through a URL string."""
+    import psycopg
+
+    return psycopg.connect(host=creds["host"], port=creds.get("port") or None, dbname=creds["dbname"],
+                           user=creds["username"], password=creds["password"], autocommit=autocommit,
+                           connect_timeout=connect_timeout)

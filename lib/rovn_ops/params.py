@@ -123,11 +123,33 @@ class MigrationReversalParams(MigrationParams):
     migration: str = Field("0011_add_worker_npi.sql", description="the applied migration to reverse")
 
 
+class SecretsAuditParams(RunbookParams):
+    pagerduty_webhook_url: str = Field("", description="PagerDuty events URL (URL or secret:NAME): drift pages")
+    security_webhook_url: str = Field("", description="security Slack channel webhook (URL or secret:NAME)")
+
+
+class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
+    secret: str = Field("rovn/prod/jwt-signing-key", min_length=1, description="the secret to rotate (its name)")
+    action: Literal["rotate", "prune"] = Field("rotate", description="rotate; or prune: drop JWT keys past "
+                                                                      "max_token_lifetime_s")
+    max_token_lifetime_s: float = Field(86400, gt=0, description="JWT: the longest a token lives; a retired "
+                                                                 "key verifies this long after it stops signing")
+    db_probe_table: str = Field("", description="database: a table the new user must be able to write "
+                                                "(one row rewritten, rolled back)")
+    provider_endpoint: str = Field("", description="API keys: the providers' host (empty: each provider's own)")
+    mcp_inbound_url: str = Field("", description="MCP inbound token API (our MCP server)")
+    mcp_outbound_url: str = Field("", description="MCP outbound token API (the MCP server we call)")
+    security_webhook_url: str = Field("", description="security Slack channel webhook (URL or secret:NAME)")
+    deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
+
+
 MODELS: dict[str, type[RunbookParams]] = {
     "service_status": ServiceStatusParams,
     "migration_reversal": MigrationReversalParams,
     "deploy": DeployParams,
     "rollback": RollbackParams,
+    "secrets_audit": SecretsAuditParams,
+    "secret_rotation": SecretRotationParams,
 }
 
 

@@ -39,10 +39,10 @@ def test_secrets_of_section_8_with_ages(fresh, aws):
     assert {"rovn/prod/db-master", "rovn/prod/jwt-signing-key", "rovn/prod/stripe-api-key"} <= set(secrets)
     jwt = secrets["rovn/prod/jwt-signing-key"]
     tags = {t["Key"]: t["Value"] for t in jwt["Tags"]}
-    assert tags["rotation-cadence-days"] == "180"
+    assert tags["rotation-cadence-days"] == "180" and tags["class"] == "jwt"
     import datetime
     age = datetime.datetime.now(datetime.timezone.utc) - jwt["LastChangedDate"]
-    assert 149 <= age.days <= 150
+    assert 199 <= age.days <= 200
 
 
 def test_alarms_logs_codebuild_rds_and_evidence_bucket(fresh, aws):
@@ -59,7 +59,7 @@ def test_alarms_logs_codebuild_rds_and_evidence_bucket(fresh, aws):
 def test_health_reports_the_primary_image_tag(fresh):
     import json
     body = json.loads(urllib3.request("GET", fresh["health_url"]).data)
-    assert body == {"status": "ok", "version": LIVE}
+    assert body == {"status": "ok", "version": LIVE, "db": "ok"}
 
 
 def test_reset_restores_the_world(fresh, aws):

@@ -36,6 +36,7 @@ class Sink:
 
 class Handler(BaseHTTPRequestHandler):
     version_of_primary: Callable[[], str | None]
+    db_status: Callable[[], str]
     sink: Sink
     reset: Callable[[], None]
 
@@ -57,7 +58,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             if scenarios.active("health_down"):
                 return self._reply(503, {"status": "unavailable"})
-            return self._reply(200, {"status": "ok", "version": self.version_of_primary()})
+            db = self.db_status()  # the running tasks' database credentials still log in
+            return self._reply(200 if db == "ok" else 503, {"status": "ok" if db == "ok" else "unavailable",
+                                                            "version": self.version_of_primary(), "db": db})
         if self.path == "/_sandbox/posts":
             return self._reply(200, self.sink.posts)
         if self.path == "/_sandbox/scenario":

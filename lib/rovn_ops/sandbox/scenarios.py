@@ -9,6 +9,7 @@ KNOWN = {
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
     "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
+    "secret_checks_hang": "the fake provider's key checks and the MCP stub's pings hang while on",
 }
 _on: set[str] = set()
 

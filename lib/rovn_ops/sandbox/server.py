@@ -70,11 +70,17 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import codebuild_sim, ecs_rollout, httpd, rds_faults
+        from . import codebuild_sim, ecs_rollout, fakes, httpd, rds_faults, secretsmanager_fixes, task_credentials
 
         ecs_rollout.install()
         rds_faults.install()
         codebuild_sim.install()
+        secretsmanager_fixes.install()
+        ecs = self.world["ecs"]
+        self.captures = task_credentials.Captures(self.world["region"], ecs["cluster"], ecs["service"],
+                                                  ecs["secrets"]["DATABASE_URL"])
+        task_credentials.install(self.captures)
+        self.fakes = fakes.serve()
         port = _free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.moto.start()
@@ -84,10 +90,12 @@ class Sandbox:
         facts = self._seed()
         handler = type("H", (httpd.Handler,), {
             "version_of_primary": staticmethod(self.version_of_primary),
+            "db_status": staticmethod(self.captures.db_status),
             "sink": httpd.Sink(self.dir / "sink.jsonl"), "reset": staticmethod(self.reset)})
         self.sink = handler.sink
         self.app, self.control = httpd.serve(handler), httpd.serve(handler)
         db.join()
+        self._seed_secret_values()
         return self._state(facts)
 
     def _start_db(self) -> None:
@@ -112,15 +120,25 @@ class Sandbox:
                               paths.project_path(self.defaults["phi_registry"]))
 
     def _seed(self) -> dict:
-        from . import world
+        from . import secrets_world, world
 
         t = time.perf_counter()
         facts = world.seed(self.world, self.endpoint, self.credentials)
         world.seed_signing_key(self.endpoint, self.world["region"], self.evidence["signing_key_secret"],
                                _signing_key(self.dir))
         self.world_since = time.time()
+        secrets_world.seed_iam(self.endpoint, self.world["region"], self.world["secret_readers"])
         print(f"seeded the world in {time.perf_counter() - t:.2f}s", flush=True)
         return facts
+
+    def _seed_secret_values(self) -> None:
+        """Secret values that work where they are used (the database, the fakes); tasks
+        of the running service then take the database secret as they start."""
+        from . import secrets_world
+
+        secrets_world.seed(self.world, self.admin_db_url, embedded=self.pg is not None)
+        self.captures.clear()
+        self.captures.observe_now()
 
     def version_of_primary(self) -> str | None:
         from . import ecs_rollout
@@ -148,6 +166,7 @@ class Sandbox:
         self.sink.clear()
         self._seed()
         self._recreate_db()
+        self._seed_secret_values()
         # Runs archived before now lost their world (database, bucket): say since when.
         write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
 
@@ -161,6 +180,7 @@ class Sandbox:
             "health_url": f"{host}:{self.app.server_port}/health",
             "sink_url": f"{host}:{self.control.server_port}/hooks",
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
+            "fakes_url": f"{host}:{self.fakes.server_port}",
             "evidence_bucket": self.world["evidence_bucket"]["name"],
             "migrations_dir": str(self.migrations_dir), "source_dir": str(self.source_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),

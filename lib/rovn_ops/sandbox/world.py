@@ -109,9 +109,10 @@ def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
 
     arns = {}
     for spec in specs:
+        tags = {"rotation-cadence-days": str(spec["cadence_days"]), "class": spec["class"],
+                **{k: spec[k] for k in ("provider", "direction") if k in spec}}
         arn = sm.create_secret(Name=spec["name"], SecretString=pysecrets.token_urlsafe(32),
-                               Tags=[{"Key": "rotation-cadence-days", "Value": str(spec["cadence_days"])},
-                                     {"Key": "kind", "Value": spec["kind"]}])["ARN"]
+                               Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["ARN"]
         arns[spec["name"]] = arn
     backend = secretsmanager_backends[ACCOUNT][sm.meta.region_name]
     now = datetime.now(timezone.utc)
@@ -120,6 +121,7 @@ def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
         when = (now - timedelta(days=spec["age_days"])).timestamp()
         secret.created_date = secret.last_changed_date = int(when)
         secret.last_rotation_date = int(when)
+        secret.versions[secret.default_version_id]["createdate"] = int(when)
     return arns
 
 

@@ -1,0 +1,132 @@
+"""JWT signing keys, rolling (§8): the secret holds a JWKS. A rotation adds a key pair
+with a new `kid` that signs from then on; the previous key stays in the set for
+verification only, so tokens it signed keep verifying, until the maximum token
+lifetime has passed since it stopped signing. A later run (`action=prune`) removes
+keys retired longer ago than that. The crypto is joserfc's.
+
+Secret: {"keys": [private JWKs], "signing_kid": kid, "retired": {kid: ISO time}}.
+The published JWKS is the public half of every key in it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .steps import Strategy
+from .values import Masked, dumps
+
+ALG = "ES256"
+
+
+def new_key(kid: str) -> dict:
+    from joserfc.jwk import ECKey
+
+    return ECKey.generate_key("P-256", {"kid": kid, "alg": ALG, "use": "sig"}, private=True).as_dict(private=True)
+
+
+def new_document(kid: str) -> dict:
+    return {"keys": [new_key(kid)], "signing_kid": kid, "retired": {}}
+
+
+def kid_for(token: str) -> str:
+    return "rovn-" + token.replace("-", "")[:12]
+
+
+def published(doc: dict) -> dict:
+    """The public JWKS: what verifiers fetch."""
+    from joserfc.jwk import KeySet
+
+    return KeySet.import_key_set({"keys": doc["keys"]}).as_dict(private=False)
+
+
+def sign(doc: dict, claims: dict) -> str:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    key = next(k for k in doc["keys"] if k["kid"] == doc["signing_kid"])
+    return jwt.encode({"alg": key.get("alg", ALG), "kid": key["kid"]}, claims, KeySet.import_key_set({"keys": [key]}))
+
+
+def verify(token: str, jwks: dict) -> dict:
+    """The token's claims if a key of the published set verifies it; raises otherwise
+    (an unknown kid included)."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[ALG]).claims
+
+
+def expired(doc: dict, lifetime: timedelta, now: datetime) -> list[str]:
+    """Verify-only keys whose last token has outlived the maximum token lifetime."""
+    return [kid for kid, at in doc.get("retired", {}).items()
+            if kid != doc["signing_kid"] and datetime.fromisoformat(at) + lifetime <= now]
+
+
+def _without(doc: dict, kids: list[str]) -> dict:
+    return {"keys": [k for k in doc["keys"] if k["kid"] not in kids], "signing_kid": doc["signing_kid"],
+            "retired": {k: v for k, v in doc.get("retired", {}).items() if k not in kids}}
+
+
+class Jwks(Strategy):
+    klass = "jwt"
+
+    def __init__(self, *, lifetime_s: float, action: str = "rotate", now=lambda: datetime.now(timezone.utc)):
+        self.lifetime, self.action, self.now = timedelta(seconds=lifetime_s), action, now
+
+    def plan(self, base: Masked, token: str) -> dict:
+        doc = base.json()
+        facts = {"strategy": "rolling JWKS", "action": self.action, "signing_kid": doc.get("signing_kid"),
+                 "max_token_lifetime_s": self.lifetime.total_seconds()}
+        if self.action == "rotate":
+            return facts | {"new_signing_kid": kid_for(token),
+                            "verify_only_after": sorted(k["kid"] for k in doc["keys"])}
+        return facts | {"prune": sorted(expired(doc, self.lifetime, self.now()))}
+
+    def preflight(self, current: Masked) -> list[str]:
+        try:
+            doc = current.json()
+            sign(doc, {"sub": "rotation-preflight"})
+        except (ValueError, KeyError, StopIteration, TypeError) as e:
+            return [f"the secret is not a JWKS with a signing key ({type(e).__name__})"]
+        if self.action == "prune" and not expired(doc, self.lifetime, self.now()):
+            return [f"nothing to prune: no verify-only key retired more than {self.lifetime} ago"]
+        return []
+
+    def make(self, current: Masked, token: str) -> Masked:
+        doc = current.json()
+        if self.action == "prune":
+            return dumps(_without(doc, expired(doc, self.lifetime, self.now())))
+        kid = kid_for(token)
+        retired = {**doc.get("retired", {}), doc["signing_kid"]: self.now().isoformat()}
+        return dumps({"keys": doc["keys"] + [new_key(kid)], "signing_kid": kid, "retired": retired})
+
+    def set(self, pending: Masked, current: Masked) -> str:
+        return ("nothing downstream: the service reads the JWKS from the secret when its tasks start, "
+                "and the rollout publishes it")
+
+    def test(self, pending: Masked, current: Masked) -> str:
+        new, old = pending.json(), current.json()
+        jwks = published(new)
+        verify(sign(new, {"sub": "rotation-test"}), jwks)
+        verify(sign(old, {"sub": "rotation-test"}), jwks)  # tokens in flight keep verifying
+        return (f"a token from {new['signing_kid']} verifies, and one from {old['signing_kid']} still does, "
+                f"against the new JWKS ({len(jwks['keys'])} keys)")
+
+    def retire(self, previous: Masked, current: Masked) -> str:
+        if self.action == "prune":
+            return "pruned keys are gone from the published JWKS"
+        return (f"{previous.json()['signing_kid']} stays for verification only; prune it after "
+                f"{self.lifetime} (action=prune)")
+
+    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
+        doc = current.json()
+        jwks = published(doc)
+        problems = []
+        try:
+            verify(sign(doc, {"sub": "rotation-verify"}), jwks)
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"the signing key's token does not verify: {type(e).__name__}")
+        if previous is not None and self.action == "rotate":
+            try:
+                verify(sign(previous.json(), {"sub": "rotation-verify"}), jwks)
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"tokens from the previous key no longer verify: {type(e).__name__}")
+        return problems

@@ -1,0 +1,30 @@
+"""Rolling the service's tasks onto a rotated secret: ECS injects secrets when a task
+starts, so running tasks keep the old value until they are replaced. A forced new
+deployment replaces them all; it is watched by its deployment id with the deploy's
+rollout watcher, and the old value is retired only after it COMPLETES."""
+from __future__ import annotations
+
+from ..deploy import rollout
+
+
+def uses(ecs, cluster: str, service: str, secret_arn: str) -> list[str]:
+    """The container variables of the service's task definition that take this secret."""
+    td_arn = rollout.describe(ecs, cluster, service)["taskDefinition"]
+    td = ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+    return [s["name"] for c in td["containerDefinitions"] for s in c.get("secrets", [])
+            if s["valueFrom"] == secret_arn or s["valueFrom"].startswith(secret_arn + ":")]
+
+
+def start(ecs, cluster: str, service: str) -> str:
+    svc = ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)["service"]
+    return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY")
+
+
+def still_there(ecs, cluster: str, service: str, deployment_id: str) -> bool:
+    return any(d["id"] == deployment_id for d in rollout.describe(ecs, cluster, service)["deployments"])
+
+
+def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: float, first: float,
+          longest: float, say=print) -> rollout.Verdict:
+    return rollout.watch(ecs, cluster, service, deployment_id, deadline_s=deadline_s, first=first,
+                         longest=longest, say=say)
