@@ -17,7 +17,7 @@ import secrets as pysecrets
 
 from .. import db
 from .steps import Strategy
-from .values import Masked, dumps, read
+from .values import Secret, doc, dumps, read
 from .versions import CURRENT
 
 REQUIRED = ("engine", "host", "username", "password", "dbname")
@@ -46,17 +46,17 @@ class Database(Strategy):
         self.sm, self.probe_table = sm, probe_table
 
     def _master(self, creds: dict) -> dict:
-        return read(self.sm, creds["masterarn"], stage=CURRENT).value.json()
+        return doc(read(self.sm, creds["masterarn"], stage=CURRENT).value)
 
-    def plan(self, base: Masked, token: str) -> dict:
-        c = base.json()
+    def plan(self, base: Secret, token: str) -> dict:
+        c = doc(base)
         return {"strategy": "alternating users", "host": c.get("host"), "dbname": c.get("dbname"),
                 "active_user": c.get("username"), "next_user": other_user(c.get("username", "")),
                 "master": c.get("masterarn"), "revoke_after_rollout": c.get("username")}
 
-    def preflight(self, current: Masked) -> list[str]:
+    def preflight(self, current: Secret) -> list[str]:
         try:
-            c = current.json()
+            c = doc(current)
         except ValueError:
             return ["the secret is not JSON (engine, host, username, password, dbname, masterarn)"]
         missing = [k for k in REQUIRED + ("masterarn",) if not c.get(k)]
@@ -72,12 +72,12 @@ class Database(Strategy):
             problems.append(f"master: {p}")
         return problems
 
-    def make(self, current: Masked, token: str) -> Masked:
-        c = current.json()
+    def make(self, current: Secret, token: str) -> Secret:
+        c = doc(current)
         return dumps({**c, "username": other_user(c["username"]), "password": pysecrets.token_urlsafe(24)})
 
-    def set(self, pending: Masked, current: Masked) -> str:
-        p, c = pending.json(), current.json()
+    def set(self, pending: Secret, current: Secret) -> str:
+        p, c = doc(pending), doc(current)
         if (p["host"], p["dbname"]) != (c["host"], c["dbname"]):
             raise ValueError("AWSPENDING names another host or database than AWSCURRENT")
         if p["username"] != other_user(c["username"]):
@@ -90,8 +90,8 @@ class Database(Strategy):
         return f"ALTER ROLE {p['username']} (inactive user) with the new password" + (
             f"; created it with {c['username']}'s memberships" if created else "")
 
-    def test(self, pending: Masked, current: Masked) -> str:
-        p = pending.json()
+    def test(self, pending: Secret, current: Secret) -> str:
+        p = doc(pending)
         with db.connect_with(p) as conn:
             with conn.transaction(force_rollback=True):
                 conn.execute("CREATE TEMP TABLE rovn_rotation_probe (at timestamptz) ON COMMIT DROP")
@@ -102,19 +102,19 @@ class Database(Strategy):
                     wrote += f" and {self.probe_table}"
         return f"{p['username']} logs in and writes to {wrote} (rolled back)"
 
-    def retire(self, previous: Masked, current: Masked) -> str:
-        old, new = previous.json(), current.json()
+    def retire(self, previous: Secret, current: Secret) -> str:
+        old, new = doc(previous), doc(current)
         if old["username"] == new["username"]:
             raise ValueError(f"AWSPREVIOUS and AWSCURRENT are the same user {new['username']}: nothing to revoke")
         with db.connect_with(self._master(new)) as conn:
             conn.execute(_sql("ALTER ROLE {} WITH PASSWORD NULL", old["username"]))
         return f"{old['username']}'s password removed (retired until the next rotation)"
 
-    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
-        c = current.json()
+    def verify(self, current: Secret, previous: Secret | None) -> list[str]:
+        c = doc(current)
         problems = [f"AWSCURRENT does not log in: {p}" for p in [login_problem(c)] if p]
         if previous is not None:
-            old = previous.json()
+            old = doc(previous)
             if old["username"] != c["username"] and login_problem(old) is None:
                 problems.append(f"the retired user {old['username']} still logs in with its old password")
         return problems

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from .steps import Strategy
-from .values import Masked, dumps
+from .values import Secret, dumps
+from .values import doc as load
 
 ALG = "ES256"
 
@@ -71,8 +72,8 @@ class Jwks(Strategy):
     def __init__(self, *, lifetime_s: float, action: str = "rotate", now=lambda: datetime.now(timezone.utc)):
         self.lifetime, self.action, self.now = timedelta(seconds=lifetime_s), action, now
 
-    def plan(self, base: Masked, token: str) -> dict:
-        doc = base.json()
+    def plan(self, base: Secret, token: str) -> dict:
+        doc = load(base)
         facts = {"strategy": "rolling JWKS", "action": self.action, "signing_kid": doc.get("signing_kid"),
                  "max_token_lifetime_s": self.lifetime.total_seconds()}
         if self.action == "rotate":
@@ -80,9 +81,9 @@ class Jwks(Strategy):
                             "verify_only_after": sorted(k["kid"] for k in doc["keys"])}
         return facts | {"prune": sorted(expired(doc, self.lifetime, self.now()))}
 
-    def preflight(self, current: Masked) -> list[str]:
+    def preflight(self, current: Secret) -> list[str]:
         try:
-            doc = current.json()
+            doc = load(current)
             sign(doc, {"sub": "rotation-preflight"})
         except (ValueError, KeyError, StopIteration, TypeError) as e:
             return [f"the secret is not a JWKS with a signing key ({type(e).__name__})"]
@@ -90,34 +91,34 @@ class Jwks(Strategy):
             return [f"nothing to prune: no verify-only key retired more than {self.lifetime} ago"]
         return []
 
-    def make(self, current: Masked, token: str) -> Masked:
-        doc = current.json()
+    def make(self, current: Secret, token: str) -> Secret:
+        doc = load(current)
         if self.action == "prune":
             return dumps(_without(doc, expired(doc, self.lifetime, self.now())))
         kid = kid_for(token)
         retired = {**doc.get("retired", {}), doc["signing_kid"]: self.now().isoformat()}
         return dumps({"keys": doc["keys"] + [new_key(kid)], "signing_kid": kid, "retired": retired})
 
-    def set(self, pending: Masked, current: Masked) -> str:
+    def set(self, pending: Secret, current: Secret) -> str:
         return ("nothing downstream: the service reads the JWKS from the secret when its tasks start, "
                 "and the rollout publishes it")
 
-    def test(self, pending: Masked, current: Masked) -> str:
-        new, old = pending.json(), current.json()
+    def test(self, pending: Secret, current: Secret) -> str:
+        new, old = load(pending), load(current)
         jwks = published(new)
         verify(sign(new, {"sub": "rotation-test"}), jwks)
         verify(sign(old, {"sub": "rotation-test"}), jwks)  # tokens in flight keep verifying
         return (f"a token from {new['signing_kid']} verifies, and one from {old['signing_kid']} still does, "
                 f"against the new JWKS ({len(jwks['keys'])} keys)")
 
-    def retire(self, previous: Masked, current: Masked) -> str:
+    def retire(self, previous: Secret, current: Secret) -> str:
         if self.action == "prune":
             return "pruned keys are gone from the published JWKS"
-        return (f"{previous.json()['signing_kid']} stays for verification only; prune it after "
+        return (f"{load(previous)['signing_kid']} stays for verification only; prune it after "
                 f"{self.lifetime} (action=prune)")
 
-    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
-        doc = current.json()
+    def verify(self, current: Secret, previous: Secret | None) -> list[str]:
+        doc = load(current)
         jwks = published(doc)
         problems = []
         try:
@@ -126,7 +127,7 @@ class Jwks(Strategy):
             problems.append(f"the signing key's token does not verify: {type(e).__name__}")
         if previous is not None and self.action == "rotate":
             try:
-                verify(sign(previous.json(), {"sub": "rotation-verify"}), jwks)
+                verify(sign(load(previous), {"sub": "rotation-verify"}), jwks)
             except Exception as e:  # noqa: BLE001
                 problems.append(f"tokens from the previous key no longer verify: {type(e).__name__}")
         return problems

@@ -13,14 +13,14 @@ import secrets as pysecrets
 
 from . import http
 from .steps import Strategy
-from .values import Masked
+from .values import Secret, wrap
 
 
-def _bearer(token: Masked) -> dict:
+def _bearer(token: Secret) -> dict:
     return {"Authorization": f"Bearer {token.reveal()}"}
 
 
-def accepted(url: str, token: Masked) -> int:
+def accepted(url: str, token: Secret) -> int:
     return http.call("GET", f"{url}/ping", headers=_bearer(token))
 
 
@@ -30,39 +30,39 @@ class Mcp(Strategy):
     def __init__(self, *, direction: str, url: str):
         self.direction, self.url = direction, url.rstrip("/")
 
-    def plan(self, base: Masked, token: str) -> dict:
+    def plan(self, base: Secret, token: str) -> dict:
         return {"strategy": "generated token (secrets.token_urlsafe)", "direction": self.direction,
                 "server": http.where(self.url), "old token": "accepted until the rollout completes, then revoked"}
 
-    def preflight(self, current: Masked) -> list[str]:
+    def preflight(self, current: Secret) -> list[str]:
         if not self.url:
             return [f"no MCP {self.direction} server URL (mcp_{self.direction}_url)"]
         status = accepted(self.url, current)
         return [] if status == 200 else [f"the MCP server does not accept AWSCURRENT (HTTP {status or 'no answer'})"]
 
-    def make(self, current: Masked, token: str) -> Masked:
-        return Masked(pysecrets.token_urlsafe(32))
+    def make(self, current: Secret, token: str) -> Secret:
+        return wrap(pysecrets.token_urlsafe(32), "new MCP token")
 
-    def set(self, pending: Masked, current: Masked) -> str:
+    def set(self, pending: Secret, current: Secret) -> str:
         status = http.call("POST", f"{self.url}/tokens", headers=_bearer(current), body={"token": pending.reveal()})
         if status not in (200, 201, 204):
             raise ValueError(f"the MCP server refused the new token (HTTP {status or 'no answer'})")
         return f"new {self.direction} token registered with {http.where(self.url)}; the old one still accepted"
 
-    def test(self, pending: Masked, current: Masked) -> str:
+    def test(self, pending: Secret, current: Secret) -> str:
         status = accepted(self.url, pending)
         if status != 200:
             raise ValueError(f"the MCP server does not accept the new token (HTTP {status or 'no answer'})")
         return "the MCP server accepts the new token (HTTP 200)"
 
-    def retire(self, previous: Masked, current: Masked) -> str:
+    def retire(self, previous: Secret, current: Secret) -> str:
         status = http.call("POST", f"{self.url}/tokens/revoke", headers=_bearer(current),
                            body={"token": previous.reveal()})
         if status not in (200, 204, 404):
             raise ValueError(f"the MCP server did not revoke the old token (HTTP {status or 'no answer'})")
         return "old token revoked at the MCP server"
 
-    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
+    def verify(self, current: Secret, previous: Secret | None) -> list[str]:
         problems = []
         if (s := accepted(self.url, current)) != 200:
             problems.append(f"AWSCURRENT is not accepted (HTTP {s or 'no answer'})")

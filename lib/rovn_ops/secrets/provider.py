@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..errors import Refused
 from . import http
 from .steps import Strategy
-from .values import Masked
+from .values import Secret, wrap
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Adapter:
     auth: str           # bearer | x-api-key | basic
     console: str        # where the operator issues and revokes keys
 
-    def headers(self, key: Masked) -> dict:
+    def headers(self, key: Secret) -> dict:
         k = key.reveal()
         if self.auth == "x-api-key":
             return {"x-api-key": k}
@@ -39,7 +39,7 @@ class Adapter:
         """`endpoint` replaces the provider's own host (the sandbox's fake provider)."""
         return f"{endpoint.rstrip('/')}/{self.name}{self.check_path}" if endpoint else self.base_url + self.check_path
 
-    def accepts(self, key: Masked, endpoint: str = "") -> tuple[bool, int]:
+    def accepts(self, key: Secret, endpoint: str = "") -> tuple[bool, int]:
         status = http.call("GET", self.check_url(endpoint), headers=self.headers(key))
         return 200 <= status < 300, status
 
@@ -64,7 +64,7 @@ class Provider(Strategy):
     def __init__(self, adapter: Adapter, *, secret: str, endpoint: str = "", headless: bool, ask=getpass.getpass):
         self.adapter, self.secret, self.endpoint, self.headless, self.ask = adapter, secret, endpoint, headless, ask
 
-    def plan(self, base: Masked, token: str) -> dict:
+    def plan(self, base: Secret, token: str) -> dict:
         return {"strategy": "operator-issued key", "provider": self.adapter.name,
                 "check": http.where(self.adapter.check_url(self.endpoint)),
                 "new key from": "the AWSPENDING version the operator staged" if self.headless
@@ -78,28 +78,28 @@ class Provider(Strategy):
                     "file:///dev/stdin`, and preview again"]
         return []
 
-    def make(self, current: Masked, token: str) -> Masked:
+    def make(self, current: Secret, token: str) -> Secret:
         if self.headless:
             raise Refused(self.ready(False)[0])
         typed = self.ask(f"New {self.adapter.name} key for {self.secret} (not echoed): ").strip()
         if not typed:
             raise Refused("no key typed: nothing was changed")
-        return Masked(typed)
+        return wrap(typed, f"{self.secret} (typed)")
 
-    def set(self, pending: Masked, current: Masked) -> str:
+    def set(self, pending: Secret, current: Secret) -> str:
         return (f"nothing downstream: {self.adapter.name} issued the key; the service's tasks take it when they "
                 "restart (the rollout)")
 
-    def test(self, pending: Masked, current: Masked) -> str:
+    def test(self, pending: Secret, current: Secret) -> str:
         ok, status = self.adapter.accepts(pending, self.endpoint)
         if not ok:
             raise ValueError(f"{self.adapter.name} rejected the new key (HTTP {status or 'no answer'}) at "
                              f"{http.where(self.adapter.check_url(self.endpoint))}")
         return f"{self.adapter.name} accepts the new key (HTTP {status})"
 
-    def retire(self, previous: Masked, current: Masked) -> str:
+    def retire(self, previous: Secret, current: Secret) -> str:
         return f"the operator revokes the old key in {self.adapter.console} (the service no longer uses it)"
 
-    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
+    def verify(self, current: Secret, previous: Secret | None) -> list[str]:
         ok, status = self.adapter.accepts(current, self.endpoint)
         return [] if ok else [f"{self.adapter.name} rejects AWSCURRENT (HTTP {status or 'no answer'})"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .values import Masked, Version, read
+from .values import Secret, Version, read
 from .versions import CURRENT, PENDING, stages
 
 
@@ -18,11 +18,11 @@ class Strategy:
 
     klass = ""
 
-    def plan(self, base: Masked, token: str) -> dict:
+    def plan(self, base: Secret, token: str) -> dict:
         """Facts about the change, none of them a value (the plan's hash covers them)."""
         return {}
 
-    def preflight(self, current: Masked) -> list[str]:
+    def preflight(self, current: Secret) -> list[str]:
         """Problems with the secret as it is, found before anything changes."""
         return []
 
@@ -30,20 +30,20 @@ class Strategy:
         """What must exist before createSecret can run (an operator's staged key)."""
         return []
 
-    def make(self, current: Masked, token: str) -> Masked:
+    def make(self, current: Secret, token: str) -> Secret:
         raise NotImplementedError
 
-    def set(self, pending: Masked, current: Masked) -> str:
+    def set(self, pending: Secret, current: Secret) -> str:
         raise NotImplementedError
 
-    def test(self, pending: Masked, current: Masked) -> str:
+    def test(self, pending: Secret, current: Secret) -> str:
         raise NotImplementedError
 
-    def retire(self, previous: Masked, current: Masked) -> str:
+    def retire(self, previous: Secret, current: Secret) -> str:
         """After the service's tasks rolled onto the new value: stop the old one working."""
         return "nothing to retire"
 
-    def verify(self, current: Masked, previous: Masked | None) -> list[str]:
+    def verify(self, current: Secret, previous: Secret | None) -> list[str]:
         return []
 
 
