@@ -14,6 +14,9 @@ from moto.secretsmanager.models import SecretsManagerBackend
 
 
 def install() -> None:
+    if getattr(SecretsManagerBackend, "_rovn_fixed", False):
+        return
+    SecretsManagerBackend._rovn_fixed = True
     orig_list = SecretsManagerBackend.list_secret_version_ids
     orig_update = SecretsManagerBackend.update_secret_version_stage
 
