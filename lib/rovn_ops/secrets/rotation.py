@@ -14,7 +14,7 @@ from .. import audit, notify
 from ..deploy.checks import Checks
 from ..errors import BadInput, Refused, RovnError
 from ..params import environment_section
-from ..protocol import Plan, webhook
+from ..protocol import Plan, authorize, webhook
 from . import drift, inventory, policy, tasks, versions
 from .database import Database
 from .jwks import Jwks
@@ -138,6 +138,7 @@ class Rotation:
         if entry is None:
             raise BadInput(f"parameter 'secret': {p.secret!r} is not a secret in Secrets Manager "
                            f"({p.region}); expected one of the inventory's names")
+        authorize(ctx, "secret_rotation", entry.name)
         strategy = self.strategy(entry)
         st = versions.stages(self.sm, entry.name)
         base_id, token, state = self._where(st)
