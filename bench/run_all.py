@@ -19,7 +19,7 @@ import scrub_notebook  # noqa: E402
 from rovn_ops.sandbox import control  # noqa: E402
 
 if __name__ == "__main__":
-    rows = [import_time.main(), sandbox_cold_start.main(), evidence_verify.main(),
+    rows = [import_time.main(), sandbox_cold_start.main(), *evidence_verify.main(),
             scrub_notebook.main()]
     _, started = control.up()
     try:

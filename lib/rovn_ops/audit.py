@@ -2,9 +2,19 @@
 
 The database enforces both, so no client can skip them: a BEFORE INSERT trigger
 serialises writers, numbers the row and chains its hash to the previous row's;
-triggers refuse UPDATE, DELETE and TRUNCATE even to the table's owner (only a
-superuser who disables them gets through, and `verify` then finds the break).
-The application role gets SELECT and INSERT only.
+triggers refuse UPDATE, DELETE and TRUNCATE.
+
+Privileges (prod sets them up the same way, RUNBOOK "audit_log privileges"):
+- the runtime role (`rovn_app`) holds SELECT and INSERT only: no UPDATE, DELETE,
+  TRUNCATE or TRIGGER grant at all, so the triggers are a second wall, not the first;
+- the table, its sequence and functions belong to a separate NOLOGIN role
+  (`rovn_audit_owner`) that no runbook connects as: the owner could disable the
+  triggers, so nobody logs in as the owner;
+- a superuser can still edit a row and recompute every later hash. The row hash is
+  not keyed; instead the evidence checkpoints (evidence/anchor.py), signed with the
+  evidence key and locked in the bucket, record the audit_log head at every run, so
+  `evidence verify` finds a recomputed chain (the head no longer matches) and a
+  deleted tail (the checkpointed head, or a run's evidence row, is gone).
 """
 from __future__ import annotations
 
@@ -68,12 +78,29 @@ REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
 """
 
 
-def install(conn, app_role: str | None = None) -> None:
-    """Create the table and its triggers (idempotent); grant the app role INSERT only."""
+OWNED = ("TABLE audit_log", "SEQUENCE audit_log_id_seq", "FUNCTION audit_log_payload(audit_log)",
+         "FUNCTION audit_log_chain()", "FUNCTION audit_log_refuse()")
+
+
+def install(conn, app_role: str | None = None, owner_role: str | None = None) -> None:
+    """Create the table and its triggers (idempotent); hand them to the owner role and
+    grant the app role SELECT and INSERT only (revoking whatever default privileges gave it)."""
     conn.execute(SCHEMA)
+    if owner_role:
+        for obj in OWNED:
+            conn.execute(f'ALTER {obj} OWNER TO "{owner_role}"')
     if app_role:
+        conn.execute(f'REVOKE ALL ON audit_log FROM "{app_role}"')
         conn.execute(f'GRANT SELECT, INSERT ON audit_log TO "{app_role}"')
+        conn.execute(f'REVOKE ALL ON SEQUENCE audit_log_id_seq FROM "{app_role}"')
         conn.execute(f'GRANT USAGE ON SEQUENCE audit_log_id_seq TO "{app_role}"')
+
+
+def privileges(conn, role: str) -> set[str]:
+    """The privileges a role holds on audit_log (information_schema, as an auditor reads them)."""
+    return {r[0] for r in conn.execute(
+        "SELECT privilege_type FROM information_schema.role_table_grants "
+        "WHERE table_name = 'audit_log' AND grantee = %s", [role])}
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,12 @@ def verify(conn) -> ChainReport:
                                "(the row was altered)")
         prev = row_hash
     return ChainReport(True, count)
+
+
+def head(conn) -> dict | None:
+    """The newest row's id and hash: what a manifest and a checkpoint record."""
+    row = conn.execute("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    return {"id": row[0], "row_hash": row[1]} if row else None
 
 
 def rows(conn, *, run_id: str | None = None, limit: int = 50) -> list[dict]:

@@ -59,14 +59,24 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     show = evs.add_parser("show", help="one run's manifest")
     show.add_argument("run_id")
-    ver = evs.add_parser("verify", help="chain, signatures, files, audit_log rows, bucket copies")
+    ver = evs.add_parser("verify", help="chain, signatures, files, anchors in audit_log and the bucket")
     ver.add_argument("--env", choices=["sandbox", "prod"], default="sandbox",
-                     help="where the audit_log and the archive bucket are (default: sandbox)")
+                     help="whose pinned key, audit_log and archive bucket (default: sandbox)")
     ver.add_argument("--offline", action="store_true", help="the files and ledger only")
-    ver.add_argument("--public-key", help="the auditor's copy of the public key (PEM)")
+    ver.add_argument("--bucket", action="store_true",
+                     help="verify the bucket itself (the archive of record), not an evidence directory")
+    ver.add_argument("--public-key", help="the auditor's copy of the public key (PEM): trusted instead of the pin")
     ver.add_argument("--all-signatures", action="store_true",
                      help="check every entry's signature, not only the last (which vouches for the chain)")
-    evs.add_parser("index", help="write index.html, the static auditor index")
+    ver.add_argument("--last", type=int, metavar="N",
+                     help="only the newest N runs, anchored by the latest signed checkpoint")
+    pull = evs.add_parser("pull", help="sync this evidence directory (a cache) from the bucket")
+    pull.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    idx = evs.add_parser("index", help="write index.html, the static auditor index")
+    idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
+    idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    kid = evs.add_parser("key-id", help="the id of the environment's signing key, to pin in parameters/<env>.yaml")
+    kid.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
     sub.add_parser("demo", help="start the sandbox; preview and execute a deploy, then service_status")
     return ap
@@ -75,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in RECOVERING:
+            from .evidence import spool
+
+            spool.recover()  # a run killed before archiving: its evidence first
         return COMMANDS[args.command](args)
     except BadInput as e:
         print(f"rovn-ops: error: {e}", file=sys.stderr)
@@ -192,33 +206,72 @@ def cmd_evidence(args) -> int:
             raise BadInput(f"run {args.run_id!r}: not in {root}; `rovn-ops evidence list` shows the runs")
         print(json.dumps(found[0], indent=2))
         return 0
+    if args.action == "pull":
+        return _pull(root, args.env)
     if args.action == "index":
         from .evidence import index
 
+        if args.bucket:
+            _pull(root, args.env)
         print(f"index: {index.build(root)}")
         return 0
+    if args.action == "key-id":
+        return _key_id(args.env)
     return _verify_evidence(root, args)
 
 
+def _evidence_bucket(env: str):
+    """(s3 client, bucket name) of the environment's archive bucket."""
+    from . import aws
+    from .evidence import archive
+    from .runner import prepare_environment
+
+    prepare_environment(env)
+    settings = archive.Settings.of(env)
+    if not settings.bucket:
+        raise BadInput(f"parameters/{env}.yaml names no evidence.bucket: expected the archive bucket")
+    return aws.client("s3", env=env, region=settings.region), settings.bucket
+
+
+def _pull(root, env: str) -> int:
+    from .evidence import pull
+
+    s3, name = _evidence_bucket(env)
+    entries, files = pull.pull(s3, name, root)
+    print(f"pulled s3://{name}: {entries} ledger entries, {files} files into {root}")
+    return 0
+
+
+def _key_id(env: str) -> int:
+    from . import aws
+    from .evidence import archive, signing
+    from .runner import prepare_environment
+
+    prepare_environment(env)
+    settings = archive.Settings.of(env)
+    sm = aws.client("secretsmanager", env=env, region=settings.region)
+    pem = sm.get_secret_value(SecretId=settings.signing_key_secret, VersionStage="AWSCURRENT")["SecretString"]
+    kid = signing.key_id(signing.load_private(pem.encode()).public_key())
+    print(f"{settings.signing_key_secret}: key id {kid}")
+    print(f"pin it in parameters/{env}.yaml:  evidence: {{signing_key_id: {kid}}}")
+    return 0
+
+
 def _verify_evidence(root, args) -> int:
-    from .evidence import signing, verify
+    from .evidence import verify
 
-    key = signing.load_public(Path(args.public_key)) if args.public_key else None
-    conn = s3 = since = None
+    if args.offline and args.bucket:
+        raise BadInput("--offline and --bucket: expected one of them (--bucket reads the bucket, online)")
+    conn = bucket = None
     if not args.offline:
-        from . import aws, db, params
-        from .runner import prepare_environment
+        from . import db
 
-        prepare_environment(args.env)
-        if args.env == "sandbox":
-            from datetime import datetime, timezone
-
-            from .sandbox import control
-
-            since = datetime.fromtimestamp(control.require()["world_since"], timezone.utc).isoformat()
+        s3, name = _evidence_bucket(args.env)
+        bucket = verify.Bucket(s3, name)
         conn = db.connect()
-        s3 = aws.client("s3", env=args.env, region=params.environment_defaults(args.env).get("region", "us-east-2"))
-    report = verify.verify(root, key, conn=conn, s3=s3, all_signatures=args.all_signatures, world_since=since)
+    store = bucket if args.bucket else verify.Local(root)
+    report = verify.verify(store, env=args.env, auditor_key=Path(args.public_key) if args.public_key else None,
+                           conn=conn, bucket=bucket, all_signatures=args.all_signatures, last=args.last)
     print(report)
     return 0 if report.ok else 1
 
@@ -273,6 +326,7 @@ def _demo_deploy(runner, source: Path):
     return done
 
 
+RECOVERING = ("run", "evidence", "audit", "demo", "lab")
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
             "migrations": cmd_migrations, "evidence": cmd_evidence,
             "lab": cmd_lab, "demo": cmd_demo}

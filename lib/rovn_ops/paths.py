@@ -29,3 +29,8 @@ def project_path(value: str) -> Path:
     """A path from a parameter: absolute, or relative to the project root."""
     p = Path(value)
     return p if p.is_absolute() else root() / p
+
+
+def spool() -> Path:
+    """Runs' private working directories until their evidence is archived (see spool.py)."""
+    return Path(os.environ.get("ROVN_SPOOL_DIR") or evidence() / ".spool")

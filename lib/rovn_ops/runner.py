@@ -10,7 +10,6 @@ ran, `interrupted` (exit 1).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -19,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, record, scrub
-from .evidence import archive, manifest
+from . import aws, params as params_mod, paths, scrub
+from .evidence import archive, spool
 from .context import local_user, new_run_id
 from .errors import BadInput
 
@@ -65,19 +64,6 @@ def prepare_environment(env: str) -> None:
     aws.guard(env)
 
 
-def _operator(result_file: Path, env: str, region: str) -> dict:
-    """Who ran it: as the kernel identified itself (begin() records it), else asked
-    here, for a run that failed before its first cell."""
-    recorded = record.read(result_file).get("operator")
-    if recorded:
-        return recorded
-    try:
-        arn = aws.caller_arn(env, region)
-    except Exception as e:  # noqa: BLE001 - the manifest says why it is unknown
-        arn = f"unknown ({type(e).__name__})"
-    return {"arn": arn, "local_user": local_user()}
-
-
 @contextmanager
 def _kernel_environment(**values):
     """The kernel inherits this process's environment: set the run's, then restore."""
@@ -115,28 +101,27 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
-    archiver = archive.Archiver(env, p.region)  # loads the signing key while the kernel runs
+    archiver = archive.Archiver(env)  # loads the signing key while the kernel runs
     started = datetime.now(timezone.utc)
-    directory = manifest.run_directory(run_id, started)
-    # papermill writes as cells run; it writes into a private directory, and only the
-    # scrubbed notebook ever reaches the evidence directory.
-    work = Path(tempfile.mkdtemp(prefix="rovn-run-"))
-    output, result_file = work / source.name, work / "result.json"
-    redact_key = scrub.new_key()  # the kernel seals the secrets it reads with it
+    parameters = p.model_dump(mode="json")
+    # papermill writes as cells run, into the run's private spool: only the scrubbed
+    # notebook ever reaches the evidence directory, and a killed run is recovered.
+    # The kernel seals the secrets it reads with redact_key; the spool keeps it beside
+    # the raw notebook (both private), so a recovery can still redact them.
+    redact_key = scrub.new_key()
+    sp = spool.Spool.create(run_id, runbook=runbook, source=str(source), notebook=source.name, env=env,
+                            parameters=parameters, mode="headless", started=started.isoformat(),
+                            local_user=local_user(), redact_key=redact_key)
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
-                             ROVN_RESULT_FILE=str(result_file), **{scrub.REDACT_KEY_ENV: redact_key}):
-        outcome, error = _execute(source, output, p.model_dump(mode="json"), progress, archiver.start)
+                             ROVN_RESULT_FILE=str(sp.result_file), **{scrub.REDACT_KEY_ENV: redact_key}):
+        outcome, error = _execute(source, sp.dir / source.name, parameters, progress, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
-        m = archiver.finish(
-            directory=directory, notebook=output, source=source, run_id=run_id, runbook=runbook,
-            parameters=p.model_dump(mode="json"), operator=_operator(result_file, env, p.region),
-            mode="headless", started=started, outcome=outcome, error=error, result_file=result_file,
-            redact_key=redact_key)
+        m = archiver.finish(sp, outcome=outcome, error=error)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        shutil.rmtree(work, ignore_errors=True)
     code = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED}.get(m["outcome"], EXIT_FAILED)
+    directory = Path(m["path"])
     return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"])
 
 

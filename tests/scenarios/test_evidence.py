@@ -1,5 +1,6 @@
 """The evidence archive: scrubbed, signed, hash-chained, verifiable, mirrored to S3."""
 import base64
+import hashlib
 import html
 import json
 import secrets
@@ -125,6 +126,7 @@ def test_a_middle_entry_re_chained_without_the_key_is_found(copy):
     for e in entries[1:]:
         e["prev"] = prev
         e["hash"] = prev = ledger.entry_hash(e)
+        e["checkpoint"]["ledger_hash"] = e["hash"]
     path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     res = verify(copy, "--offline")
     assert res.returncode == 1 and f"first bad run {entries[1]['run_id']}" in res.stdout
@@ -157,16 +159,30 @@ def test_two_ledger_lines_swapped(copy):
     assert res.returncode == 1 and f"first bad run {first}" in res.stdout and "out of order" in res.stdout
 
 
+def forge_entry(root: Path, run_dir: Path, key) -> dict:
+    """What an insider without the key can do: append a well-formed, self-signed entry."""
+    entries = ledger.read(root)
+    tip = entries[-1]
+    entry = ledger.make_entry(seq=tip["seq"] + 1, run_id=run_dir.name, path=str(run_dir.relative_to(root)),
+                              manifest_sha256=hashlib.sha256((run_dir / "manifest.json").read_bytes()).hexdigest(),
+                              prev=tip["hash"], chain=tip["chain"], key=key)
+    cp = ledger.make_checkpoint(entry=entry, audit_head={"id": 1, "row_hash": "0" * 64}, at="2026-01-01T00:00:00",
+                                previous=tip["checkpoint"], key=key)
+    line = entry | {"checkpoint": cp}
+    (run_dir / "signature.json").write_text(json.dumps(line))
+    ledger.sync(root, [line])
+    return line
+
+
 def test_an_entry_appended_without_the_key(copy):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     forged_dir = copy / "2026-01-01" / "forged-run"
     forged_dir.mkdir(parents=True)
     (forged_dir / "manifest.json").write_text(json.dumps({"run_id": "forged-run", "files": []}))
-    ledger.append(copy, run_id="forged-run", run_dir=forged_dir, key=Ed25519PrivateKey.generate(),
-                  manifest_sha256=__import__("hashlib").sha256((forged_dir / "manifest.json").read_bytes()).hexdigest())
+    forge_entry(copy, forged_dir, Ed25519PrivateKey.generate())
     res = verify(copy, "--offline")
-    assert res.returncode == 1 and "first bad run forged-run" in res.stdout and "bad signature" in res.stdout
+    assert res.returncode == 1 and "first bad run forged-run" in res.stdout and "not the trusted key" in res.stdout
     assert "evidence OK" not in verify(copy, "--offline", "--all-signatures").stdout
 
 

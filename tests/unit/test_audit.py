@@ -85,3 +85,20 @@ def test_install_is_idempotent(admin_db):
     audit.install(admin_db, app_role="rovn_app")
     _append(admin_db, 1)
     assert audit.verify(admin_db).ok
+
+
+def test_runtime_role_holds_select_and_insert_only(admin_db):
+    """No UPDATE or DELETE grant for the triggers to stop: the grants themselves are missing."""
+    assert audit.privileges(admin_db, "rovn_app") == {"SELECT", "INSERT"}
+
+
+def test_audit_log_belongs_to_an_owner_nobody_logs_in_as(admin_db):
+    owner, can_login = admin_db.execute(
+        "SELECT r.rolname, r.rolcanlogin FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+        "WHERE c.relname = 'audit_log'").fetchone()
+    assert owner == "rovn_audit_owner" and not can_login
+
+
+def test_runtime_role_cannot_disable_the_triggers(app_db):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_db.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")

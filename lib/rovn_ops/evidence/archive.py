@@ -1,12 +1,20 @@
-"""Archiving a run at its end: scrub, render, manifest, sign into the ledger, upload.
+"""Archiving a run at its end: scrub, render, manifest, anchor, sign, upload.
+
+Every mode goes through here: headless (`rovn-ops run`), interactive (the kernel's
+recorder), and a run recovered from its spool. The archive is built inside the
+run's private spool, anchored in audit_log (which numbers its ledger entry and
+signs a checkpoint), then moved into the evidence directory (a local cache) and
+uploaded to the Object Lock bucket (the archive of record).
 
 The runner builds an Archiver before the kernel starts: a thread loads the signing
-key, the S3 client and nbconvert while the notebook runs, so archiving adds little
-to the run. In prod the key must load before anything runs (no unsigned changes).
+key, the S3 client and nbconvert while the notebook runs. In prod the key must load
+before anything runs (no unsigned changes).
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import threading
 from dataclasses import dataclass
@@ -15,7 +23,8 @@ from pathlib import Path
 
 from .. import aws, params, paths, record, scrub
 from ..errors import RovnError
-from . import bucket, ledger, manifest, render, signing
+from . import anchor, bucket, ledger, manifest, render, signing
+from .spool import Spool
 
 
 @dataclass
@@ -23,17 +32,19 @@ class Settings:
     bucket: str
     retention_days: int
     signing_key_secret: str
+    region: str
 
     @classmethod
     def of(cls, env: str) -> "Settings":
         spec = params.environment_section(env, "evidence")
         return cls(spec.get("bucket") or "", int(spec.get("retention_days") or 2555),
-                   spec.get("signing_key_secret") or f"rovn/{env}/evidence-signing-key")
+                   spec.get("signing_key_secret") or f"rovn/{env}/evidence-signing-key", signing.key_region(env))
 
 
 class Archiver:
-    def __init__(self, env: str, region: str):
-        self.env, self.region, self.settings = env, region, Settings.of(env)
+    def __init__(self, env: str):
+        # The key's region is the environment's, whatever region the run targets.
+        self.env, self.settings = env, Settings.of(env)
         self.key = self.s3 = self.error = None
         self._thread = threading.Thread(target=self._prepare, daemon=True)
         if env == "prod":  # no change may run that could not be signed
@@ -48,10 +59,11 @@ class Archiver:
 
     def _prepare(self) -> None:
         try:
-            self.key = signing.private_key(aws.client("secretsmanager", env=self.env, region=self.region),
+            region = self.settings.region
+            self.key = signing.private_key(aws.client("secretsmanager", env=self.env, region=region),
                                            self.settings.signing_key_secret, self.env)
             if self.settings.bucket:
-                self.s3 = aws.client("s3", env=self.env, region=self.region)
+                self.s3 = aws.client("s3", env=self.env, region=region)
             render.prewarm()
         except Exception as e:  # noqa: BLE001 - reported when the run is archived
             self.error = e
@@ -60,41 +72,93 @@ class Archiver:
         self.start()
         self._thread.join()
         if self.error is not None:
+            if isinstance(self.error, RovnError):
+                raise self.error
             raise RovnError(f"evidence signing is not available: {type(self.error).__name__}: {self.error}")
 
-    def finish(self, *, directory: Path, notebook: Path, source: Path, run_id: str, runbook: str,
-               parameters: dict, operator: dict, mode: str, started: datetime, outcome: str, error: str,
-               result_file: Path, redact_key: str = "") -> dict:
-        result = record.read(result_file)
-        result_file.unlink(missing_ok=True)
-        self.start()
-        self._thread.join()  # the signing key it read is registered for redaction too
-        redactor = scrub.Redactor(scrub.unseal(result.pop("redact_sealed", []), redact_key) if redact_key else ())
-        notebook = manifest.scrub_notebook(notebook, directory / notebook.name, redactor) or directory / notebook.name
-        html = _render(notebook)
-        artifacts = manifest.keep_artifacts(directory, result.get("artifacts", []), redactor)
-        self.ready()
-        plan = bucket.plan(self.settings.bucket, run_id, self.settings.retention_days) \
-            if self.settings.bucket else None
-        m = manifest.build(directory=directory, notebook=notebook, html=html, artifacts=artifacts,
-                           source=source, run_id=run_id, runbook=runbook, parameters=parameters,
-                           operator=operator, mode=mode, started=started, outcome=outcome, error=error,
-                           result=result, redactor=redactor, archive=plan)
-        root = paths.evidence()
-        signing.export_public(self.key, root)
-        entry = ledger.append(root, run_id=run_id, run_dir=directory, key=self.key,
-                              manifest_sha256=manifest.sha256(directory / "manifest.json"))
-        (directory / "signature.json").write_text(json.dumps(entry, indent=2) + "\n")
-        if plan:
-            self._upload(plan, uploads(directory, m))
-        return m
+    def finish(self, sp: Spool, *, outcome: str, error: str, operator: dict | None = None) -> dict:
+        """Archive the spooled run; idempotent, so a recovery can finish what a kill interrupted."""
+        from .. import db
 
-    def _upload(self, plan: dict, files: dict) -> None:
+        meta = sp.meta
+        sp.update(outcome=outcome, error=error)
+        self.ready()
+        run_id, started = meta["run_id"], datetime.fromisoformat(meta["started"])
+        rel = f"{started:%Y-%m-%d}/{run_id}"
+        with db.connect() as conn:
+            done = _anchored(conn, run_id)
+            if done is None:
+                m = self._stage(sp, meta, rel, outcome, error, operator, conn)
+                done = anchor.append(conn, run_id=run_id, path=rel, key=self.key,
+                                     manifest_sha256=manifest.sha256(sp.staging / "manifest.json"),
+                                     actor=(m["operator"] or {}).get("arn") or "?", outcome=m["outcome"])
+            root = paths.evidence()
+            final = root / rel
+            if sp.staging.is_dir():  # else a recovery after the move: the archived copy stands
+                (sp.staging / "signature.json").write_text(json.dumps(done, indent=2, sort_keys=True) + "\n")
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(sp.staging, final)
+            m = json.loads((final / "manifest.json").read_text())
+            # The cache is a prefix of the chain: fetch what other machines appended since.
+            tip = (ledger.read_tail(root, 1) or [{}])[-1]
+            ledger.sync(root, anchor.entries(conn, done["chain"], tip.get("seq") or 0
+                                             if tip.get("chain") == done["chain"] else 0))
+        signing.export_public(self.key, root)
+        if m.get("archive"):
+            self._upload(m["archive"], uploads(final, m), done)
+        sp.release()
+        return m | {"path": str(final)}
+
+    def _stage(self, sp: Spool, meta: dict, rel: str, outcome: str, error: str, operator: dict | None,
+               conn) -> dict:
+        from .. import audit
+
+        shutil.rmtree(sp.staging, ignore_errors=True)
+        sp.staging.mkdir()
+        result = record.read(sp.result_file)
+        # The values the kernel read, sealed with the run's key; and what this process read
+        # (the signing key: ready() has loaded it), registered already.
+        key = meta.get("redact_key")
+        redactor = scrub.Redactor(scrub.unseal(result.pop("redact_sealed", []), key) if key else ())
+        source = Path(meta["source"])
+        raw = sp.dir / meta["notebook"]
+        notebook = manifest.scrub_notebook(raw, sp.staging / raw.name, redactor) or sp.staging / raw.name
+        html = _render(notebook)
+        artifacts = manifest.keep_artifacts(sp.staging, result.get("artifacts", []), redactor)
+        plan = bucket.plan(self.settings.bucket, meta["run_id"], self.settings.retention_days) \
+            if self.settings.bucket else None
+        return manifest.build(
+            directory=sp.staging, notebook=notebook, html=html, artifacts=artifacts, source=source,
+            run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"],
+            operator=result.get("operator") or operator or meta.get("operator") or _operator(meta),
+            mode=meta["mode"], started=datetime.fromisoformat(meta["started"]), outcome=outcome, error=error,
+            result=result, redactor=redactor, archive=plan, audit_head=audit.head(conn),
+            final_dir=paths.evidence() / rel)
+
+    def _upload(self, plan: dict, files: dict, line: dict) -> None:
         try:
-            bucket.upload(self.s3, plan, files)
-        except Exception as e:  # noqa: BLE001 - the local archive stands; verify flags the bucket
+            bucket.upload(self.s3, plan, files, line, signing.public_pem(self.key), line["key_id"])
+        except Exception as e:  # noqa: BLE001 - the run is anchored; verify flags the missing copy
             print(f"rovn-ops: warning: upload to s3://{plan['bucket']} failed: {type(e).__name__}: {e}",
                   file=sys.stderr)
+
+
+def _anchored(conn, run_id: str) -> dict | None:
+    """The run's ledger entry if an earlier attempt anchored it already."""
+    row = conn.execute("SELECT details FROM audit_log WHERE action = %s AND run_id = %s ORDER BY id DESC LIMIT 1",
+                       [anchor.ACTION, run_id]).fetchone()
+    return row[0] if row else None
+
+
+def _operator(meta: dict) -> dict:
+    """Who ran it, asked here, for a run that failed before its first cell recorded it."""
+    from ..context import local_user
+
+    try:
+        arn = aws.caller_arn(meta["env"], meta["parameters"].get("region") or signing.key_region(meta["env"]))
+    except Exception as e:  # noqa: BLE001 - the manifest says why it is unknown
+        arn = f"unknown ({type(e).__name__})"
+    return {"arn": arn, "local_user": meta.get("local_user") or local_user()}
 
 
 def _render(notebook: Path) -> Path | None:
@@ -106,8 +170,9 @@ def _render(notebook: Path) -> Path | None:
 
 
 def uploads(directory: Path, m: dict) -> dict[str, Path]:
-    """The files that go to the bucket: notebook, HTML, manifest, signature."""
-    files = {f["kind"]: directory / f["path"] for f in m["files"] if f["kind"] in ("notebook", "html")}
-    files["manifest"] = directory / "manifest.json"
-    files["signature"] = directory / "signature.json"
+    """The files that go to the bucket, by path relative to the run: every file the
+    manifest lists, the manifest itself and the signature."""
+    files = {f["path"]: directory / f["path"] for f in m["files"]}
+    files["manifest.json"] = directory / "manifest.json"
+    files["signature.json"] = directory / "signature.json"
     return files

@@ -11,12 +11,6 @@ from .. import __version__, paths
 from ..scrub import Redactor
 
 
-def run_directory(run_id: str, started: datetime) -> Path:
-    d = paths.evidence() / started.strftime("%Y-%m-%d") / run_id
-    d.mkdir(parents=True, exist_ok=False)
-    return d
-
-
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -92,7 +86,8 @@ def describe(path: Path, directory: Path, kind: str) -> dict:
 
 def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list[Path], source: Path,
           run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started: datetime,
-          outcome: str, error: str, result: dict, redactor: Redactor, archive: dict | None) -> dict:
+          outcome: str, error: str, result: dict, redactor: Redactor, archive: dict | None,
+          audit_head: dict | None = None, final_dir: Path | None = None) -> dict:
     files = [describe(notebook, directory, "notebook")] if notebook.exists() else []
     files += [describe(html, directory, "html")] if html and html.exists() else []
     files += [describe(a, directory, "artifact") for a in artifacts]
@@ -109,11 +104,12 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "facts": result.get("facts", {}),
         "short_secrets": sorted(set(result.get("short_secrets", []))),  # too short to scrub  # the runbook's own, e.g. a deploy's revisions and ECS calls
         "files": files,
-        "notebook": {"path": str(notebook), "sha256": files[0]["sha256"] if files else None},
+        "notebook": {"path": str((final_dir or directory) / notebook.name), "sha256": files[0]["sha256"] if files else None},
         "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
                    else str(source), "sha256": sha256(source)},
         "suite": {"git_commit": git_commit(), "rovn_ops_version": __version__},
         "archive": archive,
+        "audit_log_head": audit_head,  # audit_log's newest row as the run ended (an anchor)
     }
     manifest = redactor.tree(manifest)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

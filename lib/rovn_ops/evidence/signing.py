@@ -1,6 +1,13 @@
-"""The evidence signing key (Ed25519, cryptography). In prod it is read from Secrets
-Manager; in the sandbox it is generated on first use and stored there. The public
-key is exported beside the ledger for auditors; its id is a hash of its bytes."""
+"""The evidence signing key (Ed25519, cryptography): one per environment, pinned.
+
+The private key lives in Secrets Manager in the environment's home region
+(`evidence.region`, else the environment's `region` parameter); nothing ever
+generates one on the fly, so no parameter (a run's `region`, say) can mint a key.
+Its id, the SHA-256 of the raw public key, is pinned in the committed, reviewed
+`parameters/<env>.yaml` (`evidence.signing_key_id`): a key that is not the pinned
+one signs nothing, and `verify` trusts nothing else (or the key an auditor passes).
+The public key is exported beside the ledger and to the bucket for convenience only.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -17,25 +24,44 @@ def _serialization():
     return serialization
 
 
-def private_key(sm, secret_name: str, env: str):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+def pinned_id(env: str) -> str:
+    from .. import params
 
+    pinned = (params.environment_section(env, "evidence").get("signing_key_id") or "").strip().lower()
+    if not pinned:
+        raise RovnError(f"parameters/{env}.yaml pins no evidence.signing_key_id: expected the id (SHA-256 of "
+                        "the public key) of the environment's evidence signing key; `rovn-ops evidence key-id "
+                        f"--env {env}` prints it (RUNBOOK: evidence signing key)")
+    return pinned
+
+
+def key_region(env: str) -> str:
+    from .. import params
+
+    return (params.environment_section(env, "evidence").get("region")
+            or params.environment_defaults(env).get("region") or "us-east-2")
+
+
+def private_key(sm, secret_name: str, env: str):
+    """The environment's signing key, refused unless it is the pinned one."""
     from .. import secret_values
 
-    s = _serialization()
     try:
-        pem = secret_values.read(sm, secret_name)
+        pem = secret_values.read(sm, secret_name)  # masked, and registered for redaction
     except sm.exceptions.ResourceNotFoundException:
-        if env != "sandbox":
-            raise RovnError(f"evidence signing key {secret_name} not found in Secrets Manager: "
-                            f"create it (Ed25519, PKCS8 PEM) before running in {env}") from None
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode()
-        sm.create_secret(Name=secret_name, SecretString=pem,
-                         Tags=[{"Key": "purpose", "Value": "evidence-signing"}])
-        secret_values.wrap(pem, secret_name)  # registered for redaction like a read one
-        return key
-    return s.load_pem_private_key(pem.reveal().encode(), password=None)
+        raise RovnError(f"evidence signing key {secret_name} not found in Secrets Manager "
+                        f"({sm.meta.region_name}): create it (Ed25519, PKCS8 PEM) and pin its id in "
+                        f"parameters/{env}.yaml before running in {env}") from None
+    key = load_private(pem.reveal().encode())
+    pinned = pinned_id(env)
+    if key_id(key.public_key()) != pinned:
+        raise RovnError(f"evidence signing key {secret_name} has id {key_id(key.public_key())}, but "
+                        f"parameters/{env}.yaml pins {pinned}: nothing is signed with an unpinned key")
+    return key
+
+
+def load_private(pem: bytes):
+    return _serialization().load_pem_private_key(pem, password=None)
 
 
 def public_pem(key) -> bytes:
@@ -47,7 +73,7 @@ def public_pem(key) -> bytes:
 def key_id(public_key) -> str:
     s = _serialization()
     raw = public_key.public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(raw).hexdigest()
 
 
 def export_public(key, root: Path) -> Path:
@@ -61,4 +87,31 @@ def export_public(key, root: Path) -> Path:
 def load_public(path: Path):
     if not path.is_file():
         raise RovnError(f"public key {path}: not found")
-    return _serialization().load_pem_public_key(path.read_bytes())
+    return public_from_pem(path.read_bytes(), str(path))
+
+
+def public_from_pem(pem: bytes, where: str):
+    try:
+        return _serialization().load_pem_public_key(pem)
+    except ValueError:
+        raise RovnError(f"public key {where}: not a PEM public key") from None
+
+
+def trusted(env: str, auditor_key: Path | None, exported: bytes | None):
+    """The one key verify accepts: the auditor's own copy, else the exported key only if
+    its id is the one pinned for the environment."""
+    if auditor_key is not None:
+        return load_public(auditor_key)
+    pinned = pinned_id(env)
+    if exported is None:
+        raise RovnError(f"no exported public key to check against the pinned id {pinned}: "
+                        "pass the auditor's copy with --public-key")
+    key = public_from_pem(exported, PUBLIC_KEY_FILE)
+    if key_id(key) != pinned:
+        raise UntrustedKey(f"{PUBLIC_KEY_FILE} has key id {key_id(key)}, but parameters/{env}.yaml pins "
+                           f"{pinned}: the archive was signed with a key that is not the environment's")
+    return key
+
+
+class UntrustedKey(RovnError):
+    pass

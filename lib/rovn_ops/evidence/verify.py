@@ -1,10 +1,22 @@
-"""`rovn-ops evidence verify`: is every archived run intact, signed and complete?
+"""`rovn-ops evidence verify`: is every archived run intact, signed, complete and anchored?
 
-Checks, in ledger order: the chain (seq, prev, hash), each Ed25519 signature, the
-run's manifest and every file it lists (sha256), the audit_log rows it names
-(present, and unchanged since: their contents still hash to what the run saw),
-and the bucket's Object Lock copies. Runs on disk that the ledger lacks are
-reported too. The first problem names the run; any problem means exit 1.
+The archive is read from an evidence directory (a cache) or from the bucket itself
+(`--bucket`, for an auditor with read-only access and no operator's disk). Checks:
+
+- the key: the pinned one of parameters/<env>.yaml, or the auditor's `--public-key`;
+- the chain (seq, prev, hash) and its checkpoints (ledger head, audit_log head,
+  previous checkpoint), signatures;
+- each run: manifest, every file it lists (sha256), no file it does not list,
+  signature.json is its ledger entry;
+- online, audit_log: its evidence rows are exactly the ledger, every row naming a
+  run has that run's evidence, the chain is intact and its head still hashes to what
+  the latest checkpoint recorded (a recomputed chain or a deleted tail is found);
+- online, the bucket: every key exactly one version, every run prefix in the ledger,
+  the bucket's ledger not longer than this one, the run's copies intact and locked.
+
+The first problem names the run; any problem means exit 1. `last=N` checks only the
+newest N runs, anchored by the latest signed checkpoint: its cost does not grow with
+the archive.
 """
 from __future__ import annotations
 
@@ -14,13 +26,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bucket, ledger, signing
+from . import bucket as bucket_mod, ledger, signing
+
+FIXED_FILES = ("manifest.json", "signature.json")
 
 
 @dataclass
 class Report:
     checked: int = 0
-    predate: int = 0  # sandbox runs older than the sandbox's current world
+    earlier_chains: int = 0  # runs of a chain before a sandbox reset: files and signatures only
+    bucket_only: int = 0     # runs this directory does not hold, checked in the bucket
     problems: list[tuple[str, str]] = field(default_factory=list)  # (run id, what is wrong)
 
     @property
@@ -31,110 +46,288 @@ class Report:
         self.problems.append((run_id, message))
 
     def __str__(self) -> str:
-        note = (f"\n({self.predate} runs predate the sandbox's current world: their audit_log rows and "
-                "bucket copies went with the reset; their files, ledger entries and signatures were checked)"
-                if self.predate else "")
+        notes = []
+        if self.earlier_chains:
+            notes.append(f"({self.earlier_chains} runs predate the sandbox's current world: their audit_log "
+                         "rows and bucket copies went with the reset; their files, ledger entries and "
+                         "signatures were checked)")
+        if self.bucket_only:
+            notes.append(f"({self.bucket_only} runs are not in this directory and were checked in the bucket; "
+                         "`rovn-ops evidence pull` fetches them)")
         if self.ok:
-            return f"evidence OK: {self.checked} runs, chain and signatures intact{note}"
+            return "\n".join([f"evidence OK: {self.checked} runs, chain and signatures intact", *notes])
         first_run, first = self.problems[0]
         lines = [f"evidence NOT OK: first bad run {first_run}: {first}"]
         lines += [f"  - {run}: {msg}" for run, msg in self.problems[1:]]
         return "\n".join(lines)
 
 
-def verify(root: Path, public_key=None, conn=None, s3=None, all_signatures: bool = False,
-           world_since: str | None = None) -> Report:
-    """Every entry's hash is recomputed and linked to the one before, so a valid
-    signature on the last entry vouches for the whole chain (each entry's hash
-    covers its predecessor's). Every signature is checked when that one fails (to
-    name the first bad entry) or when all_signatures is set."""
-    report = Report()
-    public_key = public_key or signing.load_public(root / signing.PUBLIC_KEY_FILE)
-    entries = ledger.read(root)
-    chain_ok = _check_chain(entries, report)
-    tip_ok = not entries or ledger.signature_ok(entries[-1], public_key)
-    if all_signatures or not tip_ok or not chain_ok:
-        for n, entry in enumerate(entries, 1):
-            if not ledger.signature_ok(entry, public_key):
-                report.add(entry.get("run_id", f"(ledger line {n})"),
-                           f"ledger line {n}: bad signature (not signed by key {signing.key_id(public_key)})")
-    for entry in entries:
-        report.problems += _check_run(root, entry, conn, s3, world_since, report)
-    seen = {e.get("path") for e in entries}
-    for run_dir in sorted(root.glob("*/*/manifest.json")):
-        if str(run_dir.parent.relative_to(root)) not in seen:
-            report.add(run_dir.parent.name, "on disk but not in the ledger (inserted, or never signed)")
-    order = {e.get("run_id"): n for n, e in enumerate(entries)}
-    report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
-    return report
+class Local:
+    """An evidence directory: ledger.jsonl, the exported key, <date>/<run id>/ files."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def entries(self, last: int | None) -> list[dict]:
+        return ledger.read_tail(self.root, last) if last else ledger.read(self.root)
+
+    def exported_key(self, key_id: str) -> bytes | None:
+        path = self.root / signing.PUBLIC_KEY_FILE
+        return path.read_bytes() if path.is_file() else None
+
+    def manifest(self, entry: dict) -> dict | None:
+        return _json(_read(os.path.join(self.root, entry.get("path") or "", "manifest.json")))
+
+    def stored_runs(self) -> dict[str, str]:
+        return {str(p.parent.relative_to(self.root)): p.parent.name for p in self.root.glob("*/*/manifest.json")}
+
+    def check_run(self, entry: dict) -> list[str] | None:
+        """Plain paths and one read per file: this runs for every run in the archive.
+        None: the run's directory is not here (a cache may lack other machines' runs)."""
+        directory = os.path.join(self.root, entry.get("path") or "")
+        try:
+            with open(os.path.join(directory, "manifest.json"), "rb") as f:
+                raw = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None if not os.path.isdir(directory) else [f"{entry.get('path')}/manifest.json is missing"]
+        return _check_files(entry, raw, lambda rel: _digest(os.path.join(directory, rel)),
+                            _listing(directory), lambda: _read(os.path.join(directory, "signature.json")))
 
 
-def _check_chain(entries: list[dict], report: Report) -> bool:
-    prev, ok = ledger.GENESIS, True
-    for n, entry in enumerate(entries, 1):
-        report.checked += 1
-        run = entry.get("run_id", f"(ledger line {n})")
-        if entry.get("seq") != n or entry.get("prev") != prev:
-            report.add(run, f"ledger line {n} is out of order or its predecessor was removed "
-                            f"(seq {entry.get('seq')}, chain broken)")
-            ok = False
-        elif ledger.entry_hash(entry) != entry.get("hash"):
-            report.add(run, f"ledger line {n} was edited (its hash does not match its fields)")
-            ok = False
-        prev = entry.get("hash", "")
-    return ok
+class Bucket:
+    """The archive of record: the Object Lock bucket, read-only."""
+
+    def __init__(self, s3, name: str, listing: bucket_mod.Listing | None = None):
+        self.s3, self.name = s3, name
+        self.listing = listing or bucket_mod.Listing.of(s3, name)
+
+    def entries(self, last: int | None) -> list[dict]:
+        keys = self.listing.keys(bucket_mod.LEDGER_PREFIX)
+        keys = keys[-last:] if last else keys
+        return ledger.parse([(self.read(k) or b"").decode() for k in keys])
+
+    def read(self, key: str) -> bytes | None:
+        return bucket_mod.read(self.s3, self.name, key)
+
+    def exported_key(self, key_id: str) -> bytes | None:
+        return self.read(f"{bucket_mod.KEYS_PREFIX}{key_id}.pem")
+
+    def manifest(self, entry: dict) -> dict | None:
+        return _json(self.read(f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/manifest.json"))
+
+    def stored_runs(self) -> dict[str, str]:
+        return {run: run for run in self.listing.run_ids()}
+
+    def check_run(self, entry: dict) -> list[str]:
+        prefix = f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/"
+        obj = self._get(prefix + "manifest.json")
+        if obj is None:
+            return [f"s3://{self.name}/{prefix}manifest.json is missing"]
+        raw = obj["Body"].read()
+        problems = self._retention(prefix + "manifest.json", obj, raw)
+
+        def digest(rel: str) -> str | None:
+            o = self._get(prefix + rel)
+            if o is None:
+                return None
+            body = o["Body"].read()
+            problems.extend(self._retention(prefix + rel, o, raw))
+            return hashlib.sha256(body).hexdigest()
+
+        present = {k[len(prefix):] for k in self.listing.keys(prefix)}
+        return problems + _check_files(entry, raw, digest, present, lambda: self.read(prefix + "signature.json"),
+                                       where=f"s3://{self.name}/{prefix}")
+
+    def _get(self, key: str):
+        try:
+            return self.s3.get_object(Bucket=self.name, Key=key)
+        except self.s3.exceptions.ClientError:
+            return None
+
+    def _retention(self, key: str, obj: dict, manifest_raw: bytes) -> list[str]:
+        try:
+            archive = json.loads(manifest_raw).get("archive") or {}
+        except ValueError:
+            return []
+        if not archive.get("retain_until"):
+            return []
+        return [f"s3://{self.name}/{key}: {p}" for p in bucket_mod.retention_problems(obj, archive)]
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _json(raw: bytes | None) -> dict | None:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _digest(path: str) -> str | None:
     try:
         with open(path, "rb") as f:
             return hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
-def _check_run(root: Path, entry: dict, conn, s3, world_since: str | None = None,
-               report: Report | None = None) -> list[tuple[str, str]]:
-    """Plain paths and one read per file: this runs for every run in the archive."""
-    run, directory = entry.get("run_id", "?"), os.path.join(root, entry.get("path", ""))
-    try:
-        with open(os.path.join(directory, "manifest.json"), "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return [(run, f"run directory {entry.get('path')} or its manifest is missing")]
+def _listing(directory: str, prefix: str = "") -> set[str]:
+    """Every file under a run directory, by relative path (one scandir per directory)."""
+    out = set()
+    with os.scandir(directory) as it:
+        for d in it:
+            if d.is_dir(follow_symlinks=False):
+                out |= _listing(d.path, f"{prefix}{d.name}/")
+            else:
+                out.add(prefix + d.name)
+    return out
+
+
+def _check_files(entry: dict, raw: bytes, digest, present: set[str], signature, where: str = "") -> list[str]:
     if hashlib.sha256(raw).hexdigest() != entry.get("manifest_sha256"):
-        return [(run, "manifest.json was modified after it was signed")]
-    m = json.loads(raw)
-    problems = []
+        return [f"{where}manifest.json was modified after it was signed"]
+    try:
+        m = json.loads(raw)
+    except ValueError:
+        return [f"{where}manifest.json is not JSON"]
+    problems, listed = [], set(FIXED_FILES)
     for f in m.get("files", []):
-        digest = _digest(os.path.join(directory, f["path"]))
-        if digest is None:
-            problems.append((run, f"{f['path']} is missing"))
-        elif digest != f["sha256"]:
-            problems.append((run, f"{f['path']} was modified (sha256 differs from the manifest)"))
-    if world_since and m.get("started_at", "") < world_since:
-        report.predate += 1  # a sandbox restart or reset since: its database and bucket are new
-        return problems
-    if conn is not None:
-        problems += _check_audit(m, conn)
-    if s3 is not None and m.get("archive"):
-        from .archive import uploads
-
-        problems += [(run, p) for p in bucket.check(s3, m["archive"], uploads(Path(directory), m))]
+        listed.add(f["path"])
+        d = digest(f["path"])
+        if d is None:
+            problems.append(f"{where}{f['path']} is missing")
+        elif d != f["sha256"]:
+            problems.append(f"{where}{f['path']} was modified (sha256 differs from the manifest)")
+    problems += [f"{where}{p} is not in the manifest (added after the run)" for p in sorted(present - listed)]
+    sig = signature()  # a copy of the entry, for whoever reads the run alone: it names its hash
+    if sig is None or f'"hash": "{entry.get("hash")}"'.encode() not in sig:
+        problems.append(f"{where}signature.json is missing or is not the run's ledger entry")
     return problems
 
 
-def _check_audit(m: dict, conn) -> list[tuple[str, str]]:
-    from .. import audit
+def _segments(entries: list[dict]) -> list[list[dict]]:
+    """Entries split where the chain changes (a sandbox reset starts a new audit_log)."""
+    out: list[list[dict]] = []
+    for e in entries:
+        if not out or out[-1][-1].get("chain") != e.get("chain"):
+            out.append([])
+        out[-1].append(e)
+    return out
 
-    rows = m.get("audit_log", [])
-    found = audit.content_hashes(conn, [r["id"] for r in rows])
-    problems = []
-    for r in rows:
-        if r["id"] not in found:
-            problems.append((m["run_id"], f"audit_log row {r['id']} is missing"))
+
+def _name(entry: dict, n: int) -> str:
+    return entry.get("run_id") or f"(ledger entry {n})"
+
+
+def check_chain(segment: list[dict], report: Report, key, partial: bool, all_signatures: bool) -> bool:
+    """seq, prev, hashes, checkpoints; the tip's signatures vouch for the rest (each hash
+    covers its predecessor's), every signature is checked when any link fails."""
+    ok = True
+    first = segment[0]
+    prev = first.get("prev") if partial else ledger.GENESIS
+    seq0 = (first.get("seq") or 1) if partial else 1
+    prev_cp = None
+    for n, e in enumerate(segment):
+        run = _name(e, n + 1)
+        cp = e.get("checkpoint") or {}
+        if e.get("seq") != seq0 + n or e.get("prev") != prev:
+            report.add(run, f"ledger entry {e.get('seq')} is out of order or its predecessor was removed "
+                            f"(expected seq {seq0 + n}, chain broken)")
+            ok = False
+        elif ledger.entry_hash(e) != e.get("hash"):
+            report.add(run, f"ledger entry {e.get('seq')} was edited (its hash does not match its fields)")
+            ok = False
+        elif (ledger.checkpoint_hash(cp) != cp.get("hash") or cp.get("ledger_hash") != e.get("hash")
+              or cp.get("ledger_seq") != e.get("seq") or cp.get("chain") != e.get("chain")
+              or (prev_cp is not None and cp.get("previous") != prev_cp.get("hash"))):
+            report.add(run, f"the checkpoint of ledger entry {e.get('seq')} does not match its entry or "
+                            "the checkpoint before it")
+            ok = False
+        prev, prev_cp = e.get("hash", ""), cp
+    if key is None:
+        return ok
+    kid = signing.key_id(key)
+    tip = segment[-1]
+    tip_ok = ledger.signature_ok(tip, key) and ledger.signature_ok(tip.get("checkpoint") or {}, key)
+    if all_signatures or not tip_ok or not ok:
+        for n, e in enumerate(segment, 1):
+            if not (ledger.signature_ok(e, key) and ledger.signature_ok(e.get("checkpoint") or {}, key)):
+                other = e.get("key_id")
+                why = f"signed by key {other}, not the trusted key {kid}" if other and other != kid else \
+                    f"bad signature (not signed by key {kid})"
+                report.add(_name(e, n), f"ledger entry {e.get('seq')}: {why}")
+    return ok and tip_ok
+
+
+def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucket: Bucket | None = None,
+           all_signatures: bool = False, last: int | None = None) -> Report:
+    report = Report()
+    entries = store.entries(last)
+    key = _trusted_key(store, env, auditor_key, entries, report)
+    segments = _segments(entries) or [[]]
+    if env != "sandbox" and len(segments) > 1:
+        report.add(_name(segments[1][0], 0), "the ledger holds more than one chain: only a sandbox reset "
+                                             "starts a new one")
+    current_chain = anchor_chain(conn) if conn is not None else segments[-1][0].get("chain") if entries else None
+    for segment in segments:
+        if not segment:
             continue
-        recomputed, stored = found[r["id"]]
-        if recomputed != r["row_hash"] or stored != r["row_hash"]:
-            problems.append((m["run_id"], f"audit_log row {r['id']} was altered since the run wrote it"))
-    return problems
+        report.checked += len(segment)
+        check_chain(segment, report, key, partial=bool(last), all_signatures=all_signatures)
+        online = segment[0].get("chain") == current_chain
+        if not online:
+            report.earlier_chains += len(segment)
+        for e in segment:
+            problems = store.check_run(e)
+            if problems is None and bucket is not None and online:
+                report.bucket_only += 1
+                problems = []
+            elif problems is None:
+                problems = [f"run directory {e.get('path')} is missing (not in this directory; online, "
+                            "verify checks the bucket's copy, and `rovn-ops evidence pull` fetches it)"]
+            if bucket is not None and online and bucket is not store:
+                problems += bucket.check_run(e)
+            report.problems += [(e.get("run_id", "?"), p) for p in problems]
+    current = [e for e in entries if e.get("chain") == current_chain]
+    if not last:
+        named = {e.get("path") if isinstance(store, Local) else e.get("run_id") for e in entries}
+        for where, run in store.stored_runs().items():
+            if where not in named:
+                report.add(run, "is in the archive but not in the ledger (inserted, or never signed)")
+    if conn is not None:
+        from . import online
+
+        def manifest_of(e: dict) -> dict | None:
+            return store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
+
+        online.check_audit(conn, env, manifest_of, current, entries, report, partial=bool(last))
+    if bucket is not None:
+        from . import online
+
+        online.check_bucket(bucket, current, entries, report)
+    order = {e.get("run_id"): n for n, e in enumerate(entries)}
+    report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
+    return report
+
+
+def anchor_chain(conn) -> str | None:
+    from . import anchor
+
+    return anchor.chain_id(conn)
+
+
+def _trusted_key(store, env: str, auditor_key: Path | None, entries: list[dict], report: Report):
+    from ..errors import RovnError
+
+    try:
+        pinned = None if auditor_key else signing.pinned_id(env)
+        return signing.trusted(env, auditor_key, store.exported_key(pinned) if pinned else None)
+    except RovnError as e:
+        report.add(_name(entries[0], 1) if entries else "(archive)", str(e))
+        return None

@@ -9,6 +9,7 @@ from .. import audit
 
 DB_NAME = "rovn"
 APP_ROLE = "rovn_app"
+AUDIT_OWNER = "rovn_audit_owner"  # owns audit_log; NOLOGIN: nobody runs as it
 
 
 def start_embedded(datadir):
@@ -35,8 +36,9 @@ def recreate(admin_url: str) -> tuple[str, str]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
-            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+        for role, login in ((APP_ROLE, "LOGIN"), (AUDIT_OWNER, "NOLOGIN")):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                conn.execute(f"CREATE ROLE {role} {login}")
     admin_db = _with(admin_url, dbname=DB_NAME)
     with psycopg.connect(admin_db, autocommit=True) as conn:
         conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
@@ -44,7 +46,7 @@ def recreate(admin_url: str) -> tuple[str, str]:
         conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE "
                      f"ON TABLES TO {APP_ROLE}")
         conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO {APP_ROLE}")
-        audit.install(conn, app_role=APP_ROLE)
+        audit.install(conn, app_role=APP_ROLE, owner_role=AUDIT_OWNER)
     return admin_db, _with(admin_db, user=APP_ROLE)
 
 

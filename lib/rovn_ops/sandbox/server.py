@@ -27,18 +27,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _signing_key(state_dir: Path) -> str:
-    """The sandbox's evidence signing key (Ed25519, PEM), kept with its state so the
-    evidence archive verifies across sandbox restarts; seeded into Secrets Manager."""
-    path = state_dir / "evidence-signing-key.pem"
-    if not path.exists():
-        from cryptography.hazmat.primitives import serialization as s
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        pem = Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption())
-        path.write_bytes(pem)
-        path.chmod(0o600)
-    return path.read_text()
+def _signing_key() -> str:
+    """The sandbox's evidence signing key (Ed25519, PEM): committed beside this module,
+    a test key for the sandbox only, so its id can be pinned in parameters/sandbox.yaml
+    like prod's and every sandbox, restarted or reset, signs with the same key."""
+    return (Path(__file__).parent / "evidence-signing-key.pem").read_text()
 
 
 def _credentials(state_dir: Path) -> tuple[str, str]:
@@ -125,7 +118,7 @@ class Sandbox:
         t = time.perf_counter()
         facts = world.seed(self.world, self.endpoint, self.credentials)
         world.seed_signing_key(self.endpoint, self.world["region"], self.evidence["signing_key_secret"],
-                               _signing_key(self.dir))
+                               _signing_key())
         self.world_since = time.time()
         secrets_world.seed_iam(self.endpoint, self.world["region"], self.world["secret_readers"])
         print(f"seeded the world in {time.perf_counter() - t:.2f}s", flush=True)
