@@ -81,7 +81,9 @@ def slack(url: str | Secret, text: str, **kw) -> Delivery:
 
 
 def pagerduty(url: str | Secret, summary: str, *, source: str, severity: str = "critical",
-              dedup_key: str | None = None, **kw) -> Delivery:
-    return post("pagerduty", url, {
-        "event_action": "trigger", "dedup_key": dedup_key,
-        "payload": {"summary": summary, "source": source, "severity": severity}}, **kw)
+              dedup_key: str | None = None, routing_key: str | Secret = "", **kw) -> Delivery:
+    body = {"event_action": "trigger", "dedup_key": dedup_key,
+            "payload": {"summary": summary, "source": source, "severity": severity}}
+    if routing_key:  # Events API v2: the integration key travels in the body
+        body["routing_key"] = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
+    return post("pagerduty", url, body, **kw)

@@ -142,6 +142,85 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
     security_webhook_url: str = Field("", description="security Slack channel webhook (URL or secret:NAME)")
     deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
 
+class TriageParams(ServiceParams):
+    """incident_triage: what to read, how to judge it (§5, §6), whom to tell."""
+
+    window_minutes: int = Field(60, ge=5, le=10080, description="minutes of history to read, ending at window_end")
+    window_end: str = Field("", description="end of the window, ISO 8601 UTC; empty means now")
+    incident_id: str = Field("", pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$",
+                             description="the incident this triage belongs to; empty reuses the service's open "
+                                         "incident or makes a new id")
+    suspected_phi_exposure: bool = Field(False, description="a human suspects PHI was exposed (forces P0)")
+    suspected_security_incident: bool = Field(False, description="a human suspects a security incident (forces P0)")
+    data_integrity_concern: bool = Field(False, description="a human reports a data-integrity event (forces P0)")
+    business_hours: str = Field("09:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$",
+                                description="P1 Slack posts only between these local times, HH:MM-HH:MM")
+    business_days: list[str] = Field(default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"],
+                                     description="weekdays with business hours (Mon … Sun)")
+    time_zone: str = Field("America/Chicago", description="IANA time zone of the business hours")
+    alarm_prefix: str = Field("rovn-prod-", description="CloudWatch alarms to read, by name prefix")
+    load_balancer: str = Field("", description="the ALB's CloudWatch dimension (app/NAME/ID); empty takes the "
+                                               "environment's")
+    rds_instance: str = Field("", description="RDS instance; empty takes the environment's")
+    log_group: str = Field("", description="the app's log group; empty means /ecs/<service>")
+    canary: str = Field("", description="CloudWatch Synthetics canary for /health; empty polls /health now")
+    sentry_url: str = Field("", description="Sentry base URL; empty takes the environment's (none: skipped)")
+    sentry_org: str = Field("rovn", description="Sentry organization slug")
+    sentry_project: str = Field("rovn-passport-api", description="Sentry project slug")
+    sentry_token_secret: str = Field("", description="the Sentry auth token, as secret:NAME (Secrets Manager); "
+                                                     "empty takes the environment's")
+    error_rate_pct: float = Field(1.0, gt=0, le=100, description="5xx share of requests that is an incident (§5)")
+    outage_error_rate_pct: float = Field(25.0, gt=0, le=100, description="5xx share that is an outage (P0)")
+    rds_cpu_pct: float = Field(85.0, gt=0, le=100, description="RDS CPU that, sustained, is an incident (§5)")
+    sustained_minutes: int = Field(5, ge=1, le=120, description="minutes a threshold must hold (§5: 5)")
+    deploy_lead_minutes: int = Field(15, ge=1, le=240, description="errors rising within this many minutes "
+                                                                   "after a change point at it")
+    top_messages: int = Field(10, ge=1, le=100, description="how many error-log messages to show")
+    notify: bool = Field(True, description="page and post as the severity says; false only shows what would go")
+    slack_webhook_url: str = Field("", description="Slack webhook (URL or secret:NAME)")
+    pagerduty_webhook_url: str = Field("", description="PagerDuty Events API v2 URL (URL or secret:NAME)")
+    pagerduty_routing_key: str = Field("", description="PagerDuty integration key, as secret:NAME")
+
+    @field_validator("window_end")
+    @classmethod
+    def _end(cls, v: str) -> str:
+        if v:
+            from datetime import datetime
+
+            try:
+                datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("an ISO 8601 time like 2026-11-27T03:15:00Z") from None
+        return v
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, v: list[str]) -> list[str]:
+        bad = [d for d in v if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"weekdays among {', '.join(WEEKDAYS)}, not {bad[0]!r}")
+        return v
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone like America/Chicago") from None
+        return v
+
+    @field_validator("sentry_token_secret", "pagerduty_routing_key")
+    @classmethod
+    def _secret_ref(cls, v: str) -> str:
+        if v and not v.startswith("secret:"):
+            raise ValueError("secret:NAME (a Secrets Manager name), never the value itself")
+        return v
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 MODELS: dict[str, type[RunbookParams]] = {
     "service_status": ServiceStatusParams,
@@ -150,6 +229,7 @@ MODELS: dict[str, type[RunbookParams]] = {
     "rollback": RollbackParams,
     "secrets_audit": SecretsAuditParams,
     "secret_rotation": SecretRotationParams,
+    "incident_triage": TriageParams,
 }
 
 

@@ -28,6 +28,7 @@ def _row(m: dict, root: Path) -> dict:
         "approvers": approvers, "outcome": m.get("outcome", "?"),
         "target": ", ".join(m.get("targets", [])) or "-", "error": m.get("error", ""),
         "html": files.get("html"), "notebook": files.get("notebook"), "manifest": f"{rel}/manifest.json",
+        "artifacts": [f"{rel}/{f['path']}" for f in m.get("files", []) if f["kind"] == "artifact"],
         "audit_log_ids": m.get("audit_log_ids", []), "approvals": m.get("approvals", []),
         "change": bool(m.get("approvals")),
     }
@@ -123,7 +124,8 @@ function renderRuns() {
     <td>${esc(r.started_at.replace("T", " ").slice(0, 19))}</td><td>${esc(r.runbook)}</td>
     <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td>${esc(r.operator)}</td>
     <td>${esc(r.approvers.join(", ") || "-")}</td><td><code>${esc(r.run_id)}</code></td>
-    <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}</td></tr>`).join("");
+    <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
+    ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
   history.replaceState(null, "", hash ? "#" + hash : location.pathname);

@@ -97,6 +97,7 @@ def exports(current: dict) -> dict[str, str]:
         "ROVN_SINK_URL": current["sink_url"],
         "ROVN_SANDBOX_URL": current["control_url"],
         "ROVN_SANDBOX_FAKES_URL": current.get("fakes_url", ""),
+        "ROVN_SENTRY_URL": current.get("sentry_url", ""),
         "ROVN_SANDBOX_MIGRATIONS": current["migrations_dir"],
         "ROVN_SANDBOX_SOURCE": current["source_dir"],
         "ROVN_ENV": "sandbox",

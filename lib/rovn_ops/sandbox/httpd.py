@@ -56,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/health":
-            if scenarios.active("health_down"):
+            if scenarios.active("health_down") or scenarios.active("tasks_crashing"):
                 return self._reply(503, {"status": "unavailable"})
             db = self.db_status()  # the running tasks' database credentials still log in
             return self._reply(200 if db == "ok" else 503, {"status": "ok" if db == "ok" else "unavailable",

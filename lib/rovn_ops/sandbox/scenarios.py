@@ -10,8 +10,18 @@ KNOWN = {
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
     "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
     "secret_checks_hang": "the fake provider's key checks and the MCP stub's pings hang while on",
+    # incidents (incidents.py): metrics, logs, alarms and Sentry issues written over the last two hours
+    "bad_deploy": "a deploy 20 minutes ago (audit_log, ECS); 5xx at ~4% from 3 minutes after it",
+    "db_saturation": "RDS CPU at 95% for the last 15 minutes, connections climbing, then 5xx",
+    "tasks_crashing": "running 0 of desired for the last 6 minutes (OOM kills); /health answers 503",
+    "quiet": "two hours of ordinary traffic: nothing wrong",
 }
 _on: set[str] = set()
+_hooks: dict = {}  # name -> what switching it on writes into the world (incidents.py)
+
+
+def on_activate(name: str, hook) -> None:
+    _hooks[name] = hook
 
 
 def active(name: str) -> bool:
@@ -22,6 +32,8 @@ def set_scenario(name: str, on: bool = True) -> None:
     if name not in KNOWN:
         raise KeyError(name)
     (_on.add if on else _on.discard)(name)
+    if on and name in _hooks:
+        _hooks[name]()
 
 
 def clear() -> None:

@@ -63,9 +63,11 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import codebuild_sim, ecs_rollout, fakes, httpd, rds_faults, secretsmanager_fixes, task_credentials
+        from . import (cloudwatch_sim, codebuild_sim, ecs_rollout, fakes, httpd, incidents, rds_faults,
+                       secretsmanager_fixes, task_credentials)
 
         ecs_rollout.install()
+        cloudwatch_sim.install()
         rds_faults.install()
         codebuild_sim.install()
         secretsmanager_fixes.install()
@@ -87,9 +89,19 @@ class Sandbox:
             "sink": httpd.Sink(self.dir / "sink.jsonl"), "reset": staticmethod(self.reset)})
         self.sink = handler.sink
         self.app, self.control = httpd.serve(handler), httpd.serve(handler)
+        self.sentry = httpd.serve(self._sentry_handler())
+        incidents.install(self)
         db.join()
         self._seed_secret_values()
         return self._state(facts)
+
+    def _sentry_handler(self):
+        from . import sentry_stub, world
+
+        name = self.defaults["sentry_token_secret"].removeprefix("secret:")
+        sm = world._client(self.endpoint, self.world["region"], "secretsmanager")
+        token = lambda: sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]  # noqa: E731
+        return type("SentryH", (sentry_stub.Handler,), {"token": staticmethod(token)})
 
     def _start_db(self) -> None:
         from . import database
@@ -152,10 +164,11 @@ class Sandbox:
         """Back to the seeded world: moto state, scenarios, sink and database."""
         import urllib3
 
-        from . import scenarios
+        from . import incidents, scenarios
 
         urllib3.request("POST", f"{self.endpoint}/moto-api/reset")
         scenarios.clear()
+        incidents.clear()
         self.sink.clear()
         self._seed()
         self._recreate_db()
@@ -174,6 +187,7 @@ class Sandbox:
             "sink_url": f"{host}:{self.control.server_port}/hooks",
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "fakes_url": f"{host}:{self.fakes.server_port}",
+            "sentry_url": f"{host}:{self.sentry.server_port}",
             "evidence_bucket": self.world["evidence_bucket"]["name"],
             "migrations_dir": str(self.migrations_dir), "source_dir": str(self.source_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),

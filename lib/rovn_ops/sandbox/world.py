@@ -45,6 +45,8 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     _seed_iam(c("iam"), world["iam_users"], credentials)
     repo_uri = _seed_ecr(c("ecr"), world["ecr"], endpoint, region)
     secret_arns = _seed_secrets(c("secretsmanager"), world["secrets"])
+    for name in world.get("integration_secrets", []):  # tokens runbooks read (Sentry, PagerDuty), unrotated
+        c("secretsmanager").create_secret(Name=name, SecretString=pysecrets.token_urlsafe(32))
     _seed_ecs(c("ecs"), world["ecs"], repo_uri, world["ecr"]["tags"][-1]["tag"], secret_arns, region)
     _seed_codebuild(c("s3"), c("codebuild"), c("iam"), world["codebuild"])
     _seed_rds(c("rds"), world["rds"])

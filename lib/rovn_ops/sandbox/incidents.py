@@ -1,0 +1,316 @@
+"""Incident scenarios: two hours of the service's telemetry, written into moto through
+the same APIs production's agents use (PutMetricData, PutLogEvents), plus what each
+incident does to the rest of the world (a deploy in audit_log and ECS, alarm states,
+Sentry issues, tasks stopped), so triage reads it exactly as it reads production.
+
+Time runs backwards from the moment the scenario is switched on: minute 0 is now,
+minute -120 two hours ago. Values are deterministic (a seeded generator).
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+ACCOUNT = "123456789012"
+HISTORY_MINUTES = 120
+REQUESTS_PER_MINUTE = 1200
+LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"
+# Planted in the incidents' log lines and a Sentry title: triage must show them redacted.
+PLANTED = {"email": "ana.ruiz@example.org", "phone": "+1 512-555-0142",
+           "token": "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0ffee"}
+SENTRY_ISSUES: list[dict] = []  # what the Sentry stub serves (sentry_stub.py)
+
+
+@dataclass
+class Shape:
+    """Per-minute telemetry as functions of the minute (negative: minutes ago)."""
+
+    error_share: callable = lambda m: 0.001
+    elb_error_share: callable = lambda m: 0.0
+    cpu: callable = lambda m: 32.0
+    connections: callable = lambda m: 40.0
+    latency_scale: callable = lambda m: 1.0
+    running: callable = lambda m: 3
+    error_logs: callable = lambda m: []  # messages logged at ERROR in that minute
+    extra: dict = field(default_factory=dict)
+
+
+def _series(shape: Shape, minutes: int, now: datetime, rng: random.Random, ids: dict) -> dict[str, list]:
+    """MetricData batches per namespace, one datum per metric and minute."""
+    out: dict[str, list] = {"AWS/ApplicationELB": [], "AWS/RDS": [], "ECS/ContainerInsights": []}
+    alb = [{"Name": "LoadBalancer", "Value": ids["load_balancer"]}]
+    rds = [{"Name": "DBInstanceIdentifier", "Value": ids["rds_instance"]}]
+    ecs = [{"Name": "ClusterName", "Value": ids["cluster"]}, {"Name": "ServiceName", "Value": ids["service"]}]
+    for m in range(-minutes, 0):
+        at = now + timedelta(minutes=m)
+        requests = int(REQUESTS_PER_MINUTE * rng.uniform(0.9, 1.1))
+        scale = shape.latency_scale(m)
+        put = lambda ns, name, dims, unit, **v: out[ns].append(  # noqa: E731
+            {"MetricName": name, "Dimensions": dims, "Timestamp": at, "Unit": unit, **v})
+        put("AWS/ApplicationELB", "RequestCount", alb, "Count", Value=requests)
+        put("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Count",
+            Value=round(requests * shape.error_share(m) * rng.uniform(0.85, 1.15)))
+        put("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Count", Value=round(requests * shape.elb_error_share(m)))
+        # Latency as a distribution (Values/Counts), so percentiles mean something.
+        put("AWS/ApplicationELB", "TargetResponseTime", alb, "Seconds",
+            Values=[round(v * scale, 3) for v in (0.04, 0.08, 0.15, 0.3, 0.9)], Counts=[6, 8, 4, 1, 1])
+        put("AWS/RDS", "CPUUtilization", rds, "Percent", Value=round(shape.cpu(m) + rng.uniform(-3, 3), 1))
+        put("AWS/RDS", "DatabaseConnections", rds, "Count", Value=round(shape.connections(m) + rng.uniform(-4, 4)))
+        put("ECS/ContainerInsights", "RunningTaskCount", ecs, "Count", Value=shape.running(m))
+        put("ECS/ContainerInsights", "DesiredTaskCount", ecs, "Count", Value=3)
+    return out
+
+
+def _log_events(shape: Shape, minutes: int, now: datetime, rng: random.Random) -> list[dict]:
+    """Structured JSON lines, as the app writes them: requests at INFO, errors at ERROR."""
+    events = []
+    for m in range(-minutes, 0):
+        base = now + timedelta(minutes=m)
+        for i in range(3):
+            events.append((base + timedelta(seconds=5 + i * 17), {
+                "level": "INFO", "message": "request completed", "path": rng.choice(
+                    ["/v1/workers", "/v1/credentials", "/v1/facilities/search", "/health"]),
+                "status": 200, "duration_ms": rng.randint(20, 180)}))
+        for i, message in enumerate(shape.error_logs(m)):
+            events.append((base + timedelta(seconds=2 + i), {"level": "ERROR", "message": message, "status": 500}))
+    events.sort(key=lambda e: e[0])
+    return [{"timestamp": int(at.timestamp() * 1000), "message": json.dumps(body)} for at, body in events]
+
+
+def _every(n: int, message: str, since: int, until: int = 0):
+    """`message`, n times a minute, from minute `since` (exclusive of `until`)."""
+    return lambda m: [message] * n if since <= m < until else []
+
+
+def quiet() -> Shape:
+    return Shape()
+
+
+def bad_deploy(deploy_minute: int = -20) -> Shape:
+    start = deploy_minute + 3
+    npe = ("TypeError: 'NoneType' object is not subscriptable in credentials.verify "
+           f"(user {PLANTED['email']}, callback {PLANTED['phone']}, token={PLANTED['token']})")
+    return Shape(error_share=lambda m: 0.04 if m >= start else 0.001,
+                 latency_scale=lambda m: 1.3 if m >= start else 1.0,
+                 error_logs=lambda m: _every(6, npe, start)(m) + _every(
+                     2, "KeyError: 'facility_timezone' in facilities.search", start)(m))
+
+
+def db_saturation(since: int = -15) -> Shape:
+    pool = ("psycopg.OperationalError: connection pool exhausted (timeout 30s) for "
+            f"{PLANTED['email']} token={PLANTED['token']}")
+    return Shape(cpu=lambda m: 95.0 if m >= since else 32.0,
+                 connections=lambda m: 40 + 12 * (m - since + 1) if m >= since else 40.0,
+                 latency_scale=lambda m: 4.0 if m >= since + 1 else 1.0,
+                 error_share=lambda m: 0.015 if m >= since + 3 else 0.001,
+                 error_logs=_every(5, pool, since + 3))
+
+
+def tasks_crashing(since: int = -6) -> Shape:
+    oom = (f"worker killed: exit code 137 (OutOfMemoryError) while serving {PLANTED['email']} "
+           f"tel {PLANTED['phone']} token={PLANTED['token']}")
+    return Shape(running=lambda m: 0 if m >= since else 3,
+                 error_share=lambda m: 0.0 if m >= since else 0.001,
+                 elb_error_share=lambda m: 1.0 if m >= since else 0.0,
+                 error_logs=_every(4, oom, since - 2, since))
+
+
+SHAPES = {"quiet": quiet, "bad_deploy": bad_deploy, "db_saturation": db_saturation, "tasks_crashing": tasks_crashing}
+
+
+class Writer:
+    """Writes one scenario into the running sandbox (its moto, database and stubs)."""
+
+    def __init__(self, sandbox):
+        self.sb = sandbox
+        self.world = sandbox.world
+        self.now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+    def client(self, service: str):
+        from .world import _client
+
+        return _client(self.sb.endpoint, self.world["region"], service)
+
+    def ids(self) -> dict:
+        return {"load_balancer": self.sb.defaults.get("load_balancer") or LOAD_BALANCER,
+                "rds_instance": self.world["rds"]["instance"], "cluster": self.world["ecs"]["cluster"],
+                "service": self.world["ecs"]["service"]}
+
+    def telemetry(self, shape: Shape, seed: int) -> None:
+        rng = random.Random(seed)
+        cw = self.client("cloudwatch")
+        for namespace, data in _series(shape, HISTORY_MINUTES, self.now, rng, self.ids()).items():
+            for i in range(0, len(data), 500):
+                cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
+        logs = self.client("logs")
+        group, stream = f"/ecs/{self.world['ecs']['family']}", f"api/api/{rng.getrandbits(64):016x}"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        events = _log_events(shape, HISTORY_MINUTES, self.now, rng)
+        for i in range(0, len(events), 5000):
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i:i + 5000])
+
+    def at(self, minute: int) -> datetime:
+        return self.now + timedelta(minutes=minute)
+
+    def moto_at(self, minute: int) -> datetime:
+        """moto keeps naive UTC times."""
+        return self.at(minute).replace(tzinfo=None)
+
+    def alarm(self, name: str, minute: int, reason: str) -> None:
+        """ALARM since `minute` (moto never evaluates alarms; its clock says now, so the
+        transition is back-dated on the backend to when the threshold was crossed)."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+        alarm = cloudwatch_backends[ACCOUNT][self.world["region"]].alarms[name]
+        alarm.state_updated_timestamp = self.moto_at(minute)
+
+    def sentry(self, issues: list[dict]) -> None:
+        SENTRY_ISSUES.extend(issues)
+
+
+def _issue(n: int, title: str, substatus: str, first: datetime, last: datetime, count: int) -> dict:
+    return {"id": str(4_200_000 + n), "shortId": f"ROVN-PASSPORT-API-{n:X}", "title": title,
+            "culprit": title.split(" in ", 1)[-1] if " in " in title else "", "level": "error",
+            "status": "unresolved", "substatus": substatus, "isUnhandled": True,
+            "firstSeen": _iso(first), "lastSeen": _iso(last), "count": str(count), "userCount": count // 3,
+            "permalink": f"https://sentry.io/organizations/rovn/issues/{4_200_000 + n}/",
+            "project": {"slug": "rovn-passport-api", "name": "rovn-passport-api"}}
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def _background_issue(w: Writer) -> dict:
+    """An old, ongoing issue every project has: not new since any recent deploy."""
+    return _issue(1, "ConnectionResetError in integrations.checkr.poll", "ongoing", w.at(-60 * 24 * 9), w.at(-30), 212)
+
+
+def write_quiet(sb) -> None:
+    w = Writer(sb)
+    w.telemetry(quiet(), seed=1)
+    w.sentry([_background_issue(w)])
+
+
+def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
+    w = Writer(sb)
+    deploy = _deploy(w, deploy_minute)
+    w.telemetry(bad_deploy(deploy_minute), seed=2)
+    w.alarm("rovn-prod-alb-5xx-rate", deploy_minute + 8, "Threshold Crossed: 5 datapoints were greater than 1%")
+    w.sentry([_background_issue(w),
+              _issue(2, "TypeError: 'NoneType' object is not subscriptable in credentials.verify", "new",
+                     w.at(deploy_minute + 3), w.at(-1), 860),
+              _issue(3, f"KeyError: 'facility_timezone' for {PLANTED['email']} in facilities.search", "regressed",
+                     w.at(-60 * 24 * 30), w.at(-1), 290)])
+    return deploy
+
+
+def write_db_saturation(sb) -> None:
+    w = Writer(sb)
+    w.telemetry(db_saturation(), seed=3)
+    w.alarm("rovn-prod-rds-cpu-high", -10, "Threshold Crossed: 5 datapoints were greater than 85%")
+    w.alarm("rovn-prod-alb-5xx-rate", -7, "Threshold Crossed: 5 datapoints were greater than 1%")
+    w.sentry([_background_issue(w),
+              _issue(4, "OperationalError: connection pool exhausted in db.pool.acquire", "escalating",
+                     w.at(-60 * 24 * 60), w.at(-1), 1400)])
+
+
+def write_tasks_crashing(sb) -> None:
+    w = Writer(sb)
+    w.telemetry(tasks_crashing(), seed=4)
+    _stop_tasks(w, -6)
+    w.alarm("rovn-prod-ecs-running-below-desired", -5, "Threshold Crossed: 1 datapoint was less than 3")
+    w.alarm("rovn-prod-alb-5xx-rate", -1, "Threshold Crossed: 5 datapoints were greater than 1%")
+    w.sentry([_background_issue(w)])
+
+
+def _deploy(w: Writer, minute: int) -> dict:
+    """A deploy as the deploy runbook leaves it: a new revision rolled out in ECS (through
+    the rollout simulator), its image in ECR, and its audit_log row."""
+    from .. import audit
+    from .world import image_manifest
+    import psycopg
+
+    ecs_spec, region = w.world["ecs"], w.world["region"]
+    ecs = w.client("ecs")
+    current = ecs.describe_services(cluster=ecs_spec["cluster"], services=[ecs_spec["service"]])["services"][0]
+    previous = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+    tag = "prod-" + w.at(minute).strftime("%Y%m%d%H%M%S") + "-credential-verify"
+    w.client("ecr").put_image(repositoryName=w.world["ecr"]["repository"], imageTag=tag,
+                              imageManifest=image_manifest(tag))
+    spec = {k: previous[k] for k in ("family", "networkMode", "requiresCompatibilities", "cpu", "memory",
+                                     "executionRoleArn", "taskRoleArn", "volumes", "containerDefinitions")}
+    old_image = spec["containerDefinitions"][0]["image"]
+    spec["containerDefinitions"][0]["image"] = old_image.rsplit(":", 1)[0] + ":" + tag
+    new = ecs.register_task_definition(**spec)["taskDefinition"]
+    events_before = len(_service(w).events)
+    ecs.update_service(cluster=ecs_spec["cluster"], service=ecs_spec["service"],
+                       taskDefinition=new["taskDefinitionArn"])
+    for _ in range(20):  # the simulator advances per poll
+        svc = ecs.describe_services(cluster=ecs_spec["cluster"], services=[ecs_spec["service"]])["services"][0]
+        if len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED":
+            break
+    _backdate_service(w, minute, len(_service(w).events) - events_before)
+    details = {"at": w.at(minute).isoformat(), "previous_task_definition": previous["taskDefinitionArn"],
+               "previous_image_tag": old_image.rsplit(":", 1)[-1], "new_task_definition": new["taskDefinitionArn"],
+               "new_image_tag": tag, "migrations": [], "approvers": ["giles"], "sandbox_history": True}
+    with psycopg.connect(w.sb.admin_db_url, autocommit=True) as conn:
+        audit.append(conn, actor=f"arn:aws:iam::{ACCOUNT}:user/claude-deploy", action="deploy",
+                     target=ecs_spec["service"], outcome="success",
+                     run_id=w.at(minute).strftime("%Y%m%dT%H%M%SZ") + "-deploy-scenario", details=details)
+    return details
+
+
+def _service(w: Writer):
+    from moto.ecs.models import ecs_backends
+
+    spec = w.world["ecs"]
+    return ecs_backends[ACCOUNT][w.world["region"]].services[f"{spec['cluster']}:{spec['service']}"]
+
+
+def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
+    """The rollout ran at `minute`: its deployment and its events carry that time."""
+    from . import ecs_rollout
+
+    with ecs_rollout._lock:
+        svc = _service(w)
+        when = w.moto_at(minute)
+        for dep in svc.deployments:
+            dep["createdAt"] = dep["updatedAt"] = when
+        for i, e in enumerate(reversed(svc.events[:new_events])):
+            e["createdAt"] = when + timedelta(seconds=20 * i)
+
+
+def _stop_tasks(w: Writer, minute: int) -> None:
+    """Every task of the service exits (OOM) and ECS cannot keep replacements up."""
+    from . import ecs_rollout
+
+    with ecs_rollout._lock:
+        svc = _service(w)
+        for dep in svc.deployments:
+            dep["runningCount"] = 0
+            dep["failedTasks"] = dep.get("failedTasks", 0) + 9
+        ecs_rollout._sync_counts(svc)
+        for i, stopped in enumerate((3, 3, 3)):
+            ecs_rollout._event(svc, f"has stopped {stopped} running tasks: Essential container in task exited "
+                                    "(exit code 137, OutOfMemoryError: container killed).")
+            svc.events[0]["createdAt"] = w.moto_at(minute + 2 * i)
+
+
+WRITERS = {"quiet": write_quiet, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
+           "tasks_crashing": write_tasks_crashing}
+
+
+def install(sandbox) -> None:
+    """Switching an incident scenario on writes it into this sandbox's world."""
+    from . import scenarios
+
+    for name, write in WRITERS.items():
+        scenarios.on_activate(name, lambda write=write: write(sandbox))
+
+
+def clear() -> None:
+    SENTRY_ISSUES.clear()

@@ -1,0 +1,130 @@
+"""P0, P1 or no incident (§5, §6), and the rule that decided, in words.
+
+- P0: a customer-impacting outage (/health fails, no task running, 5xx at outage
+  level), or what a human reports: suspected PHI exposure, a suspected security
+  incident, a data-integrity event. Escalate within 5 minutes; page on-call.
+- P1: degraded but not down: 5xx above 1% sustained, RDS CPU above 85% sustained,
+  fewer tasks than desired, an alarm in ALARM. Slack in business hours.
+The most severe signal decides; every signal is listed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import metrics
+from .window import utc
+
+RANK = {"P0": 0, "P1": 1, "none": 2}
+HUMAN_FLAGS = {
+    "suspected_phi_exposure": "suspected PHI exposure",
+    "suspected_security_incident": "a suspected security incident",
+    "data_integrity_concern": "a data-integrity event",
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    severity: str
+    kind: str        # what it is about: errors, database, tasks, health, alarm, human
+    rule: str        # the rule in words
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    severity: str
+    rule: str
+    signals: tuple[Signal, ...]
+
+    @property
+    def incident(self) -> bool:
+        return self.severity != "none"
+
+    def onset(self, *kinds: str) -> datetime | None:
+        times = [s.since for s in self.signals if s.since and (not kinds or s.kind in kinds)]
+        return min(times) if times else None
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"severity": s.severity, "signal": s.kind, "rule": s.rule,
+                              "since (UTC)": s.since.strftime("%H:%M") if s.since else "-"} for s in self.signals],
+                            columns=["severity", "signal", "rule", "since (UTC)"])
+
+    def _repr_markdown_(self) -> str:
+        head = {"P0": "🔴 **P0**: page on-call now, escalate within 5 minutes (§6)",
+                "P1": "🟠 **P1**: degraded, not down; ack within 15 minutes in business hours (§6)",
+                "none": "🟢 **No incident**"}[self.severity]
+        lines = [head, "", f"Decided by: {self.rule}"]
+        if len(self.signals) > 1:
+            lines += ["", "Also seen:"] + [f"- {s.severity}: {s.rule}" for s in self.signals[1:]]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{self.severity}: {self.rule}"
+
+
+def _threshold(df, column: str, above: float, minutes: int):
+    runs = metrics.sustained(df[column] > above, minutes) if column in df else []
+    return runs[0] if runs else None
+
+
+def signals(p, found) -> list[Signal]:
+    out = [Signal("P0", "human", f"a human reported {words} (§6: P0)")
+           for flag, words in HUMAN_FLAGS.items() if getattr(p, flag)]
+    df, n = found.metrics, p.sustained_minutes
+    if found.health is not None and not found.health.ok:
+        out.append(Signal("P0", "health", f"customer-impacting outage: {found.health_source} fails "
+                                          f"({found.health.detail or found.health.status})", found.gathered_at))
+    svc = found.service
+    if svc and svc["desiredCount"] > 0 and svc["runningCount"] == 0:
+        out.append(Signal("P0", "tasks", f"customer-impacting outage: 0 of {svc['desiredCount']} tasks running",
+                          _tasks_onset(df, 0)))
+    elif svc and svc["runningCount"] < svc["desiredCount"]:
+        out.append(Signal("P1", "tasks", f"degraded: {svc['runningCount']} of {svc['desiredCount']} tasks running "
+                                         "(§5: ECS running tasks < desired)", _tasks_onset(df, svc["runningCount"])))
+    outage = _threshold(df, "error_rate_pct", p.outage_error_rate_pct, n)
+    errors = _threshold(df, "error_rate_pct", p.error_rate_pct, n)
+    if outage:
+        out.append(Signal("P0", "errors", f"customer-impacting outage: 5xx above {p.outage_error_rate_pct:g}% of "
+                                          f"requests for {outage[2]} minutes", outage[0].to_pydatetime()))
+    elif errors:
+        peak = df.loc[errors[0]:errors[1], "error_rate_pct"].max()
+        out.append(Signal("P1", "errors", f"degraded: 5xx above {p.error_rate_pct:g}% of requests for {errors[2]} "
+                                          f"minutes (peak {peak:.1f}%; §5: 5xx > 1% / 5 min)",
+                          errors[0].to_pydatetime()))
+    cpu = _threshold(df, "rds_cpu_pct", p.rds_cpu_pct, n)
+    if cpu:
+        peak = df.loc[cpu[0]:cpu[1], "rds_cpu_pct"].max()
+        out.append(Signal("P1", "database", f"degraded: RDS CPU above {p.rds_cpu_pct:g}% for {cpu[2]} minutes "
+                                            f"(peak {peak:.0f}%; §5: RDS CPU > 85% sustained)", cpu[0].to_pydatetime()))
+    covered = {s.kind for s in out}
+    for a in found.alarms:
+        if a["StateValue"] == "ALARM" and _alarm_kind(a) not in covered:
+            out.append(Signal("P1", _alarm_kind(a), f"alarm {a['AlarmName']} is in ALARM: {a.get('StateReason', '')}",
+                              utc(a["StateUpdatedTimestamp"])))
+    return sorted(out, key=lambda s: (RANK[s.severity], s.since is None, s.since or found.gathered_at))
+
+
+def _tasks_onset(df, running: float):
+    below = df["ecs_running"] <= running if "ecs_running" in df else None
+    if below is None or not below.any():
+        return None
+    # the start of the last run of minutes at or below today's count
+    runs = metrics.sustained(below, 1)
+    return runs[-1][0].to_pydatetime() if runs else None
+
+
+def _alarm_kind(alarm: dict) -> str:
+    ns = alarm.get("Namespace", "")
+    return {"AWS/ApplicationELB": "errors", "AWS/RDS": "database", "ECS/ContainerInsights": "tasks"}.get(ns, "alarm")
+
+
+def classify(p, found) -> Verdict:
+    found_signals = signals(p, found)
+    if not found_signals:
+        return Verdict("none", "no signal crossed a §5 threshold, every alarm is OK, /health answers, and no "
+                               "human flag is set", ())
+    top = found_signals[0]
+    return Verdict(top.severity, top.rule, tuple(found_signals))

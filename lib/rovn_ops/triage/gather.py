@@ -1,0 +1,154 @@
+"""Everything triage reads, in one object. A source that cannot be read (Sentry down,
+a log group missing) is reported as unavailable, never the end of triage: on-call
+still gets the rest within the minute."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .. import status
+from . import alarms, changes, logs, metrics, sentry
+from .window import Window
+
+CHANGES_BEFORE_MINUTES = 120  # "just before" the window: a deploy an hour before still counts
+SENTRY_HORIZON = timedelta(hours=24)  # "since the last deploy", but no further back than this
+
+
+@dataclass
+class Findings:
+    window: Window
+    gathered_at: datetime
+    service: dict | None = None
+    alarms: list = field(default_factory=list)
+    transitions: list = field(default_factory=list)
+    metrics: object = None  # pandas DataFrame, one row per minute
+    health: status.Health | None = None
+    health_source: str = ""
+    changes: list = field(default_factory=list)
+    last_deploy: changes.Change | None = None
+    sentry_issues: list = field(default_factory=list)
+    logs: logs.Summary | None = None
+    unavailable: dict = field(default_factory=dict)  # source -> why
+
+    def note(self, source: str, error: Exception) -> None:
+        self.unavailable[source] = f"{type(error).__name__}: {error}"
+
+    # displays ---------------------------------------------------------------
+    def sources(self):
+        import pandas as pd
+
+        rows = [{"source": s, "read": s not in self.unavailable, "note": self.unavailable.get(s, "")}
+                for s in ("ecs", "alarms", "metrics", "health", "audit_log", "sentry", "logs")]
+        return pd.DataFrame(rows, columns=["source", "read", "note"])
+
+    def alarm_table(self):
+        return alarms.table(self.alarms, self.transitions)
+
+    def ecs_table(self):
+        import pandas as pd
+
+        if not self.service:
+            return pd.DataFrame(columns=["service"])
+        return status.overview(self.service)
+
+    def deployments(self):
+        return status.deployments(self.service) if self.service else None
+
+    def service_events(self, count: int = 10):
+        import pandas as pd
+
+        if not self.service:
+            return pd.DataFrame(columns=["at", "message"])
+        return status.events(self.service, count)
+
+    def health_table(self):
+        import pandas as pd
+
+        if self.health is None:
+            return pd.DataFrame(columns=["url", "ok"])
+        t = self.health.table()
+        t.insert(0, "source", self.health_source)
+        return t
+
+    def changes_table(self):
+        return changes.table(self.changes, self.window)
+
+    def sentry_table(self):
+        return sentry.table(self.sentry_issues)
+
+    def log_table(self, n: int):
+        import pandas as pd
+
+        return self.logs.top(n) if self.logs else pd.DataFrame(columns=["count", "message", "first", "last"])
+
+
+def _source(found: Findings, name: str, fn, *args):
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001 - one source down must not stop triage
+        found.note(name, e)
+        return None
+
+
+def gather(ctx, window: Window) -> Findings:
+    p = ctx.params
+    found = Findings(window, datetime.now(timezone.utc))
+    cw = ctx.client("cloudwatch")
+    found.service = _source(found, "ecs", status.describe_service, ctx)
+    found.alarms = _source(found, "alarms", alarms.current, cw, p.alarm_prefix) or []
+    found.transitions = _source(found, "alarms", alarms.history, cw, p.alarm_prefix, window) or []
+    dims = metrics.dimensions(load_balancer=load_balancer(ctx, found.service), rds_instance=p.rds_instance,
+                              cluster=p.cluster, service=p.service)
+    raw = _source(found, "metrics", metrics.fetch, cw, window, dims) or {}
+    found.metrics = metrics.frame(raw, window)
+    found.health, found.health_source = _health(ctx, found)
+    conn = _source(found, "audit_log", lambda: ctx.db)
+    if conn is not None:
+        found.changes = _source(found, "audit_log", changes.read, conn, window, CHANGES_BEFORE_MINUTES) or []
+        found.last_deploy = _source(found, "audit_log", changes.last_deploy, conn, window.end)
+    found.sentry_issues = _source(found, "sentry", _sentry, ctx, found) or []
+    group = p.log_group or f"/ecs/{p.service}"
+    found.logs = _source(found, "logs", logs.summarise, ctx.client("logs"), group, window)
+    return found
+
+
+def load_balancer(ctx, service: dict | None) -> str:
+    """The ALB's metric dimension: the parameter, else from the service's target group."""
+    if ctx.params.load_balancer or not service or not service.get("loadBalancers"):
+        return ctx.params.load_balancer
+    tg = service["loadBalancers"][0].get("targetGroupArn")
+    if not tg:
+        return ""
+    arns = ctx.client("elbv2").describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["LoadBalancerArns"]
+    return arns[0].split(":loadbalancer/", 1)[-1] if arns else ""
+
+
+def _health(ctx, found: Findings):
+    """The canary's latest run when one is named (moto has no canary runs), else
+    /health polled now."""
+    p = ctx.params
+    if p.canary:
+        try:
+            runs = ctx.client("synthetics").get_canary_runs(Name=p.canary, MaxResults=5)["CanaryRuns"]
+            if runs:
+                last = runs[0]
+                ok = last["Status"]["State"] == "PASSED"
+                return status.Health(f"canary {p.canary}", ok, None, None,
+                                     "" if ok else last["Status"].get("StateReason", "")), "synthetics canary"
+        except Exception as e:  # noqa: BLE001 - fall back to polling /health ourselves
+            found.note("canary", e)
+    return status.health(p.health_url), "/health polled now"
+
+
+def _sentry(ctx, found: Findings):
+    p = ctx.params
+    if not p.sentry_url:
+        raise LookupError("no sentry_url configured")
+    if not p.sentry_token_secret:
+        raise LookupError("no sentry_token_secret configured")
+    from .. import secret_values
+
+    token = secret_values.read(ctx.client("secretsmanager"), p.sentry_token_secret.removeprefix("secret:"))
+    since = max(found.last_deploy.at if found.last_deploy else found.window.start,
+                found.window.start - SENTRY_HORIZON)
+    return sentry.classify(sentry.fetch(p.sentry_url, p.sentry_org, p.sentry_project, token, since), since)
