@@ -14,6 +14,7 @@ import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
 import runner_overhead  # noqa: E402
 import sandbox_cold_start  # noqa: E402
+import triage  # noqa: E402
 import scrub_notebook  # noqa: E402
 
 from rovn_ops.sandbox import control  # noqa: E402
@@ -26,6 +27,7 @@ if __name__ == "__main__":
         rows.append(runner_overhead.main())
         rows += migrations_verify.main()
         rows += deploy_rollout.main()
+        rows += triage.main()
     finally:
         if started:
             control.down()

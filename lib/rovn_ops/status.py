@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .commands import run_command
 from .errors import RovnError
 
 
@@ -187,6 +188,7 @@ class Verdict:
     service: str
     task_definition: str
     problems: tuple[str, ...]
+    triage_command: str = "rovn-ops run incident_triage"
 
     @property
     def healthy(self) -> bool:
@@ -197,7 +199,8 @@ class Verdict:
                 else f"### ⚠️ `{self.service}` on `{self.task_definition}` needs attention")
         body = "\n".join(f"- {p}" for p in self.problems) or "- nothing to do"
         nxt = ("Next: nothing; re-run this runbook after any change." if self.healthy else
-               "Next: open RUNBOOK.md for the matching runbook (triage, rollback) and page if P0 (§6).")
+               f"Next: triage it (severity, cause, the command to run, the page if P0):\n\n"
+               f"```sh\n{self.triage_command}\n```")
         return f"{head}\n\n{body}\n\n{nxt}\n\nrun id: `{self.run_id}`"
 
     def __repr__(self) -> str:
@@ -222,4 +225,6 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
     ctx.record(outcome="success", targets=[f"{ctx.params.cluster}/{ctx.params.service}"],
                observed={"task_definition": short_td(td.arn), "image_tag": td.image_tag,
                          "healthy": not problems})
-    return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems))
+    return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems),
+                   run_command(ctx.params, "incident_triage"))
+

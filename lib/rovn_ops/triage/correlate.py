@@ -10,10 +10,10 @@ it points at:
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..commands import run_command
 from .changes import Change
 
 
@@ -59,32 +59,17 @@ def timeline(found, verdict) -> list[Event]:
     return sorted(events, key=lambda e: e.at)
 
 
-def _command(env: str, runbook: str, *pairs: str) -> str:
-    args = ["rovn-ops", "run", runbook, "--env", env]
-    for pair in pairs:
-        args += ["-p", pair]
-    return shlex.join(args)
-
-
-def _not_default(p, *names: str) -> list[str]:
-    """NAME=VALUE for the parameters the command would otherwise take differently."""
-    from ..params import environment_defaults
-
-    defaults = environment_defaults(p.env)
-    return [f"{n}={getattr(p, n)}" for n in names if getattr(p, n) != defaults.get(n)]
-
-
 def _rollback(ctx, deploy: Change) -> tuple[list[str], str]:
     p = ctx.params
     target = (deploy.details.get("previous_task_definition") or "").rsplit("/", 1)[-1]
     ran = deploy.details.get("migrations") or []
-    base = [f"to_revision={target}"] + _not_default(p, "cluster", "service")
+    base = [f"to_revision={target}"]
     if not ran:
-        return [_command(p.env, "rollback", *base)], (
+        return [run_command(p, "rollback", *base)], (
             f"Preview the rollback to {target} with the command below, then run the command it prints "
             "(confirm, approver, plan hash).")
-    steps = [_command(p.env, "migration_reversal", f"migration={m}") for m in reversed(ran)]
-    steps.append(_command(p.env, "rollback", *base, "migrations_reviewed=true"))
+    steps = [run_command(p, "migration_reversal", f"migration={m}", same=()) for m in reversed(ran)]
+    steps.append(run_command(p, "rollback", *base, "migrations_reviewed=true"))
     return steps, (f"That deploy ran migrations ({', '.join(ran)}): §7 says never roll back the task first. Reverse "
                    f"them (or confirm {deploy.details.get('previous_image_tag') or target} reads the new schema), then "
                    "roll back with migrations_reviewed=true.")
@@ -105,7 +90,7 @@ def correlate(ctx, found, verdict) -> Story:
         return Story(events, "database", f"RDS CPU crossed at {db:%H:%M} UTC, before the errors"
                      + (f" ({symptoms:%H:%M})" if symptoms else "") + ": the database leads. Do not roll back; look "
                      "at the database (top queries, connections, recent migrations) and scale or shed load.",
-                     [_command(ctx.params.env, "service_status")])
+                     [run_command(ctx.params, "service_status")])
     if suspect:
         minutes = int((symptoms - suspect.at).total_seconds() // 60)
         commands, how = _rollback(ctx, suspect)
@@ -113,6 +98,6 @@ def correlate(ctx, found, verdict) -> Story:
                      f"(run {suspect.run_id}). {how}", commands, suspect, rollback_suggested=True)
     if any(s.kind == "tasks" for s in verdict.signals):
         return Story(events, "tasks", "Tasks stopped with no change before them: read the service events and the "
-                     "error log (crashes, OOM), then check the service.", [_command(ctx.params.env, "service_status")])
+                     "error log (crashes, OOM), then check the service.", [run_command(ctx.params, "service_status")])
     return Story(events, "unknown", "No change in audit_log precedes the symptoms: look at the Sentry issues and "
-                 "error log above.", [_command(ctx.params.env, "service_status")])
+                 "error log above.", [run_command(ctx.params, "service_status")])

@@ -1,0 +1,134 @@
+"""incident_triage against a plain boto3 script doing the same reads in one process.
+
+- Wall time: `rovn-ops run incident_triage` (kernel, library, charts, archive) vs a
+  script that makes the same API calls (DescribeServices, DescribeAlarms,
+  DescribeAlarmHistory, GetMetricData, FilterLogEvents, GetSecretValue, the Sentry
+  and /health GETs, the audit_log query) and prints nothing. Target: ratio <= 2
+  after subtracting a kernel start (measured here with jupyter_client).
+- Memory: peak RSS of the largest process of a triage run over a 24-hour window at
+  1-minute resolution (1,440 points per series), written into the sandbox first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+from common import BIN, ROOT, median, report, timed
+
+from rovn_ops import params
+from rovn_ops.sandbox import control, incidents
+
+BASELINE = r'''
+import json, os, sys, urllib3, boto3, psycopg
+from datetime import datetime, timedelta, timezone
+from rovn_ops.triage import metrics
+p = json.loads(sys.argv[1])
+end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+start = end - timedelta(minutes=p["window_minutes"])
+ecs, cw, logs, sm = (boto3.client(s) for s in ("ecs", "cloudwatch", "logs", "secretsmanager"))
+ecs.describe_services(cluster=p["cluster"], services=[p["service"]])
+cw.describe_alarms(AlarmNamePrefix=p["alarm_prefix"], AlarmTypes=["MetricAlarm"])
+cw.describe_alarm_history(HistoryItemType="StateUpdate", StartDate=start, EndDate=end, ScanBy="TimestampAscending")
+dims = metrics.dimensions(load_balancer=p["load_balancer"], rds_instance=p["rds_instance"], cluster=p["cluster"],
+                          service=p["service"])
+kw = {"MetricDataQueries": metrics.queries(dims), "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+while True:
+    page = cw.get_metric_data(**kw)
+    if not page.get("NextToken"): break
+    kw["NextToken"] = page["NextToken"]
+urllib3.request("GET", p["health_url"])
+with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    conn.execute("SELECT id, occurred_at, action, details FROM audit_log WHERE action = ANY(%s)",
+                 [["deploy", "rollback", "migration"]]).fetchall()
+token = sm.get_secret_value(SecretId=p["sentry_token_secret"].removeprefix("secret:"),
+                            VersionStage="AWSCURRENT")["SecretString"]
+urllib3.request("GET", p["sentry_url"] + "/api/0/projects/rovn/rovn-passport-api/issues/?query=is:unresolved",
+                headers={"Authorization": "Bearer " + token})
+kw = {"logGroupName": "/ecs/" + p["service"], "startTime": int(start.timestamp() * 1000),
+      "endTime": int(end.timestamp() * 1000), "filterPattern": "ERROR"}
+while True:
+    page = logs.filter_log_events(**kw)
+    if not page.get("nextToken") or page["nextToken"] == kw.get("nextToken"): break
+    kw["nextToken"] = page["nextToken"]
+'''
+
+
+def kernel_start(runs: int = 3) -> float:
+    from jupyter_client.manager import start_new_kernel
+
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        km, kc = start_new_kernel(kernel_name="python3")
+        kc.execute_interactive("pass", timeout=60)
+        samples.append(time.perf_counter() - t)
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return median(samples)
+
+
+def write_day(state: dict) -> None:
+    """24 hours of quiet telemetry at 1-minute resolution, through the sandbox's APIs."""
+    import boto3
+
+    c = lambda s: boto3.client(s, region_name=state["region"], endpoint_url=state["endpoint"],  # noqa: E731
+                               aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"])
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    ids = {"load_balancer": incidents.LOAD_BALANCER, "rds_instance": "rovn-prod-db", "cluster": "rovn-prod",
+           "service": "rovn-passport-api"}
+    rng = random.Random(24)
+    for ns, data in incidents._series(incidents.bad_deploy(-20), 1440, now, rng, ids).items():
+        for i in range(0, len(data), 500):
+            c("cloudwatch").put_metric_data(Namespace=ns, MetricData=data[i:i + 500])
+    logs = c("logs")
+    logs.create_log_stream(logGroupName="/ecs/rovn-passport-api", logStreamName="api/api/bench-day")
+    events = incidents._log_events(incidents.bad_deploy(-20), 1440, now, rng)
+    for i in range(0, len(events), 5000):
+        logs.put_log_events(logGroupName="/ecs/rovn-passport-api", logStreamName="api/api/bench-day",
+                            logEvents=events[i:i + 5000])
+
+
+def peak_rss_mb(cmd: list[str], env: dict) -> float:
+    """Max RSS (MiB) of the largest process the command ran (itself or the kernel)."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main(runs: int = 3) -> list[dict]:
+    state = control.require()
+    control.apply_env(state)
+    control.reset(state)
+    control.scenario(state, "bad_deploy")
+    p = params.resolve("incident_triage", "sandbox").model_dump(mode="json")
+    env = {"ROVN_EVIDENCE_DIR": os.path.join(tempfile.mkdtemp(prefix="rovn-bench-"), "evidence")}
+    ours = [str(BIN / "rovn-ops"), "run", "incident_triage", "--quiet", "-p", "notify=false"]
+    base = [str(BIN / "python"), "-c", BASELINE, json.dumps(p)]
+    timed(base, env), timed(ours, env)  # warm
+    a, b = [], []
+    for _ in range(runs):
+        b.append(timed(base, env))
+        a.append(timed(ours, env))
+    kernel = kernel_start()
+    print(f"kernel start (jupyter_client, median of 3): {kernel:.3f}s", flush=True)
+    rows = [report("incident_triage run vs plain boto3 script (same calls)", a, b, "-")]
+    adjusted = [max(x - kernel, 0.0) for x in a]
+    rows.append(report("incident_triage minus a kernel start vs plain boto3 script", adjusted, b, "ratio <= 2"))
+    control.reset(state)
+    write_day(state)
+    mb = peak_rss_mb(ours + ["-p", "window_minutes=1440"], env)
+    print(f"incident_triage over 24 h at 1-minute resolution: peak RSS {mb:.0f} MiB (largest process)", flush=True)
+    rows.append({"name": "incident_triage 24 h window peak RSS", "peak_rss_mib": round(mb), "target": "report"})
+    return rows
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

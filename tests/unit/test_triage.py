@@ -1,0 +1,173 @@
+"""The triage library's judgement, on made-up findings: business hours, sustained
+thresholds, the rate computed client-side, the classification rules, what the
+timeline points at, scrubbing, Sentry's new/regressed split, the sandbox's
+CloudWatch percentile and alarm history."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from rovn_ops import personal_data
+from rovn_ops.params import TriageParams
+from rovn_ops.status import Health
+from rovn_ops.triage import classify, correlate, metrics, sentry
+from rovn_ops.triage.changes import Change
+from rovn_ops.triage.gather import Findings
+from rovn_ops.triage.window import BusinessHours, Window
+
+END = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)  # a Friday, 09:00 in Chicago
+WINDOW = Window.of(60, now=END)
+
+
+def _params(**kw) -> TriageParams:
+    return TriageParams(env="sandbox", **kw)
+
+
+def _findings(*, error=None, cpu=None, running=3, health_ok=True, changes=(), alarms=()) -> Findings:
+    raw = {"requests": ([], []), "target_5xx": ([], []), "rds_cpu_pct": ([], []), "ecs_running": ([], [])}
+    for m in range(60):
+        at = WINDOW.start + timedelta(minutes=m)
+        raw["requests"][0].append(at)
+        raw["requests"][1].append(1000)
+        raw["target_5xx"][0].append(at)
+        raw["target_5xx"][1].append(10 * (error(m - 60) if error else 0.1))  # error(minute) in percent
+        raw["rds_cpu_pct"][0].append(at)
+        raw["rds_cpu_pct"][1].append(cpu(m - 60) if cpu else 30)
+        raw["ecs_running"][0].append(at)
+        raw["ecs_running"][1].append(running)
+    f = Findings(WINDOW, END)
+    f.metrics = metrics.frame(raw, WINDOW)
+    f.service = {"desiredCount": 3, "runningCount": running, "deployments": []}
+    f.health, f.health_source = Health("http://h/health", health_ok, 200 if health_ok else 503, "t", ""), "/health"
+    f.changes, f.alarms = list(changes), list(alarms)
+    return f
+
+
+def _deploy(minute: int, migrations=()) -> Change:
+    return Change(7, END + timedelta(minutes=minute), "deploy", "rovn-passport-api", "success", "run-7", {
+        "previous_task_definition": "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:288",
+        "new_task_definition": "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:289",
+        "new_image_tag": "prod-20261127144000-x", "previous_image_tag": "prod-old", "migrations": list(migrations)})
+
+
+def test_business_hours_and_the_next_morning():
+    hours = BusinessHours.of("09:00-18:00", ["Mon", "Tue", "Wed", "Thu", "Fri"], "America/Chicago")
+    assert hours.is_open(END) and not hours.is_open(END - timedelta(minutes=1))
+    saturday_night = datetime(2026, 11, 29, 4, 0, tzinfo=timezone.utc)  # Sat 22:00 Chicago
+    assert hours.next_open(saturday_night) == datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+    assert BusinessHours.of("00:00-24:00", ["Sun"], "UTC").is_open(datetime(2026, 11, 29, 23, 59, tzinfo=timezone.utc))
+    assert BusinessHours.of("09:00-18:00", [], "UTC").next_open(END) is None
+
+
+def test_rate_is_computed_per_minute_and_sustained_runs_are_found():
+    f = _findings(error=lambda m: 4.0 if m >= -17 else 0.1)
+    assert f.metrics["error_rate_pct"].iloc[-1] == pytest.approx(4.0)
+    [(start, _, length)] = metrics.sustained(f.metrics["error_rate_pct"] > 1, 5)
+    assert start == END - timedelta(minutes=17) and length == 17
+    assert metrics.sustained(pd.Series([True] * 4 + [False] + [True] * 4), 5) == []
+
+
+def test_a_missing_minute_is_nan_not_zero():
+    raw = {"requests": ([WINDOW.start], [5.0]), "target_5xx": ([WINDOW.start], [1.0])}
+    df = metrics.frame(raw, WINDOW)
+    assert len(df) == 60 and df["error_rate_pct"].iloc[0] == pytest.approx(20) and df["requests"].isna().sum() == 59
+
+
+@pytest.mark.parametrize("kw, severity, words", [
+    ({}, "none", "no signal"),
+    ({"error": lambda m: 4.0 if m >= -17 else 0.1}, "P1", "5xx above 1%"),
+    ({"error": lambda m: 4.0 if m >= -4 else 0.1}, "none", "no signal"),  # not yet sustained 5 minutes
+    ({"error": lambda m: 60.0 if m >= -10 else 0.1}, "P0", "outage"),
+    ({"cpu": lambda m: 95 if m >= -15 else 30}, "P1", "RDS CPU above 85%"),
+    ({"running": 0}, "P0", "0 of 3 tasks"),
+    ({"running": 2}, "P1", "2 of 3 tasks"),
+    ({"health_ok": False}, "P0", "/health fails"),
+])
+def test_classification_rules(kw, severity, words):
+    v = classify.classify(_params(), _findings(**kw))
+    assert v.severity == severity and words in v.rule
+
+
+@pytest.mark.parametrize("flag", ["suspected_phi_exposure", "suspected_security_incident", "data_integrity_concern"])
+def test_a_human_flag_forces_p0(flag):
+    v = classify.classify(_params(**{flag: True}), _findings())
+    assert v.severity == "P0" and "a human reported" in v.rule
+
+
+def test_an_alarm_in_alarm_alone_is_p1():
+    alarm = {"AlarmName": "rovn-prod-x", "StateValue": "ALARM", "StateReason": "r", "Namespace": "Custom",
+             "StateUpdatedTimestamp": END - timedelta(minutes=3)}
+    v = classify.classify(_params(), _findings(alarms=[alarm]))
+    assert v.severity == "P1" and "rovn-prod-x" in v.rule
+
+
+def _story(f, **kw):
+    p = _params(**kw)
+    return correlate.correlate(SimpleNamespace(params=p), f, classify.classify(p, f))
+
+
+def test_errors_after_a_deploy_name_it_and_print_its_rollback():
+    story = _story(_findings(error=lambda m: 4.0 if m >= -17 else 0.1, changes=[_deploy(-20)]))
+    assert story.suspect == "deploy" and story.rollback_suggested and "3 min after" in story.explanation
+    assert story.commands == ["rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288"]
+
+
+def test_a_deploy_that_ran_migrations_gets_the_section_7_path():
+    story = _story(_findings(error=lambda m: 4.0 if m >= -17 else 0.1,
+                             changes=[_deploy(-20, ["0013_a.sql", "0014_b.sql"])]))
+    assert story.commands == [
+        "rovn-ops run migration_reversal --env sandbox -p migration=0014_b.sql",
+        "rovn-ops run migration_reversal --env sandbox -p migration=0013_a.sql",
+        "rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288 -p migrations_reviewed=true"]
+    assert "never roll back the task first" in story.explanation
+
+
+def test_a_deploy_long_before_the_errors_is_not_blamed():
+    story = _story(_findings(error=lambda m: 4.0 if m >= -17 else 0.1, changes=[_deploy(-50)]))
+    assert story.suspect == "unknown" and not story.rollback_suggested
+
+
+def test_a_database_that_leads_is_named_and_nothing_rolls_back():
+    story = _story(_findings(error=lambda m: 2.0 if m >= -12 else 0.1, cpu=lambda m: 95 if m >= -15 else 30,
+                             changes=[_deploy(-50)]))
+    assert story.suspect == "database" and not any("rollback" in c for c in story.commands)
+
+
+def test_personal_data_and_credentials_are_redacted_but_ids_survive():
+    line = ("user ana.ruiz@example.org called (512) 555-0142, ssn 123-45-6789, api_key=sk_abc123, "
+            "Authorization: Bearer abcdefghijklmnopqrstuvwxyz, tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0 "
+            "in INC-20261127-0749-rovn-passport-api run 20261127T074914Z-incident_triage-eafd49")
+    out = personal_data.redact(line)
+    for planted in ("ana.ruiz", "555-0142", "123-45-6789", "sk_abc123", "abcdefghijklmnop", "9f8e7d6c5b4a"):
+        assert planted not in out
+    assert "[REDACTED:email]" in out and "[REDACTED:phone]" in out and "[REDACTED:ssn]" in out
+    assert "INC-20261127-0749-rovn-passport-api" in out and "20261127T074914Z-incident_triage-eafd49" in out
+
+
+def test_sentry_new_and_regressed_since_the_deploy():
+    since = END - timedelta(minutes=20)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    raw = [{"id": "1", "shortId": "A-1", "title": "old", "substatus": "ongoing", "firstSeen": iso(END - timedelta(days=9)),
+            "lastSeen": iso(END), "count": "5"},
+           {"id": "2", "shortId": "A-2", "title": "new for bob@example.org", "substatus": "new",
+            "firstSeen": iso(since + timedelta(minutes=3)), "lastSeen": iso(END), "count": "80"},
+           {"id": "3", "shortId": "A-3", "title": "back", "substatus": "regressed",
+            "firstSeen": iso(END - timedelta(days=30)), "lastSeen": iso(END), "count": "9"}]
+    issues = sentry.classify(raw, since)
+    assert [(i.short_id, i.kind) for i in issues] == [("A-3", "regressed"), ("A-2", "new")]
+    assert "bob@" not in issues[1].title
+
+
+def test_sandbox_percentile_and_alarm_history():
+    from rovn_ops.sandbox import cloudwatch_sim
+
+    assert cloudwatch_sim.percentile([0.04] * 6 + [0.08] * 8 + [0.15] * 4 + [0.3, 0.9], 95) == 0.3
+    assert cloudwatch_sim.percentile([], 95) is None
+    t0, t1 = datetime(2026, 11, 27, 1), datetime(2026, 11, 27, 2)
+    alarm = SimpleNamespace(name="a", history=[("StateUpdate", "seed", "{}", "OK", t0)],
+                            state_value="ALARM", state_reason="crossed", state_updated_timestamp=t1)
+    [item] = cloudwatch_sim.alarm_history(alarm)
+    assert item["HistorySummary"] == "Alarm updated from OK to ALARM" and item["Timestamp"].hour == 2
