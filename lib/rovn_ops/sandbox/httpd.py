@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -83,7 +84,11 @@ class Handler(BaseHTTPRequestHandler):
                                          "known": scenarios.KNOWN})
             return self._reply(200, {"active": scenarios.current()})
         if self.path == "/_sandbox/reset":
-            self.reset()
+            try:
+                self.reset()
+            except Exception as e:  # noqa: BLE001 - say why, rather than drop the connection
+                traceback.print_exc()  # into sandbox.log
+                return self._reply(500, {"error": f"sandbox reset failed: {type(e).__name__}: {e}"})
             return self._reply(200, {"ok": True})
         self._reply(404, {"error": f"no route {self.path}"})
 
