@@ -120,6 +120,7 @@ def begin(runbook: str, **values) -> RunContext:
             values[name] = value
     p = params_mod.validate(model, values)
     aws.guard(p.env)
+    os.environ["ROVN_TARGET_ENV"] = p.env  # db: in prod, connections come from the DB secret
     ctx = RunContext(
         runbook=runbook, params=p,
         run_id=os.environ.get("ROVN_RUN_ID") or new_run_id(runbook),

@@ -129,7 +129,8 @@ class SecretsAuditParams(RunbookParams):
 
 
 class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
-    secret: str = Field("rovn/prod/jwt-signing-key", min_length=1, description="the secret to rotate (its name)")
+    secret: str = Field("rovn/prod/jwt-signing-key", pattern=r"^[A-Za-z0-9/_+=.@!-]{1,512}$",
+                        description="the secret to rotate (its name)")
     action: Literal["rotate", "prune"] = Field("rotate", description="rotate; or prune: drop JWT keys past "
                                                                       "max_token_lifetime_s")
     max_token_lifetime_s: float = Field(86400, gt=0, description="JWT: the longest a token lives; a retired "

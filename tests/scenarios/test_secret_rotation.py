@@ -112,6 +112,21 @@ def test_database_rotation_never_breaks_the_running_service(fresh, aws, evidence
     rotate(DB)  # and back to the first user, which works again
     with connect_with(json.loads(value(sm, DB))) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == old["username"]
+    prod_paths_after_rotation(sm, fresh)
+
+
+def prod_paths_after_rotation(sm, sandbox) -> None:
+    """§8 item 6: prod's audit_log and migrations connect through the DB secret, read at
+    connect time; right after a rotation both still work."""
+    from rovn_ops import audit, db
+    from rovn_ops.migrations import engine
+
+    with db.connect(db.conninfo(sm, DB)) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == json.loads(value(sm, DB))["username"]
+        entry = audit.append(conn, actor="test", action="probe", target=DB, outcome="success")
+        assert entry.id > 0
+    with db.connect(db.conninfo(sm, DB, master=True)) as conn:
+        assert engine.verify(conn, Path(sandbox["migrations_dir"])).ok
 
 
 def test_jwt_overlap_unknown_kid_and_prune(fresh, aws, evidence_dir):
@@ -121,7 +136,7 @@ def test_jwt_overlap_unknown_kid_and_prune(fresh, aws, evidence_dir):
     rotate(JWT, "-p", "max_token_lifetime_s=2")
     after = json.loads(value(sm, JWT))
     published = jwks.published(after)
-    assert "d" not in json.dumps(published)  # public halves only
+    assert all("d" not in k for k in published["keys"])  # public halves only
     assert jwks.verify(in_flight, published)["sub"] == "nurse-42"
     assert jwks.verify(jwks.sign(after, {"sub": "new"}), published)["sub"] == "new"
     assert after["signing_kid"] != before["signing_kid"]
@@ -130,7 +145,7 @@ def test_jwt_overlap_unknown_kid_and_prune(fresh, aws, evidence_dir):
         jwks.verify(jwks.sign(stranger, {"sub": "forged"}), published)
     too_early = rovn_ops("run", "secret_rotation", "--quiet", "-p", f"secret={JWT}", "-p", "action=prune",
                          "-p", "max_token_lifetime_s=3600")
-    assert too_early.returncode == 1 and "nothing to prune" in too_early.stdout
+    assert too_early.returncode == 3 and "nothing to prune" in too_early.stdout  # refused, nothing changed
     time.sleep(2.1)
     rotate(JWT, "-p", "action=prune", "-p", "max_token_lifetime_s=2")
     pruned = json.loads(value(sm, JWT))
@@ -234,3 +249,25 @@ def test_no_secret_value_leaks_anywhere(fresh, aws, evidence_dir):
     assert any(p.endswith(".html") for p in haystacks) and any(p.endswith("manifest.json") for p in haystacks)
     leaks = [(where, v[:4] + "…") for where, text in haystacks.items() for v in values if v in text]
     assert not leaks
+
+
+def test_refusals_change_nothing(fresh, aws, evidence_dir):
+    sm = aws("secretsmanager")
+    before = stages(sm, STRIPE)
+    # headless, no key staged: refused before anything (no page: nothing failed)
+    run = rovn_ops("run", "secret_rotation", "--quiet", "-p", f"secret={STRIPE}")
+    assert run.returncode == 0  # the preview says what is missing
+    m = _manifest(evidence_dir, "secret_rotation")
+    assert "no new key staged" in Path(m["notebook"]["path"]).read_text()
+    run = rovn_ops("run", "secret_rotation", "--quiet", "-p", f"secret={STRIPE}", "-p", "confirm=true",
+                   "-p", "approved_by=giles", "-p", f"plan_hash={m['plan_hash']}")
+    assert run.returncode == 3 and "no new key staged" in run.stdout
+    # a destination off the sandbox: refused before any value is sent
+    run = rovn_ops("run", "secret_rotation", "--quiet", "-p", "secret=rovn/prod/mcp-inbound-token",
+                   "-p", "mcp_inbound_url=http://mcp.attacker.example/mcp")
+    assert run.returncode == 3 and "mcp_inbound_url is not a sandbox (loopback) URL" in run.stdout
+    run = rovn_ops("run", "secret_rotation", "--quiet", "-p", "secret=no/such/secret")
+    assert run.returncode in (1, 2) and "parameter 'secret'" in run.stdout + run.stderr
+    assert stages(sm, STRIPE) == before
+    posts = urllib3.request("GET", fresh["control_url"] + "/posts").json()
+    assert not [p for p in posts if p["channel"] == "pagerduty"]

@@ -184,3 +184,25 @@ def test_values_are_masked_and_only_private_parts_registered():
 def test_alternating_users():
     assert database.other_user("rovn_svc") == "rovn_svc_clone"
     assert database.other_user("rovn_svc_clone") == "rovn_svc"
+
+
+def test_a_secret_parameter_is_a_name(monkeypatch):
+    from rovn_ops import params
+    from rovn_ops.errors import BadInput
+
+    for junk in ("a b", "rovn/prod/db-master\n", "x" * 513):
+        with pytest.raises(BadInput, match="parameter 'secret'"):
+            params.resolve("secret_rotation", "sandbox", [], [f"secret={junk}"])
+    with pytest.raises(BadInput, match="parameter 'action'"):
+        params.resolve("secret_rotation", "sandbox", [], ["action=delete"])
+
+
+def test_provider_adapters_authenticate_as_each_provider_does():
+    from rovn_ops.secrets.provider import ADAPTERS
+
+    key = values.wrap("k" * 24, "key")
+    assert ADAPTERS["anthropic"].headers(key) == {"x-api-key": "k" * 24}
+    assert ADAPTERS["stripe"].headers(key) == {"Authorization": "Bearer " + "k" * 24}
+    assert ADAPTERS["checkr"].headers(key)["Authorization"].startswith("Basic ")
+    assert ADAPTERS["stripe"].check_url() == "https://api.stripe.com/v1/balance"
+    assert ADAPTERS["stripe"].check_url("http://127.0.0.1:9/providers") == "http://127.0.0.1:9/providers/stripe/v1/balance"

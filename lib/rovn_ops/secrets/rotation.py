@@ -63,18 +63,24 @@ class Rotation:
         self.ctx, self.p = ctx, ctx.params
         self.sm = ctx.client("secretsmanager")
         self.policy = policy.load()
+        self.facts: dict = {}
+
+    def _fact(self, **facts) -> None:
+        """The manifest's `facts` (one dict per run: each record replaces it whole)."""
+        self.facts.update(facts)
+        self.ctx.record(facts=self.facts)
 
     # the audit -----------------------------------------------------------------
     def inventory(self) -> inventory.Inventory:
         inv = inventory.take(self.sm, self.policy)
-        self.ctx.record(secrets_inventory=[{k: v for k, v in e.items()} for e in inv.as_dicts()])
+        self._fact(secrets_inventory=inv.as_dicts())
         return inv
 
     def drift(self, inv: inventory.Inventory) -> drift.Report:
         allowed = environment_section(self.p.env, "secrets").get("readers") or []
         resources = [e.arn for e in inv.entries if e.klass] or ["*"]
         report = drift.check(self.ctx.client("iam"), resources, allowed)
-        self.ctx.record(secrets_drift=report.as_dicts())
+        self._fact(secrets_drift=report.as_dicts())
         if not report.ok:
             self._page_drift(report)
         return report
@@ -139,6 +145,7 @@ class Rotation:
             raise BadInput(f"parameter 'secret': {p.secret!r} is not a secret in Secrets Manager "
                            f"({p.region}); expected one of the inventory's names")
         authorize(ctx, "secret_rotation", entry.name)
+        self._destinations(entry.name)  # before anything is sent anywhere
         strategy = self.strategy(entry)
         st = versions.stages(self.sm, entry.name)
         base_id, token, state = self._where(st)
@@ -150,9 +157,11 @@ class Rotation:
                    f"{st.pending_count()} versions carry AWSPENDING", f"{st.pending_count()}")
         current = read(self.sm, entry.name, stage=versions.CURRENT)
         checks.add("the current value works", strategy.preflight(current.value), "checked", "§8")
+        checks.add("long enough to scrub from the evidence", [
+            "the current value is too short for the scrubber to catch: this rotation replaces it"]
+            if current.value.too_short else None, "yes", warn=True)
         checks.add("the new value's source", strategy.ready(bool(st.pending) or state != "new rotation"),
                    "ready", "§8", warn=not p.confirm)
-        self._overrides(checks)
         changes = {"secret": entry.name, "arn": st.arn, "class": entry.klass, "action": p.action,
                    "from_version": base_id, "to_version": token,
                    "labels": {"AWSPENDING": f"→ {token}", "AWSCURRENT": f"{base_id} → {token}",
@@ -168,16 +177,22 @@ class Rotation:
                    {"checks": checks.as_dicts()})
         return Prepared(entry, strategy, st, base, token, state, uses, checks, plan)
 
-    def _overrides(self, checks: Checks) -> None:
-        """In prod, where a secret is sent (a provider's or MCP server's URL) comes only from
-        the committed environment file: a -p/-f override could send keys anywhere."""
-        if self.p.env != "prod":
-            return
-        committed = environment_section("prod", "parameters")
-        bad = [n for n in ("provider_endpoint", "mcp_inbound_url", "mcp_outbound_url")
-               if getattr(self.p, n) != (committed.get(n) or "")]
-        checks.add("secret destinations from parameters/prod.yaml", [f"{n} differs from the committed value"
-                                                                     for n in bad], "committed values", "§8")
+    def _destinations(self, name: str) -> None:
+        """Where a secret is sent (a provider's or MCP server's URL): in prod only the
+        committed environment file's values (a -p/-f override could send keys anywhere),
+        in the sandbox only loopback. Refused before any value leaves."""
+        from ..aws import is_sandbox_endpoint
+        from ..protocol import refuse
+
+        urls = {n: getattr(self.p, n) for n in ("provider_endpoint", "mcp_inbound_url", "mcp_outbound_url")}
+        if self.p.env == "prod":
+            committed = environment_section("prod", "parameters")
+            bad = [f"{n} is not parameters/prod.yaml's value" for n, u in urls.items() if u != (committed.get(n) or "")]
+        else:
+            bad = [f"{n} is not a sandbox (loopback) URL" for n, u in urls.items() if u and not is_sandbox_endpoint(u)]
+        if bad:
+            refuse(self.ctx, "secret_rotation", name, "rotation refused: " + "; ".join(bad) + " (§8: a secret "
+                   "is only ever sent where the committed environment file says)")
 
     # execute ---------------------------------------------------------------------
     def _journal(self, prepared: Prepared, step: str, outcome: str, detail: str, **extra) -> None:
@@ -237,7 +252,17 @@ class Rotation:
         return v.as_dict()
 
     # verify ------------------------------------------------------------------------
-    def verify(self, prepared: Prepared) -> Checks:
+    def verify(self, change, prepared: Prepared) -> Checks:
+        """Check the world, then write the success row and notify: the verify step itself
+        logs, so a rotation verified is never missing from audit_log."""
+        checks = self._checks(prepared)
+        change.log("success", self.details(prepared, change.result))
+        self._security(f"secret {prepared.entry.name} rotated ({prepared.entry.klass}): version "
+                       f"{prepared.base.version_id} → {prepared.token}, approved by "
+                       f"{', '.join(change.approval.approvers)}")
+        return checks
+
+    def _checks(self, prepared: Prepared) -> Checks:
         name, token = prepared.entry.name, prepared.token
         st = versions.stages(self.sm, name)
         checks = Checks()
@@ -264,13 +289,6 @@ class Rotation:
         return {"secret": prepared.entry.name, "class": prepared.entry.klass, "from_version": prepared.base.version_id,
                 "to_version": prepared.token, "steps": [s.as_dict() for s in (executed.steps if executed else [])],
                 "rollout": executed.rollout if executed else None}
-
-    def log(self, change, prepared: Prepared) -> None:
-        change.log("success", self.details(prepared, change.result))
-        if change.approval and change.approval.executed:
-            self._security(f"secret {prepared.entry.name} rotated ({prepared.entry.klass}): version "
-                           f"{prepared.base.version_id} → {prepared.token}, approved by "
-                           f"{', '.join(change.approval.approvers)}")
 
     def _security(self, text: str) -> notify.Delivery:
         d = notify.slack(webhook(self.ctx, "security_webhook_url"),
@@ -305,6 +323,7 @@ def summary(ctx, change, prepared: Prepared):
     from IPython.display import Markdown
 
     if not change.approval.executed:
+        change.log("preview")  # the manifest records the preview's plan hash
         return Markdown(f"### Preview only: nothing was rotated\n\n{prepared.state}.\n\nrun id: `{ctx.run_id}`")
     nexts = {"api-key": lambda s: f"revoke the old key in {s.adapter.console}.",
              "jwt": lambda s: (f"after {s.lifetime} (the longest a token lives), run `rovn-ops run secret_rotation "
