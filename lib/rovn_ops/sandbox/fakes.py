@@ -8,7 +8,8 @@ Provider:  POST /providers/NAME/keys       issue a key (the provider's console):
 MCP:       GET  /mcp/DIR/ping              200 for an accepted token, else 401
            POST /mcp/DIR/tokens            {"token"}: accept it too (authorised by an accepted token)
            POST /mcp/DIR/tokens/revoke     {"token"}: stop accepting it (same)
-Scenario `secret_checks_hang` holds provider checks and MCP pings while it is on."""
+Scenario `secret_checks_hang` holds the checks of keys and tokens newer than the seed
+(a rotation's testSecret) while it is on; the seeded ones still answer (preflight)."""
 from __future__ import annotations
 
 import base64
@@ -27,12 +28,18 @@ class State:
         self.lock = threading.Lock()
         self.issued: dict[str, set[str]] = {}
         self.mcp: dict[str, set[str]] = {"inbound": set(), "outbound": set()}
+        self.seeded: set[str] = set()
 
     def clear(self) -> None:
         with self.lock:
             self.issued.clear()
             for tokens in self.mcp.values():
                 tokens.clear()
+            self.seeded.clear()
+
+    def seal_seed(self) -> None:
+        with self.lock:
+            self.seeded = set().union(*self.issued.values(), *self.mcp.values())
 
     def issue(self, provider: str, key: str | None = None) -> str:
         key = key or PREFIX.get(provider, "key_") + pysecrets.token_urlsafe(24)
@@ -60,9 +67,9 @@ def _presented(headers) -> str:
     return headers.get("x-api-key") or ""
 
 
-def _hold() -> None:
+def _hold(token: str) -> None:
     deadline = time.monotonic() + 120
-    while scenarios.active("secret_checks_hang") and time.monotonic() < deadline:
+    while scenarios.active("secret_checks_hang") and token not in STATE.seeded and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -73,11 +80,11 @@ class Handler(httpd.Handler):
     def do_GET(self):
         parts, token = self._parts(), _presented(self.headers)
         if len(parts) >= 2 and parts[0] == "providers":
-            _hold()
+            _hold(token)
             ok = token in STATE.issued.get(parts[1], set())
             return self._reply(200 if ok else 401, {"ok": ok})
         if parts[:1] == ["mcp"] and len(parts) == 3 and parts[2] == "ping" and parts[1] in STATE.mcp:
-            _hold()
+            _hold(token)
             ok = token in STATE.mcp[parts[1]]
             return self._reply(200 if ok else 401, {"ok": ok})
         self._reply(404, {"error": "no route"})

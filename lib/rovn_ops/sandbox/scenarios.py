@@ -9,7 +9,7 @@ KNOWN = {
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
     "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
-    "secret_checks_hang": "the fake provider's key checks and the MCP stub's pings hang while on",
+    "secret_checks_hang": "the fake provider and MCP stub hold checks of keys newer than the seed while on",
     # incidents (incidents.py): metrics, logs, alarms and Sentry issues written over the last two hours
     "bad_deploy": "a deploy 20 minutes ago (audit_log, ECS); 5xx at ~4% from 3 minutes after it",
     "db_saturation": "RDS CPU at 95% for the last 15 minutes, connections climbing, then 5xx",

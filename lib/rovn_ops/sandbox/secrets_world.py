@@ -95,6 +95,7 @@ def seed(world: dict, admin_db_url: str, embedded: bool) -> None:
         else:
             continue
         set_current(region, name, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+    fakes.STATE.seal_seed()
 
 
 def _rds_master(region: str, master: dict) -> str:
