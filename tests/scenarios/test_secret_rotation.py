@@ -271,3 +271,24 @@ def test_refusals_change_nothing(fresh, aws, evidence_dir):
     assert stages(sm, STRIPE) == before
     posts = urllib3.request("GET", fresh["control_url"] + "/posts").json()
     assert not [p for p in posts if p["channel"] == "pagerduty"]
+
+
+def test_a_failed_rollout_pages_keeps_both_passwords_and_the_rerun_finishes(fresh, aws, evidence_dir):
+    sm = aws("secretsmanager")
+    old = json.loads(value(sm, DB))
+    urllib3.request("POST", fresh["control_url"] + "/scenario", json={"name": "ecs_new_tasks_fail"})
+    try:
+        run = preview_then_execute("-p", f"secret={DB}", runbook="secret_rotation")
+    finally:
+        urllib3.request("POST", fresh["control_url"] + "/scenario", json={"name": "ecs_new_tasks_fail", "on": False})
+    assert run.returncode == 1 and "the old value was NOT retired" in run.stdout + run.stderr
+    posts = urllib3.request("GET", fresh["control_url"] + "/posts").json()
+    assert any(p["channel"] == "pagerduty" and DB in p["payload"]["payload"]["summary"] for p in posts)
+    new = json.loads(value(sm, DB))
+    for creds in (old, new):  # both log in: nothing running was cut off
+        connect_with(creds).close()
+    assert json.loads(urllib3.request("GET", fresh["health_url"]).data)["db"] == "ok"
+    rotate(DB)  # the same rotation, resumed: the tasks roll, then the old password goes
+    assert json.loads(value(sm, DB)) == new
+    with pytest.raises(psycopg.OperationalError):
+        connect_with(old).close()

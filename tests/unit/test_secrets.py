@@ -206,3 +206,19 @@ def test_provider_adapters_authenticate_as_each_provider_does():
     assert ADAPTERS["checkr"].headers(key)["Authorization"].startswith("Basic ")
     assert ADAPTERS["stripe"].check_url() == "https://api.stripe.com/v1/balance"
     assert ADAPTERS["stripe"].check_url("http://127.0.0.1:9/providers") == "http://127.0.0.1:9/providers/stripe/v1/balance"
+
+
+def test_a_provider_key_comes_from_the_operator_never_made_up():
+    from rovn_ops.errors import Refused
+    from rovn_ops.secrets.provider import ADAPTERS, Provider
+
+    current = values.wrap("rk_live_" + "o" * 24, "current")
+    typed = Provider(ADAPTERS["stripe"], secret="rovn/prod/stripe-api-key", headless=False,
+                     ask=lambda prompt: "rk_live_" + "n" * 24 + "\n").make(current, "t")
+    assert typed.reveal() == "rk_live_" + "n" * 24 and "n" * 24 not in repr(typed)
+    headless = Provider(ADAPTERS["stripe"], secret="rovn/prod/stripe-api-key", headless=True)
+    assert headless.ready(pending_staged=False) and not headless.ready(pending_staged=True)
+    with pytest.raises(Refused, match="no new key staged"):
+        headless.make(current, "t")
+    with pytest.raises(Refused, match="no key typed"):
+        Provider(ADAPTERS["stripe"], secret="s", headless=False, ask=lambda prompt: "  ").make(current, "t")

@@ -237,7 +237,7 @@ class Rotation:
     def _roll(self, prepared: Prepared) -> dict:
         p, ecs = self.p, self.ctx.client("ecs")
         dep = self._started_deployment(prepared)
-        if dep and tasks.still_there(ecs, p.cluster, p.service, dep):
+        if dep and tasks.resumable(ecs, p.cluster, p.service, dep):
             print(f"  rollout       resumed  watching deployment {dep}")
         else:
             dep = tasks.start(ecs, p.cluster, p.service)

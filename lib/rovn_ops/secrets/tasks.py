@@ -20,8 +20,11 @@ def start(ecs, cluster: str, service: str) -> str:
     return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY")
 
 
-def still_there(ecs, cluster: str, service: str, deployment_id: str) -> bool:
-    return any(d["id"] == deployment_id for d in rollout.describe(ecs, cluster, service)["deployments"])
+def resumable(ecs, cluster: str, service: str, deployment_id: str) -> bool:
+    """Our deployment is still the PRIMARY one and has not failed: watch it rather than
+    start another (a FAILED or superseded one is replaced by a new deployment)."""
+    return any(d["id"] == deployment_id and d["status"] == "PRIMARY" and d.get("rolloutState") != "FAILED"
+               for d in rollout.describe(ecs, cluster, service)["deployments"])
 
 
 def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: float, first: float,
