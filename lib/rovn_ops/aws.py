@@ -2,13 +2,14 @@
 environment, and a guard so the sandbox and production are never confused."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from .errors import EnvironmentGuard
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+DATABASE_VARS = ("DATABASE_URL", "ROVN_MIGRATION_DATABASE_URL")
 
 
 def endpoints() -> dict[str, str]:
@@ -16,28 +17,79 @@ def endpoints() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL") and v}
 
 
+def is_loopback(host: str) -> bool:
+    """Exactly `localhost`, or an address that parses as loopback (127.0.0.0/8, ::1,
+    also IPv4-mapped) or unspecified (0.0.0.0 reaches this machine). A name that
+    merely starts with 127. (127.attacker.invalid) is not."""
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return ip.is_loopback or ip.is_unspecified
+
+
 def is_sandbox_endpoint(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in LOOPBACK or host.startswith("127.") or host.endswith(".localhost")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return is_loopback(host)
+
+
+def database_hosts(url: str) -> list[str]:
+    """The hosts a PostgreSQL URL or key=value DSN connects to (host and hostaddr,
+    else libpq's PGHOST/PGHOSTADDR); a Unix socket directory, or no host at all (the
+    default socket), is this machine."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - psycopg.ProgrammingError: not a connection string
+        raise EnvironmentGuard("the database URL is not a PostgreSQL connection string") from None
+    hosts = []
+    for key, var in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
+        value = str(info.get(key) or os.environ.get(var) or "")
+        hosts += [h.strip() for h in value.split(",") if h.strip()]
+    return hosts or [""]
+
+
+def is_local_database(url: str) -> bool:
+    return all(h == "" or h.startswith("/") or is_loopback(h) for h in database_hosts(url))
 
 
 def guard(env: str) -> None:
-    """Sandbox runs need a loopback endpoint; prod runs refuse any loopback endpoint."""
+    """Sandbox runs need loopback endpoints and a loopback database; prod runs refuse
+    any loopback endpoint or database. A refusal names the variable and its host,
+    never the URL (a database URL carries its password)."""
     found = endpoints()
-    if env == "prod":
-        bad = {k: v for k, v in found.items() if is_sandbox_endpoint(v)}
-        if bad:
-            name, url = next(iter(bad.items()))
-            raise EnvironmentGuard(f"--env prod refused: {name}={url} points at the sandbox; "
-                                   "open a shell without the sandbox's exports")
-        return
-    if "AWS_ENDPOINT_URL" not in found:
+    if env == "sandbox" and "AWS_ENDPOINT_URL" not in found:
         raise EnvironmentGuard("--env sandbox: AWS_ENDPOINT_URL is not set; start the sandbox "
                                "(rovn-ops sandbox up) and eval \"$(rovn-ops sandbox env)\"")
-    bad = {k: v for k, v in found.items() if not is_sandbox_endpoint(v)}
+    local = {k: is_sandbox_endpoint(v) for k, v in found.items()}
+    local |= {k: is_local_database(os.environ[k]) for k in DATABASE_VARS if os.environ.get(k)}
+    if env == "prod":
+        bad = [k for k, is_local in local.items() if is_local]
+        if bad:
+            raise EnvironmentGuard(f"--env prod refused: {bad[0]} ({_host(bad[0])}) points at this machine "
+                                   "(the sandbox); open a shell without the sandbox's exports")
+        return
+    bad = [k for k, is_local in local.items() if not is_local]
     if bad:
-        name, url = next(iter(bad.items()))
-        raise EnvironmentGuard(f"--env sandbox refused: {name}={url} is not a sandbox (loopback) endpoint")
+        raise EnvironmentGuard(f"--env sandbox refused: {bad[0]} ({_host(bad[0])}) is not a sandbox "
+                               "(loopback) address")
+
+
+def _host(var: str) -> str:
+    value = os.environ.get(var, "")
+    if var in DATABASE_VARS:
+        return "host " + ",".join(h or "local socket" for h in database_hosts(value))
+    try:
+        return "host " + (urlsplit(value).hostname or "?")
+    except ValueError:
+        return "not a URL"
 
 
 @lru_cache(maxsize=64)

@@ -243,15 +243,15 @@ def _pull(root, env: str) -> int:
 
 
 def _key_id(env: str) -> int:
-    from . import aws
+    from . import aws, secret_values
     from .evidence import archive, signing
     from .runner import prepare_environment
 
     prepare_environment(env)
     settings = archive.Settings.of(env)
     sm = aws.client("secretsmanager", env=env, region=settings.region)
-    pem = sm.get_secret_value(SecretId=settings.signing_key_secret, VersionStage="AWSCURRENT")["SecretString"]
-    kid = signing.key_id(signing.load_private(pem.encode()).public_key())
+    pem = secret_values.read(sm, settings.signing_key_secret)  # masked; revealed only to load it
+    kid = signing.key_id(signing.load_private(pem.reveal().encode()).public_key())
     print(f"{settings.signing_key_secret}: key id {kid}")
     print(f"pin it in parameters/{env}.yaml:  evidence: {{signing_key_id: {kid}}}")
     return 0

@@ -7,6 +7,7 @@ name parameters a runbook lacks; a `-f` file or `-p` may not.
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 import typing
@@ -17,20 +18,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import paths
 from .errors import BadInput
-from .scrub import looks_secret_name, looks_secret_value
+from .scrub import looks_secret_env_name, looks_secret_name, looks_secret_value
+
+MAX_TEXT = 4096            # longest accepted string parameter (a 10 MB value is a mistake)
+MAX_FILE = 1_000_000       # largest accepted parameter file
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
+ECS_NAME = r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:(cluster|service)/[A-Za-z0-9_/-]{1,255})$"
 
 
 class RunbookParams(BaseModel):
     """Every runbook's parameters: where it runs."""
 
-    model_config = ConfigDict(extra="forbid")
+    # pydantic's patterns are Rust regexes: `$` is the end of the value (no trailing newline)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT)
     env: Literal["sandbox", "prod"] = Field("sandbox", description="target environment")
-    region: str = Field("us-east-2", description="AWS region")
+    region: str = Field("us-east-2", pattern=REGION, description="AWS region (one of the environment's allowed_regions)")
 
 
 class ServiceParams(RunbookParams):
-    cluster: str = Field("rovn-prod", description="ECS cluster")
-    service: str = Field("rovn-passport-api", description="ECS service")
+    cluster: str = Field("rovn-prod", pattern=ECS_NAME, description="ECS cluster")
+    service: str = Field("rovn-passport-api", pattern=ECS_NAME, description="ECS service")
     health_url: str = Field("", description="the service's /health URL")
 
 
@@ -58,7 +65,7 @@ class MigrationParams(ChangeParams):
     lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
 
 
-IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?$")  # §2: prod-YYYYMMDDhhmmss[-suffix]
+IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?\Z")  # §2: prod-YYYYMMDDhhmmss[-suffix]
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -91,7 +98,7 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     @field_validator("image_tag")
     @classmethod
     def _tag(cls, v: str) -> str:
-        if v and not IMAGE_TAG.match(v):
+        if v and not IMAGE_TAG.fullmatch(v):
             raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix], e.g. prod-20261127031500-fix-login")
         return v
 
@@ -114,7 +121,7 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
     @field_validator("to_revision")
     @classmethod
     def _revision(cls, v: str) -> str:
-        if v and not re.match(r"^[A-Za-z0-9_-]+:\d+$", v):
+        if v and not re.fullmatch(r"[A-Za-z0-9_-]+:\d+", v):
             raise ValueError("a task definition revision FAMILY:N, e.g. rovn-passport-api:288")
         return v
 
@@ -246,17 +253,35 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list[str
 
 def inferred_model(notebook: Path) -> type[RunbookParams]:
     """A notebook outside the catalogue (one under development): its parameters cell,
-    read by papermill, typed from the annotations; the same validation applies."""
-    import papermill as pm
+    read by papermill, typed from the annotations; the same validation applies.
+    Defaults are read as literals (ast.literal_eval), never evaluated."""
     from pydantic import create_model
 
     fields = {}
-    for name, p in pm.inspect_notebook(str(notebook)).items():
+    for name, p in _inspect(notebook).items():
         if name in RunbookParams.model_fields:
             continue
         kind = _TYPES.get(p["inferred_type_name"], str)
-        fields[name] = (kind, Field(eval(p["default"], {}, {}), description=p["help"]))  # noqa: S307
+        fields[name] = (kind, Field(_literal(notebook, name, p["default"]), description=p["help"]))
     return create_model(f"{notebook.stem}_params", __base__=RunbookParams, **fields)
+
+
+def _inspect(notebook: Path) -> dict:
+    import papermill as pm
+
+    try:
+        return pm.inspect_notebook(str(notebook))
+    except Exception as e:  # noqa: BLE001 - nbformat, JSON and encoding errors alike: not a notebook
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise BadInput(f"runbook {notebook}: not a Jupyter notebook ({reason})") from None
+
+
+def _literal(notebook: Path, name: str, source: str):
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise BadInput(f"runbook {notebook}: parameter '{name}': default {source[:60]!r} is not a literal "
+                       "(a number, string, bool, None or list); draft defaults are read, never run") from None
 
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -277,8 +302,12 @@ def _read_yaml(path: Path, label: str) -> dict:
 
     if not path.is_file():
         raise BadInput(f"{label} {path}: file not found")
+    if path.stat().st_size > MAX_FILE:
+        raise BadInput(f"{label} {path}: {path.stat().st_size} bytes; expected a parameter file under {MAX_FILE}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{label} {path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise BadInput(f"{label} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -346,13 +375,45 @@ def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str
 
 def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
     for name, value in values.items():
+        check_assignments(name, value)
         if looks_secret_name(name) or looks_secret_value(value):
             raise BadInput(f"parameter '{name}': looks like a secret value; parameters name "
                            "secrets (e.g. a Secrets Manager name), they never carry them")
     try:
-        return model(**values)
+        p = model(**values)
     except ValidationError as e:
         raise BadInput(describe(e)) from None
+    check_region(p)
+    return p
+
+
+_ASSIGNMENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)
+
+
+def check_assignments(name: str, value) -> None:
+    """Every NAME=VALUE item (set_env and the like): a name that says secret, or a
+    value shaped like one, is refused before anything runs or is recorded."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        m = _ASSIGNMENT.fullmatch(item) if isinstance(item, str) else None
+        if m is None:
+            continue
+        var, val = m.groups()
+        if looks_secret_env_name(var) or looks_secret_value(val):
+            raise BadInput(f"parameter '{name}': item {var}=… would carry a secret; expected plain settings "
+                           f"only: a secret reaches the service as a Secrets Manager reference, never a value")
+
+
+def allowed_regions(env: str) -> list[str]:
+    """The regions the environment file allows (its `allowed_regions`)."""
+    data = _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
+    return list(data.get("allowed_regions") or [])
+
+
+def check_region(p: RunbookParams) -> None:
+    allowed = allowed_regions(p.env)
+    if allowed and p.region not in allowed:
+        raise BadInput(f"parameter 'region': expected one of the {p.env} environment's regions "
+                       f"({', '.join(allowed)}), got {p.region!r}")
 
 
 def describe(error: ValidationError) -> str:
@@ -362,4 +423,5 @@ def describe(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"parameter '{name}': unknown"
     expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-    return f"parameter '{name}': expected {expected}, got {first.get('input')!r}"
+    got = repr(first.get("input"))
+    return f"parameter '{name}': expected {expected}, got {got if len(got) <= 80 else got[:60] + '…'}"

@@ -71,8 +71,7 @@ def looks_secret_value(value) -> bool:
         return any(looks_secret_value(v) for v in value)
     if not isinstance(value, str):
         return False
-    return any(p.search(value) for p in PATTERNS) or any(
-        AWS_SECRET_KEY.fullmatch(word) for word in re.split(r"[\s=:,;\"']+", value))
+    return any(p.search(value) for p in PATTERNS) or bool(AWS_SECRET_KEY.fullmatch(value.strip()))
 
 
 def looks_secret_name(name: str) -> bool:

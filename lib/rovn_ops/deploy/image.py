@@ -12,7 +12,7 @@ from ..params import IMAGE_TAG, SEVERITIES
 def new_tag(suffix: str = "", now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     tag = f"prod-{now:%Y%m%d%H%M%S}" + (f"-{suffix}" if suffix else "")
-    assert IMAGE_TAG.match(tag), tag
+    assert IMAGE_TAG.fullmatch(tag), tag
     return tag
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..errors import RovnError
+from ..errors import BadInput, RovnError
 
 PUBLIC_KEY_FILE = "ledger-public-key.pem"
 
@@ -84,17 +84,26 @@ def export_public(key, root: Path) -> Path:
     return path
 
 
-def load_public(path: Path):
+def load_public(path: Path, label: str = "--public-key"):
+    """The auditor's copy of the public key: a wrong file is bad input (exit 2)."""
     if not path.is_file():
-        raise RovnError(f"public key {path}: not found")
-    return public_from_pem(path.read_bytes(), str(path))
+        raise BadInput(f"{label} {path}: not found")
+    return public_from_pem(path.read_bytes(), f"{label} {path}", BadInput)
 
 
-def public_from_pem(pem: bytes, where: str):
+def public_from_pem(pem: bytes, where: str, error: type[RovnError] = RovnError):
+    """An Ed25519 public key in PEM; anything else (no key, an RSA key) is `error`."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
-        return _serialization().load_pem_public_key(pem)
-    except ValueError:
-        raise RovnError(f"public key {where}: not a PEM public key") from None
+        key = _serialization().load_pem_public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise error(f"{where}: not a PEM public key; expected the Ed25519 key exported as "
+                    f"{PUBLIC_KEY_FILE}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise error(f"{where}: a {type(key).__name__.removeprefix('_')} key; expected Ed25519")
+    return key
 
 
 def trusted(env: str, auditor_key: Path | None, exported: bytes | None):

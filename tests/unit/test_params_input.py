@@ -1,0 +1,146 @@
+"""Bad input never reaches a kernel: NAME=VALUE items that carry secrets, whole-value
+regexes, finite floats, bounded strings, AWS formats, allowed regions, files that are
+not UTF-8, draft notebooks read without running their code."""
+import json
+
+import pytest
+
+from rovn_ops import params
+from rovn_ops.errors import BadInput
+
+PEM_NO_FOOTER = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHh4eHh4eHh4eHh4eHh4eHh4eHh4"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    (tmp_path / "parameters").mkdir()
+    for env in ("sandbox", "prod"):
+        (tmp_path / "parameters" / f"{env}.yaml").write_text(
+            "allowed_regions: [us-east-2, us-west-2]\nparameters:\n  region: us-east-2\n")
+    monkeypatch.setenv("ROVN_HOME", str(tmp_path))
+    return tmp_path
+
+
+def refused(runbook, *assignments, files=(), model=None) -> str:
+    with pytest.raises(BadInput) as e:
+        params.resolve(runbook, "sandbox", list(files), list(assignments), model)
+    text = str(e.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize("item", [
+    "DB_PASSWORD=hunter2-pw", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "GITHUB_TOKEN=val-abc-1", "STRIPE_API_KEY=val-abc-2", "MY_SECRET=val-abc-3", "SIGNING_KEY=val-abc-4",
+    "AWS_S=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",                      # the shape, under a bland name
+    "GH=ghp_" + "a1B2c3D4e5" * 4, "GH=github_pat_11ABCDEFG0" + "x" * 40, "SLACK=xoxb-1234567890-abcdefghij",
+    "HOOK=https://hooks.slack.com/services/T0001/B0002/abcdefghijklmnopqrstuvwx",
+    "PD=https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue",
+    "CERT=" + PEM_NO_FOOTER, "ID=AKIAIOSFODNN7EXAMPLE"])
+def test_set_env_items_that_carry_secrets_are_refused_without_echoing_them(home, item):
+    text = refused("deploy", f"set_env={item}")
+    assert "parameter 'set_env'" in text and "would carry a secret" in text
+    value = item.split("=", 1)[1]
+    assert value not in text
+
+
+def test_plain_set_env_items_pass(home):
+    p = params.resolve("deploy", "sandbox", [], ["set_env=LOG_LEVEL=debug,FEATURE_X=on"])
+    assert p.set_env == ["LOG_LEVEL=debug", "FEATURE_X=on"]
+
+
+@pytest.mark.parametrize("item, expect", [
+    ("image_tag=prod-20261127031500\n", "parameter 'image_tag'"),
+    ("tag_suffix=fix\n", "parameter 'tag_suffix'"),
+    ("to_revision=rovn-passport-api:288\n", "parameter 'to_revision'"),
+    ("region=us-east-2\n", "parameter 'region'"),
+    ("service=rovn-passport-api\n", "parameter 'service'")])
+def test_regexes_match_the_whole_value(home, item, expect):
+    runbook = "rollback" if item.startswith("to_revision") else "deploy"
+    assert expect in refused(runbook, item)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_floats_are_finite(home, value):
+    assert "parameter 'poll_min'" in refused("deploy", f"poll_min={value}")
+
+
+def test_strings_are_bounded(home):
+    text = refused("deploy", "cpu=" + "1" * (params.MAX_TEXT + 1))
+    assert "parameter 'cpu'" in text and "at most 4096" in text and len(text) < 300
+
+
+def test_a_huge_parameter_file_is_refused_unread(home):
+    big = home / "big.yaml"
+    big.write_text("note: " + "x" * 10_000_000 + "\n")
+    assert "expected a parameter file under" in refused("deploy", files=[str(big)])
+
+
+@pytest.mark.parametrize("item, name", [
+    ("service=rovn passport", "service"), ("service=../../etc", "service"), ("cluster=a;b", "cluster"),
+    ("cluster=" + "c" * 256, "cluster"), ("region=mars", "region"), ("region=US-EAST-2", "region")])
+def test_aws_formats(home, item, name):
+    assert f"parameter '{name}'" in refused("service_status", item)
+
+
+def test_ecs_arns_are_names_too(home):
+    p = params.resolve("service_status", "sandbox", [], [
+        "cluster=arn:aws:ecs:us-east-2:123456789012:cluster/rovn-prod"])
+    assert p.cluster.endswith("cluster/rovn-prod")
+
+
+def test_region_is_one_of_the_environments(home):
+    assert params.resolve("service_status", "sandbox", [], ["region=us-west-2"]).region == "us-west-2"
+    text = refused("service_status", "region=eu-west-1")
+    assert text == ("parameter 'region': expected one of the sandbox environment's regions "
+                    "(us-east-2, us-west-2), got 'eu-west-1'")
+
+
+def test_committed_environments_allow_only_us_east_2():
+    for env in ("sandbox", "prod"):
+        assert params.allowed_regions(env) == ["us-east-2"]
+
+
+def test_a_yaml_file_that_is_not_utf8(home):
+    f = home / "latin1.yaml"
+    f.write_bytes("service: caf\xe9\n".encode("latin-1"))
+    assert "not UTF-8 text (byte 12)" in refused("service_status", files=[str(f)])
+
+
+def _draft(path, parameters_source: str, extra_cells=()):
+    cells = [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "source": parameters_source,
+              "outputs": [], "execution_count": None}, *extra_cells]
+    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                           "display_name": "Python 3"}},
+                                "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_draft_defaults_are_read_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    nb = _draft(tmp_path / "draft.ipynb", f'env: str = "sandbox"\nx: str = __import__("os").system("touch {marker}")\n')
+    with pytest.raises(BadInput, match=r"parameter 'x': default .* is not a literal"):
+        params.inferred_model(nb)
+    assert not marker.exists()
+
+
+def test_draft_default_that_is_a_name(tmp_path):
+    nb = _draft(tmp_path / "draft.ipynb", "limit: int = DEFAULT_LIMIT  # a constant from elsewhere\n")
+    with pytest.raises(BadInput) as e:
+        params.inferred_model(nb)
+    assert "parameter 'limit'" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_draft_literals_become_typed_fields(tmp_path):
+    nb = _draft(tmp_path / "draft.ipynb", 'n: int = 3\nnames: list = ["a", "b"]\nnote: str = "hi"\nf: float = 1.5\n')
+    m = params.inferred_model(nb)
+    assert m().n == 3 and m().names == ["a", "b"] and m().note == "hi" and m().f == 1.5
+
+
+@pytest.mark.parametrize("content", [b"not json at all", b'{"cells": "nope"}', b"\xff\xfe\x00garbage", b"[]"])
+def test_a_draft_that_is_not_a_notebook(tmp_path, content):
+    nb = tmp_path / "draft.ipynb"
+    nb.write_bytes(content)
+    with pytest.raises(BadInput) as e:
+        params.inferred_model(nb)
+    assert str(e.value).startswith(f"runbook {nb}: not a Jupyter notebook") and "\n" not in str(e.value)
