@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from . import record
+from . import record, scrub
 
 GENESIS = "0" * 64
 TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -111,13 +111,17 @@ class Entry:
 
 def append(conn, *, actor: str, action: str, target: str, outcome: str,
            run_id: str | None = None, details: dict | None = None) -> Entry:
-    """Append one row; the database assigns id, time and hashes."""
+    """Append one row; the database assigns id, time and hashes. A secret the
+    library read never reaches the row (its text and details are scrubbed)."""
     from psycopg.types.json import Jsonb
 
+    clean = scrub.current()
+    actor, action, target = clean.text(actor), clean.text(action), clean.text(target)
+    details = clean.tree(json.loads(_dumps(details or {})))
     row = conn.execute(
         "INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",
-        (actor, action, target, outcome, run_id, Jsonb(details or {}, dumps=_dumps)),
+        (actor, action, target, outcome, run_id, Jsonb(details, dumps=_dumps)),
     ).fetchone()
     entry = Entry(*row)
     # The run's manifest names every row it wrote, with the hash it had then.

@@ -106,14 +106,32 @@ def leaves(value: str) -> list[str]:
 
 def register(value: str) -> list[str]:
     """Redact `value` (and its JSON leaves) from this process's output and, in a
-    headless run, from the run's evidence. Returns the parts too short to redact."""
+    headless run, from the run's evidence. Returns the parts too short to redact:
+    the value itself, or a JSON leaf under a secret-sounding key (a password; a
+    short user name or port is no secret)."""
     parts = leaves(value)
-    long_parts = [p for p in parts if len(p) >= MIN_SECRET_LEN]
-    new = [p for p in long_parts if p not in _REGISTERED]
+    new = [p for p in parts if len(p) >= MIN_SECRET_LEN and p not in _REGISTERED]
     _REGISTERED.update(new)
     if new:
         _seal(new)
-    return [p for p in parts if p and len(p) < MIN_SECRET_LEN]
+    return [p for p in [value, *_secret_leaves(value)] if p and len(p) < MIN_SECRET_LEN]
+
+
+def _secret_leaves(value: str) -> list[str]:
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return []
+    found, stack = [], [parsed]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, v in items:
+            if isinstance(v, str) and looks_secret_env_name(str(key)):
+                found.append(v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
+    return found
 
 
 def registered() -> frozenset[str]:
@@ -228,6 +246,16 @@ class Redactor:
             return out
         except ValueError:
             return json.dumps(self.tree(json.loads(doc)), ensure_ascii=False)
+
+
+_CURRENT: list = []
+
+
+def current() -> "Redactor":
+    """This process's registered values, as one Redactor (rebuilt when one is added)."""
+    if not _CURRENT or _CURRENT[0][0] != len(_REGISTERED):
+        _CURRENT[:] = [(len(_REGISTERED), Redactor())]
+    return _CURRENT[0][1]
 
 
 def _automaton(needles: list[bytes]):

@@ -104,3 +104,8 @@ def test_sealed_values_open_only_with_the_runs_key(tmp_path, monkeypatch):
     tokens = json.loads(raw)["redact_sealed"]
     assert scrub.unseal(tokens, key) == ["sealed-canary-999999999999"]
     assert scrub.unseal(tokens, scrub.new_key()) == []
+
+
+def test_short_json_leaves_are_reported_only_under_secret_keys():
+    doc = json.dumps({"username": "app", "port": "5432", "password": "pw12", "nested": {"api_key": "k1"}})
+    assert sorted(scrub.register(doc)) == ["k1", "pw12"]
