@@ -258,10 +258,12 @@ def _key_id(env: str) -> int:
 
 
 def _verify_evidence(root, args) -> int:
-    from .evidence import verify
+    from .evidence import signing, verify
 
     if args.offline and args.bucket:
         raise BadInput("--offline and --bucket: expected one of them (--bucket reads the bucket, online)")
+    if args.public_key:  # a wrong file is the auditor's mistake (exit 2), not a finding about the archive
+        signing.load_public(Path(args.public_key))
     conn = bucket = None
     if not args.offline:
         from . import db
