@@ -266,11 +266,11 @@ def _verify_evidence(root, args) -> int:
         signing.load_public(Path(args.public_key))
     conn = bucket = None
     if not args.offline:
-        from . import db
+        from .evidence import archive
 
         s3, name = _evidence_bucket(args.env)
         bucket = verify.Bucket(s3, name)
-        conn = db.connect()
+        conn = archive.connect(args.env)
     store = bucket if args.bucket else verify.Local(root)
     report = verify.verify(store, env=args.env, auditor_key=Path(args.public_key) if args.public_key else None,
                            conn=conn, bucket=bucket, all_signatures=args.all_signatures, last=args.last)

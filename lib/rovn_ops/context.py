@@ -53,7 +53,7 @@ class RunContext:
     runbook: str
     params: params_mod.RunbookParams
     run_id: str
-    mode: str  # "interactive" (a person at JupyterLab) or "headless" (rovn-ops run)
+    mode: str  # "headless" (rovn-ops run), "interactive" (a person at a kernel), "papermill" (bare, no stdin)
     operator: Operator
 
     @property
@@ -121,11 +121,17 @@ def begin(runbook: str, **values) -> RunContext:
     p = params_mod.validate(model, values)
     aws.guard(p.env)
     os.environ["ROVN_TARGET_ENV"] = p.env  # db: in prod, connections come from the DB secret
+    from . import recorder
+
+    headless = os.environ.get("ROVN_MODE") == "headless"
     ctx = RunContext(
         runbook=runbook, params=p,
-        run_id=os.environ.get("ROVN_RUN_ID") or new_run_id(runbook),
-        mode=os.environ.get("ROVN_MODE", "interactive"),
+        run_id=(os.environ.get("ROVN_RUN_ID") if headless else None) or new_run_id(runbook),
+        # a kernel rovn-ops did not start: a person (JupyterLab), or bare papermill (no stdin)
+        mode="headless" if headless else "interactive" if recorder.stdin_available() else "papermill",
         operator=operator(p.env, p.region),
     )
+    if not headless:
+        recorder.start(ctx)  # what this kernel executes from here is the run's evidence
     ctx.record(operator={"arn": ctx.operator.arn, "local_user": ctx.operator.local_user})
     return ctx

@@ -124,6 +124,10 @@ class Change:
 
     def _approvers(self, ask) -> list[str]:
         p, op = self.ctx.params, self.ctx.operator
+        if self.ctx.mode == "papermill":  # bare papermill: no one to type the name, no stdin to ask on
+            raise Refused(f"no one can confirm in this kernel (no stdin: bare papermill?): run it with "
+                          f"`rovn-ops run {self.ctx.runbook} -p confirm=true -p approved_by=<approver> "
+                          f"-p plan_hash={self.plan.hash}`")
         if not p.plan_hash:
             raise Refused(f"confirm=True needs plan_hash: the hash a preview of this plan printed "
                           f"(today's plan is {self.plan.hash}); preview, review, then confirm that hash")

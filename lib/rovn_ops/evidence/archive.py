@@ -78,14 +78,12 @@ class Archiver:
 
     def finish(self, sp: Spool, *, outcome: str, error: str, operator: dict | None = None) -> dict:
         """Archive the spooled run; idempotent, so a recovery can finish what a kill interrupted."""
-        from .. import db
-
         meta = sp.meta
         sp.update(outcome=outcome, error=error)
         self.ready()
         run_id, started = meta["run_id"], datetime.fromisoformat(meta["started"])
         rel = f"{started:%Y-%m-%d}/{run_id}"
-        with db.connect() as conn:
+        with connect(self.env) as conn:
             done = _anchored(conn, run_id)
             if done is None:
                 m = self._stage(sp, meta, rel, outcome, error, operator, conn)
@@ -141,6 +139,14 @@ class Archiver:
         except Exception as e:  # noqa: BLE001 - the run is anchored; verify flags the missing copy
             print(f"rovn-ops: warning: upload to s3://{plan['bucket']} failed: {type(e).__name__}: {e}",
                   file=sys.stderr)
+
+
+def connect(env: str):
+    """audit_log's database for `env` (prod: through the DB secret, as db.connect does for it)."""
+    from .. import db
+
+    os.environ["ROVN_TARGET_ENV"] = env
+    return db.connect()
 
 
 def _anchored(conn, run_id: str) -> dict | None:

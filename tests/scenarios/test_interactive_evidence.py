@@ -1,0 +1,109 @@
+"""Interactive runs are evidence: a rollback stepped through cell by cell in a kernel (as
+JupyterLab drives one) is recorded as executed, archived with mode `interactive`,
+anchored like a headless run, shown in the change-management view, and verifies."""
+import json
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from rovn_ops.evidence import index, ledger
+from tests.conftest import ROOT, rovn_ops
+from tests.scenarios.test_interactive_confirm import _run
+
+RUNBOOK = ROOT / "runbooks" / "rollback.ipynb"
+
+
+def _cells(**overrides) -> list[str]:
+    """The runbook's code cells, the parameters cell followed by the operator's edits."""
+    cells = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in json.loads(RUNBOOK.read_text())["cells"]
+             if c["cell_type"] == "code"]
+    edits = "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
+    return [src + ("\n" + edits if "parameters" in tags else "") for src, tags in cells]
+
+
+def _execute(kc, code: str, answer: str = "") -> tuple[str, str | None]:
+    """One cell through the kernel client, answering a prompt on stdin as JupyterLab would."""
+    _, out, error = _run(kc, code, answer)
+    return out, error
+
+
+@pytest.fixture
+def kernel(fresh, evidence_dir):
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "runbooks"))
+    yield kc
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def _manifests(evidence_dir):
+    return [json.loads((evidence_dir / e["path"] / "manifest.json").read_text()) for e in ledger.read(evidence_dir)]
+
+
+FAST = {"poll_min": 0.05, "poll_max": 0.5}
+
+
+def test_an_interactive_rollback_is_recorded_archived_and_verifies(kernel, evidence_dir):
+    for code in _cells(**FAST):  # the preview, cell by cell
+        out, error = _execute(kernel, code)
+        assert error is None, error
+    [preview] = _manifests(evidence_dir)
+    assert preview["mode"] == "interactive" and preview["outcome"] == "preview" and preview["plan_hash"]
+    typed = []
+    for code in _cells(**FAST, confirm=True, approved_by=["giles"], plan_hash=preview["plan_hash"]):
+        out, error = _execute(kernel, code, answer="rovn-passport-api")
+        typed.append(error)
+        assert error is None, error
+    assert "archived as success (mode interactive)" in out
+    m = _manifests(evidence_dir)[-1]
+    assert m["mode"] == "interactive" and m["outcome"] == "success" and m["runbook"] == "rollback"
+    assert m["approvals"][0]["approvers"] == ["giles"] and m["approvals"][0]["plan_hash"] == preview["plan_hash"]
+    nb = json.loads((evidence_dir / ledger.read(evidence_dir)[-1]["path"] / "rollback.ipynb").read_text())
+    sources = [c["source"] for c in nb["cells"]]
+    assert sources[0].endswith("plan_hash = " + repr(preview["plan_hash"]))  # what ran, as edited
+    assert any("change.confirm()" in s for s in sources) and any(c["outputs"] for c in nb["cells"])
+    row = next(r for r in index.rows(evidence_dir) if r["run_id"] == m["run_id"])
+    assert row["change"] and row["approvers"] == ["giles"]  # the change-management view
+    res = rovn_ops("evidence", "verify")
+    assert res.returncode == 0 and "evidence OK: 2 runs" in res.stdout, res.stdout
+
+
+def test_self_approval_is_refused_and_the_refusal_is_archived(kernel, evidence_dir):
+    for code in _cells(**FAST):
+        assert _execute(kernel, code)[1] is None
+    [preview] = _manifests(evidence_dir)
+    errors = [_execute(kernel, code, answer="rovn-passport-api")[1]
+              for code in _cells(**FAST, confirm=True, approved_by=["claude-deploy"], plan_hash=preview["plan_hash"])]
+    assert any(e and e.startswith("Refused") and "operator" in e for e in errors), errors
+    m = _manifests(evidence_dir)[-1]
+    assert m["mode"] == "interactive" and m["outcome"] == "refused"
+    assert rovn_ops("evidence", "verify").returncode == 0
+
+
+def test_a_dead_kernel_leaves_a_spool_the_next_invocation_archives(fresh, evidence_dir):
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "runbooks"))
+    try:
+        for code in _cells(**FAST)[:2]:
+            assert _execute(kc, code)[1] is None
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)  # killed: no atexit, nothing archived
+    assert not ledger.read(evidence_dir)
+    res = rovn_ops("evidence", "list")
+    assert "archived as interrupted" in res.stderr, res.stderr
+    [m] = _manifests(evidence_dir)
+    assert m["mode"] == "interactive" and m["outcome"] == "interrupted"
+    assert rovn_ops("evidence", "verify").returncode == 0
+
+
+def test_bare_papermill_refuses_to_write_with_one_line(fresh, evidence_dir, tmp_path):
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as e:
+        pm.execute_notebook(str(RUNBOOK), str(tmp_path / "out.ipynb"), cwd=str(ROOT / "runbooks"),
+                            parameters={**FAST, "confirm": True, "approved_by": ["giles"],
+                                        "plan_hash": "0" * 64}, progress_bar=False)
+    assert e.value.ename == "Refused" and "rovn-ops run rollback" in e.value.evalue
+    assert "StdinNotImplementedError" not in str(e.value)
+    m = _manifests(evidence_dir)[-1]  # recorded the same way, as mode papermill
+    assert m["mode"] == "papermill" and m["outcome"] == "refused"
