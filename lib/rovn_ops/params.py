@@ -112,10 +112,11 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
 
 
 class RollbackParams(ServiceParams, ChangeParams, WatchParams):
-    to_revision: str = Field("", description="FAMILY:N to go back to; empty takes the revision the last "
-                                             "deploy replaced")
-    migrations_reviewed: bool = Field(False, description="the deploy being undone ran migrations, and someone "
-                                                         "confirmed the older image reads the schema (§7)")
+    to_revision: str = Field("", description="FAMILY:N to go back to; empty takes the newest revision recorded "
+                                             "as verified healthy")
+    override_schema_gate: bool = Field(False, description="go back despite a breaking or unknown migration since "
+                                       "the target (§7); needs two approvers, and is recorded as an override")
+    migrations_dir: str = Field("", description="migrations directory; empty takes the environment's")
     deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
 
     @field_validator("to_revision")

@@ -88,6 +88,7 @@ class Change:
         self.result = None
         self.verification = None
         self.outcome: str | None = None
+        self.entry: audit.Entry | None = None
         self.deliveries: list[notify.Delivery] = []
 
     # preview ---------------------------------------------------------------
@@ -112,6 +113,8 @@ class Change:
         p = self.ctx.params
         if not p.confirm:
             self.approval = Approval(False, self.plan.hash, how="preview only (confirm=False)")
+            # The manifest's plan hash is what `-p plan_hash=` must match.
+            self.ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target])
             return self.approval
         try:
             approvers = self._approvers(ask)
@@ -149,23 +152,34 @@ class Change:
             raise Refused("execute before confirm: call confirm() first")
         if not self.approval.executed:
             return None
+        if _stop_requested():  # interrupted between cells: nothing has changed yet
+            raise KeyboardInterrupt("interrupted before execute")
         self.result = self._logged_on_failure("execute", fn, *args, **kwargs)
         return self.result
 
-    def verify(self, fn, *args, **kwargs):
+    def verify(self, fn, *args, details=None, **kwargs):
+        """Check the world; when it passes, this step writes the success row itself
+        (`details`: a dict, or a callable returning one), so no verified change is
+        ever missing from audit_log, whatever happens to the cells after it."""
         if self.approval is None or (self.approval.executed and self.result is None):
             raise Refused("verify before execute")
         if not self.approval.executed:
             return None
         self.verification = self._logged_on_failure("verify", fn, *args, **kwargs)
+        self.log("success", details() if callable(details) else details)
         return self.verification
 
     def _logged_on_failure(self, step: str, fn, *args, **kwargs):
-        """A failed step is still a logged change: audit_log says so, then it raises."""
+        """A failed or interrupted step is still a logged change: audit_log says so,
+        with what was done before it stopped (the error's `details`), then it raises."""
         try:
+            if _stop_requested():
+                raise KeyboardInterrupt(f"interrupted before {step}")
             return fn(*args, **kwargs)
+        except KeyboardInterrupt as e:  # SIGINT/SIGTERM: the change may be half made
+            self.log("interrupted", {"interrupted_step": step, **getattr(e, "details", {})})
+            raise
         except Exception as e:
-            # An error may carry what was done before it failed (e.g. a deploy's revisions).
             self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}",
                                 **getattr(e, "details", {})})
             raise
@@ -186,12 +200,14 @@ class Change:
 
     # log -------------------------------------------------------------------
     def log(self, outcome: str, details: dict | None = None, conn=None) -> audit.Entry | None:
-        """Append the audit row first, then notify; a preview-only run logs nothing."""
+        """Append the audit row first, then notify; a preview-only run logs nothing.
+        The success row is written once (by verify): a later call returns it."""
+        if self.outcome == "success" and self.entry is not None:
+            return self.entry
         self.outcome = outcome
         ctx = self.ctx
         if not self.approval or not self.approval.executed:
-            ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target])
-            return None
+            return None  # a preview was recorded as such when confirm() found no confirm
         ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,
                              target=self.plan.target, outcome=outcome, run_id=ctx.run_id,
@@ -206,6 +222,7 @@ class Change:
             webhook(ctx, "slack_webhook_url"),
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
             f"(run {ctx.run_id}, approved by {', '.join(self.approval.approvers)})"))
+        self.entry = entry
         return entry
 
 
@@ -241,6 +258,14 @@ def webhook(ctx, name: str) -> str:
     except Exception as e:  # noqa: BLE001 - a notification never blocks the change it reports
         print(f"warning: {name} could not be resolved ({type(e).__name__}); not notified")
         return ""
+
+
+def _stop_requested() -> bool:
+    """`rovn-ops run` got SIGINT/SIGTERM while no cell was running (see runner.py)."""
+    import os
+
+    stop = os.environ.get("ROVN_STOP_FILE")
+    return bool(stop) and os.path.exists(stop)
 
 
 def _hash_matches(given: str, actual: str) -> bool:

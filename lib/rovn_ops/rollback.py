@@ -3,19 +3,29 @@ revision and watch that deployment to its verdict. When ECS's circuit breaker is
 already rolling back to that revision, its deployment is watched instead of
 starting another.
 
-§7's operational rule: never roll back the task without first confirming whether a
-migration ran in the deploy being undone. audit_log is the source of truth: the
-deploy row that put the current revision in place names its migrations, and a
-rollback over them is refused until `migrations_reviewed=True` says someone checked
-that the older image reads the schema (or reversed the migrations first)."""
+The target, by default, is the newest revision audit_log records as verified healthy
+(a deploy's or a rollback's success row), not "revision - 1", which may be one that
+failed (fabfuel/ecs-deploy #8). §7's operational rule is read from the schema's
+truth: every migration applied since the target was last verified healthy, by any
+path (migrations/compat.py), must be one the target's older image can run on. A
+breaking or unknown one refuses, naming it and the order to follow (the reversal,
+then this rollback); `override_schema_gate=True` with two approvers goes ahead anyway,
+and the override is recorded. The RTO, confirm to verified traffic, is recorded
+against §7's ~3 minutes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
 
+from . import db, paths
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
 from .errors import RovnError
+from .migrations import compat
 from .protocol import Plan, authorize, refuse
+
+RTO_TARGET_S = 180  # §7: "RTO ~3 minutes from decision to traffic"
 
 
 def to_revision(ecs, cluster: str, service: str, td_arn: str, *, deadline_s: float, first: float,
@@ -35,6 +45,17 @@ def last_deploy_to(conn, td_arn: str) -> dict | None:
     return {"audit_id": row[0], "run_id": row[1], **row[2]} if row else None
 
 
+def verified(conn, family: str) -> list[dict]:
+    """Revisions audit_log records as verified healthy, newest first: each deploy's or
+    rollback's success row, with when it was verified."""
+    rows = conn.execute(
+        "SELECT id, occurred_at, action, run_id, CASE WHEN action = 'deploy' THEN details->>'new_task_definition' "
+        "ELSE details->>'to_task_definition' END FROM audit_log WHERE outcome = 'success' "
+        "AND action IN ('deploy', 'rollback') ORDER BY id DESC").fetchall()
+    return [{"audit_id": i, "at": at, "action": action, "run_id": run, "task_definition": td}
+            for i, at, action, run, td in rows if td and td.rsplit("/", 1)[-1].split(":")[0] == family]
+
+
 @dataclass
 class Prepared:
     current: taskdef.TaskDefinition
@@ -42,58 +63,111 @@ class Prepared:
     deploy: dict | None
     checks: Checks
     plan: Plan
+    since: dict | None             # the target's newest verified-healthy row
+    gate: list[compat.Applied]
+
+    @property
+    def blocking(self) -> list[compat.Applied]:
+        return [a for a in self.gate if a.verdict in (compat.BREAKING, compat.UNKNOWN)]
 
     def _repr_markdown_(self) -> str:
         diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["diff"].items())
-        where = (f"deploy run `{self.deploy['run_id']}` (audit_log {self.deploy['audit_id']}), migrations: "
-                 f"{', '.join(self.deploy['migrations']) or 'none'}" if self.deploy else "no deploy row found")
-        return (f"**Roll back `{self.current.short}` → `{self.target.short}`**\n\n"
-                f"| field | now | after |\n|---|---|---|\n{diff}\n\nThe deploy being undone: {where}\n")
+        when = (f"verified healthy at {self.since['at']:%Y-%m-%d %H:%M:%S} UTC ({self.since['action']} run "
+                f"`{self.since['run_id']}`)" if self.since else "never recorded as verified healthy")
+        rows = "\n".join(f"| `{a.name}` | {a.path} | **{a.verdict}** | {a.reasons and '; '.join(a.reasons)} |"
+                         for a in self.gate)
+        gate = (f"| migration | applied by | verdict | why |\n|---|---|---|---|\n{rows}" if rows
+                else "none: the schema is the one the target ran on")
+        return (f"**Roll back `{self.current.short}` → `{self.target.short}`** ({self.target.image_tag}, {when})\n\n"
+                f"| field | now | after |\n|---|---|---|\n{diff}\n\n"
+                f"**Migrations applied since the target was verified (§7):** {gate}\n")
 
 
 class Steps:
     def __init__(self, ctx):
         self.ctx, self.p = ctx, ctx.params
         self.ecs = ctx.client("ecs")
+        self.prepared: Prepared | None = None
+        self.verdict: rollout.Verdict | None = None
+        self.confirmed_at: datetime | None = None
+        self.rto_s: float | None = None
+
+    @cached_property
+    def conn(self):
+        return db.connect(db.migration_url())
 
     def prepare(self) -> Prepared:
         p, ctx = self.p, self.ctx
         authorize(ctx, "rollback", p.service)
         service = rollout.describe(self.ecs, p.cluster, p.service)
         current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
-        deploy = last_deploy_to(ctx.db, current.arn)
+        family = current.spec["family"]
+        history = verified(self.conn, family)
+        if p.to_revision:
+            target = taskdef.TaskDefinition.describe(self.ecs, p.to_revision)
+        else:
+            found = next((h for h in history if h["task_definition"] != current.arn), None)
+            if found is None:
+                refuse(ctx, "rollback", p.service, f"audit_log records no revision of {family} other than "
+                       f"{current.short} as verified healthy: name the target with to_revision=FAMILY:N")
+            target = taskdef.TaskDefinition.describe(self.ecs, found["task_definition"])
+        since = next((h for h in history if h["task_definition"] == target.arn), None)
         checks = Checks()
-        target_ref = p.to_revision or (deploy or {}).get("previous_task_definition")
-        if not target_ref:
-            refuse(ctx, "rollback", p.service, f"no successful deploy of {current.short} in audit_log names its "
-                   "previous revision: name it with to_revision=FAMILY:N")
-        target = taskdef.TaskDefinition.describe(self.ecs, target_ref)
         checks.add("a different revision", None if target.arn != current.arn else
                    f"the service already runs {current.short}", f"{current.short} → {target.short}", "§7")
-        checks.add("same family", None if target.spec["family"] == current.spec["family"] else
-                   f"{target.short} is not a revision of {current.spec['family']}")
-        ran = (deploy or {}).get("migrations") or []
-        checks.add("migrations of the deploy being undone", [
-            f"the deploy that put {current.short} in place ran {', '.join(ran)}: confirm {target.image_tag} reads "
-            "the new schema, or reverse them first (migration_reversal); then set migrations_reviewed=True"]
-            if ran and not p.migrations_reviewed else None,
-            "none ran" if not ran else f"{', '.join(ran)}: reviewed", "§7")
+        checks.add("same family", None if target.spec["family"] == family else
+                   f"{target.short} is not a revision of {family}")
         preflight.stable(checks, service)
-        plan = Plan("rollback", p.service, {"service": f"{p.cluster}/{p.service}", "from": current.arn,
-                                            "to": target.arn, "diff": taskdef.diff(current.spec, target.spec),
-                                            "migrations_of_the_deploy": ran},
-                    (f"{current.short} ({current.image_tag}) → {target.short} ({target.image_tag})",))
+        gate = self._gate(checks, target, since)
+        plan = Plan("rollback", p.service, {
+            "service": f"{p.cluster}/{p.service}", "from": current.arn, "to": target.arn,
+            "diff": taskdef.diff(current.spec, target.spec), "target_verified": since and since["audit_id"],
+            "schema_gate": [a.as_dict() for a in gate], "override_schema_gate": p.override_schema_gate},
+            (f"{current.short} ({current.image_tag}) → {target.short} ({target.image_tag})",),
+            2 if p.override_schema_gate else 1, "overriding §7's schema gate" if p.override_schema_gate else "")
         if not checks.ok:
             refuse(ctx, "rollback", p.service, checks.refusal().replace("deploy refused", "rollback refused"),
-                   {"checks": checks.as_dicts()})
-        return Prepared(current, target, deploy, checks, plan)
+                   {"checks": checks.as_dicts(), "schema_gate": plan.changes["schema_gate"]})
+        self.prepared = Prepared(current, target, last_deploy_to(self.conn, current.arn), checks, plan, since, gate)
+        return self.prepared
 
-    def execute(self, prepared: Prepared) -> rollout.Verdict:
+    def _gate(self, checks: Checks, target: taskdef.TaskDefinition, since: dict | None) -> list[compat.Applied]:
+        """§7: what changed in the schema since the target last ran verified, and can it run on it."""
         p = self.p
+        if since is None:
+            gate = [compat.Applied("(all migrations)", None, "unknown", None, compat.UNKNOWN,
+                                   [f"audit_log never recorded {target.short} as verified healthy: "
+                                    "the schema it ran on is unknown"])]
+        else:
+            gate = compat.since(self.conn, paths.project_path(p.migrations_dir), since["at"])
+        blocking = [a for a in gate if a.verdict in (compat.BREAKING, compat.UNKNOWN)]
+        safe = "; ".join(f"{a.name}: {'; '.join(a.reasons)}" for a in gate) or "no migration since"
+        if not blocking:
+            checks.add("schema: the target's image reads it", None, safe, "§7")
+        elif p.override_schema_gate:
+            checks.add("schema: OVERRIDDEN (two approvers)", [f"{a.name} ({a.verdict}): {'; '.join(a.reasons)}"
+                                                            for a in blocking], rule="§7", warn=True)
+        else:
+            checks.add("schema: the target's image reads it", [self._order(blocking, target)], rule="§7")
+        return gate
+
+    def _order(self, blocking: list[compat.Applied], target: taskdef.TaskDefinition) -> str:
+        env = self.ctx.env
+        named = "; ".join(f"{a.name} ({a.verdict}, applied by {a.path}): {'; '.join(a.reasons)}" for a in blocking)
+        steps = [f"rovn-ops run migration_reversal --env {env} -p migration={a.name}"
+                 for a in reversed(blocking) if a.applied_at is not None]
+        return (f"{named}. {target.short}'s image cannot be trusted on this schema. Order to follow: "
+                + "; then ".join(steps + [f"rovn-ops run rollback --env {env} -p to_revision={target.short}"])
+                + " (or, reviewed by two approvers, -p override_schema_gate=true)")
+
+    def execute(self, prepared: Prepared, approval) -> rollout.Verdict:
+        p = self.p
+        self.confirmed_at = datetime.fromisoformat(approval.at)
         v = to_revision(self.ecs, p.cluster, p.service, prepared.target.arn, deadline_s=p.deadline_s,
                         first=p.poll_min, longest=p.poll_max, say=lambda s: print(s, flush=True))
         if not v.ok:
             raise RovnError(f"rollback {v.state}: {v.reason}")
+        self.verdict = v
         return v
 
     def verify(self, prepared: Prepared) -> Checks:
@@ -105,21 +179,32 @@ class Steps:
         checks.add("running = desired", verify.running(rollout.describe(self.ecs, p.cluster, p.service)))
         if not checks.ok:
             raise RovnError("rollback verification failed: " + "; ".join(c.detail for c in checks.failures))
+        self.rto_s = round((datetime.now(timezone.utc) - self.confirmed_at).total_seconds(), 1)
+        checks.add(f"RTO within §7's ~{RTO_TARGET_S // 60} minutes", None if self.rto_s <= RTO_TARGET_S else
+                   f"{self.rto_s:.0f}s from confirm to verified traffic", f"{self.rto_s:.1f}s", "§7", warn=True)
+        self.ctx.record(facts={"rto_s": self.rto_s, "rto_target_s": RTO_TARGET_S})
         return checks
 
-    @staticmethod
-    def details(prepared: Prepared, verdict: rollout.Verdict | None) -> dict:
+    def details(self) -> dict:
+        """The success row, written by the verify step itself."""
+        prepared, verdict = self.prepared, self.verdict
         return {"from_task_definition": prepared.current.arn, "from_image_tag": prepared.current.image_tag,
                 "to_task_definition": prepared.target.arn, "to_image_tag": prepared.target.image_tag,
                 "deployment": verdict.as_dict() if verdict else None,
-                "undoes_deploy_run": (prepared.deploy or {}).get("run_id")}
+                "undoes_deploy_run": (prepared.deploy or {}).get("run_id"),
+                "schema_gate": prepared.plan.changes["schema_gate"],
+                "override": {"schema_gate": [a.as_dict() for a in prepared.blocking]}
+                if self.p.override_schema_gate and prepared.blocking else None,
+                "rto_s": self.rto_s, "rto_target_s": RTO_TARGET_S}
 
 
-def summary(ctx, change, prepared: Prepared):
+def summary(ctx, change, prepared: Prepared, steps: Steps):
     from IPython.display import Markdown
 
     if not change.approval.executed:
         return Markdown(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
+    rto = (f"RTO {steps.rto_s:.1f}s from confirm to verified traffic (§7: ~{RTO_TARGET_S // 60} minutes"
+           f"{'' if steps.rto_s <= RTO_TARGET_S else ', MISSED'})")
     return Markdown(f"### ✅ `{ctx.params.service}` is back on `{prepared.target.short}` ({prepared.target.image_tag})"
-                    f"\n\nNext: `rovn-ops run service_status`, then find why the deploy of "
-                    f"`{prepared.current.short}` went wrong.\n\nrun id: `{ctx.run_id}`")
+                    f"\n\n{rto}.\n\nNext: `rovn-ops run service_status`, then find why `{prepared.current.short}` "
+                    f"went wrong.\n\nrun id: `{ctx.run_id}`")

@@ -88,6 +88,8 @@ def _on_signal(signum, frame):
     saves the notebook. A second one stops waiting for the kernel."""
     name = signal.Signals(signum).name
     _SIGNALLED.append(name)
+    if os.environ.get("ROVN_STOP_FILE"):  # between cells, no cell sees the interrupt: the next step does
+        Path(os.environ["ROVN_STOP_FILE"]).touch()
     if not _interrupt_kernels() or len(_SIGNALLED) > 1:
         raise KeyboardInterrupt(name)
 
@@ -113,7 +115,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
                             parameters=parameters, mode="headless", started=started.isoformat(),
                             local_user=local_user(), redact_key=redact_key)
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
-                             ROVN_RESULT_FILE=str(sp.result_file), **{scrub.REDACT_KEY_ENV: redact_key}):
+                             ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
+                             **{scrub.REDACT_KEY_ENV: redact_key}):
         outcome, error = _execute(source, sp.dir / source.name, parameters, progress, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -16,7 +12,7 @@ import urllib3
 
 from rovn_ops.deploy import taskdef
 from rovn_ops.sandbox import control
-from tests.conftest import ROOT, rovn_ops
+from tests.conftest import rovn_ops
 
 FAMILY = "rovn-passport-api"
 SHIFT_NOTES = """-- Shift requests get free-text notes from the facility.
@@ -195,31 +191,6 @@ def test_source_hygiene_violations_are_named_and_refused(fresh, aws, evidence_di
     assert _revisions(aws)[-1] == 288
 
 
-def test_crash_between_register_and_update_service_then_resume(fresh, aws, evidence_dir):
-    args = previewed()
-    control.scenario(fresh, "ecs_update_service_hangs")
-    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", "--quiet", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while _revisions(aws)[-1] != 289:
-        assert time.monotonic() < deadline and proc.poll() is None, "never reached register"
-        time.sleep(0.1)
-    time.sleep(0.5)  # now blocked in UpdateService
-    os.killpg(proc.pid, signal.SIGKILL)  # the machine dies: no cleanup, no evidence
-    proc.wait()
-    time.sleep(1.5)  # the orphaned kernel notices its parent is gone and exits
-    control.scenario(fresh, "ecs_update_service_hangs", on=False)
-    assert _service(aws)["taskDefinition"].endswith(":288")
-
-    run = rovn_ops("run", "deploy", "--quiet", *args)  # the same command, the same plan hash
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert _revisions(aws)[-1] == 289  # one new revision, not two
-    m = _manifest(evidence_dir)
-    assert "found (registered by an earlier attempt)" in _notebook(m)
-    assert "an earlier build of this source" in _notebook(m)
-    assert _service(aws)["taskDefinition"].endswith(":289")
-
-
 def test_preview_changes_nothing(fresh, aws, evidence_dir):
     s3 = aws("s3")
     before = (s3.list_objects_v2(Bucket="rovn-codebuild-source").get("KeyCount"),
@@ -253,13 +224,54 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
     assert _revisions(aws)[-1] == 289  # only the drifted one
 
 
-def test_an_alarm_during_the_bake_fails_the_deploy_and_rolls_back(fresh, aws, evidence_dir):
+def test_an_alarm_already_firing_that_does_not_recover_fails_the_bake(fresh, aws, evidence_dir):
     aws("cloudwatch").set_alarm_state(AlarmName="rovn-prod-alb-5xx-rate", StateValue="ALARM",
                                       StateReason="5xx at 4% over 5 minutes")
     run = preview_then_execute()
-    assert run.returncode == 1 and "rovn-prod-alb-5xx-rate is in ALARM" in run.stdout
+    assert run.returncode == 1 and "alarm rovn-prod-alb-5xx-rate not recovering" in run.stdout
     m = _manifest(evidence_dir)
     assert m["facts"]["deployment"]["state"] == "completed" and m["facts"]["rollback"]["ok"] is True
     assert _service(aws)["taskDefinition"].endswith(":288")
     [row] = _deploy_rows(fresh["database_url"])
     assert row["outcome"] == "failed" and row["details"]["failed_step"] == "verify"
+
+
+def test_a_hotfix_during_an_incident_that_recovers_succeeds(fresh, aws, evidence_dir):
+    control.scenario(fresh, "incident_5xx")  # the 5xx alarm fires before the deploy; the fix brings the rate down
+    run = preview_then_execute("-p", "bake_s=2")
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    nb = _notebook(m)
+    assert "rovn-prod-alb-5xx-rate already in ALARM" in nb  # the preview said so
+    [bake] = [b for b in m["facts"]["bake"] if b["alarm"] == "rovn-prod-alb-5xx-rate"]
+    assert bake["before"] == "ALARM" and bake["verdict"] == "recovering"
+    assert bake["metric_after"] < bake["metric_before"]
+    assert "ALARM → ALARM: recovering" in nb  # the verify table
+    [row] = _deploy_rows(fresh["database_url"])
+    assert row["outcome"] == "success" and row["details"]["bake"][0]["verdict"] == "recovering"
+
+
+def test_an_alarm_that_fires_during_the_bake_fails_the_deploy_and_rolls_back(fresh, aws, evidence_dir):
+    control.scenario(fresh, "alarm_fires_after_rollout")
+    run = preview_then_execute()
+    assert run.returncode == 1 and "alarm rovn-prod-alb-5xx-rate fired during the bake" in run.stdout
+    m = _manifest(evidence_dir)
+    assert m["facts"]["rollback"]["ok"] is True and _service(aws)["taskDefinition"].endswith(":288")
+    assert [b["verdict"] for b in m["facts"]["bake"] if b["alarm"] == "rovn-prod-alb-5xx-rate"] == \
+        ["fired during the bake"]
+
+
+def test_a_failed_automatic_rollback_pages_p0_and_says_what_the_service_is_doing(fresh, aws, evidence_dir):
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    control.scenario(fresh, "health_down")
+    run = preview_then_execute()
+    assert run.returncode == 1
+    pages = [p for p in control.posts(fresh) if p["channel"] == "pagerduty"]
+    assert len(pages) == 1
+    page = pages[0]["payload"]
+    assert page["event_action"] == "trigger" and page["payload"]["severity"] == "critical"
+    assert page["payload"]["summary"].startswith("P0 [sandbox] rovn-passport-api")
+    assert "runs rovn-passport-api:288" in page["payload"]["summary"]
+    m = _manifest(evidence_dir)
+    assert "did NOT verify; PagerDuty was paged (P0)" in m["error"] and "The service now: runs" in m["error"]
+    assert m["facts"]["rollback"]["paged"] is True

@@ -66,9 +66,9 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
 
 def test_reverse_drop_column_is_refused_with_the_restore_path(fresh, evidence_dir):
     res = rovn_ops("run", "migration_reversal", "--quiet", "-p", "migration=0010_facility_contacts_drop_fax.sql")
-    assert res.returncode == 1
+    assert res.returncode == 3
     m = _manifest(evidence_dir)
-    assert m["outcome"] == "failed"
+    assert m["outcome"] == "refused"
     assert "cannot be reversed by a forward migration" in m["error"]
     assert "restore" in m["error"] and "rds restore-db-instance-from-db-snapshot" in Path(m["notebook"]["path"]).read_text()
     assert not list(Path(fresh["migrations_dir"]).glob("0013_*"))

@@ -45,6 +45,12 @@ def start(ecs, cluster: str, service: str, td_arn: str) -> tuple[str, bool]:
     return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY"), True
 
 
+def created_at(ecs, cluster: str, service: str, deployment_id: str):
+    """When a deployment started (update-service), or None if it is gone."""
+    return next((d.get("createdAt") for d in describe(ecs, cluster, service)["deployments"]
+                 if d["id"] == deployment_id), None)
+
+
 def judge(deployments: list[dict], ours_id: str) -> tuple[bool, str, str] | None:
     """(ok, state, reason) once the deployments settle our deployment's fate; else None."""
     ours = next((d for d in deployments if d["id"] == ours_id), None)

@@ -8,13 +8,15 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 
 from .. import db, notify, paths, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
-from . import build, image, preflight, rollout, taskdef, verify
+from ..status import short_td
+from . import bake, build, image, preflight, resume, rollout, taskdef, verify
 from .checks import Checks
 from .source import Source
 
@@ -38,6 +40,7 @@ class Prepared:
     pending: list[str]
     image_tag: str            # "" while the build is still to come
     build_from: Source | None
+    alarms: list = field(default_factory=list)  # the bake alarms as they stand before the deploy
 
     def _repr_markdown_(self) -> str:
         diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["task_definition"]["diff"].items())
@@ -45,7 +48,10 @@ class Prepared:
         return (f"**New revision of `{self.current.short.split(':')[0]}`** (from `{self.current.short}`), "
                 f"only these fields change:\n\n| field | now | new |\n|---|---|---|\n{diff}\n\n"
                 f"**Migrations applied before traffic:** {pending}\n\n"
-                f"**Rollback target (kept registered):** `{self.current.short}` ({self.current.image_tag})\n")
+                f"**Rollback target (kept registered):** `{self.current.short}` ({self.current.image_tag})\n\n"
+                f"**Bake alarms now** (one in ALARM must recover during the bake; one that fires fails it):\n\n"
+                "| alarm | state now | reason |\n|---|---|---|\n"
+                + "\n".join(f"| `{a.name}` | {a.state} | {a.reason[:80]} |" for a in self.alarms) + "\n")
 
 
 @dataclass
@@ -61,14 +67,19 @@ class Result:
     update_started: bool = False
     verdict: rollout.Verdict | None = None
     rollback: dict | None = None
+    resumes: list[str] = field(default_factory=list)   # earlier attempts this run finishes
+    deployed_at: datetime | None = None                 # update-service: the bake's pre-deploy mark
+    alarms: list = field(default_factory=list)          # bake.Alarm, recorded before update-service
 
     def details(self) -> dict:
         """What the audit row records of this deploy."""
         return {"previous_task_definition": self.previous.arn, "previous_image_tag": self.previous.image_tag,
                 "new_task_definition": self.new.arn if self.new else None, "new_image_tag": self.image_tag or None,
                 "build": self.build.id if self.build else None, "migrations": self.migrations,
-                "snapshot": self.snapshot, "deployment": self.verdict.as_dict() if self.verdict else None,
-                "rollback": self.rollback}
+                "snapshot": self.snapshot, "deployment_id": self.deployment_id or None,
+                "deployment": self.verdict.as_dict() if self.verdict else None,
+                "rollback": self.rollback, "resumes": self.resumes,
+                "bake": [a.as_dict() for a in self.alarms]}
 
     def __repr__(self) -> str:
         lines = [f"image      {self.image_tag}" + (f"  ({self.build})" if self.build else ""),
@@ -89,6 +100,10 @@ class Steps:
         # Every ECS call counted (DescribeServices per deploy is a benchmark figure).
         self.ecs.meta.events.register("before-call.ecs.*", self._count, unique_id=f"rovn-count-{id(self)}")
         self.source = Source.open(paths.project_path(p.source)) if p.source else None
+        self.resuming: resume.Unfinished | None = None
+        self.earlier: dict[str, str] = {}
+        self.result: Result | None = None
+        self.checked: Checks | None = None
 
     def _count(self, model, **_):
         self.calls[model.name] += 1
@@ -109,12 +124,19 @@ class Steps:
     # preview -------------------------------------------------------------------
     def prepare(self) -> Prepared:
         p, ctx = self.p, self.ctx
-        service = rollout.describe(self.ecs, p.cluster, p.service)
-        current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
         checks = Checks()
         checks.add("identity on the deployers allow-list", None, authorize(ctx, "deploy", p.service), "§10")
-        preflight.stable(checks, service)
+        service = rollout.describe(self.ecs, p.cluster, p.service)
+        live = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
+        self.resuming = resume.unfinished(self.conn, self.ecs, live)
+        current = self.resuming.base if self.resuming else live
+        if self.resuming:  # our own rollout may be in flight: it is taken over, not refused
+            checks.add("an unfinished deploy, resumed", None, str(self.resuming), "§10")
+        else:
+            preflight.stable(checks, service)
         report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
+        self.earlier = resume.earlier_migrations(self.conn)
+        planned_migrations = [m.name for m in report.files if m.name in report.pending or m.name in self.earlier]
         preflight.snapshots(checks, ctx.client("rds"), p.rds_instance)
         build_from = None if p.image_tag else self.source
         tag = p.image_tag
@@ -137,10 +159,15 @@ class Steps:
         # The plan names a build by its source, never by a tag an earlier attempt produced,
         # so a re-run after a crash has the very plan (and hash) that was approved.
         planned = taskdef.diff(current.spec, self.render(current, p.image_tag or BUILT))
-        plan = self._plan(current, planned, report.pending, build_from)
+        alarms = bake.states(ctx.client("cloudwatch"), p.bake_alarms)
+        firing = [a.name for a in alarms if a.state == "ALARM"]
+        checks.add("bake alarms before the deploy", [f"{', '.join(firing)} already in ALARM: the bake will require "
+                   "its metric to recover against the pre-deploy window"] if firing else None,
+                   "none in ALARM", "§5", warn=True)
+        plan = self._plan(current, planned, planned_migrations, build_from)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
-        return Prepared(service, current, checks, plan, report.pending, p.image_tag, build_from)
+        return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, alarms)
 
     def _built_before(self, source: Source) -> str:
         """The tag of an earlier successful build of this very source, or ""."""
@@ -182,12 +209,16 @@ class Steps:
 
     # execute -------------------------------------------------------------------
     def execute(self, prepared: Prepared, approval) -> Result:
-        result = Result(previous=prepared.current)
+        result = self.result = Result(previous=prepared.current)
+        result.resumes = sorted({*self.earlier.values(), *([self.resuming.run_id] if self.resuming else [])})
         try:
             self._image(prepared, result)
-            self._migrate(result, approval.approvers)
+            self._migrate(result, approval.approvers, prepared.pending)
             self._register(prepared, result)
             self._roll_out(result)
+        except KeyboardInterrupt as e:  # the protocol logs `interrupted` with what was done
+            e.details = result.details()
+            raise
         except Exception as e:
             self._failed(result, e)
         self.ctx.record(facts=self._facts(result))
@@ -220,12 +251,12 @@ class Steps:
         return build.wait(cb, found, deadline_s=max(p.deadline_s, 1800), first=p.poll_min, longest=p.poll_max,
                           say=self.say)
 
-    def _migrate(self, result: Result, approvers: list[str]) -> None:
+    def _migrate(self, result: Result, approvers: list[str], planned: list[str]) -> None:
         p, op = self.p, self.ctx.operator
         applied = engine.apply(self.conn, self.migrations_dir, actor=engine.Actor(op.arn, op.local_user, self.ctx.run_id),
                                approvers=approvers, registry=self._registry(), rds=self.ctx.client("rds"),
                                rds_instance=p.rds_instance, lock_wait=p.lock_wait)
-        result.migrations = applied.names
+        result.migrations = [n for n in planned if n in self.earlier] + applied.names  # this deploy's, all attempts
         result.snapshot = applied.snapshot.id if applied.snapshot else None
         self.say(f"  migrations: {applied!r}; {applied.report}")
 
@@ -236,15 +267,22 @@ class Steps:
         key = deploy_key(self.p, prepared.current.arn, spec)
         family = prepared.current.spec["family"]
         found = taskdef.find_registered(self.ecs, family, prepared.current.revision, key)
-        result.new = found or taskdef.register(self.ecs, spec, key, self.ctx.run_id)
+        result.new = found or taskdef.register(self.ecs, spec, key, self.ctx.run_id, prepared.current.arn)
         result.registered_now = found is None
         self.say(f"  task definition {result.new.short} " + ("registered" if found is None else
                                                                "found (registered by an earlier attempt)")
                  + f", deploy key {key}")
 
     def _roll_out(self, result: Result) -> None:
-        p = self.p
+        p, cw = self.p, self.ctx.client("cloudwatch")
+        result.deployed_at = datetime.now(timezone.utc)
+        result.alarms = bake.before(cw, p.bake_alarms, result.deployed_at)  # before update-service
         result.deployment_id, started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
+        if not started:  # an earlier attempt's deployment: its own start is the pre-deploy mark
+            result.deployed_at = rollout.created_at(self.ecs, p.cluster, p.service, result.deployment_id) \
+                or result.deployed_at
+            result.alarms = bake.before(cw, p.bake_alarms, result.deployed_at)
+        self.ctx.record(facts=self._facts(result))  # the deployment id, should the run be killed now
         result.update_started = True  # now or by an earlier attempt: either way the service moved
         self.say(f"  update-service: deployment {result.deployment_id} of {result.new.short}"
                  + ("" if started else " (started by an earlier attempt; watching it)"))
@@ -259,14 +297,23 @@ class Steps:
         try:
             checks = verify.world(health_url=p.health_url, tag=result.image_tag,
                                   service=rollout.describe(self.ecs, p.cluster, p.service),
-                                  cloudwatch=self.ctx.client("cloudwatch"), alarms=p.bake_alarms, bake_s=p.bake_s,
+                                  cloudwatch=self.ctx.client("cloudwatch"), alarms=result.alarms,
+                                  deployed_at=result.deployed_at, bake_s=p.bake_s,
                                   first=p.poll_min, longest=p.poll_max, say=self.say)
+            self.checked = checks
             if not checks.ok:
                 raise RovnError("verification failed: " + "; ".join(f"{c.name}: {c.detail}" for c in checks.failures))
+        except KeyboardInterrupt as e:
+            e.details = result.details()
+            raise
         except Exception as e:
             self._failed(result, e)
         self.ctx.record(facts=self._facts(result))
         return checks
+
+    def details(self) -> dict:
+        """The success row's details, written by the verify step itself."""
+        return {**details(self.result), "verification": self.checked.as_dicts() if self.checked else []}
 
     # failure -------------------------------------------------------------------
     def _failed(self, result: Result, error: Exception):
@@ -284,7 +331,7 @@ class Steps:
         elif result.update_started and p.auto_rollback:
             result.rollback = self._roll_back(result)
             nxt = ("the service is back on " + result.previous.short if result.rollback["ok"] else
-                   "the rollback did not verify: check the service now (rovn-ops run service_status)")
+                   self._page_failed_rollback(result, message))
         elif result.update_started:
             result.rollback = {"done": False, "why": "auto_rollback=False"}
             nxt = f"roll back by hand: {self.rollback_command(result)}"
@@ -302,6 +349,33 @@ class Steps:
                                first=p.poll_min, longest=p.poll_max) if v.ok else []
         return {"done": True, "ok": v.ok and not health, "to": result.previous.arn, "deployment": v.as_dict(),
                 "health": health or "reports " + result.previous.image_tag}
+
+    def _page_failed_rollback(self, result: Result, message: str) -> str:
+        """The automatic rollback did not verify: nobody is watching a broken service. P0 (§6)."""
+        p = self.p
+        state = self.service_state()
+        page = notify.pagerduty(webhook(self.ctx, "pagerduty_webhook_url"),
+                                f"P0 [{self.ctx.env}] {p.service}: deploy failed ({message}) and the automatic "
+                                f"rollback to {result.previous.short} did not verify. Now: {state}",
+                                source=p.service, severity="critical", dedup_key=f"deploy-{self.ctx.run_id}")
+        result.rollback.update(paged=page.ok, service_state=state)
+        return (f"the automatic rollback to {result.previous.short} did NOT verify; PagerDuty "
+                f"{'was paged (P0)' if page.ok else 'could NOT be paged (' + str(page) + '): call on-call now'}. "
+                f"The service now: {state}. Check it (rovn-ops run service_status) and act: "
+                f"{self.rollback_command(result)}")
+
+    def service_state(self) -> str:
+        """What the service is doing right now, in one line (for a page, and the operator)."""
+        p = self.p
+        try:
+            svc = rollout.describe(self.ecs, p.cluster, p.service)
+            status, version = verify.health_version(p.health_url) if p.health_url else (0, None)
+        except Exception as e:  # noqa: BLE001 - a page goes out even when AWS does not answer
+            return f"unknown ({type(e).__name__} reading it)"
+        deps = ", ".join(f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')} "
+                         f"{d['runningCount']}/{d['desiredCount']}" for d in svc["deployments"])
+        return (f"runs {short_td(svc['taskDefinition'])}, {svc['runningCount']}/{svc['desiredCount']} tasks running; "
+                f"deployments: {deps}; /health answered {status or 'nothing'} with version {version!r}")
 
     def _migration_next_step(self, result: Result) -> str:
         names = ", ".join(result.migrations)

@@ -15,7 +15,7 @@ from ..scrub import looks_secret_env_name, looks_secret_value
 REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
                 "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
                 "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
-TAG_KEY, TAG_RUN = "rovn:deploy-key", "rovn:run-id"
+TAG_KEY, TAG_RUN, TAG_BASE = "rovn:deploy-key", "rovn:run-id", "rovn:base"  # base: the revision it replaces
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
 
 
@@ -116,9 +116,10 @@ def problems(spec: dict) -> dict[str, list[str]]:
     return found
 
 
-def register(ecs, spec: dict, key: str, run_id: str) -> TaskDefinition:
-    arn = ecs.register_task_definition(**spec, tags=[{"key": TAG_KEY, "value": key},
-                                                     {"key": TAG_RUN, "value": run_id}])["taskDefinition"]
+def register(ecs, spec: dict, key: str, run_id: str, base: str = "") -> TaskDefinition:
+    tags = [{"key": TAG_KEY, "value": key}, {"key": TAG_RUN, "value": run_id}]
+    arn = ecs.register_task_definition(**spec, tags=tags + ([{"key": TAG_BASE, "value": base}] if base else [])
+                                       )["taskDefinition"]
     return TaskDefinition.describe(ecs, arn["taskDefinitionArn"])
 
 

@@ -1,12 +1,12 @@
 """Verify the world after the rollout, not the API's answer: /health serves the new
-tag, running equals desired, and through the bake period the alarms stay out of
-ALARM (CloudWatch → PagerDuty's own signals, §5)."""
+tag, running equals desired, and through the bake period the alarms do not fire, and
+those already firing recover (bake.py; CloudWatch → PagerDuty's own signals, §5)."""
 from __future__ import annotations
 
 import json
-import time
 
 from ..polling import Poller
+from . import bake
 from .checks import Checks
 
 
@@ -42,29 +42,17 @@ def running(service: dict) -> list[str]:
     return []
 
 
-def bake(cloudwatch, alarms: list[str], seconds: float, pause: float, say=print) -> list[str]:
-    """Watch the alarms for `seconds`; any in ALARM (or missing) fails."""
-    if not alarms:
-        return ["no bake_alarms given: nothing to watch"]
-    end = time.monotonic() + seconds
-    while True:
-        found = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]}
-        problems = [f"alarm {n} does not exist" for n in alarms if n not in found]
-        problems += [f"alarm {n} is in ALARM: {a.get('StateReason', '')}" for n, a in found.items()
-                     if a["StateValue"] == "ALARM"]
-        if problems or time.monotonic() >= end:
-            return problems
-        time.sleep(min(pause, max(0.0, end - time.monotonic())))
-
-
-def world(*, health_url: str, tag: str, service: dict, cloudwatch, alarms: list[str], bake_s: float,
-          first: float, longest: float, say=print) -> Checks:
+def world(*, health_url: str, tag: str, service: dict, cloudwatch, alarms: list[bake.Alarm], deployed_at,
+          bake_s: float, first: float, longest: float, say=print) -> Checks:
     checks = Checks()
     checks.add("/health reports the new tag", health(health_url, tag, deadline_s=max(30.0, longest * 4),
                                                      first=first, longest=longest), f"{health_url}: {tag}")
     checks.add("running = desired", running(service),
                f"{service['runningCount']}/{service['desiredCount']} running, one deployment")
-    say(f"  bake: watching {', '.join(alarms)} for {bake_s:.0f}s")
-    checks.add(f"alarms out of ALARM for {bake_s:.0f}s", bake(cloudwatch, alarms, bake_s, longest, say),
-               ", ".join(alarms))
+    if not alarms:
+        checks.add("bake alarms", "no bake_alarms given: nothing to watch")
+        return checks
+    say(f"  bake: watching {', '.join(a.name for a in alarms)} for {bake_s:.0f}s")
+    for a in bake.watch(cloudwatch, alarms, bake_s, longest, deployed_at, say):
+        checks.add(f"bake {bake_s:.0f}s: {a.name}", bake.problems(a), a.line(), "§5")
     return checks

@@ -6,7 +6,7 @@ from functools import cached_property
 
 from .. import db, paths
 from ..errors import Refused
-from ..protocol import Plan, authorize
+from ..protocol import Plan, authorize, refuse
 from . import engine, files, phi, reversal
 
 
@@ -33,6 +33,8 @@ class Steps:
         self.ctx, p = ctx, ctx.params
         self.directory = paths.project_path(p.migrations_dir)
         self.registry = phi.load_registry(paths.project_path(p.phi_registry))
+        self.prepared: Prepared | None = None
+        self.applied: engine.ApplyResult | None = None
 
     @cached_property
     def conn(self):
@@ -54,30 +56,31 @@ class Steps:
         authorize(self.ctx, "migration_reversal", name)
         report = engine.verify(self.conn, self.directory)
         if name not in {r["name"] for r in report.applied}:
-            raise Refused(f"{name} is not applied ({report}): there is nothing to reverse")
+            refuse(self.ctx, "migration_reversal", name, f"{name} is not applied ({report}): there is nothing to reverse")
         target = next(m for m in files.discover(self.directory) if m.name == name)
         try:
             rev = reversal.generate(self.directory, name)
         except Refused as e:
-            raise Refused(reversal.restore_path(target, self.snapshot_of(name), str(e))) from None
+            refuse(self.ctx, "migration_reversal", name, reversal.restore_path(target, self.snapshot_of(name), str(e)))
         loss = reversal.data_loss(self.conn, rev.drops)
         applies = [n for n in report.pending if n != rev.file_name] + [rev.file_name]
         return Prepared(rev, reversal.plan(rev, loss, applies, sorted(phi.touched(target, self.registry))), loss)
 
     def execute(self, prepared: Prepared, approval) -> engine.ApplyResult:
-        rev = prepared.reversal
+        self.prepared, rev = prepared, prepared.reversal
         if not rev.path.exists():  # idempotent: a re-run finds the file already written
             rev.path.write_text(rev.sql)
         self.ctx.record(artifacts=[str(rev.path)])
         p = self.ctx.params
-        return engine.apply(self.conn, self.directory, actor=self.actor, approvers=approval.approvers,
-                            registry=self.registry, rds=self.ctx.client("rds"), rds_instance=p.rds_instance,
-                            lock_wait=p.lock_wait, through=rev.file_name)
+        self.applied = engine.apply(self.conn, self.directory, actor=self.actor, approvers=approval.approvers,
+                                    registry=self.registry, rds=self.ctx.client("rds"), rds_instance=p.rds_instance,
+                                    lock_wait=p.lock_wait, through=rev.file_name)
+        return self.applied
 
-    @staticmethod
-    def details(prepared: Prepared, result: engine.ApplyResult | None) -> dict:
-        """What the audit row and the manifest record of this reversal."""
-        return {"file": prepared.reversal.file_name,
+    def details(self) -> dict:
+        """What the success row (written by the verify step) and the manifest record."""
+        result = self.applied
+        return {"file": self.prepared.reversal.file_name,
                 "snapshot": result.snapshot.id if result and result.snapshot else None}
 
     def verify(self, prepared: Prepared) -> engine.Report:

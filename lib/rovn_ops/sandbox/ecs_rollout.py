@@ -22,7 +22,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from . import scenarios
+from . import bake_incidents, scenarios
 
 _lock = threading.RLock()
 DEFAULT_CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
@@ -106,6 +106,7 @@ def _tick_healthy(svc, primary: dict) -> None:
     primary["rolloutState"] = "COMPLETED"
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
     _event(svc, f"deployment {primary['id']} completed.")
+    bake_incidents.rollout_completed()
     _event(svc, "has reached a steady state.")
 
 

@@ -15,6 +15,9 @@ KNOWN = {
     "db_saturation": "RDS CPU at 95% for the last 15 minutes, connections climbing, then 5xx",
     "tasks_crashing": "running 0 of desired for the last 6 minutes (OOM kills); /health answers 503",
     "quiet": "two hours of ordinary traffic: nothing wrong",
+    # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
+    "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
+    "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",
 }
 _on: set[str] = set()
 _hooks: dict = {}  # name -> what switching it on writes into the world (incidents.py)

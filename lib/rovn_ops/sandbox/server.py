@@ -63,10 +63,11 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import (cloudwatch_sim, codebuild_sim, ecs_rollout, fakes, httpd, incidents, rds_faults,
-                       secretsmanager_fixes, task_credentials)
+        from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_rollout, fakes, httpd, incidents,
+                       rds_faults, secretsmanager_fixes, task_credentials)
 
         ecs_rollout.install()
+        bake_incidents.install(self.world["region"])
         cloudwatch_sim.install()
         rds_faults.install()
         codebuild_sim.install()

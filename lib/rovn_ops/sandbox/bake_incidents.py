@@ -1,0 +1,69 @@
+"""Alarm incidents for the deploy's bake (triage's incidents are in incidents.py). moto's alarms never evaluate, so these
+scenarios move the §5 5xx alarm and its metric as CloudWatch would:
+
+- `incident_5xx`: the 5xx alarm is already in ALARM with a high 5xx rate when the
+  scenario starts (a hotfix is about to ship during an incident); when the next
+  rollout completes the rate drops (the fix works) while the alarm, whose period has
+  not yet passed, stays in ALARM: the bake must judge it "recovering";
+- `alarm_fires_after_rollout`: the alarm is OK before; when the next rollout
+  completes it flips to ALARM with a high rate (the new version breaks).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from moto.core.utils import utcnow
+
+from . import scenarios
+
+ACCOUNT = "123456789012"
+ALARM = "rovn-prod-alb-5xx-rate"
+HIGH, LOW = 40.0, 2.0
+_state = {"region": "us-east-2", "pending": set()}
+
+
+def install(region: str) -> None:
+    _state["region"] = region
+    for name in ("incident_5xx", "alarm_fires_after_rollout"):
+        scenarios.on_activate(name, lambda name=name: _activated(name))
+
+
+def _backend():
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[ACCOUNT][_state["region"]]
+
+
+def _put(value: float, ages_s: list[int]) -> None:
+    backend = _backend()
+    alarm = backend.alarms[ALARM]
+    now = utcnow()
+    backend.put_metric_data(alarm.namespace, [
+        {"MetricName": alarm.metric_name, "Value": value, "Timestamp": now - timedelta(seconds=age),
+         "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions or []]}
+        for age in ages_s])
+
+
+def _alarm(state: str, reason: str) -> None:
+    _backend().set_alarm_state(ALARM, reason, "{}", state)
+
+
+def _activated(name: str) -> None:
+    _state["pending"].add(name)
+    if name == "incident_5xx":
+        _put(HIGH, [240, 180, 120, 60, 5])
+        _alarm("ALARM", f"Threshold Crossed: 5xx count {HIGH:g} > 1 (sandbox scenario incident_5xx)")
+
+
+def rollout_completed() -> None:
+    """Called by the ECS simulator when a deployment completes; each scenario acts once
+    (and not at all once switched off, or after a reset)."""
+    pending = _state["pending"] & set(scenarios.current())
+    _state["pending"] = pending
+    if "incident_5xx" in pending:
+        pending.discard("incident_5xx")
+        _put(LOW, [0])
+    if "alarm_fires_after_rollout" in pending:
+        pending.discard("alarm_fires_after_rollout")
+        _put(HIGH, [0])
+        _alarm("ALARM", f"Threshold Crossed: 5xx count {HIGH:g} > 1 (sandbox scenario alarm_fires_after_rollout)")
