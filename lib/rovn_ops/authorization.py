@@ -47,6 +47,26 @@ def normalize(principal: str, account: str = "", partition: str = "aws") -> str:
     return text.lower()
 
 
+def committed(relative: str) -> None:
+    """Production's lists count only as committed: an edited or untracked file is refused
+    (the manifest records the commit, so the lists in force are the reviewed ones)."""
+    import subprocess
+
+    from . import paths
+
+    try:
+        out = subprocess.run(["git", "-C", str(paths.root()), "status", "--porcelain", "--", relative],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Refused(f"{relative}: cannot tell whether it is committed ({type(e).__name__})") from None
+    if out.returncode != 0:
+        raise Refused(f"{relative}: not in a git checkout; production's deployers and approvers come only "
+                      "from the committed file")
+    if out.stdout.strip():
+        raise Refused(f"{relative} has uncommitted changes ({out.stdout.split()[0]}): production's deployers and "
+                      "approvers come only from the committed file; commit it through review, or restore it")
+
+
 def account_of(arn: str) -> tuple[str, str]:
     """(partition, account) of an ARN, or ("aws", "")."""
     m = _ARN.match(arn.strip())
@@ -75,6 +95,8 @@ class Lists:
     def of(cls, env: str) -> "Lists":
         from .params import environment_file
 
+        if env == "prod":
+            committed(f"parameters/{env}.yaml")
         data = environment_file(env)
         deployers = data.get("deployers") or []
         approvers = data.get("approvers") or {}

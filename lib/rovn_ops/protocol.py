@@ -127,16 +127,17 @@ class Change:
 
     def _approvers(self, ask) -> list[str]:
         p, op = self.ctx.params, self.ctx.operator
+        # A refusal never prints today's hash: copied from an error, it would skip the review.
         if self.ctx.mode == "papermill":  # bare papermill: no one to type the name, no stdin to ask on
             raise Refused(f"no one can confirm in this kernel (no stdin: bare papermill?): run it with "
                           f"`rovn-ops run {self.ctx.runbook} -p confirm=true -p approved_by=<approver> "
-                          f"-p plan_hash={self.plan.hash}`")
+                          f"-p plan_hash=<the hash its preview printed>`")
         if not p.plan_hash:
-            raise Refused(f"confirm=True needs plan_hash: the hash a preview of this plan printed "
-                          f"(today's plan is {self.plan.hash}); preview, review, then confirm that hash")
+            raise Refused("confirm=True needs plan_hash: the hash a preview of this plan printed; "
+                          "run the preview (without confirm), review it, then confirm with its hash")
         if not _hash_matches(p.plan_hash, self.plan.hash):
-            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan {self.plan.hash}: "
-                          "the world changed since the preview; preview again and review")
+            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world changed since the "
+                          "preview; preview again and review")
         approvers = Lists.of(self.ctx.env).approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
                                                         self.plan.approvals_why)
         if not self.ctx.headless:

@@ -49,9 +49,13 @@ def confirmed(mode="headless", **values):
 
 
 def test_confirm_needs_the_previewed_plan_hash(refusals):
-    with pytest.raises(Refused, match="needs plan_hash"):
+    with pytest.raises(Refused, match="needs plan_hash") as e:
         Change(ctx(confirm=True, approved_by=["giles"]), PLAN).confirm()
     assert refusals[-1]["outcome"] == "refused" and "needs plan_hash" in refusals[-1]["details"]["reason"]
+    with pytest.raises(Refused) as stale:
+        Change(ctx(confirm=True, approved_by=["giles"], plan_hash="f" * 64), PLAN).confirm()
+    for refusal in (e.value, stale.value):  # never hands out today's hash: that would skip the review
+        assert PLAN.hash[:12] not in str(refusal)
 
 
 def test_headless_confirm_needs_approvers(refusals):
@@ -185,3 +189,24 @@ def test_webhook_from_secrets_manager(fresh, app_db, aws):
     change.execute(lambda: "done")
     change.log("success")
     assert change.deliveries[0].ok
+
+
+def test_prod_lists_count_only_when_committed(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.setenv("ROVN_HOME", str(tmp_path))
+    (tmp_path / "parameters").mkdir()
+    env_file = tmp_path / "parameters" / "prod.yaml"
+    env_file.write_text("deployers: [user/claude-deploy]\napprovers: {giles: user/giles}\n")
+    with pytest.raises(Refused, match="not in a git checkout"):
+        authorization.Lists.of("prod")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    with pytest.raises(Refused, match="uncommitted changes"):
+        authorization.Lists.of("prod")  # untracked
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "env"], check=True)
+    assert authorization.Lists.of("prod").approvers == {"giles": "user/giles"}
+    env_file.write_text("deployers: [user/mallory]\napprovers: {giles: user/giles}\n")
+    with pytest.raises(Refused, match="uncommitted changes"):
+        authorization.Lists.of("prod")
