@@ -113,8 +113,9 @@ class Change:
         p = self.ctx.params
         if not p.confirm:
             self.approval = Approval(False, self.plan.hash, how="preview only (confirm=False)")
-            # The manifest's plan hash is what `-p plan_hash=` must match.
-            self.ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target])
+            # The manifest's plan hash is what `-p plan_hash=` must match; the outcome
+            # `preview` is recorded by finish(), in the last cell.
+            self.ctx.record(plan_hash=self.plan.hash, targets=[self.plan.target])
             return self.approval
         try:
             approvers = self._approvers(ask)
@@ -199,6 +200,14 @@ class Change:
                                  "executed" if self.result is not None else "confirmed")
         return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
 
+    def finish(self) -> str | None:
+        """The last cell: the run's outcome for its evidence (an interactive recording is
+        archived when it is recorded, so the cells before it, the summary too, are in it)."""
+        outcome = self.outcome or ("preview" if self.approval is not None and not self.approval.executed else None)
+        if outcome:
+            self.ctx.record(outcome=outcome)
+        return outcome
+
     # log -------------------------------------------------------------------
     def log(self, outcome: str, details: dict | None = None, conn=None) -> audit.Entry | None:
         """Append the audit row first, then notify; a preview-only run logs nothing.
@@ -208,8 +217,10 @@ class Change:
         self.outcome = outcome
         ctx = self.ctx
         if not self.approval or not self.approval.executed:
-            return None  # a preview was recorded as such when confirm() found no confirm
-        ctx.record(outcome=outcome)
+            self.finish()  # a preview: nothing to log, the outcome `preview` for the evidence
+            return None
+        if outcome != "success":  # a success is the run's outcome once its last cell ran (finish())
+            ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,
                              target=self.plan.target, outcome=outcome, run_id=ctx.run_id,
                              details={"plan_hash": self.plan.hash, "approvers": self.approval.approvers,

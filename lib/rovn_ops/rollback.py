@@ -201,6 +201,7 @@ class Steps:
 def summary(ctx, change, prepared: Prepared, steps: Steps):
     from IPython.display import Markdown
 
+    change.finish()
     if not change.approval.executed:
         return Markdown(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
     rto = (f"RTO {steps.rto_s:.1f}s from confirm to verified traffic (§7: ~{RTO_TARGET_S // 60} minutes"

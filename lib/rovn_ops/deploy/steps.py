@@ -414,6 +414,7 @@ def summary(ctx, change, prepared: Prepared, steps: Steps):
     """The last cell: the outcome, the run id, the rollback command."""
     from IPython.display import Markdown
 
+    change.finish()
     if not change.approval.executed:
         return Markdown(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
                         f"command above with the approvers' names.\n\nrun id: `{ctx.run_id}`")

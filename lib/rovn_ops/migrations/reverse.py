@@ -101,6 +101,7 @@ def summary(ctx, change, prepared: Prepared):
     """The last cell: the outcome, the run id, what to do next."""
     from IPython.display import Markdown
 
+    change.finish()
     if not change.approval.executed:
         head = f"### Preview only: `{prepared.reversal.migration.name}` was not reversed"
         nxt = "Next: get the plan reviewed, then run the command above with the approvers' names."

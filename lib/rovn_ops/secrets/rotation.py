@@ -322,8 +322,8 @@ def health_problems(url: str) -> list[str]:
 def summary(ctx, change, prepared: Prepared):
     from IPython.display import Markdown
 
+    change.finish()  # the run's outcome for its evidence (a preview's plan hash is in the manifest)
     if not change.approval.executed:
-        change.log("preview")  # the manifest records the preview's plan hash
         return Markdown(f"### Preview only: nothing was rotated\n\n{prepared.state}.\n\nrun id: `{ctx.run_id}`")
     nexts = {"api-key": lambda s: f"revoke the old key in {s.adapter.console}.",
              "jwt": lambda s: (f"after {s.lifetime} (the longest a token lives), run `rovn-ops run secret_rotation "
