@@ -237,7 +237,8 @@ class Rotation:
     def _roll(self, prepared: Prepared) -> dict:
         p, ecs = self.p, self.ctx.client("ecs")
         dep = self._started_deployment(prepared)
-        if dep and tasks.resumable(ecs, p.cluster, p.service, dep):
+        since = inventory.current_version_created(self.sm, prepared.entry.name)  # the new version's birth
+        if dep and since and tasks.resumable(ecs, p.cluster, p.service, dep, since):
             print(f"  rollout       resumed  watching deployment {dep}")
         else:
             dep = tasks.start(ecs, p.cluster, p.service)
