@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -92,14 +93,28 @@ def _host(var: str) -> str:
         return "not a URL"
 
 
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _session(identity: tuple):
+    """One per set of credentials in the environment (a session caches the ones it found)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
 @lru_cache(maxsize=64)
 def _cached(service: str, region: str, endpoint: str | None):
-    import boto3
     from botocore.config import Config
 
     config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 5},
                     connect_timeout=5, read_timeout=30)
-    return boto3.session.Session().client(service, config=config, endpoint_url=endpoint)
+    # One session loads the endpoint and model data once for every client (a session
+    # per client re-reads them: ~0.2 s each); sessions are not thread-safe, so one at a time.
+    with _LOCK:
+        identity = tuple(os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SESSION_TOKEN"))
+        return _session(identity).client(service, config=config, endpoint_url=endpoint)
 
 
 def client(service: str, *, env: str, region: str):
