@@ -117,7 +117,8 @@ class Archiver:
         # The values the kernel read, sealed with the run's key; and what this process read
         # (the signing key: ready() has loaded it), registered already.
         key = meta.get("redact_key")
-        redactor = scrub.Redactor(scrub.unseal(result.pop("redact_sealed", []), key) if key else ())
+        # (the run's key itself too: a notebook that prints its environment shows it)
+        redactor = scrub.Redactor([*scrub.unseal(result.pop("redact_sealed", []), key), key] if key else ())
         source = Path(meta["source"])
         raw = sp.dir / meta["notebook"]
         notebook = manifest.scrub_notebook(raw, sp.staging / raw.name, redactor) or sp.staging / raw.name
