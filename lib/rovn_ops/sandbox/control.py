@@ -18,6 +18,11 @@ def _state_file(state_dir: Path | None = None) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    try:  # started by this process (tests, demo): reap it, or a zombie looks alive to kill(0)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: another command started it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
