@@ -8,7 +8,7 @@ import threading
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from .errors import EnvironmentGuard
+from .errors import BadInput, EnvironmentGuard
 
 DATABASE_VARS = ("DATABASE_URL", "ROVN_MIGRATION_DATABASE_URL")
 
@@ -123,5 +123,31 @@ def client(service: str, *, env: str, region: str):
     return _cached(service, region, os.environ.get("AWS_ENDPOINT_URL"))
 
 
+def no_credentials(env: str, why: str = "no AWS credentials found") -> BadInput:
+    return BadInput(f"--env {env}: {why}: log in (aws sso login --profile NAME) or set AWS_PROFILE "
+                    "(or pass --profile NAME), then run it again")
+
+
+def require_credentials(env: str) -> None:
+    """Before anything runs: credentials exist (an expired SSO token shows at the first call)."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        found = boto3.session.Session().get_credentials()
+    except ProfileNotFound as e:
+        raise no_credentials(env, str(e)) from None
+    if found is None:
+        raise no_credentials(env)
+
+
 def caller_arn(env: str, region: str) -> str:
-    return client("sts", env=env, region=region).get_caller_identity()["Arn"]
+    import botocore.exceptions as bx
+
+    missing = tuple(getattr(bx, n) for n in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound",
+                                             "SSOTokenLoadError", "UnauthorizedSSOTokenError",
+                                             "TokenRetrievalError") if hasattr(bx, n))
+    try:
+        return client("sts", env=env, region=region).get_caller_identity()["Arn"]
+    except missing as e:
+        raise no_credentials(env, str(e).rstrip(".")) from None

@@ -356,19 +356,43 @@ def _unknown(model, runbook: str, name: str, source: str) -> BadInput:
     return BadInput(f"parameter '{name}' ({source}): unknown to runbook {runbook}; expected one of: {known}")
 
 
-def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = (),
-            model: type[RunbookParams] | None = None) -> RunbookParams:
-    """Merge the layers, then validate once. Raises BadInput naming the parameter."""
-    model = model or model_for(runbook)
+def _layers(runbook: str, env: str, files, model: type[RunbookParams]) -> dict:
+    """The environment file's values, then each file's, over the model's defaults."""
     merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
     for f in files:
         for name, value in _read_yaml(Path(f), "-f").items():
             _check_name(model, runbook, name, f"-f {f}")
             merged[name] = value
+    return merged
+
+
+def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = (),
+            model: type[RunbookParams] | None = None) -> RunbookParams:
+    """Merge the layers, then validate once. Raises BadInput naming the parameter."""
+    model = model or model_for(runbook)
+    merged = _layers(runbook, env, files, model)
     for text in assignments:
         name, value = _split_assignment(text)
         _check_name(model, runbook, name, "-p")
         merged[name] = _coerce_cli(model, name, value)
+    merged["env"] = env
+    return validate(model, merged)
+
+
+PARAMETER_FILES = "ROVN_PARAMETER_FILES"  # `rovn-ops lab -f FILE`: the files of an interactive session
+
+
+def resolve_notebook(runbook: str, values: dict, model: type[RunbookParams] | None = None) -> RunbookParams:
+    """An interactive (or bare papermill) run resolves as `rovn-ops run` does: the
+    defaults, then parameters/<env>.yaml, then the session's files; a value the
+    operator changed in the parameters cell (one that differs from the default) wins
+    over all of them, as `-p` does. So JupyterLab polls and bakes as CI would."""
+    model = model or model_for(runbook)
+    env = values.get("env", "sandbox")
+    files = [f for f in os.environ.get(PARAMETER_FILES, "").split(os.pathsep) if f]
+    merged = _layers(runbook, env, files, model)
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in model.model_fields.items()}
+    merged.update({k: v for k, v in values.items() if k != "env" and (k not in defaults or v != defaults[k])})
     merged["env"] = env
     return validate(model, merged)
 

@@ -33,7 +33,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import audit, notify
+from . import audit, notify, plaintext
 from .authorization import Lists
 from .errors import Refused
 
@@ -64,6 +64,10 @@ class Plan:
                   "", f"plan hash: `{self.hash}`"]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return "\n".join([f"Plan: {self.action} {self.target}", *(f"- {s}" for s in self.summary),
+                          f"plan hash: {self.hash}"])
+
 
 @dataclass
 class Approval:
@@ -77,6 +81,8 @@ class Approval:
         if not self.executed:
             return "preview only: nothing was changed"
         return f"approved by {', '.join(self.approvers)} ({self.how}) at {self.at}"
+
+    __repr__ = __str__
 
 
 class Change:
@@ -184,13 +190,16 @@ class Change:
                                  "executed" if self.result is not None else "confirmed")
         return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
 
+    __repr__ = plaintext.markdown_repr
+
     # log -------------------------------------------------------------------
     def log(self, outcome: str, details: dict | None = None, conn=None) -> audit.Entry | None:
         """Append the audit row first, then notify; a preview-only run logs nothing."""
         self.outcome = outcome
         ctx = self.ctx
         if not self.approval or not self.approval.executed:
-            ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target])
+            ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target],
+                       confirm_command=self.execute_command(), summary={"plan": list(self.plan.summary)})
             return None
         ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,

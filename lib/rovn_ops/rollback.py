@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
+from . import plaintext
 from .errors import RovnError
 from .protocol import Plan, authorize, refuse
 
@@ -49,6 +50,8 @@ class Prepared:
                  f"{', '.join(self.deploy['migrations']) or 'none'}" if self.deploy else "no deploy row found")
         return (f"**Roll back `{self.current.short}` → `{self.target.short}`**\n\n"
                 f"| field | now | after |\n|---|---|---|\n{diff}\n\nThe deploy being undone: {where}\n")
+
+    __repr__ = plaintext.markdown_repr
 
 
 class Steps:
@@ -116,10 +119,10 @@ class Steps:
 
 
 def summary(ctx, change, prepared: Prepared):
-    from IPython.display import Markdown
-
     if not change.approval.executed:
-        return Markdown(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
-    return Markdown(f"### ✅ `{ctx.params.service}` is back on `{prepared.target.short}` ({prepared.target.image_tag})"
+        return plaintext.Note(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
+    ctx.record(summary={"revision_from": prepared.current.short, "revision_to": prepared.target.short,
+                        "image_from": prepared.current.image_tag, "image_to": prepared.target.image_tag})
+    return plaintext.Note(f"### Rolled back: `{ctx.params.service}` is back on `{prepared.target.short}` ({prepared.target.image_tag})"
                     f"\n\nNext: `rovn-ops run service_status`, then find why the deploy of "
                     f"`{prepared.current.short}` went wrong.\n\nrun id: `{ctx.run_id}`")

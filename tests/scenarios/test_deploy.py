@@ -126,7 +126,7 @@ def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
     assert m["facts"]["rollback"]["ok"] is True
     rows = _deploy_rows(fresh["database_url"])
     assert [r["outcome"] for r in rows] == ["failed"]
-    assert "success" not in run.stdout and "✅" not in _notebook(m).split("## 6.")[-1]  # never reported a success
+    assert "success" not in run.stdout and "Deployed:" not in _notebook(m).split("## 6.")[-1]  # never reported a success
     assert _service(aws)["taskDefinition"].endswith(":288")
     assert json.loads(urllib3.request("GET", fresh["health_url"]).data)["version"] == \
         "prod-202605270526-ai-competitive-fix"

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .. import db, notify, paths, rollback
+from .. import db, notify, paths, plaintext, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
@@ -46,6 +46,8 @@ class Prepared:
                 f"only these fields change:\n\n| field | now | new |\n|---|---|---|\n{diff}\n\n"
                 f"**Migrations applied before traffic:** {pending}\n\n"
                 f"**Rollback target (kept registered):** `{self.current.short}` ({self.current.image_tag})\n")
+
+    __repr__ = plaintext.markdown_repr
 
 
 @dataclass
@@ -338,14 +340,16 @@ def details(result: Result | None) -> dict:
 
 def summary(ctx, change, prepared: Prepared, steps: Steps):
     """The last cell: the outcome, the run id, the rollback command."""
-    from IPython.display import Markdown
-
     if not change.approval.executed:
-        return Markdown(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
+        return plaintext.Note(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
                         f"command above with the approvers' names.\n\nrun id: `{ctx.run_id}`")
     r = change.result
-    return Markdown(
-        f"### ✅ `{ctx.params.service}` runs `{r.new.short}` ({r.image_tag})\n\n"
+    ctx.record(summary={"revision_from": r.previous.short, "revision_to": r.new.short,
+                        "image_from": r.previous.image_tag, "image_to": r.image_tag,
+                        "build_id": r.build.id if r.build else None, "migrations": r.migrations,
+                        "rollback_command": steps.rollback_command(r)})
+    return plaintext.Note(
+        f"### Deployed: `{ctx.params.service}` runs `{r.new.short}` ({r.image_tag})\n\n"
         f"Was `{r.previous.short}` ({r.previous.image_tag}), kept registered as the rollback target. "
         f"Migrations: {', '.join(r.migrations) or 'none'}.\n\n"
         f"To roll this deploy back:\n\n```sh\n{steps.rollback_command(r)}\n```\n\nrun id: `{ctx.run_id}`")

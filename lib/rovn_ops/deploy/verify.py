@@ -42,19 +42,28 @@ def running(service: dict) -> list[str]:
     return []
 
 
-def bake(cloudwatch, alarms: list[str], seconds: float, pause: float, say=print) -> list[str]:
+BAKE_HEARTBEAT_S = 15.0  # a line at least this often: a 5-minute bake is not 5 silent minutes in CI
+
+
+def bake(cloudwatch, alarms: list[str], seconds: float, pause: float, say=print,
+         heartbeat_s: float = BAKE_HEARTBEAT_S) -> list[str]:
     """Watch the alarms for `seconds`; any in ALARM (or missing) fails."""
     if not alarms:
         return ["no bake_alarms given: nothing to watch"]
-    end = time.monotonic() + seconds
+    start = told = time.monotonic()
+    end = start + seconds
     while True:
         found = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]}
         problems = [f"alarm {n} does not exist" for n in alarms if n not in found]
         problems += [f"alarm {n} is in ALARM: {a.get('StateReason', '')}" for n, a in found.items()
                      if a["StateValue"] == "ALARM"]
-        if problems or time.monotonic() >= end:
+        now = time.monotonic()
+        if problems or now >= end:
             return problems
-        time.sleep(min(pause, max(0.0, end - time.monotonic())))
+        if now - told >= heartbeat_s:
+            say(f"  bake {now - start:4.0f}s of {seconds:.0f}s: {len(found)} alarm(s) out of ALARM")
+            told = now
+        time.sleep(min(pause, heartbeat_s, max(0.0, end - now)))
 
 
 def world(*, health_url: str, tag: str, service: dict, cloudwatch, alarms: list[str], bake_s: float,
