@@ -244,7 +244,7 @@ def cmd_evidence(args) -> int:
 
         if args.bucket:
             _pull(root, args.env)
-        print(f"index: {index.build(root)}")
+        print(f"index: {index.build(root, args.env)}")
         return 0
     if args.action == "key-id":
         return _key_id(args.env)

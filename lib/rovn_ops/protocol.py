@@ -164,6 +164,7 @@ class Change:
         if not self.approval.executed:
             return None
         self.verification = self._logged_on_failure("verify", fn, *args, **kwargs)
+        self.ctx.record(verification=checks_of(self.verification))
         return self.verification
 
     def _logged_on_failure(self, step: str, fn, *args, **kwargs):
@@ -171,6 +172,8 @@ class Change:
         try:
             return fn(*args, **kwargs)
         except Exception as e:
+            if step == "verify":
+                self.ctx.record(verification=[{"check": "verify", "verdict": "FAIL", "detail": str(e)[:300]}])
             # An error may carry what was done before it failed (e.g. a deploy's revisions).
             self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}",
                                 **getattr(e, "details", {})})
@@ -231,6 +234,14 @@ def authorize(ctx, action: str, target: str) -> str:
     if problem:
         refuse(ctx, action, target, problem)
     return f"{ctx.operator.arn} is on parameters/{ctx.env}.yaml's deployers"
+
+
+def checks_of(verification) -> list[dict]:
+    """A verify step's result as rows (check, verdict, detail) for the manifest and the index."""
+    if hasattr(verification, "as_dicts"):
+        return [{k: c.get(k, "") for k in ("check", "verdict", "detail")} for c in verification.as_dicts()]
+    ok = getattr(verification, "ok", True)
+    return [{"check": "verify", "verdict": "pass" if ok else "FAIL", "detail": str(verification)[:300]}]
 
 
 def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):

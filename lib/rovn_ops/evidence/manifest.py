@@ -103,6 +103,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
         "confirm_command": result.get("confirm_command"),  # a preview's: the command that executes it
         "summary": result.get("summary", {}),  # the runbook's own headline fields (`rovn-ops run` prints them)
+        "verification": result.get("verification", []),  # each check of the protocol's verify step
         "facts": result.get("facts", {}),  # the runbook's own, e.g. a deploy's revisions and ECS calls
         "short_secrets": sorted(set(result.get("short_secrets", []))),  # too short to scrub
         "files": files,
