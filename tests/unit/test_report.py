@@ -176,3 +176,13 @@ def test_notebook_values_resolve_as_the_cli_does(tmp_path, monkeypatch):
     edited = params.resolve_notebook("deploy", {**defaults, "poll_max": 9})
     assert edited.bake_s == 7 and edited.poll_max == 9
     assert edited.model_dump() == params.resolve("deploy", "sandbox", [str(preset)], ["poll_max=9"]).model_dump()
+
+
+def test_no_colour_emoji_anywhere_a_page_or_terminal_shows():
+    """A stock Chromium (and many terminals) has no colour-emoji font: such a glyph is
+    an empty box in the auditor's page. Words and CSS badges instead."""
+    emoji = re.compile("[\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
+    root = Path(__file__).resolve().parents[2]
+    found = [f"{p.relative_to(root)}:{n}" for p in [*root.glob("lib/rovn_ops/**/*.py"), *root.glob("runbooks/*.ipynb")]
+             for n, line in enumerate(p.read_text().splitlines(), 1) if emoji.search(line)]
+    assert not found, found
