@@ -119,7 +119,7 @@ def apply_env(current: dict) -> None:
 def _control(current: dict, method: str, path: str, body: dict | None = None):
     import urllib3
 
-    resp = urllib3.request(method, current["control_url"] + path, timeout=60,
+    resp = urllib3.request(method, current["control_url"] + path, timeout=180,  # a reset on a loaded machine
                            body=json.dumps(body).encode() if body is not None else None,
                            headers={"Content-Type": "application/json"})
     data = json.loads(resp.data or b"null")
