@@ -166,7 +166,9 @@ class Sandbox:
 
         from . import incidents, scenarios
 
-        urllib3.request("POST", f"{self.endpoint}/moto-api/reset")
+        # Resetting every moto backend can take a minute on a loaded machine (parallel tests).
+        urllib3.request("POST", f"{self.endpoint}/moto-api/reset", retries=False,
+                        timeout=urllib3.Timeout(connect=10, read=300))
         scenarios.clear()
         incidents.clear()
         self.sink.clear()

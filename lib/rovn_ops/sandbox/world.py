@@ -103,7 +103,7 @@ def post_scan_findings(endpoint: str, region: str, results: list[dict]) -> None:
 
     urllib3.request("POST", f"{endpoint}/moto-api/static/ecr/scan-finding-results",
                     body=json.dumps({"results": results, "region": region}),
-                    headers={"Content-Type": "application/json"})
+                    headers={"Content-Type": "application/json"}, timeout=120)  # not urllib3's 3 s default
 
 
 def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
