@@ -40,8 +40,12 @@ def step_titles(cells: list) -> dict[int, str]:
 class Progress:
     """A file-like sink for the kernel's stdout that also frames the steps."""
 
-    def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = HEARTBEAT_S):
+    def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = HEARTBEAT_S,
+                 redactor=None):
+        """redactor: returns a scrub.Redactor for every secret the run has read so far: the
+        kernel's lines reach a terminal or a CI log, which is never scrubbed afterwards."""
         self.runbook, self.stream = runbook, stream or sys.stderr
+        self.redactor = redactor
         self.github = github_actions() if github is None else github
         self.heartbeat_s = heartbeat_s
         self.titles: dict[int, str] = {}
@@ -67,7 +71,11 @@ class Progress:
         self._beat.start()
 
     def write(self, text: str) -> None:
-        """The kernel's stdout: the library's progress lines, passed on as they come."""
+        """The kernel's stdout: the library's progress lines, passed on as they come,
+        with every secret the run has read (and every secret-shaped string) redacted."""
+        from . import scrub
+
+        text = self.redactor().text(text) if self.redactor else scrub.Redactor().text(text)
         self._emit(text if text.endswith("\n") else text + "\n")
 
     def flush(self) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, scrub
+from . import aws, params as params_mod, paths, record, scrub
 from .evidence import archive, spool
 from .context import local_user, new_run_id
 from .errors import BadInput
@@ -134,8 +134,10 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
                             local_user=local_user(), redact_key=redact_key)
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
                              ROVN_RESULT_FILE=str(sp.result_file), **{scrub.REDACT_KEY_ENV: redact_key}):
-        outcome, error = _execute(source, sp.dir / source.name, parameters, runbook if progress else None,
-                                  archiver.start)
+        from .progress import Progress  # imports papermill: only when a run starts
+
+        streamed = Progress(runbook, redactor=_live_redactor(sp.result_file, redact_key)) if progress else None
+        outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
         m = archiver.finish(sp, outcome=outcome, error=error)
@@ -174,12 +176,25 @@ def _interrupt_kernels() -> int:
     return sent
 
 
-def _execute(source: Path, output: Path, parameters: dict, streamed: str | None, on_start) -> tuple[str, str]:
-    """streamed: the runbook's name when its progress goes to stderr, else None."""
+def _live_redactor(result_file: Path, key: str):
+    """A Redactor for the secrets the kernel has sealed into the result file so far
+    (rebuilt only when another one arrives)."""
+    cache: dict = {}
+
+    def current() -> scrub.Redactor:
+        sealed = record.read(result_file).get("redact_sealed", [])
+        if cache.get("n") != len(sealed):
+            cache.update(n=len(sealed), redactor=scrub.Redactor(scrub.unseal(sealed, key)))
+        return cache["redactor"]
+    return current
+
+
+def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -> tuple[str, str]:
+    """streamed: a progress.Progress when the run's progress goes to stderr, else None."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from . import progress
+    from .progress import ENGINE
 
     on_start()
     _SIGNALLED.clear()
@@ -188,8 +203,8 @@ def _execute(source: Path, output: Path, parameters: dict, streamed: str | None,
     try:
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
-                            request_save_on_cell_execute=True, engine_name=progress.ENGINE,
-                            progress=progress.Progress(streamed) if streamed else None,
+                            request_save_on_cell_execute=True, engine_name=ENGINE,
+                            progress=streamed,
                             kernel_manager_class=_local_kernel_manager(sockets.name))
         return "success", ""
     except PapermillExecutionError as e:

@@ -108,16 +108,18 @@ def test_json_streaming_and_github_actions_through_a_60s_bake(fresh, evidence_di
 
 def test_failure_summary_annotation_region_and_exit_code(fresh, evidence_dir, tmp_path):
     summary = tmp_path / "step-summary.md"
-    res = rovn_ops("run", "service_status", "--quiet", "--region", "eu-west-1",
+    res = rovn_ops("run", "service_status", "--quiet", "--region", "us-east-2", "-p", "service", "missing",
                    env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert res.returncode == 1
     lines = res.stdout.splitlines()
-    assert lines[1] == "reason: RovnError: cluster 'rovn-prod' not found (sandbox, eu-west-1)"
+    assert lines[1] == "reason: RovnError: service 'missing' not found in cluster 'rovn-prod' (sandbox, us-east-2)"
     assert lines[2].startswith("next: ")
     assert re.search(r"^::error title=service_status failed::RovnError", res.stderr, re.M)
     assert "### service_status: failed (exit 1)" in summary.read_text()
     m = json.loads(rovn_ops("evidence", "show", lines[0].split()[1].rstrip(":")[-6:]).stdout)
-    assert m["parameters"]["region"] == "eu-west-1"
+    assert m["parameters"]["region"] == "us-east-2" and m["parameters"]["service"] == "missing"
+    elsewhere = rovn_ops("run", "service_status", "--region", "eu-west-1")  # --region is the region parameter
+    assert elsewhere.returncode == 2 and "parameter 'region'" in elsewhere.stderr
 
 
 def test_service_status_needing_attention_exits_4(fresh, evidence_dir):
@@ -172,3 +174,17 @@ def test_prod_without_credentials_says_to_log_in(tmp_path):
         assert res.returncode == 2 and len(lines) == 1, res.stderr
         assert "log in" in lines[0] and "AWS_PROFILE" in lines[0] and "NoCredentialsError" not in lines[0]
     assert not (tmp_path / "evidence").exists()
+
+
+def test_streamed_progress_never_carries_a_secret(fresh, aws, evidence_dir):
+    """The kernel's lines reach a CI log live, where nothing scrubs them afterwards: a
+    value the run read from Secrets Manager is redacted as it streams."""
+    import secrets
+
+    canary = "canary-" + secrets.token_hex(16)
+    aws("secretsmanager").create_secret(Name="rovn/sandbox/canary", SecretString=canary)
+    res = rovn_ops("run", str(ROOT / "tests/fixtures/secret_probe.ipynb"), "-p", "marker=planted-1234",
+                   "-p", f"note={canary}")
+    assert res.returncode == 1
+    assert "marker: planted-1234 | note: [REDACTED]" in res.stderr  # the line streamed, redacted
+    assert canary not in res.stderr and canary not in res.stdout
