@@ -164,7 +164,8 @@ def test_list_one_runbook_and_bad_flags():
 
 
 def test_prod_without_credentials_says_to_log_in(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROVN_"))}
+    sandbox = control.exports(control.require())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROVN_")) and k not in sandbox}
     env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
             "AWS_EC2_METADATA_DISABLED": "true", "ROVN_EVIDENCE_DIR": str(tmp_path / "evidence")}
     for extra in ([], ["--profile", "ops"]):
