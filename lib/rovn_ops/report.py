@@ -43,7 +43,8 @@ class Report:
         return cls(run_id=manifest["run_id"], runbook=manifest.get("runbook", ""), outcome=manifest["outcome"],
                    exit_code=exit_code, plan_hash=manifest.get("plan_hash") or approved, notebook=notebook, html=html,
                    summary=summary, confirm_command=manifest.get("confirm_command"), reason=reason,
-                   next_step=next_step or NEXT_BY_OUTCOME.get(manifest["outcome"], ""))
+                   next_step=next_step or summary.get("triage_command")
+                   or NEXT_BY_OUTCOME.get(manifest["outcome"], ""))
 
     @property
     def ok(self) -> bool:

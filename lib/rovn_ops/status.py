@@ -235,7 +235,8 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
                summary={"service": f"{ctx.params.cluster}/{ctx.params.service}", "task_definition": short_td(td.arn),
                         "image_tag": td.image_tag, "health": f"{health_check.status or 'no answer'} "
                         f"{health_check.version or ''}".strip(), "verdict": "healthy" if not problems
-                        else "needs attention", "problems": problems})
+                        else "needs attention", "problems": problems,
+                        "triage_command": run_command(ctx.params, "incident_triage") if problems else None})
     return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems),
                    run_command(ctx.params, "incident_triage"))
 

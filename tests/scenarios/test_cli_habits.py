@@ -128,6 +128,7 @@ def test_service_status_needing_attention_exits_4(fresh, evidence_dir):
     out = json.loads(res.stdout)
     assert res.returncode == 4 and out["exit_code"] == 4 and out["outcome"] == "attention"
     assert "/health failed: HTTP 503" in out["error"] and out["summary"]["verdict"] == "needs attention"
+    assert out["next_step"].startswith("rovn-ops run incident_triage")  # the verdict's own next command
     _assert_plain_text(Path(out["notebook"]))
     control.scenario(fresh, "health_down", on=False)
     ok = rovn_ops("run", "service_status", "--quiet")
