@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     idx = evs.add_parser("index", help="write index.html, the static auditor index")
     idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
     idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    rot = evs.add_parser("rotate-key", help="replace the signing key (logged; the new id must then be pinned)")
+    rot.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     kid = evs.add_parser("key-id", help="the id of the environment's signing key, to pin in parameters/<env>.yaml")
     kid.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     lab = sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
@@ -248,6 +250,8 @@ def cmd_evidence(args) -> int:
         return 0
     if args.action == "key-id":
         return _key_id(args.env)
+    if args.action == "rotate-key":
+        return _rotate_key(args.env)
     return _verify_evidence(root, args)
 
 
@@ -285,6 +289,19 @@ def _key_id(env: str) -> int:
     kid = signing.key_id(signing.load_private(pem.reveal().encode()).public_key())
     print(f"{settings.signing_key_secret}: key id {kid}")
     print(f"pin it in parameters/{env}.yaml:  evidence: {{signing_key_id: {kid}}}")
+    return 0
+
+
+def _rotate_key(env: str) -> int:
+    from . import aws
+    from .evidence import rotation, signing
+    from .runner import prepare_environment
+
+    prepare_environment(env)
+    st = rotation.rotate(env, aws.caller_arn(env, signing.key_region(env)))
+    print(f"evidence signing key rotated: {st['old_key_id']} -> {st['new_key_id']} (statement signed by both, "
+          "in audit_log and the bucket)")
+    print(f"runs refuse to sign until you pin it in parameters/{env}.yaml:  signing_key_id: {st['new_key_id']}")
     return 0
 
 
