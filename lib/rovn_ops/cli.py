@@ -117,7 +117,7 @@ def pair_parameters(argv: list[str]) -> list[str]:
     while i < len(argv):
         word = argv[i]
         if word in ("-p", "--parameters") and i + 1 < len(argv) and "=" not in argv[i + 1]:
-            if i + 2 >= len(argv):
+            if i + 2 >= len(argv) or argv[i + 1].startswith("-"):
                 raise BadInput(f"-p {argv[i + 1]}: expected NAME VALUE or NAME=VALUE")
             out += [word, f"{argv[i + 1]}={argv[i + 2]}"]
             i += 3

@@ -89,6 +89,8 @@ def test_p_name_value_as_papermill_takes_it(argv, expected):
 def test_p_without_a_value_is_bad_input():
     with pytest.raises(BadInput, match="expected NAME VALUE or NAME=VALUE"):
         cli.pair_parameters(["run", "x", "-p", "events"])
+    with pytest.raises(BadInput, match="expected NAME VALUE or NAME=VALUE"):
+        cli.pair_parameters(["run", "x", "-p", "--quiet", "events"])
 
 
 def _run_dir(root: Path, run_id: str) -> None:
