@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         if name == "apply":
             m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
             m.add_argument("--lock-wait", type=float, default=10.0, help="seconds to wait for the lock")
+    base = migs.add_parser("baseline", help="adopt a database another runner migrated (the migrations_baseline "
+                                            "runbook: preview, confirm, evidence)")
+    base.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                      help="a parameter of migrations_baseline, e.g. -p confirm=true (repeatable)")
+    base.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    base.add_argument("--quiet", action="store_true", help="no progress bar")
     ev = sub.add_parser("evidence", help="the evidence archive: list, show, verify, index")
     evs = ev.add_subparsers(dest="action", required=True)
     ls = evs.add_parser("list", help="archived runs, oldest first")
@@ -213,6 +219,10 @@ def cmd_audit(args) -> int:
 def cmd_migrations(args) -> int:
     from .migrations import commands
     from .runner import prepare_environment
+
+    if args.action == "baseline":  # a write: the protocol and the evidence of a runbook run
+        args.runbook, args.files = "migrations_baseline", []
+        return cmd_run(args)
 
     if args.action == "apply":
         commands.refuse_outside_sandbox(args.env)  # before anything reaches out

@@ -65,7 +65,9 @@ class MigrationParams(ChangeParams):
     lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
 
 
-IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?\Z")  # §2: prod-YYYYMMDDhhmmss[-suffix]
+# §2: prod-YYYYMMDDhhmmss[-suffix] for new builds; every image in production before them
+# is prod-YYYYMMDDhhmm[-suffix] (12 digits), and stays deployable and a rollback target.
+IMAGE_TAG = re.compile(r"^prod-(\d{12}|\d{14})(-[a-z0-9][a-z0-9-]*)?\Z")
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -94,12 +96,18 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
     bake_alarms: list[str] = Field(default_factory=list, description="alarms that must stay out of ALARM")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
+    github_repository: str = Field("", description="the source's GitHub repository (owner/name); empty takes "
+                                                   "the environment's")
+    github_api_url: str = Field("", description="GitHub's REST API; empty takes the environment's")
+    github_token_secret: str = Field("", pattern=r"^(secret:.+)?$", description="GitHub token for commit statuses, "
+                              "as secret:NAME; empty takes the environment's")
 
     @field_validator("image_tag")
     @classmethod
     def _tag(cls, v: str) -> str:
         if v and not IMAGE_TAG.fullmatch(v):
-            raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix], e.g. prod-20261127031500-fix-login")
+            raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix] or prod-YYYYMMDDhhmm[-suffix], "
+                             "e.g. prod-20261127031500-fix-login")
         return v
 
     @field_validator("set_env")
@@ -124,6 +132,15 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
         if v and not re.fullmatch(r"[A-Za-z0-9_-]+:\d+", v):
             raise ValueError("a task definition revision FAMILY:N, e.g. rovn-passport-api:288")
         return v
+
+
+class SnapshotRetentionParams(ChangeParams):
+    rds_instance: str = Field("", description="RDS instance whose manual snapshots are kept 90 days; empty takes "
+                                              "the environment's")
+
+
+class MigrationBaselineParams(MigrationParams):
+    through: str = Field("", description="the last file another runner applied; empty: every file")
 
 
 class MigrationReversalParams(MigrationParams):
@@ -238,6 +255,8 @@ MODELS: dict[str, type[RunbookParams]] = {
     "secrets_audit": SecretsAuditParams,
     "secret_rotation": SecretRotationParams,
     "incident_triage": TriageParams,
+    "migrations_baseline": MigrationBaselineParams,
+    "snapshot_retention": SnapshotRetentionParams,
 }
 
 

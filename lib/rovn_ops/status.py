@@ -158,12 +158,14 @@ class Health:
     status: int | None
     version: str | None
     detail: str = ""
+    edge: str = ""  # a CDN's marks on the answer (§4: passport.rovn.to is DNS-only, never proxied)
 
     def table(self, expected_tag: str | None = None):
         row = {"url": self.url, "http": self.status, "ok": self.ok, "version": self.version}
         if expected_tag:
             row["matches primary image"] = self.version == expected_tag
-        row["detail"] = self.detail
+        row["direct (§4)"] = not self.edge
+        row["detail"] = "; ".join(d for d in (self.detail, self.edge) if d)
         return _frame([row], list(row))
 
 
@@ -183,7 +185,25 @@ def health(url: str, timeout: float = 5.0) -> Health:
         body = {}
     ok = resp.status == 200 and body.get("status") == "ok"
     text = (resp.data or b"")[:120].decode("utf-8", "replace").strip()
-    return Health(url, ok, resp.status, body.get("version"), "" if ok else f"HTTP {resp.status}: {text}")
+    return Health(url, ok, resp.status, body.get("version"), "" if ok else f"HTTP {resp.status}: {text}",
+                  edge(resp.headers))
+
+
+def edge(headers) -> str:
+    """Cloudflare's marks on a response: a cf-ray header, or server: cloudflare.
+    passport.rovn.to is gray-cloud (DNS-only) so PHI traffic never routes via the edge (§4)."""
+    marks = []
+    if headers.get("cf-ray"):
+        marks.append(f"cf-ray {headers['cf-ray']}")
+    if "cloudflare" in (headers.get("server") or "").lower():
+        marks.append(f"server: {headers['server']}")
+    return ("answered through Cloudflare's edge (" + ", ".join(marks) + ")") if marks else ""
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
 
 
 @dataclass(frozen=True)
@@ -225,6 +245,9 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
         problems.append(f"/health failed: {health_check.detail or health_check.status}")
     elif health_check.version != td.image_tag:
         problems.append(f"/health reports {health_check.version}, the PRIMARY image is {td.image_tag}")
+    if health_check.edge:
+        problems.append(f"/health {health_check.edge}: PHI traffic must not route via Cloudflare; set "
+                        f"{_host(health_check.url)} back to DNS-only (gray cloud) (§4)")
     firing = list(alarm_table.loc[alarm_table["state"] == "ALARM", "alarm"])
     problems += [f"alarm {a} is in ALARM" for a in firing]
     # A verdict that needs attention is not a success: outcome `attention`, exit code 4.

@@ -16,7 +16,7 @@ import urllib3
 
 from rovn_ops.deploy import taskdef
 from rovn_ops.sandbox import control
-from tests.conftest import ROOT, rovn_ops
+from tests.conftest import ROOT, commit_source, rovn_ops
 
 FAMILY = "rovn-passport-api"
 SHIFT_NOTES = """-- Shift requests get free-text notes from the facility.
@@ -101,6 +101,7 @@ def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
 
 def test_pending_migration_runs_after_its_snapshot_and_before_update_service(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     run = preview_then_execute()
     assert run.returncode == 0, run.stdout + run.stderr
     m = _manifest(evidence_dir)
@@ -134,6 +135,7 @@ def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
 
 def test_failed_rollout_after_a_migration_pages_and_does_not_roll_back(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     control.scenario(fresh, "ecs_new_tasks_fail")
     run = preview_then_execute()
     assert run.returncode == 1
@@ -172,6 +174,7 @@ def test_stale_plan_hash_is_refused(fresh, aws, evidence_dir):
     plan = re.search(r"plan_hash=([0-9a-f]{64})", _notebook(_manifest(evidence_dir))).group(1)
     # The world moves after the review: a migration lands in the source.
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                    "-p", f"plan_hash={plan}")
     assert preview.returncode == 0 and run.returncode == 3 and "does not match today's plan" in run.stdout
@@ -237,7 +240,7 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
     live = taskdef.TaskDefinition.describe(ecs, f"{FAMILY}:288")
     spec = json.loads(json.dumps(live.spec))
     app = spec["containerDefinitions"][0]
-    app.pop("user"), app.pop("linuxParameters")
+    app.pop("user")
     app["readonlyRootFilesystem"] = False
     app["environment"].append({"name": "DB_PASSWORD", "value": "hunter2hunter2"})
     app["secrets"][0]["valueFrom"] = "plain-text-not-an-arn"

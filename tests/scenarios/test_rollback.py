@@ -8,7 +8,7 @@ from pathlib import Path
 
 import urllib3
 
-from tests.conftest import rovn_ops
+from tests.conftest import commit_source, rovn_ops
 from tests.scenarios.test_deploy import (SHIFT_NOTES, _deploy_rows, _manifest, _notebook, _service,
                                          preview_then_execute)
 
@@ -37,6 +37,7 @@ def test_the_printed_rollback_command_rolls_the_deploy_back(fresh, aws, evidence
 
 def test_a_deploy_that_ran_migrations_is_not_rolled_back_unreviewed(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     assert preview_then_execute().returncode == 0
     refused = rovn_ops("run", "rollback", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles")
     assert refused.returncode == 3 and "ran 0013_shift_request_notes.sql" in refused.stdout

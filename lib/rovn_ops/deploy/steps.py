@@ -14,7 +14,7 @@ from .. import db, notify, paths, plaintext, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
-from . import build, image, preflight, rollout, taskdef, verify
+from . import build, github, image, preflight, provenance, rollout, secrets_scan, taskdef, verify
 from .checks import Checks
 from .source import Source
 
@@ -38,6 +38,7 @@ class Prepared:
     pending: list[str]
     image_tag: str            # "" while the build is still to come
     build_from: Source | None
+    provenance: provenance.Provenance | None = None
 
     def _repr_markdown_(self) -> str:
         diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["task_definition"]["diff"].items())
@@ -63,6 +64,7 @@ class Result:
     update_started: bool = False
     verdict: rollout.Verdict | None = None
     rollback: dict | None = None
+    provenance: dict | None = None
 
     def details(self) -> dict:
         """What the audit row records of this deploy."""
@@ -70,7 +72,7 @@ class Result:
                 "new_task_definition": self.new.arn if self.new else None, "new_image_tag": self.image_tag or None,
                 "build": self.build.id if self.build else None, "migrations": self.migrations,
                 "snapshot": self.snapshot, "deployment": self.verdict.as_dict() if self.verdict else None,
-                "rollback": self.rollback}
+                "rollback": self.rollback, "provenance": self.provenance}
 
     def __repr__(self) -> str:
         lines = [f"image      {self.image_tag}" + (f"  ({self.build})" if self.build else ""),
@@ -119,12 +121,17 @@ class Steps:
         report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
         preflight.snapshots(checks, ctx.client("rds"), p.rds_instance)
         build_from = None if p.image_tag else self.source
-        tag = p.image_tag
+        tag, prov = p.image_tag, None
         if build_from is None and not tag:
             checks.add("an image to deploy", "neither image_tag nor source is given")
         elif build_from is not None:
+            prov = provenance.check(checks, build_from, github.connect(ctx), ctx.env)
+            ctx.record(facts={"provenance": prov.as_dict()})
             for name, problems in build_from.hygiene().items():
                 checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
+            files = build_from.files()
+            checks.add("source: no secrets (detect-secrets)", secrets_scan.problems(build_from.root, files),
+                       f"{len(files)} files scanned", "§8")
             tag = self._built_before(build_from)
         else:
             scan = image.scan(ctx.client("ecr"), p.repository, tag)
@@ -139,10 +146,10 @@ class Steps:
         # The plan names a build by its source, never by a tag an earlier attempt produced,
         # so a re-run after a crash has the very plan (and hash) that was approved.
         planned = taskdef.diff(current.spec, self.render(current, p.image_tag or BUILT))
-        plan = self._plan(current, planned, report.pending, build_from)
+        plan = self._plan(current, planned, report.pending, build_from, prov)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
-        return Prepared(service, current, checks, plan, report.pending, p.image_tag, build_from)
+        return Prepared(service, current, checks, plan, report.pending, p.image_tag, build_from, prov)
 
     def _built_before(self, source: Source) -> str:
         """The tag of an earlier successful build of this very source, or ""."""
@@ -159,11 +166,13 @@ class Steps:
         env = dict(a.split("=", 1) for a in p.set_env)
         return taskdef.render(current, f"{repo_uri}:{tag}", p.cpu, p.memory, env)
 
-    def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None) -> Plan:
+    def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None,
+              prov: provenance.Provenance | None = None) -> Plan:
         p = self.p
         image_change = {"from": current.image_tag, "to": p.image_tag or BUILT}
         if build_from is not None:
-            image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project}
+            image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project,
+                                     "commit": prov.commit if prov else "", "tags": prov.tags if prov else []}
         changes = {"service": f"{p.cluster}/{p.service}", "from_task_definition": current.arn,
                    "image": image_change, "task_definition": {"diff": changed}, "migrations": pending,
                    "severity_threshold": p.severity_threshold}
@@ -184,7 +193,8 @@ class Steps:
 
     # execute -------------------------------------------------------------------
     def execute(self, prepared: Prepared, approval) -> Result:
-        result = Result(previous=prepared.current)
+        result = Result(previous=prepared.current,
+                        provenance=prepared.provenance.as_dict() if prepared.provenance else None)
         try:
             self._image(prepared, result)
             self._migrate(result, approval.approvers)

@@ -100,6 +100,7 @@ def exports(current: dict) -> dict[str, str]:
         "ROVN_MIGRATION_DATABASE_URL": current["admin_database_url"],
         "ROVN_HEALTH_URL": current["health_url"],
         "ROVN_SINK_URL": current["sink_url"],
+        "ROVN_GITHUB_URL": current["github_url"],
         "ROVN_SANDBOX_URL": current["control_url"],
         "ROVN_SANDBOX_FAKES_URL": current.get("fakes_url", ""),
         "ROVN_SENTRY_URL": current.get("sentry_url", ""),
