@@ -24,6 +24,6 @@ def test_a_12_digit_tag_deploys_and_rolls_back(fresh, aws, evidence_dir):
 
 def test_the_live_12_digit_tag_is_accepted_and_only_force_new_refuses(fresh, evidence_dir):
     run = rovn_ops("run", "deploy", "--quiet", "-p", "image_tag=prod-202605270526-ai-competitive-fix")
-    assert run.returncode == 1, run.stdout + run.stderr  # a parameter error would be 2
+    assert run.returncode == 3, run.stdout + run.stderr  # refused; a parameter error would be 2
     checks = _manifest(evidence_dir)["error"]
     assert "force-new-deployment alone is a no-op" in checks and "image_tag" not in checks

@@ -21,7 +21,7 @@ def _src(fresh) -> Path:
 
 def _refused(fresh, *named: str, extra: tuple = ()) -> str:
     run = rovn_ops("run", "deploy", "--quiet", *extra)
-    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.returncode == 3, run.stdout + run.stderr  # refused
     for n in named:
         assert n in run.stdout, (n, run.stdout)
     [row] = _deploy_rows(fresh["database_url"])

@@ -64,8 +64,8 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import (cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github, httpd, incidents, rds_faults,
-                       secretsmanager_fixes, task_credentials)
+        from . import (cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github, httpd, incidents,
+                       rds_faults, secretsmanager_fixes, task_credentials)
 
         ecs_rollout.install()
         ecs_fargate.install()
@@ -149,6 +149,13 @@ class Sandbox:
         secrets_world.seed(self.world, self.admin_db_url, embedded=self.pg is not None)
         self.captures.clear()
         self.captures.observe_now()
+
+    def github_token(self) -> str:
+        """The GitHub stub accepts the token's current value in Secrets Manager."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend = secretsmanager_backends["123456789012"][self.world["region"]]
+        return backend.get_secret_value(self.world["github"]["token_secret"], None, "AWSCURRENT")["SecretString"]
 
     def version_of_primary(self) -> str | None:
         from . import ecs_rollout
