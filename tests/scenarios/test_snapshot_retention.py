@@ -36,7 +36,7 @@ def test_the_preview_deletes_nothing(fresh, aws, evidence_dir):
     assert rovn_ops("run", "snapshot_retention", "--quiet").returncode == 0
     m = _manifest(evidence_dir, "snapshot_retention")
     assert m["outcome"] == "preview" and _ids(aws) == before
-    assert "m0010-facility-contacts-drop-fax-" in _notebook(m) and "🗑 delete" in _notebook(m)
+    assert "m0010-facility-contacts-drop-fax-" in _notebook(m) and "| DELETE |" in _notebook(m)
 
 
 def test_tags_copied_onto_a_hand_made_snapshot_do_not_make_it_ours(fresh, aws, evidence_dir):

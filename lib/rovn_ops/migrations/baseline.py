@@ -201,6 +201,6 @@ def summary(ctx, change, prepared: Prepared):
 
     if not change.approval.executed:
         return Markdown(f"### Preview only: nothing was recorded\n\nrun id: `{ctx.run_id}`")
-    return Markdown(f"### ✅ {len(prepared.adopt)} migration(s) baselined\n\nNext: `rovn-ops migrations verify`; "
+    return Markdown(f"### Done: {len(prepared.adopt)} migration(s) baselined\n\nNext: `rovn-ops migrations verify`; "
                     f"pending files ({', '.join(prepared.pending) or 'none'}) apply with the next deploy.\n\n"
                     f"run id: `{ctx.run_id}`")

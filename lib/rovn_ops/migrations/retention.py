@@ -74,7 +74,7 @@ class Prepared:
     plan: Plan
 
     def _repr_markdown_(self) -> str:
-        rows = [f"| 🗑 delete | `{s.id}` | {s.created:%Y-%m-%d} | expired: {s.tags.get(snapshot.TAG_EXPIRES)} |"
+        rows = [f"| DELETE | `{s.id}` | {s.created:%Y-%m-%d} | expired: {s.tags.get(snapshot.TAG_EXPIRES)} |"
                 for s in self.delete]
         rows += [f"| keep | `{s.id}` | {s.created:%Y-%m-%d} | {why} |" for s, why in self.keep]
         return ("| action | snapshot | created | why |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
@@ -135,5 +135,5 @@ def summary(ctx, change, prepared: Prepared):
 
     if not change.approval.executed:
         return Markdown(f"### Preview only: nothing was deleted\n\nrun id: `{ctx.run_id}`")
-    return Markdown(f"### ✅ {len(prepared.delete)} expired snapshot(s) deleted, {len(prepared.keep)} kept\n\n"
+    return Markdown(f"### Done: {len(prepared.delete)} expired snapshot(s) deleted, {len(prepared.keep)} kept\n\n"
                     f"run id: `{ctx.run_id}`")
