@@ -34,4 +34,4 @@ def test_a_proxied_health_is_flagged(fresh, evidence_dir):
     assert h.ok and "cf-ray" in h.edge and "server: cloudflare" in h.edge
     assert rovn_ops("run", "service_status", "--quiet").returncode == 4  # needs attention
     verdict = _verdict(evidence_dir)
-    assert "needs attention" in verdict and "through Cloudflare" in verdict and "DNS-only" in verdict
+    assert "NEEDS ATTENTION" in verdict.upper() and "through Cloudflare" in verdict and "DNS-only" in verdict
