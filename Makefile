@@ -25,8 +25,11 @@ demo: venv
 browser:
 	@scripts/ensure-chromium
 
+# In parallel: one pytest-xdist worker per core, each with its own sandbox (conftest.py);
+# loadscope keeps a module's tests, and a notebook's cells, together and in order.
+TEST_WORKERS ?= auto
 test: browser venv
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests runbooks
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --nbval-lax --nbval-current-env tests runbooks
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -73,3 +73,15 @@ def reverse_migration(env: dict) -> None:
     done = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                     "-p", f"plan_hash={plan}", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
+    """Commit everything in the sandbox's source checkout and push it to main (the
+    sandbox's GitHub), as an engineer does before a deploy (§2); returns the SHA."""
+    from rovn_ops.sandbox import github
+
+    src = Path(sandbox["source_dir"])
+    github.git(src, "add", "-A")
+    github.git(src, "commit", "-q", "-m", message)
+    github.git(src, "push", "-q", "origin", "main")
+    return github.git(src, "rev-parse", "HEAD")

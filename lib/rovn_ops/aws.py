@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from .errors import EnvironmentGuard
+from .errors import BadInput, EnvironmentGuard
 
 DATABASE_VARS = ("DATABASE_URL", "ROVN_MIGRATION_DATABASE_URL")
 
@@ -92,14 +93,28 @@ def _host(var: str) -> str:
         return "not a URL"
 
 
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _session(identity: tuple):
+    """One per set of credentials in the environment (a session caches the ones it found)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
 @lru_cache(maxsize=64)
 def _cached(service: str, region: str, endpoint: str | None):
-    import boto3
     from botocore.config import Config
 
     config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 5},
                     connect_timeout=5, read_timeout=30)
-    return boto3.session.Session().client(service, config=config, endpoint_url=endpoint)
+    # One session loads the endpoint and model data once for every client (a session
+    # per client re-reads them: ~0.2 s each); sessions are not thread-safe, so one at a time.
+    with _LOCK:
+        identity = tuple(os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SESSION_TOKEN"))
+        return _session(identity).client(service, config=config, endpoint_url=endpoint)
 
 
 def client(service: str, *, env: str, region: str):
@@ -108,5 +123,31 @@ def client(service: str, *, env: str, region: str):
     return _cached(service, region, os.environ.get("AWS_ENDPOINT_URL"))
 
 
+def no_credentials(env: str, why: str = "no AWS credentials found") -> BadInput:
+    return BadInput(f"--env {env}: {why}: log in (aws sso login --profile NAME) or set AWS_PROFILE "
+                    "(or pass --profile NAME), then run it again")
+
+
+def require_credentials(env: str) -> None:
+    """Before anything runs: credentials exist (an expired SSO token shows at the first call)."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        found = boto3.session.Session().get_credentials()
+    except ProfileNotFound as e:
+        raise no_credentials(env, str(e)) from None
+    if found is None:
+        raise no_credentials(env)
+
+
 def caller_arn(env: str, region: str) -> str:
-    return client("sts", env=env, region=region).get_caller_identity()["Arn"]
+    import botocore.exceptions as bx
+
+    missing = tuple(getattr(bx, n) for n in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound",
+                                             "SSOTokenLoadError", "UnauthorizedSSOTokenError",
+                                             "TokenRetrievalError") if hasattr(bx, n))
+    try:
+        return client("sts", env=env, region=region).get_caller_identity()["Arn"]
+    except missing as e:
+        raise no_credentials(env, str(e).rstrip(".")) from None

@@ -27,3 +27,34 @@ def runbooks() -> list[Entry]:
 
     return [Entry(p.stem, _title(p), list(pm.inspect_notebook(str(p)).values()))
             for p in sorted(paths.runbooks().glob("*.ipynb"))]
+
+
+def describe(name: str) -> str:
+    """One runbook's parameters: type, the notebook's default, what each environment
+    file sets instead (as written there), and the help text."""
+    import papermill as pm
+    import yaml
+
+    from .errors import BadInput
+
+    path = paths.runbooks() / f"{name}.ipynb"
+    if not path.is_file():
+        known = ", ".join(e.stem for e in sorted(paths.runbooks().glob("*.ipynb")))
+        raise BadInput(f"runbook '{name}': unknown; expected one of: {known}")
+    envs = {f.stem: (yaml.safe_load(f.read_text()) or {}).get("parameters") or {}
+            for f in sorted(paths.parameters().glob("*.yaml")) if f.stem in ("sandbox", "prod")}
+    rows = [("name", "type", "default", *envs, "help")]
+    for p in pm.inspect_notebook(str(path)).values():
+        rows.append((p["name"], p["inferred_type_name"], p["default"],
+                     *(_shown(values.get(p["name"])) for values in envs.values()), p["help"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    return "\n".join([f"{name}: {_title(path)}", "", *lines, "",
+                      "Precedence, lowest first: default, parameters/<env>.yaml, each -f FILE, each -p NAME=VALUE."])
+
+
+def _shown(value, width: int = 30) -> str:
+    if value is None:
+        return "-"
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= width else text[:width - 1] + "…"

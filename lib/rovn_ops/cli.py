@@ -19,16 +19,21 @@ from .errors import BadInput, RovnError
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rovn-ops", description="Rōvn runbooks: run, inspect, audit.")
     sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the runbooks and their parameters")
+    lst = sub.add_parser("list", help="the runbooks and their parameters (one runbook's, when named)")
+    lst.add_argument("runbook", nargs="?", help="show only this runbook's parameters, with each environment's value")
     run = sub.add_parser("run", help="run a runbook headlessly and archive its evidence")
     run.add_argument("runbook")
     run.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
                      help="a YAML file of parameters (repeatable; later wins)")
-    run.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
-                     help="one parameter (repeatable; wins over -f)")
+    run.add_argument("-p", "--parameters", dest="assignments", action="append", default=[],
+                     metavar="NAME=VALUE", help="one parameter, NAME=VALUE or NAME VALUE (repeatable; wins over -f)")
     run.add_argument("--env", choices=["sandbox", "prod"], default="sandbox",
                      help="target environment (default: sandbox)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--profile", help="AWS CLI profile for --env prod (sets AWS_PROFILE)")
+    run.add_argument("--region", help="AWS region (the same as -p region=REGION)")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object: run id, outcome, exit code, plan hash, evidence, summary")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     sb = sub.add_parser("sandbox", help="the local sandbox (moto, PostgreSQL, /health, webhook sink)")
     sbs = sb.add_subparsers(dest="action", required=True)
     for name, text in [("up", "start it (idempotent)"), ("down", "stop it"), ("status", "is it up, and where"),
@@ -53,12 +58,18 @@ def _parser() -> argparse.ArgumentParser:
         if name == "apply":
             m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
             m.add_argument("--lock-wait", type=float, default=10.0, help="seconds to wait for the lock")
+    base = migs.add_parser("baseline", help="adopt a database another runner migrated (the migrations_baseline "
+                                            "runbook: preview, confirm, evidence)")
+    base.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                      help="a parameter of migrations_baseline, e.g. -p confirm=true (repeatable)")
+    base.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    base.add_argument("--quiet", action="store_true", help="no progress bar")
     ev = sub.add_parser("evidence", help="the evidence archive: list, show, verify, index")
     evs = ev.add_subparsers(dest="action", required=True)
     ls = evs.add_parser("list", help="archived runs, oldest first")
     ls.add_argument("--json", action="store_true")
     show = evs.add_parser("show", help="one run's manifest")
-    show.add_argument("run_id")
+    show.add_argument("run_id", help="a run id, or any unique part of one (e.g. its random suffix)")
     ver = evs.add_parser("verify", help="chain, signatures, files, anchors in audit_log and the bucket")
     ver.add_argument("--env", choices=["sandbox", "prod"], default="sandbox",
                      help="whose pinned key, audit_log and archive bucket (default: sandbox)")
@@ -75,16 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     idx = evs.add_parser("index", help="write index.html, the static auditor index")
     idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
     idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    rot = evs.add_parser("rotate-key", help="replace the signing key (logged; the new id must then be pinned)")
+    rot.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     kid = evs.add_parser("key-id", help="the id of the environment's signing key, to pin in parameters/<env>.yaml")
     kid.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
-    sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
+    lab = sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
+    lab.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
+                     help="a YAML file of parameters for every notebook of the session, as `run -f`")
     sub.add_parser("demo", help="start the sandbox; preview and execute a deploy, then service_status")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(pair_parameters(sys.argv[1:] if argv is None else argv))
         if args.command in RECOVERING:
             from .evidence import spool
 
@@ -101,9 +116,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def pair_parameters(argv: list[str]) -> list[str]:
+    """papermill's `-p NAME VALUE` as well as `-p NAME=VALUE`: a -p whose next word has
+    no `=` takes the word after it as the value."""
+    out, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word in ("-p", "--parameters") and i + 1 < len(argv) and "=" not in argv[i + 1]:
+            if i + 2 >= len(argv) or argv[i + 1].startswith("-"):
+                raise BadInput(f"-p {argv[i + 1]}: expected NAME VALUE or NAME=VALUE")
+            out += [word, f"{argv[i + 1]}={argv[i + 2]}"]
+            i += 3
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def cmd_list(args) -> int:
     from . import catalog
 
+    if args.runbook:
+        print(catalog.describe(args.runbook))
+        return 0
     for entry in catalog.runbooks():
         print(f"{entry.name}: {entry.title}")
         for p in entry.parameters:
@@ -113,12 +148,20 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import runner
+    from . import report, runner
 
-    result = runner.run(args.runbook, env=args.env, files=args.files, assignments=args.assignments,
-                        progress=not args.quiet)
-    print(f"run {result.run_id}: {result.outcome}" + (f" ({result.error})" if result.error else ""))
-    print(f"evidence: {result.notebook}")
+    assignments = args.assignments + ([f"region={args.region}"] if args.region else [])
+    result = runner.run(args.runbook, env=args.env, files=args.files, assignments=assignments,
+                        progress=not args.quiet, profile=args.profile)
+    told = result.report
+    if args.json:
+        print(json.dumps(told.as_dict(), indent=2, default=str))
+    else:
+        print(f"run {result.run_id}: {result.outcome}")
+        print("\n".join(told.lines()))
+        print(f"evidence: {result.notebook}")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        report.github(told)
     return result.exit_code
 
 
@@ -177,6 +220,10 @@ def cmd_migrations(args) -> int:
     from .migrations import commands
     from .runner import prepare_environment
 
+    if args.action == "baseline":  # a write: the protocol and the evidence of a runbook run
+        args.runbook, args.files = "migrations_baseline", []
+        return cmd_run(args)
+
     if args.action == "apply":
         commands.refuse_outside_sandbox(args.env)  # before anything reaches out
     prepare_environment(args.env)
@@ -194,17 +241,13 @@ def cmd_evidence(args) -> int:
     if args.action == "list":
         runs = manifest.runs(root)
         if args.json:
-            keys = ("run_id", "runbook", "outcome", "started_at", "ended_at", "environment", "path")
-            print(json.dumps([{k: m.get(k) for k in keys} for m in runs], indent=2))
+            print(json.dumps([manifest.listing(m) for m in runs], indent=2))
         for m in [] if args.json else runs:
             print(f"{m.get('started_at', '')[:19]}  {m.get('outcome', '?'):<11} {m.get('runbook', '?'):<20} "
                   f"{m['run_id']}")
         return 0
     if args.action == "show":
-        found = [m for m in manifest.runs(root) if m["run_id"] == args.run_id]
-        if not found:
-            raise BadInput(f"run {args.run_id!r}: not in {root}; `rovn-ops evidence list` shows the runs")
-        print(json.dumps(found[0], indent=2))
+        print(json.dumps(manifest.find(args.run_id, root), indent=2))
         return 0
     if args.action == "pull":
         return _pull(root, args.env)
@@ -213,10 +256,12 @@ def cmd_evidence(args) -> int:
 
         if args.bucket:
             _pull(root, args.env)
-        print(f"index: {index.build(root)}")
+        print(f"index: {index.build(root, args.env)}")
         return 0
     if args.action == "key-id":
         return _key_id(args.env)
+    if args.action == "rotate-key":
+        return _rotate_key(args.env)
     return _verify_evidence(root, args)
 
 
@@ -257,6 +302,19 @@ def _key_id(env: str) -> int:
     return 0
 
 
+def _rotate_key(env: str) -> int:
+    from . import aws
+    from .evidence import rotation, signing
+    from .runner import prepare_environment
+
+    prepare_environment(env)
+    st = rotation.rotate(env, aws.caller_arn(env, signing.key_region(env)))
+    print(f"evidence signing key rotated: {st['old_key_id']} -> {st['new_key_id']} (statement signed by both, "
+          "in audit_log and the bucket)")
+    print(f"runs refuse to sign until you pin it in parameters/{env}.yaml:  signing_key_id: {st['new_key_id']}")
+    return 0
+
+
 def _verify_evidence(root, args) -> int:
     from .evidence import signing, verify
 
@@ -282,8 +340,15 @@ def cmd_lab(args) -> int:
     from . import paths
     from .sandbox import control
 
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise BadInput(f"-f {missing[0]}: file not found")
     state, _ = control.up()
     control.apply_env(state)
+    if args.files:  # the kernels resolve parameters with them, as `rovn-ops run -f` does
+        from .params import PARAMETER_FILES
+
+        os.environ[PARAMETER_FILES] = os.pathsep.join(str(Path(f).resolve()) for f in args.files)
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"]
     if os.geteuid() == 0:  # containers and CI machines run as root; Jupyter refuses without this
         cmd.append("--allow-root")

@@ -113,17 +113,15 @@ def begin(runbook: str, **values) -> RunContext:
     """Validate the parameters, guard the endpoints, and identify the run."""
     _display_options()
     model = params_mod.model_for(runbook)
-    env = values.get("env", "sandbox")
-    for name, value in params_mod.environment_defaults(env).items():
-        # An empty notebook parameter means "the environment's value" (e.g. health_url).
-        if name in model.model_fields and values.get(name) in ("", None, []):
-            values[name] = value
-    p = params_mod.validate(model, values)
+    headless = os.environ.get("ROVN_MODE") == "headless"
+    if headless:  # `rovn-ops run` resolved every layer before the kernel started
+        p = params_mod.validate(model, values)
+    else:  # JupyterLab or bare papermill: the same layers, the cell's changed values on top
+        p = params_mod.resolve_notebook(runbook, values, model)
     aws.guard(p.env)
     os.environ["ROVN_TARGET_ENV"] = p.env  # db: in prod, connections come from the DB secret
     from . import recorder
 
-    headless = os.environ.get("ROVN_MODE") == "headless"
     ctx = RunContext(
         runbook=runbook, params=p,
         run_id=(os.environ.get("ROVN_RUN_ID") if headless else None) or new_run_id(runbook),

@@ -48,9 +48,16 @@ def conninfo(sm, name: str, *, master: bool = False):
 
     from . import secret_values
 
-    creds = json.loads(secret_values.read(sm, name).reveal())
+    def read(secret_id: str) -> dict:
+        # A credentials document: its password is the secret (user, host, dbname name things).
+        doc = json.loads(sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"])
+        if doc.get("password"):
+            secret_values.wrap(doc["password"], f"{secret_id}#password")
+        return doc
+
+    creds = read(name)
     if master:
-        creds = json.loads(secret_values.read(sm, creds["masterarn"]).reveal())
+        creds = read(creds["masterarn"])
     info = make_conninfo(host=creds["host"], port=str(creds.get("port") or ""), dbname=creds["dbname"],
                          user=creds["username"], password=creds["password"])
     return secret_values.wrap(info, f"{name} (connection)")

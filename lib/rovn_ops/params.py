@@ -65,7 +65,9 @@ class MigrationParams(ChangeParams):
     lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
 
 
-IMAGE_TAG = re.compile(r"^prod-\d{14}(-[a-z0-9][a-z0-9-]*)?\Z")  # §2: prod-YYYYMMDDhhmmss[-suffix]
+# §2: prod-YYYYMMDDhhmmss[-suffix] for new builds; every image in production before them
+# is prod-YYYYMMDDhhmm[-suffix] (12 digits), and stays deployable and a rollback target.
+IMAGE_TAG = re.compile(r"^prod-(\d{12}|\d{14})(-[a-z0-9][a-z0-9-]*)?\Z")
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -94,12 +96,18 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
     bake_alarms: list[str] = Field(default_factory=list, description="alarms that must stay out of ALARM")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
+    github_repository: str = Field("", description="the source's GitHub repository (owner/name); empty takes "
+                                                   "the environment's")
+    github_api_url: str = Field("", description="GitHub's REST API; empty takes the environment's")
+    github_token_secret: str = Field("", pattern=r"^(secret:.+)?$", description="GitHub token for commit statuses, "
+                              "as secret:NAME; empty takes the environment's")
 
     @field_validator("image_tag")
     @classmethod
     def _tag(cls, v: str) -> str:
         if v and not IMAGE_TAG.fullmatch(v):
-            raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix], e.g. prod-20261127031500-fix-login")
+            raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix] or prod-YYYYMMDDhhmm[-suffix], "
+                             "e.g. prod-20261127031500-fix-login")
         return v
 
     @field_validator("set_env")
@@ -125,6 +133,15 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
         if v and not re.fullmatch(r"[A-Za-z0-9_-]+:\d+", v):
             raise ValueError("a task definition revision FAMILY:N, e.g. rovn-passport-api:288")
         return v
+
+
+class SnapshotRetentionParams(ChangeParams):
+    rds_instance: str = Field("", description="RDS instance whose manual snapshots are kept 90 days; empty takes "
+                                              "the environment's")
+
+
+class MigrationBaselineParams(MigrationParams):
+    through: str = Field("", description="the last file another runner applied; empty: every file")
 
 
 class MigrationReversalParams(MigrationParams):
@@ -239,6 +256,8 @@ MODELS: dict[str, type[RunbookParams]] = {
     "secrets_audit": SecretsAuditParams,
     "secret_rotation": SecretRotationParams,
     "incident_triage": TriageParams,
+    "migrations_baseline": MigrationBaselineParams,
+    "snapshot_retention": SnapshotRetentionParams,
 }
 
 
@@ -357,19 +376,43 @@ def _unknown(model, runbook: str, name: str, source: str) -> BadInput:
     return BadInput(f"parameter '{name}' ({source}): unknown to runbook {runbook}; expected one of: {known}")
 
 
-def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = (),
-            model: type[RunbookParams] | None = None) -> RunbookParams:
-    """Merge the layers, then validate once. Raises BadInput naming the parameter."""
-    model = model or model_for(runbook)
+def _layers(runbook: str, env: str, files, model: type[RunbookParams]) -> dict:
+    """The environment file's values, then each file's, over the model's defaults."""
     merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
     for f in files:
         for name, value in _read_yaml(Path(f), "-f").items():
             _check_name(model, runbook, name, f"-f {f}")
             merged[name] = value
+    return merged
+
+
+def resolve(runbook: str, env: str, files: list[str] = (), assignments: list[str] = (),
+            model: type[RunbookParams] | None = None) -> RunbookParams:
+    """Merge the layers, then validate once. Raises BadInput naming the parameter."""
+    model = model or model_for(runbook)
+    merged = _layers(runbook, env, files, model)
     for text in assignments:
         name, value = _split_assignment(text)
         _check_name(model, runbook, name, "-p")
         merged[name] = _coerce_cli(model, name, value)
+    merged["env"] = env
+    return validate(model, merged)
+
+
+PARAMETER_FILES = "ROVN_PARAMETER_FILES"  # `rovn-ops lab -f FILE`: the files of an interactive session
+
+
+def resolve_notebook(runbook: str, values: dict, model: type[RunbookParams] | None = None) -> RunbookParams:
+    """An interactive (or bare papermill) run resolves as `rovn-ops run` does: the
+    defaults, then parameters/<env>.yaml, then the session's files; a value the
+    operator changed in the parameters cell (one that differs from the default) wins
+    over all of them, as `-p` does. So JupyterLab polls and bakes as CI would."""
+    model = model or model_for(runbook)
+    env = values.get("env", "sandbox")
+    files = [f for f in os.environ.get(PARAMETER_FILES, "").split(os.pathsep) if f]
+    merged = _layers(runbook, env, files, model)
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in model.model_fields.items()}
+    merged.update({k: v for k, v in values.items() if k != "env" and (k not in defaults or v != defaults[k])})
     merged["env"] = env
     return validate(model, merged)
 

@@ -33,7 +33,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import audit, notify
+from . import audit, notify, plaintext
 from .authorization import Lists
 from .errors import Refused
 
@@ -64,6 +64,10 @@ class Plan:
                   "", f"plan hash: `{self.hash}`"]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return "\n".join([f"Plan: {self.action} {self.target}", *(f"- {s}" for s in self.summary),
+                          f"plan hash: {self.hash}"])
+
 
 @dataclass
 class Approval:
@@ -77,6 +81,8 @@ class Approval:
         if not self.executed:
             return "preview only: nothing was changed"
         return f"approved by {', '.join(self.approvers)} ({self.how}) at {self.at}"
+
+    __repr__ = __str__
 
 
 class Change:
@@ -168,6 +174,7 @@ class Change:
         if not self.approval.executed:
             return None
         self.verification = self._logged_on_failure("verify", fn, *args, **kwargs)
+        self.ctx.record(verification=checks_of(self.verification))
         self.log("success", details() if callable(details) else details)
         return self.verification
 
@@ -182,6 +189,9 @@ class Change:
             self.log("interrupted", {"interrupted_step": step, **getattr(e, "details", {})})
             raise
         except Exception as e:
+            if step == "verify":
+                self.ctx.record(verification=[{"check": "verify", "verdict": "FAIL", "detail": str(e)[:300]}])
+            # An error may carry what was done before it failed (e.g. a deploy's revisions).
             self.log("failed", {"failed_step": step, "error": f"{type(e).__name__}: {e}",
                                 **getattr(e, "details", {})})
             raise
@@ -200,11 +210,17 @@ class Change:
                                  "executed" if self.result is not None else "confirmed")
         return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
 
+    __repr__ = plaintext.markdown_repr
+
     def finish(self) -> str | None:
         """The last cell: the run's outcome for its evidence (an interactive recording is
         archived when it is recorded, so the cells before it, the summary too, are in it)."""
-        outcome = self.outcome or ("preview" if self.approval is not None and not self.approval.executed else None)
-        if outcome:
+        executed = self.approval is not None and self.approval.executed
+        outcome = self.outcome if executed else "preview" if self.approval is not None else None
+        if outcome == "preview":
+            self.ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target],
+                            confirm_command=self.execute_command(), summary={"plan": list(self.plan.summary)})
+        elif outcome:
             self.ctx.record(outcome=outcome)
         return outcome
 
@@ -217,6 +233,7 @@ class Change:
         self.outcome = outcome
         ctx = self.ctx
         if not self.approval or not self.approval.executed:
+            self.outcome = None
             self.finish()  # a preview: nothing to log, the outcome `preview` for the evidence
             return None
         if outcome != "success":  # a success is the run's outcome once its last cell ran (finish())
@@ -251,6 +268,14 @@ def authorize(ctx, action: str, target: str) -> str:
     if problem:
         refuse(ctx, action, target, problem)
     return f"{ctx.operator.arn} is on parameters/{ctx.env}.yaml's deployers"
+
+
+def checks_of(verification) -> list[dict]:
+    """A verify step's result as rows (check, verdict, detail) for the manifest and the index."""
+    if hasattr(verification, "as_dicts"):
+        return [{k: c.get(k, "") for k in ("check", "verdict", "detail")} for c in verification.as_dicts()]
+    ok = getattr(verification, "ok", True)
+    return [{"check": "verify", "verdict": "pass" if ok else "FAIL", "detail": str(verification)[:300]}]
 
 
 def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):

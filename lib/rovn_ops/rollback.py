@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 
-from . import db, paths
+from . import db, paths, plaintext
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
 from .errors import RovnError
@@ -81,6 +81,8 @@ class Prepared:
         return (f"**Roll back `{self.current.short}` → `{self.target.short}`** ({self.target.image_tag}, {when})\n\n"
                 f"| field | now | after |\n|---|---|---|\n{diff}\n\n"
                 f"**Migrations applied since the target was verified (§7):** {gate}\n")
+
+    __repr__ = plaintext.markdown_repr
 
 
 class Steps:
@@ -198,14 +200,14 @@ class Steps:
                 "rto_s": self.rto_s, "rto_target_s": RTO_TARGET_S}
 
 
-def summary(ctx, change, prepared: Prepared, steps: Steps):
-    from IPython.display import Markdown
-
+def summary(ctx, change, prepared: Prepared, steps: Steps | None = None):
     change.finish()
     if not change.approval.executed:
-        return Markdown(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
+        return plaintext.Note(f"### Preview only: nothing was rolled back\n\nrun id: `{ctx.run_id}`")
+    ctx.record(summary={"revision_from": prepared.current.short, "revision_to": prepared.target.short,
+                        "image_from": prepared.current.image_tag, "image_to": prepared.target.image_tag})
     rto = (f"RTO {steps.rto_s:.1f}s from confirm to verified traffic (§7: ~{RTO_TARGET_S // 60} minutes"
-           f"{'' if steps.rto_s <= RTO_TARGET_S else ', MISSED'})")
-    return Markdown(f"### ✅ `{ctx.params.service}` is back on `{prepared.target.short}` ({prepared.target.image_tag})"
-                    f"\n\n{rto}.\n\nNext: `rovn-ops run service_status`, then find why `{prepared.current.short}` "
-                    f"went wrong.\n\nrun id: `{ctx.run_id}`")
+           f"{'' if steps.rto_s <= RTO_TARGET_S else ', MISSED'}).\n\n" if steps and steps.rto_s is not None else "")
+    return plaintext.Note(f"### Rolled back: `{ctx.params.service}` is back on `{prepared.target.short}` "
+                          f"({prepared.target.image_tag})\n\n{rto}Next: `rovn-ops run service_status`, then find why "
+                          f"`{prepared.current.short}` went wrong.\n\nrun id: `{ctx.run_id}`")

@@ -14,16 +14,19 @@ import signal
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, scrub
+from . import aws, params as params_mod, paths, record, scrub
 from .evidence import archive, spool
 from .context import local_user, new_run_id
 from .errors import BadInput
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
+# A run whose notebook completed can still end non-zero: service_status's verdict
+# "needs attention" is 4, so a script can tell it from a run that failed (1).
+EXIT_CODES = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED, "attention": EXIT_ATTENTION}
 
 # papermill → nbformat → jsonschema imports the optional IRI format checker
 # rfc3987-syntax when it is installed (jupyterlab brings it), which compiles ~40
@@ -40,6 +43,13 @@ class RunResult:
     directory: Path
     notebook: Path
     error: str = ""
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def report(self):
+        from .report import Report
+
+        return Report.of(self.manifest, self.exit_code, self.directory, self.notebook)
 
 
 def notebook_path(runbook: str) -> Path:
@@ -55,13 +65,20 @@ def notebook_path(runbook: str) -> Path:
     return path
 
 
-def prepare_environment(env: str) -> None:
-    """A sandbox run finds the running sandbox by itself; prod must not see one."""
+def prepare_environment(env: str, profile: str | None = None) -> None:
+    """A sandbox run finds the running sandbox by itself; prod must not see one, and
+    needs credentials (`--profile` as the AWS CLI has it, else the usual chain)."""
+    if profile:
+        if env != "prod":
+            raise BadInput("--profile: only with --env prod; the sandbox uses its own credentials")
+        os.environ["AWS_PROFILE"] = profile  # kernels inherit it
     if env == "sandbox" and "AWS_ENDPOINT_URL" not in os.environ:
         from .sandbox import control
 
         control.apply_env(control.require())
     aws.guard(env)
+    if env == "prod":
+        aws.require_credentials(env)
 
 
 @contextmanager
@@ -94,12 +111,15 @@ def _on_signal(signum, frame):
         raise KeyboardInterrupt(name)
 
 
-def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True) -> RunResult:
+def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True,
+        profile: str | None = None) -> RunResult:
+    """progress: stream the steps and the library's lines to stderr (see progress.py).
+    profile: the AWS CLI profile for --env prod (as AWS_PROFILE)."""
     source = notebook_path(runbook)
     runbook = source.stem
     model = params_mod.MODELS.get(runbook) or params_mod.inferred_model(source)
     params_mod.resolve(runbook, env, list(files), list(assignments), model)  # bad input: exit before anything
-    prepare_environment(env)
+    prepare_environment(env, profile)
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
@@ -117,15 +137,18 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
                              **{scrub.REDACT_KEY_ENV: redact_key}):
-        outcome, error = _execute(source, sp.dir / source.name, parameters, progress, archiver.start)
+        from .progress import Progress  # imports papermill: only when a run starts
+
+        streamed = Progress(runbook, redactor=_live_redactor(sp.result_file, redact_key)) if progress else None
+        outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
         m = archiver.finish(sp, outcome=outcome, error=error)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    code = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED}.get(m["outcome"], EXIT_FAILED)
+    code = EXIT_CODES.get(m["outcome"], EXIT_FAILED)
     directory = Path(m["path"])
-    return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"])
+    return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
 
 
 def _local_kernel_manager(sockets: str):
@@ -156,9 +179,25 @@ def _interrupt_kernels() -> int:
     return sent
 
 
-def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_start) -> tuple[str, str]:
+def _live_redactor(result_file: Path, key: str):
+    """A Redactor for the secrets the kernel has sealed into the result file so far
+    (rebuilt only when another one arrives)."""
+    cache: dict = {}
+
+    def current() -> scrub.Redactor:
+        sealed = record.read(result_file).get("redact_sealed", [])
+        if cache.get("n") != len(sealed):
+            cache.update(n=len(sealed), redactor=scrub.Redactor(scrub.unseal(sealed, key)))
+        return cache["redactor"]
+    return current
+
+
+def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -> tuple[str, str]:
+    """streamed: a progress.Progress when the run's progress goes to stderr, else None."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from .progress import ENGINE
 
     on_start()
     _SIGNALLED.clear()
@@ -166,8 +205,9 @@ def _execute(source: Path, output: Path, parameters: dict, progress: bool, on_st
     sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
-                            kernel_name="python3", progress_bar=progress and sys.stderr.isatty(),
-                            log_output=False, request_save_on_cell_execute=True,
+                            kernel_name="python3", progress_bar=False, log_output=False,
+                            request_save_on_cell_execute=True, engine_name=ENGINE,
+                            progress=streamed,
                             kernel_manager_class=_local_kernel_manager(sockets.name))
         return "success", ""
     except PapermillExecutionError as e:

@@ -29,24 +29,24 @@ REDACT_KEY_ENV = "ROVN_REDACT_KEY"
 
 # Shapes that are secrets wherever they appear: redacted from the evidence, refused
 # as parameter values. None crosses a JSON string's quote, so the Redactor can run
-# them over a serialized notebook. Each starts with a literal (so `re` scans for it
-# fast) or names the lower-case literals without which it cannot match (checked
-# first, on the lowered text): a 5 MB notebook costs milliseconds per shape.
+# them over a serialized notebook. Each names the lower-case literals without which
+# it cannot match, checked first on the lowered bytes (a fast substring test), so a
+# 5 MB notebook pays for a regex scan only where its literal occurs.
 SHAPES: list[tuple[re.Pattern, tuple[str, ...], str]] = [
-    (re.compile(r"A[KS]IA(?<=\bA[KS]IA)[A-Z0-9]{16}\b"), (), REDACTED),       # AWS access key id
+    (re.compile(r"A[KS]IA(?<=\bA[KS]IA)[A-Z0-9]{16}\b"), ("akia", "asia"), REDACTED),       # AWS access key id
     (re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+]{40}"),
      ("secret_access", "secretaccess"), REDACTED),
     # a PEM private key, with or without its footer (a truncated paste is still a key)
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nr])*"
-                r"(?:-----END [A-Z ]*PRIVATE KEY-----)?"), (), REDACTED),
-    (re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), (), REDACTED),
+                r"(?:-----END [A-Z ]*PRIVATE KEY-----)?"), ("-----begin",), REDACTED),
+    (re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), ("eyj",), REDACTED),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"), ("bearer",), REDACTED),
-    (re.compile(r"://[^:/@\s\"\\]+:[^@/\s\"\\]+@"), (), f"://{REDACTED}@"),  # user:password@ in URLs
-    (re.compile(r"(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}"), (), REDACTED),  # Slack tokens
-    (re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), (), REDACTED),              # GitHub tokens
-    (re.compile(r"github_pat_[A-Za-z0-9_]{30,}"), (), REDACTED),
-    (re.compile(r"sk_live_[A-Za-z0-9]{16,}"), (), REDACTED),                # Stripe
-    (re.compile(r"sk-ant-[A-Za-z0-9_-]{16,}"), (), REDACTED),               # Anthropic
+    (re.compile(r"://[^:/@\s\"\\]+:[^@/\s\"\\]+@"), ("://",), f"://{REDACTED}@"),  # user:password@ in URLs
+    (re.compile(r"(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}"), ("xox", "xapp-"), REDACTED),  # Slack tokens
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), REDACTED),              # GitHub tokens
+    (re.compile(r"github_pat_[A-Za-z0-9_]{30,}"), ("github_pat_",), REDACTED),
+    (re.compile(r"sk_live_[A-Za-z0-9]{16,}"), ("sk_live_",), REDACTED),                # Stripe
+    (re.compile(r"sk-ant-[A-Za-z0-9_-]{16,}"), ("sk-ant-",), REDACTED),               # Anthropic
     (re.compile(r"(?i)hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{8,}"),
      ("hooks.slack.com",), REDACTED),
     (re.compile(r"(?i)events\.(?:eu\.)?pagerduty\.com/(?:integration|x-ere)/[A-Za-z0-9]{16,}"),
@@ -186,17 +186,18 @@ def _base64_forms(data: bytes) -> set[str]:
     return out | {s.replace("+", "-").replace("/", "_") for s in out}
 
 
-def forms(value: str) -> set[str]:
-    """The ways a value is commonly printed or encoded."""
+def forms(value: str, encoded: bool = True) -> set[str]:
+    """The ways a value is commonly printed or encoded (`encoded`: base64 and hex too)."""
     escaped = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
                repr(value)[1:-1], value.encode("unicode_escape").decode()}
     out = set(escaped)
     for e in escaped:
         out |= {html.escape(e), html.escape(e, quote=False)}
     out |= {quote(value, safe=""), quote(value), quote_plus(value, safe="")}
-    data = value.encode()
-    out |= _base64_forms(data)
-    out.add(data.hex())
+    if encoded:
+        data = value.encode()
+        out |= _base64_forms(data)
+        out.add(data.hex())
     return {f for f in out if len(f) >= MIN_SECRET_LEN}
 
 
@@ -210,8 +211,9 @@ class Redactor:
 
     def __init__(self, values=()):
         known = {v for v in values if len(v) >= MIN_SECRET_LEN} | _REGISTERED
+        # matching ignores ASCII case; the upper- and lower-cased texts cover other letters
         base = {f for v in known for v in leaves(v) if len(v) >= MIN_SECRET_LEN
-                for c in {v, v.upper(), v.lower()} for f in forms(c)}
+                for f in forms(v) | forms(v.upper(), False) | forms(v.lower(), False)}
         self.needles = sorted({f.encode().lower() for f in base}, key=len, reverse=True)
         # the same forms as they appear inside a JSON document's strings
         self.doc_needles = sorted({json.dumps(f.decode(), ensure_ascii=False)[1:-1].encode()
@@ -290,23 +292,32 @@ def _replace(text: str, automaton) -> tuple[str, bytes]:
     return b"".join(out).decode("utf-8", "surrogatepass"), low
 
 
+_TRIGGERS: list = []
+
+
+def _present(low: bytes) -> set[str]:
+    """Which SHAPES literals occur, in one Aho-Corasick pass (faster than a substring
+    test per literal on a large document)."""
+    if not _TRIGGERS:
+        import ahocorasick_rs
+
+        literals = sorted({t for _, needs, _ in SHAPES for t in needs})
+        _TRIGGERS[:] = [literals, ahocorasick_rs.BytesAhoCorasick([t.encode() for t in literals])]
+    literals, automaton = _TRIGGERS
+    return {literals[i] for i, _, _ in automaton.find_matches_as_indexes(low, overlapping=True)}
+
+
 def _patterns(text: str, low: bytes) -> str:
     """The secret shapes; `low` is the text's bytes lowered before any redaction (a
     superset of what remains), to skip the shapes whose literals it lacks."""
+    present = _present(low)
     for pattern, needs, replacement in SHAPES:
-        if not needs or any(n.encode() in low for n in needs):
+        if present.intersection(needs):
             text = pattern.sub(replacement, text)
     return text
 
 
 def redact(text: str, known=()) -> str:
     """Known values (and this process's registered ones) and secret-shaped strings."""
-    return Redactor(known).text(text)
+    return (Redactor(known) if known else current()).text(text)
 
-
-def scrub_text(text: str, values=()) -> str:
-    return Redactor(values).text(text)
-
-
-def scrub_tree(node, values=()):
-    return Redactor(values).tree(node)

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 from .commands import run_command
+from . import plaintext
 from .errors import RovnError
 
 
@@ -18,7 +19,11 @@ def _frame(rows: list[dict], columns: list[str]):
 
 def describe_service(ctx) -> dict:
     p = ctx.params
-    resp = ctx.client("ecs").describe_services(cluster=p.cluster, services=[p.service])
+    ecs = ctx.client("ecs")
+    try:
+        resp = ecs.describe_services(cluster=p.cluster, services=[p.service])
+    except ecs.exceptions.ClusterNotFoundException:
+        raise RovnError(f"cluster {p.cluster!r} not found ({p.env}, {p.region})") from None
     if not resp["services"] or resp["services"][0].get("status") == "INACTIVE":
         raise RovnError(f"service {p.service!r} not found in cluster {p.cluster!r} "
                         f"({p.env}, {p.region})")
@@ -153,12 +158,14 @@ class Health:
     status: int | None
     version: str | None
     detail: str = ""
+    edge: str = ""  # a CDN's marks on the answer (§4: passport.rovn.to is DNS-only, never proxied)
 
     def table(self, expected_tag: str | None = None):
         row = {"url": self.url, "http": self.status, "ok": self.ok, "version": self.version}
         if expected_tag:
             row["matches primary image"] = self.version == expected_tag
-        row["detail"] = self.detail
+        row["direct (§4)"] = not self.edge
+        row["detail"] = "; ".join(d for d in (self.detail, self.edge) if d)
         return _frame([row], list(row))
 
 
@@ -177,7 +184,26 @@ def health(url: str, timeout: float = 5.0) -> Health:
     except ValueError:
         body = {}
     ok = resp.status == 200 and body.get("status") == "ok"
-    return Health(url, ok, resp.status, body.get("version"), "" if ok else f"body: {resp.data[:120]!r}")
+    text = (resp.data or b"")[:120].decode("utf-8", "replace").strip()
+    return Health(url, ok, resp.status, body.get("version"), "" if ok else f"HTTP {resp.status}: {text}",
+                  edge(resp.headers))
+
+
+def edge(headers) -> str:
+    """Cloudflare's marks on a response: a cf-ray header, or server: cloudflare.
+    passport.rovn.to is gray-cloud (DNS-only) so PHI traffic never routes via the edge (§4)."""
+    marks = []
+    if headers.get("cf-ray"):
+        marks.append(f"cf-ray {headers['cf-ray']}")
+    if "cloudflare" in (headers.get("server") or "").lower():
+        marks.append(f"server: {headers['server']}")
+    return ("answered through Cloudflare's edge (" + ", ".join(marks) + ")") if marks else ""
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
 
 
 @dataclass(frozen=True)
@@ -195,16 +221,15 @@ class Verdict:
         return not self.problems
 
     def _repr_markdown_(self) -> str:
-        head = (f"### ✅ `{self.service}` is healthy on `{self.task_definition}`" if self.healthy
-                else f"### ⚠️ `{self.service}` on `{self.task_definition}` needs attention")
+        head = (f"### Healthy: `{self.service}` on `{self.task_definition}`" if self.healthy
+                else f"### NEEDS ATTENTION: `{self.service}` on `{self.task_definition}`")
         body = "\n".join(f"- {p}" for p in self.problems) or "- nothing to do"
         nxt = ("Next: nothing; re-run this runbook after any change." if self.healthy else
                f"Next: triage it (severity, cause, the command to run, the page if P0):\n\n"
                f"```sh\n{self.triage_command}\n```")
         return f"{head}\n\n{body}\n\n{nxt}\n\nrun id: `{self.run_id}`"
 
-    def __repr__(self) -> str:
-        return self._repr_markdown_()
+    __repr__ = plaintext.markdown_repr
 
 
 def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, alarm_table) -> Verdict:
@@ -220,11 +245,21 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
         problems.append(f"/health failed: {health_check.detail or health_check.status}")
     elif health_check.version != td.image_tag:
         problems.append(f"/health reports {health_check.version}, the PRIMARY image is {td.image_tag}")
+    if health_check.edge:
+        problems.append(f"/health {health_check.edge}: PHI traffic must not route via Cloudflare; set "
+                        f"{_host(health_check.url)} back to DNS-only (gray cloud) (§4)")
     firing = list(alarm_table.loc[alarm_table["state"] == "ALARM", "alarm"])
     problems += [f"alarm {a} is in ALARM" for a in firing]
-    ctx.record(outcome="success", targets=[f"{ctx.params.cluster}/{ctx.params.service}"],
+    # A verdict that needs attention is not a success: outcome `attention`, exit code 4.
+    ctx.record(outcome="attention" if problems else "success",
+               targets=[f"{ctx.params.cluster}/{ctx.params.service}"],
                observed={"task_definition": short_td(td.arn), "image_tag": td.image_tag,
-                         "healthy": not problems})
+                         "healthy": not problems},
+               summary={"service": f"{ctx.params.cluster}/{ctx.params.service}", "task_definition": short_td(td.arn),
+                        "image_tag": td.image_tag, "health": f"{health_check.status or 'no answer'} "
+                        f"{health_check.version or ''}".strip(), "verdict": "healthy" if not problems
+                        else "needs attention", "problems": problems,
+                        "triage_command": run_command(ctx.params, "incident_triage") if problems else None})
     return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems),
                    run_command(ctx.params, "incident_triage"))
 

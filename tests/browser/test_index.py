@@ -1,13 +1,25 @@
 """The auditor index in headless Chromium (Debian's chromium + chromedriver), opened
-from disk with no server: the rows, and a filter."""
+from disk with no server: the rows, filters, free-text search, the change-management
+view an auditor samples from (what changed, how verified, approvals, integrity,
+audit_log), its CSV export, and a run's HTML opening with its summary header. No
+glyph needs a colour-emoji font (checked through the DOM); the screenshot is kept
+under test-artifacts/ (or $ROVN_TEST_ARTIFACTS)."""
+import csv
+import json
+import os
+import re
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
 from rovn_ops.sandbox import control
-from tests.conftest import reverse_migration, rovn_ops
+from tests.conftest import ROOT, reverse_migration, rovn_ops
 
 CHROMEDRIVER = shutil.which("chromedriver")
+EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
+ARTIFACTS = Path(os.environ.get("ROVN_TEST_ARTIFACTS") or ROOT / "test-artifacts")
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +30,22 @@ def index(tmp_path_factory, sandbox):
     assert rovn_ops("run", "service_status", "--quiet", env=env).returncode == 0
     assert rovn_ops("run", "service_status", "--quiet", "-p", "service=missing", env=env).returncode == 1
     reverse_migration(env)
+    preview = json.loads(rovn_ops("run", "deploy", "--quiet", "--json", env=env).stdout)
+    done = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                    "-p", f"plan_hash={preview['plan_hash']}", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
     res = rovn_ops("evidence", "index", env=env)
     assert res.returncode == 0
     return d / "index.html"
 
 
 @pytest.fixture(scope="module")
-def browser():
+def downloads(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
     if CHROMEDRIVER is None:
         pytest.fail("chromedriver is not installed: `make test` installs Debian's chromium and chromium-driver")
     from selenium import webdriver
@@ -34,17 +55,20 @@ def browser():
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--allow-file-access-from-files"):
+                 "--allow-file-access-from-files", "--window-size=1600,1200"):
         opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                           "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     yield driver
     driver.quit()
 
 
-def _rows(browser):
+def _rows(browser, table: str = "runs"):
     from selenium.webdriver.common.by import By
 
-    return browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")
+    return browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
 
 
 def test_rows_and_outcome_filter(index, browser):
@@ -53,14 +77,14 @@ def test_rows_and_outcome_filter(index, browser):
 
     browser.get(index.as_uri())
     rows = _rows(browser)
-    assert len(rows) == 4
+    assert len(rows) == 6
     text = " ".join(r.text for r in rows)
     assert "service_status" in text and "migration_reversal" in text and "claude-deploy" in text
-    assert browser.find_element(By.ID, "count").text == "4 of 4 runs"
+    assert browser.find_element(By.ID, "count").text == "6 of 6 runs"
     Select(browser.find_element(By.ID, "f-outcome")).select_by_visible_text("failed")
     rows = _rows(browser)
     assert len(rows) == 1 and "failed" in rows[0].text and "service_status" in rows[0].text
-    assert browser.find_element(By.ID, "count").text == "1 of 4 runs"
+    assert browser.find_element(By.ID, "count").text == "1 of 6 runs"
     assert "outcome=failed" in browser.current_url  # a filtered view is a link an auditor can share
     link = rows[0].find_element(By.LINK_TEXT, "notebook").get_attribute("href")
     assert link.startswith("file://") and link.endswith(".html")
@@ -72,7 +96,57 @@ def test_filter_from_the_url_and_change_view(index, browser):
     browser.get(index.as_uri() + "#runbook=migration_reversal")
     rows = _rows(browser)
     assert len(rows) == 2 and {"preview", "success"} <= {r.find_element(By.CLASS_NAME, "outcome").text for r in rows}
-    changes = browser.find_elements(By.CSS_SELECTOR, "#changes tbody tr")
+    changes = _rows(browser, "changes")
     assert len(changes) == 1
-    assert "giles" in changes[0].text and "verified" in changes[0].text and "0011_add_worker_npi.sql" in changes[0].text
+    assert "giles" in changes[0].text and "0011_add_worker_npi.sql" in changes[0].text
+    assert "pass: verify (migrations OK" in changes[0].text  # how it was verified
     assert browser.find_element(By.CSS_SELECTOR, "svg[role=img] rect") is not None  # the per-week chart
+
+
+def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, browser, downloads):
+    from selenium.webdriver.common.by import By
+
+    browser.get(index.as_uri())
+    box = browser.find_element(By.ID, "f-text")
+    box.send_keys("rovn-passport-api:289")
+    [deploy] = _rows(browser, "changes")
+    assert [r.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text for r in _rows(browser)] == ["deploy"]
+    assert "text=rovn-passport-api%3A289" in browser.current_url
+    cells = [c.text for c in deploy.find_elements(By.TAG_NAME, "td")]
+    assert cells[1:4] == ["deploy", "sandbox", "rovn-passport-api"]
+    changed, verified = cells[4], cells[5]
+    assert "revision: rovn-passport-api:288 → rovn-passport-api:289" in changed
+    assert re.search(r"image: prod-202605270526-ai-competitive-fix → prod-\d{14}", changed)
+    assert "pass: /health reports the new tag" in verified and "pass: running = desired" in verified
+    assert cells[6].startswith("giles") and re.fullmatch(r"[0-9a-f]{12}", cells[7]) and cells[8] == "success"
+    assert cells[9] == "signed intact" and re.fullmatch(r"\d+ [0-9a-f]{12}", cells[10])
+
+    browser.find_element(By.ID, "csv").click()
+    deadline = time.monotonic() + 20
+    while not (found := [p for p in downloads.glob("*.csv")]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert found, "the CSV was not downloaded"
+    with open(found[0], newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == 1  # the rows shown: the search applies
+    row = exported[0]
+    assert row["runbook"] == "deploy" and row["approved_by"] == "giles" and row["signature"] == "signed"
+    assert "rovn-passport-api:288 → rovn-passport-api:289" in row["what_changed"]
+    assert "pass: /health reports the new tag" in row["how_verified"] and row["verify"] == "intact"
+    assert re.fullmatch(r"\d+ [0-9a-f]{12}", row["audit_log"]) and len(row["plan_hash"]) == 64
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "auditor-index.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    assert not EMOJI.search(browser.find_element(By.TAG_NAME, "body").text)  # nothing renders as a tofu box
+
+    deploy.find_element(By.LINK_TEXT, "notebook").click()
+    header = browser.find_element(By.ID, "run-summary")
+    first = browser.find_element(By.CSS_SELECTOR, "body > *")
+    assert first.get_attribute("id") == "run-summary"  # the summary comes before the notebook
+    text = header.text
+    for expected in ("Outcome success", "Who claude-deploy", "Approvals giles", "revision: rovn-passport-api:288 → "
+                     "rovn-passport-api:289", "pass /health reports the new tag", "audit_log "):
+        assert expected in text, (expected, text)
+    browser.save_screenshot(str(ARTIFACTS / "deploy-run.png"))
+    assert not EMOJI.search(browser.find_element(By.TAG_NAME, "body").text)

@@ -12,7 +12,7 @@ import urllib3
 
 from rovn_ops.deploy import taskdef
 from rovn_ops.sandbox import control
-from tests.conftest import rovn_ops
+from tests.conftest import commit_source, rovn_ops
 
 FAMILY = "rovn-passport-api"
 SHIFT_NOTES = """-- Shift requests get free-text notes from the facility.
@@ -75,7 +75,7 @@ def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
         before.image, before.image.rsplit(":", 1)[0] + ":" + new_tag]}  # only the image changed
     assert _service(aws)["taskDefinition"].endswith(":289")
     health = json.loads(urllib3.request("GET", fresh["health_url"]).data)
-    assert (health["status"], health["version"]) == ("ok", new_tag)
+    assert health["status"] == "ok" and health["version"] == new_tag  # (and db: the secrets' check)
     assert ecs.describe_task_definition(taskDefinition=f"{FAMILY}:288")["taskDefinition"]["status"] == "ACTIVE"
     rows = _deploy_rows(fresh["database_url"])
     assert len(rows) == 1 and rows[0]["outcome"] == "success" and rows[0]["run_id"] == m["run_id"]
@@ -97,6 +97,7 @@ def test_happy_path_from_the_sample_source(fresh, aws, evidence_dir):
 
 def test_pending_migration_runs_after_its_snapshot_and_before_update_service(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     run = preview_then_execute()
     assert run.returncode == 0, run.stdout + run.stderr
     m = _manifest(evidence_dir)
@@ -122,7 +123,7 @@ def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
     assert m["facts"]["rollback"]["ok"] is True
     rows = _deploy_rows(fresh["database_url"])
     assert [r["outcome"] for r in rows] == ["failed"]
-    assert "success" not in run.stdout and "✅" not in _notebook(m).split("## 6.")[-1]  # never reported a success
+    assert "success" not in run.stdout and "Deployed:" not in _notebook(m).split("## 6.")[-1]  # never reported a success
     assert _service(aws)["taskDefinition"].endswith(":288")
     assert json.loads(urllib3.request("GET", fresh["health_url"]).data)["version"] == \
         "prod-202605270526-ai-competitive-fix"
@@ -130,6 +131,7 @@ def test_failed_rollout_exits_1_and_rolls_back(fresh, aws, evidence_dir):
 
 def test_failed_rollout_after_a_migration_pages_and_does_not_roll_back(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     control.scenario(fresh, "ecs_new_tasks_fail")
     run = preview_then_execute()
     assert run.returncode == 1
@@ -168,6 +170,7 @@ def test_stale_plan_hash_is_refused(fresh, aws, evidence_dir):
     plan = re.search(r"plan_hash=([0-9a-f]{64})", _notebook(_manifest(evidence_dir))).group(1)
     # The world moves after the review: a migration lands in the source.
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                    "-p", f"plan_hash={plan}")
     assert preview.returncode == 0 and run.returncode == 3 and "does not match today's plan" in run.stdout
@@ -208,7 +211,7 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
     live = taskdef.TaskDefinition.describe(ecs, f"{FAMILY}:288")
     spec = json.loads(json.dumps(live.spec))
     app = spec["containerDefinitions"][0]
-    app.pop("user"), app.pop("linuxParameters")
+    app.pop("user")
     app["readonlyRootFilesystem"] = False
     app["environment"].append({"name": "DB_PASSWORD", "value": "hunter2hunter2"})
     app["secrets"][0]["valueFrom"] = "plain-text-not-an-arn"

@@ -87,16 +87,20 @@ def test_unlisted_files_in_a_run_directory(copy):
 
 
 def test_the_region_parameter_never_mints_a_key(fresh, aws, evidence_dir):
-    res = rovn_ops("run", "service_status", "--quiet", "-p", "region=eu-west-1")
-    assert "run " in res.stdout, res.stdout + res.stderr
-    pem = (evidence_dir / signing.PUBLIC_KEY_FILE).read_bytes()
-    assert signing.key_id(signing.public_from_pem(pem, "exported")) == PINNED
-    names = [s["Name"] for s in aws("secretsmanager").list_secrets()["SecretList"]]
     import boto3
 
+    from rovn_ops.errors import RovnError
+
+    res = rovn_ops("run", "service_status", "--quiet", "-p", "region=eu-west-1")
+    assert res.returncode == 2 and "parameter 'region'" in res.stderr  # outside the environment's regions
     eu = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=fresh["endpoint"],
                       aws_access_key_id=fresh["access_key_id"], aws_secret_access_key=fresh["secret_access_key"])
-    assert "rovn/sandbox/evidence-signing-key" in names and eu.list_secrets()["SecretList"] == []
+    with pytest.raises(RovnError, match="not found"):  # a region without the key: refused, never minted
+        signing.private_key(eu, "rovn/sandbox/evidence-signing-key", "sandbox")
+    assert eu.list_secrets()["SecretList"] == [] and signing.key_region("sandbox") == "us-east-2"
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0  # the key of the environment's region
+    pem = (evidence_dir / signing.PUBLIC_KEY_FILE).read_bytes()
+    assert signing.key_id(signing.public_from_pem(pem, "exported")) == PINNED
     assert verify(evidence_dir).returncode == 0
 
 

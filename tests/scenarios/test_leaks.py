@@ -109,5 +109,6 @@ def test_no_form_of_a_secret_reaches_any_copy(fresh, aws, evidence_dir):
 
     nb_text = (run_dir / "leak_probe.ipynb").read_text()
     assert "secret:rovn/sandbox/leak-canary-webhook" in nb_text and "NOT delivered" in nb_text
+    assert "run key: [REDACTED]" in nb_text  # the per-run sealing key, printed from the environment
     assert "ShortSecretWarning" in nb_text and "rovn/sandbox/leak-canary-short" in nb_text
     assert m["short_secrets"] == ["rovn/sandbox/leak-canary-short"]

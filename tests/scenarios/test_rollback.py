@@ -11,7 +11,7 @@ from pathlib import Path
 import urllib3
 
 from rovn_ops.sandbox import control
-from tests.conftest import rovn_ops
+from tests.conftest import commit_source, rovn_ops
 from tests.scenarios.test_deploy import (SHIFT_NOTES, _deploy_rows, _manifest, _notebook, _service,
                                          preview_then_execute, previewed)
 
@@ -47,6 +47,7 @@ def test_the_printed_rollback_command_rolls_the_deploy_back(fresh, aws, evidence
 
 def test_an_additive_migration_in_the_deploy_being_undone_proceeds_and_says_why(fresh, aws, evidence_dir):
     (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
     assert preview_then_execute().returncode == 0
     run = preview_then_execute(runbook="rollback")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -58,7 +59,8 @@ def test_an_additive_migration_in_the_deploy_being_undone_proceeds_and_says_why(
 def test_the_gate_after_deploys_a_verified_b_failed_c(fresh, aws, evidence_dir):
     tags = []
     for release, fault in (("A", None), ("B", "ecs_new_tasks_fail"), ("C", None)):
-        (Path(fresh["source_dir"]) / "app" / "release.txt").write_text(f"release {release}\n")  # a new commit
+        (Path(fresh["source_dir"]) / "app" / "release.txt").write_text(f"release {release}\n")
+        commit_source(fresh, f"release {release}")
         if fault:
             control.scenario(fresh, fault)
         run = preview_then_execute()

@@ -63,12 +63,13 @@ def test_the_source_zip_is_deterministic(tmp_path):
 
 def _td(**container) -> taskdef.TaskDefinition:
     app = {"name": "api", "image": "r/rovn:prod-20260101000000", "essential": True, "user": "10001",
-           "readonlyRootFilesystem": True, "linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]},
+           "readonlyRootFilesystem": True, "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
            "environment": [{"name": "PORT", "value": "8000"}],
            "secrets": [{"name": "DB", "valueFrom": "arn:aws:secretsmanager:us-east-2:123456789012:secret:db-AbCdEf"}]}
     app.update(container)
     return taskdef.TaskDefinition("arn:aws:ecs:us-east-2:1:task-definition/rovn:288",
-                                  {"family": "rovn", "cpu": "1024", "memory": "2048", "containerDefinitions": [app]}, {})
+                                  {"family": "rovn", "cpu": "1024", "memory": "2048", "requiresCompatibilities": ["FARGATE"],
+                                   "volumes": [{"name": "tmp"}], "containerDefinitions": [app]}, {})
 
 
 def test_render_changes_only_the_image_unless_asked():
@@ -85,8 +86,8 @@ def test_render_changes_only_the_image_unless_asked():
 @pytest.mark.parametrize("container, check", [
     ({"user": None}, "non-root user"),
     ({"user": "0"}, "non-root user"),
-    ({"readonlyRootFilesystem": False}, "read-only root filesystem + tmpfs"),
-    ({"linuxParameters": {}}, "read-only root filesystem + tmpfs"),
+    ({"readonlyRootFilesystem": False}, taskdef.READ_ONLY_ROOT),
+    ({"mountPoints": []}, taskdef.READ_ONLY_ROOT),
     ({"secrets": [{"name": "DB", "valueFrom": "postgres://x"}]}, "secrets only as Secrets Manager references"),
     ({"environment": [{"name": "STRIPE_API_KEY", "value": "x"}]}, "no secret-looking environment value"),
     ({"environment": [{"name": "URL", "value": "postgres://rovn:hunter22@db/rovn"}]},
@@ -133,14 +134,16 @@ def test_the_scan_gate_uses_the_threshold():
 
 
 @pytest.mark.parametrize("tag, ok", [("prod-20261127031500", True), ("prod-20261127031500-fix-login", True),
-                                     ("prod-202611270315", False), ("latest", False), ("prod-20261127031500-", False),
-                                     ("prod-20261127031500-Fix", False)])
+                                     ("prod-202611270315", True), ("prod-202605270526-ai-competitive-fix", True),
+                                     ("prod-2026112703150", False), ("prod-2026112703", False), ("latest", False),
+                                     ("prod-20261127031500-", False), ("prod-20261127031500-Fix", False)])
 def test_tag_format(tag, ok):
     assert bool(IMAGE_TAG.match(tag)) is ok
 
 
 def test_new_tags_match_the_format():
     assert IMAGE_TAG.match(image.new_tag()) and image.new_tag("hotfix").endswith("-hotfix")
+    assert len(image.new_tag().removeprefix("prod-")) == 14  # new builds keep the 14-digit form
 
 
 class _StuckECS:

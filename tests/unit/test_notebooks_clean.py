@@ -1,5 +1,6 @@
 """Runbooks are committed without outputs, and their parameters cell matches the model."""
 import json
+import re
 
 import papermill as pm
 import pytest
@@ -29,6 +30,7 @@ def test_parameters_cell_matches_the_model(path):
     assert set(declared) == set(model.model_fields), "notebook and model disagree on parameter names"
     for name, p in declared.items():
         assert p["help"], f"{name}: the parameters cell needs a # help comment"
+        assert not re.search(r'\w"s\b', p["help"]), f"{name}: a double quote where an apostrophe belongs"
         default = model.model_fields[name].get_default(call_default_factory=True)
         assert eval(p["default"]) == default, f"{name}: notebook default {p['default']} != model {default!r}"
 

@@ -171,3 +171,59 @@ def test_sandbox_percentile_and_alarm_history():
                             state_value="ALARM", state_reason="crossed", state_updated_timestamp=t1)
     [item] = cloudwatch_sim.alarm_history(alarm)
     assert item["HistorySummary"] == "Alarm updated from OK to ALARM" and item["Timestamp"].hour == 2
+
+
+def _notify_ctx(**kw):
+    return SimpleNamespace(params=_params(**kw), env="sandbox", run_id="run-1", webhook=lambda name: f"http://{name}")
+
+
+def _sent(monkeypatch) -> list:
+    from rovn_ops import notify as notifier
+
+    calls = []
+    monkeypatch.setattr(notifier, "slack", lambda url, text, **kw: calls.append(("slack", text)) or
+                        notifier.Delivery("slack", True, 1))
+    monkeypatch.setattr(notifier, "pagerduty", lambda url, summary, **kw: calls.append(("pagerduty", kw)) or
+                        notifier.Delivery("pagerduty", True, 1))
+    return calls
+
+
+def _verdict(severity: str):
+    return classify.Verdict(severity, "rule", (classify.Signal(severity, "errors", "rule", END),))
+
+
+def test_one_page_per_incident_but_an_escalation_posts_again(monkeypatch):
+    from rovn_ops.triage import notify
+    from rovn_ops.triage.window import BusinessHours
+
+    calls = _sent(monkeypatch)
+    story = correlate.Story([], "deploy", "x")
+    hours = BusinessHours.of("09:00-18:00", ["Fri"], "America/Chicago")
+    p1_row = {"severity": "P1", "notifications": {"slack": {"status": "delivered", "at": "t"}}}
+    inc = notify.Incident("INC-1", END, True, [p1_row])
+    n = notify.send(_notify_ctx(), _verdict("P0"), story, inc, hours, now=END)
+    assert [c[0] for c in calls] == ["pagerduty", "slack"]  # escalated: the P1 post does not stand for P0
+    assert calls[0][1]["dedup_key"] == "rovn-INC-1"
+    p0_row = {"severity": "P0", "notifications": n.channels}
+    calls.clear()
+    again = notify.send(_notify_ctx(), _verdict("P0"), story, notify.Incident("INC-1", END, True, [p1_row, p0_row]),
+                        hours, now=END)
+    assert calls == [] and {c["status"] for c in again.channels.values()} == {"already delivered"}
+
+
+def test_p1_is_queued_outside_business_hours_and_posted_by_the_next_run_inside(monkeypatch):
+    from rovn_ops.triage import notify
+    from rovn_ops.triage.window import BusinessHours
+
+    calls = _sent(monkeypatch)
+    story = correlate.Story([], "database", "x")
+    hours = BusinessHours.of("09:00-18:00", ["Fri"], "America/Chicago")
+    night = END - timedelta(hours=10)  # Thursday 23:00 in Chicago
+    queued = notify.send(_notify_ctx(), _verdict("P1"), story, notify.Incident("INC-2", night, False, []), hours,
+                         now=night)
+    assert calls == [] and queued.channels["slack"]["status"] == "queued"
+    assert "2026-11-27 15:00 UTC" in queued.channels["slack"]["detail"]
+    morning = notify.send(_notify_ctx(), _verdict("P1"), story, notify.Incident(
+        "INC-2", night, True, [{"severity": "P1", "notifications": queued.channels}]), hours, now=END)
+    assert morning.channels["slack"]["status"] == "delivered" and "queued overnight" in calls[0][1]
+    assert "pagerduty" not in morning.channels  # P1 never pages

@@ -49,10 +49,16 @@ class Checks:
         return "deploy refused: " + "; ".join(f"{c.name}: {c.detail}" for c in self.failures)
 
     def _repr_markdown_(self) -> str:
-        mark = {PASS: "✅", FAIL: "❌", WARN: "⚠️"}
-        rows = "\n".join(f"| {mark[c.verdict]} {c.verdict} | {c.name} | {c.rule} | {_cell(c.detail)} |"
+        # Words, not emoji: a stock Chromium or a terminal has no colour-emoji font.
+        mark = {PASS: "pass", FAIL: "**FAIL**", WARN: "*warn*"}
+        rows = "\n".join(f"| {mark[c.verdict]} | {c.name} | {c.rule} | {_cell(c.detail)} |"
                          for c in self.items)
         return f"| verdict | check | rule | detail |\n|---|---|---|---|\n{rows}\n"
+
+    def __repr__(self) -> str:
+        width = max((len(c.name) for c in self.items), default=0)
+        return "\n".join(f"{c.verdict:<4}  {c.name:<{width}}  {c.rule:<3}  {c.detail}".rstrip()
+                         for c in self.items) or "no checks"
 
 
 def _cell(text: str) -> str:

@@ -26,6 +26,8 @@ class Verdict:
         return (f"deployment {self.deployment_id}: {self.state.upper()} after {self.polls} polls, "
                 f"{self.elapsed:.1f}s: {self.reason}")
 
+    __repr__ = __str__
+
     def as_dict(self) -> dict:
         return {"deployment_id": self.deployment_id, "state": self.state, "reason": self.reason,
                 "polls": self.polls, "elapsed_s": round(self.elapsed, 2), "failed_seen_at": self.failed_seen_at}

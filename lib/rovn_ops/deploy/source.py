@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
+import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ BASE_IMAGE = "python:3.11-slim"
 LOCKFILES = ("uv.lock", "requirements.lock")
 SKIP = {".git", "__pycache__", ".venv", "node_modules", ".pytest_cache"}
 ROOT_USERS = {"root", "0"}
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+ZIP_MANIFEST = ".rovn-source.json"  # {"commit": "<sha>"}: a zip's commit, when its comment has none
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,56 @@ class Source:
                 info = zipfile.ZipInfo(f.relative_to(self.root).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16
                 z.writestr(info, f.read_bytes())
+            if self.commit:  # as `git archive` does: the commit id is the zip's comment
+                z.comment = self.commit.encode()
         return buf.getvalue()
 
+    def files(self) -> list[Path]:
+        """What goes into the zip: the files the build sees."""
+        return sorted(self._files())
+
     def _files(self):
+        if self.in_git:  # what git tracks (and untracked, unignored files): never an ignored .env
+            out = self.git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+            names = sorted({n for n in out.split("\0") if n})
+            yield from (f for f in (self.root / n for n in names) if f.is_file())
+            return
         for f in self.root.rglob("*"):
             if f.is_file() and not SKIP.intersection(f.relative_to(self.root).parts):
                 yield f
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", "-C", str(self.root), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    @cached_property
+    def in_git(self) -> bool:
+        """A directory inside a git work tree (a zip never is: it is what it is)."""
+        if not self.given.is_dir():
+            return False
+        try:
+            return self.git("rev-parse", "--is-inside-work-tree") == "true"
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            return False
+
+    @cached_property
+    def commit(self) -> str:
+        """The commit this source is: a checkout's HEAD, or what a zip carries (its
+        comment, as `git archive` writes it, or .rovn-source.json); "" if unknown."""
+        if self.in_git:
+            return self.git("rev-parse", "HEAD")
+        if self.given.is_file():
+            with zipfile.ZipFile(self.given) as z:
+                comment = z.comment.decode(errors="replace").strip()
+                if COMMIT.match(comment):
+                    return comment
+                if ZIP_MANIFEST in z.namelist():
+                    try:
+                        found = str(json.loads(z.read(ZIP_MANIFEST)).get("commit", ""))
+                    except (ValueError, AttributeError):
+                        found = ""
+                    return found if COMMIT.match(found) else ""
+        return ""
 
     @cached_property
     def sha256(self) -> str:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
-from .. import db, notify, paths, rollback
+from .. import db, notify, paths, plaintext, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
 from ..status import short_td
-from . import bake, build, image, preflight, resume, rollout, taskdef, verify
+from . import bake, build, github, image, preflight, provenance, resume, rollout, secrets_scan, taskdef, verify
 from .checks import Checks
 from .source import Source
 
@@ -40,6 +40,7 @@ class Prepared:
     pending: list[str]
     image_tag: str            # "" while the build is still to come
     build_from: Source | None
+    provenance: provenance.Provenance | None = None
     alarms: list = field(default_factory=list)  # the bake alarms as they stand before the deploy
 
     def _repr_markdown_(self) -> str:
@@ -52,6 +53,8 @@ class Prepared:
                 f"**Bake alarms now** (one in ALARM must recover during the bake; one that fires fails it):\n\n"
                 "| alarm | state now | reason |\n|---|---|---|\n"
                 + "\n".join(f"| `{a.name}` | {a.state} | {a.reason[:80]} |" for a in self.alarms) + "\n")
+
+    __repr__ = plaintext.markdown_repr
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Result:
     update_started: bool = False
     verdict: rollout.Verdict | None = None
     rollback: dict | None = None
+    provenance: dict | None = None
     resumes: list[str] = field(default_factory=list)   # earlier attempts this run finishes
     deployed_at: datetime | None = None                 # update-service: the bake's pre-deploy mark
     alarms: list = field(default_factory=list)          # bake.Alarm, recorded before update-service
@@ -78,7 +82,7 @@ class Result:
                 "build": self.build.id if self.build else None, "migrations": self.migrations,
                 "snapshot": self.snapshot, "deployment_id": self.deployment_id or None,
                 "deployment": self.verdict.as_dict() if self.verdict else None,
-                "rollback": self.rollback, "resumes": self.resumes,
+                "rollback": self.rollback, "provenance": self.provenance, "resumes": self.resumes,
                 "bake": [a.as_dict() for a in self.alarms]}
 
     def __repr__(self) -> str:
@@ -139,12 +143,17 @@ class Steps:
         planned_migrations = [m.name for m in report.files if m.name in report.pending or m.name in self.earlier]
         preflight.snapshots(checks, ctx.client("rds"), p.rds_instance)
         build_from = None if p.image_tag else self.source
-        tag = p.image_tag
+        tag, prov = p.image_tag, None
         if build_from is None and not tag:
             checks.add("an image to deploy", "neither image_tag nor source is given")
         elif build_from is not None:
+            prov = provenance.check(checks, build_from, github.connect(ctx), ctx.env)
+            ctx.record(facts={"provenance": prov.as_dict()})
             for name, problems in build_from.hygiene().items():
                 checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
+            files = build_from.files()
+            checks.add("source: no secrets (detect-secrets)", secrets_scan.problems(build_from.root, files),
+                       f"{len(files)} files scanned", "§8")
             tag = self._built_before(build_from)
         else:
             scan = image.scan(ctx.client("ecr"), p.repository, tag)
@@ -164,10 +173,10 @@ class Steps:
         checks.add("bake alarms before the deploy", [f"{', '.join(firing)} already in ALARM: the bake will require "
                    "its metric to recover against the pre-deploy window"] if firing else None,
                    "none in ALARM", "§5", warn=True)
-        plan = self._plan(current, planned, planned_migrations, build_from)
+        plan = self._plan(current, planned, planned_migrations, build_from, prov)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
-        return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, alarms)
+        return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, prov, alarms)
 
     def _built_before(self, source: Source) -> str:
         """The tag of an earlier successful build of this very source, or ""."""
@@ -184,11 +193,13 @@ class Steps:
         env = dict(a.split("=", 1) for a in p.set_env)
         return taskdef.render(current, f"{repo_uri}:{tag}", p.cpu, p.memory, env)
 
-    def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None) -> Plan:
+    def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None,
+              prov: provenance.Provenance | None = None) -> Plan:
         p = self.p
         image_change = {"from": current.image_tag, "to": p.image_tag or BUILT}
         if build_from is not None:
-            image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project}
+            image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project,
+                                     "commit": prov.commit if prov else "", "tags": prov.tags if prov else []}
         changes = {"service": f"{p.cluster}/{p.service}", "from_task_definition": current.arn,
                    "image": image_change, "task_definition": {"diff": changed}, "migrations": pending,
                    "severity_threshold": p.severity_threshold}
@@ -209,7 +220,8 @@ class Steps:
 
     # execute -------------------------------------------------------------------
     def execute(self, prepared: Prepared, approval) -> Result:
-        result = self.result = Result(previous=prepared.current)
+        result = self.result = Result(previous=prepared.current,
+                                      provenance=prepared.provenance.as_dict() if prepared.provenance else None)
         result.resumes = sorted({*self.earlier.values(), *([self.resuming.run_id] if self.resuming else [])})
         try:
             self._image(prepared, result)
@@ -412,15 +424,17 @@ def details(result: Result | None) -> dict:
 
 def summary(ctx, change, prepared: Prepared, steps: Steps):
     """The last cell: the outcome, the run id, the rollback command."""
-    from IPython.display import Markdown
-
     change.finish()
     if not change.approval.executed:
-        return Markdown(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
+        return plaintext.Note(f"### Preview only: nothing was deployed\n\nNext: get the plan reviewed, then run the "
                         f"command above with the approvers' names.\n\nrun id: `{ctx.run_id}`")
     r = change.result
-    return Markdown(
-        f"### ✅ `{ctx.params.service}` runs `{r.new.short}` ({r.image_tag})\n\n"
+    ctx.record(summary={"revision_from": r.previous.short, "revision_to": r.new.short,
+                        "image_from": r.previous.image_tag, "image_to": r.image_tag,
+                        "build_id": r.build.id if r.build else None, "migrations": r.migrations,
+                        "rollback_command": steps.rollback_command(r)})
+    return plaintext.Note(
+        f"### Deployed: `{ctx.params.service}` runs `{r.new.short}` ({r.image_tag})\n\n"
         f"Was `{r.previous.short}` ({r.previous.image_tag}), kept registered as the rollback target. "
         f"Migrations: {', '.join(r.migrations) or 'none'}.\n\n"
         f"To roll this deploy back:\n\n```sh\n{steps.rollback_command(r)}\n```\n\nrun id: `{ctx.run_id}`")

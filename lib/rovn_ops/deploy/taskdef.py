@@ -10,12 +10,14 @@ import re
 from dataclasses import dataclass
 
 from ..scrub import looks_secret_env_name, looks_secret_value
+from . import filesystem
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition.
 REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
                 "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
                 "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
 TAG_KEY, TAG_RUN, TAG_BASE = "rovn:deploy-key", "rovn:run-id", "rovn:base"  # base: the revision it replaces
+READ_ONLY_ROOT = "read-only root filesystem, writable scratch only"
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
 
 
@@ -94,17 +96,14 @@ def _flatten(node, prefix: str = "") -> dict:
 
 def problems(spec: dict) -> dict[str, list[str]]:
     """§9 and §8 for every container, by check name: the problems found."""
-    found = {"non-root user": [], "read-only root filesystem + tmpfs": [],
+    found = {"non-root user": [], READ_ONLY_ROOT: [],
              "secrets only as Secrets Manager references": [], "no secret-looking environment value": []}
     for c in spec["containerDefinitions"]:
         name = c["name"]
         user = str(c.get("user", "")).split(":")[0]
         if user in ("", "root", "0"):
             found["non-root user"].append(f"container {name} runs as {user or 'root (no user set)'}")
-        if not c.get("readonlyRootFilesystem"):
-            found["read-only root filesystem + tmpfs"].append(f"container {name}: root filesystem is writable")
-        elif not (c.get("linuxParameters") or {}).get("tmpfs"):
-            found["read-only root filesystem + tmpfs"].append(f"container {name}: no tmpfs mount for writes")
+        found[READ_ONLY_ROOT] += filesystem.problems(spec, c)
         for s in c.get("secrets", []):
             if not SECRET_ARN.match(s.get("valueFrom", "")):
                 found["secrets only as Secrets Manager references"].append(

@@ -117,19 +117,23 @@ class Archiver:
         # The values the kernel read, sealed with the run's key; and what this process read
         # (the signing key: ready() has loaded it), registered already.
         key = meta.get("redact_key")
-        redactor = scrub.Redactor(scrub.unseal(result.pop("redact_sealed", []), key) if key else ())
+        # (the run's key itself too: a notebook that prints its environment shows it)
+        redactor = scrub.Redactor([*scrub.unseal(result.pop("redact_sealed", []), key), key] if key else ())
         source = Path(meta["source"])
         raw = sp.dir / meta["notebook"]
         notebook = manifest.scrub_notebook(raw, sp.staging / raw.name, redactor) or sp.staging / raw.name
-        html = _render(notebook)
+        operator = result.get("operator") or operator or meta.get("operator") or _operator(meta)
+        started = datetime.fromisoformat(meta["started"])
+        html = _render(notebook, redactor.tree(render.header_facts(
+            run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"], operator=operator,
+            mode=meta["mode"], started=started, outcome=outcome, error=error, result=result)))
         artifacts = manifest.keep_artifacts(sp.staging, result.get("artifacts", []), redactor)
         plan = bucket.plan(self.settings.bucket, meta["run_id"], self.settings.retention_days) \
             if self.settings.bucket else None
         return manifest.build(
             directory=sp.staging, notebook=notebook, html=html, artifacts=artifacts, source=source,
             run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"],
-            operator=result.get("operator") or operator or meta.get("operator") or _operator(meta),
-            mode=meta["mode"], started=datetime.fromisoformat(meta["started"]), outcome=outcome, error=error,
+            operator=operator, mode=meta["mode"], started=started, outcome=outcome, error=error,
             result=result, redactor=redactor, archive=plan, audit_head=audit.head(conn),
             final_dir=paths.evidence() / rel)
 
@@ -167,9 +171,9 @@ def _operator(meta: dict) -> dict:
     return {"arn": arn, "local_user": meta.get("local_user") or local_user()}
 
 
-def _render(notebook: Path) -> Path | None:
+def _render(notebook: Path, header: dict | None = None) -> Path | None:
     try:
-        return render.html(notebook) if notebook.exists() else None
+        return render.html(notebook, header) if notebook.exists() else None
     except Exception as e:  # noqa: BLE001 - the notebook itself is the evidence
         print(f"rovn-ops: warning: HTML copy failed: {type(e).__name__}: {e}", file=sys.stderr)
         return None

@@ -6,6 +6,7 @@ Layout (every object written once, never overwritten):
   ledger/<chain>/<seq>.json        each ledger entry with its signed checkpoint
   keys/<key id>.pem                the public key (for convenience: verify trusts the
                                    pinned id or the auditor's copy, not this file)
+  keys/rotations/<new key id>.json a key rotation, signed by the old key and the new
 A second version of any key, or a delete marker, is tampering: `verify` lists every
 version. Retention is read from head_object (moto has no get_object_retention).
 """
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 LEDGER_PREFIX, RUNS_PREFIX, KEYS_PREFIX = "ledger/", "runs/", "keys/"
+ROTATIONS_PREFIX = "keys/rotations/"  # key rotation statements, signed by the old key and the new
 
 
 def plan(bucket: str, run_id: str, retention_days: int) -> dict:

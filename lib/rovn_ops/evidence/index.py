@@ -1,7 +1,17 @@
 """`rovn-ops evidence index`: a static index.html at the evidence root that opens
-from disk in a browser, with no server: one row per run with filters (runbook,
-outcome, date; kept in the URL's #hash so a filtered view can be shared), the
-change-management view of every production write, and changes per week."""
+from disk in a browser, with no server. An auditor answers "what changed, how was it
+verified, who approved it, is the evidence intact" without opening a notebook:
+
+- the change-management view: every production write with what changed (revision and
+  image from → to, migrations, secrets rotated, from the summary each run recorded),
+  each verification check and its result, the environment, the approvers and plan
+  hash, the run's signature and offline verify status, and its audit_log rows (id and
+  hash); exported as CSV (the rows shown), the form auditors sample from;
+- every run, with free-text search and filters (runbook, outcome, date) kept in the
+  URL's #hash, so a filtered view can be shared;
+- production changes per week, by outcome.
+
+Status is words and CSS badges, never emoji (a stock Chromium has no colour-emoji font)."""
 from __future__ import annotations
 
 import html
@@ -16,11 +26,14 @@ OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#e
                    "preview": "#90a4ae", "refused": "#6a1b9a"}
 
 
-def _row(m: dict, root: Path) -> dict:
+def _row(m: dict, root: Path, integrity: dict) -> dict:
+    from ..report import pairs
+
     rel = Path(m["path"]).relative_to(root)
     files = {f["kind"]: f"{rel}/{f['path']}" for f in m.get("files", [])}
     approvers = sorted({a for ap in m.get("approvals", []) for a in ap.get("approvers", [])})
     op = m.get("operator") or {}
+    signature, verified = integrity.get(m["run_id"], ("unsigned", "not in the ledger"))
     return {
         "run_id": m["run_id"], "runbook": m.get("runbook", "?"), "started_at": m.get("started_at", ""),
         "date": (m.get("started_at") or "")[:10], "environment": m.get("environment", ""),
@@ -29,13 +42,50 @@ def _row(m: dict, root: Path) -> dict:
         "target": ", ".join(m.get("targets", [])) or "-", "error": m.get("error", ""),
         "html": files.get("html"), "notebook": files.get("notebook"), "manifest": f"{rel}/manifest.json",
         "artifacts": [f"{rel}/{f['path']}" for f in m.get("files", []) if f["kind"] == "artifact"],
-        "audit_log_ids": m.get("audit_log_ids", []), "approvals": m.get("approvals", []),
-        "change": bool(m.get("approvals")),
+        "audit_log": [f"{a['id']} {a.get('row_hash', '')[:12]}" for a in m.get("audit_log", [])],
+        "approvals": m.get("approvals", []), "change": bool(m.get("approvals")),
+        "changed": _changed(m, pairs), "verification": m.get("verification", []),
+        "plan_hash": m.get("plan_hash") or next((a.get("plan_hash") for a in m.get("approvals", [])), ""),
+        "signature": signature, "verified": verified,
     }
 
 
-def rows(root: Path) -> list[dict]:
-    return [_row(m, root) for m in reversed(manifest.runs(root)) if not m.get("unreadable")]
+def _changed(m: dict, pairs) -> list[str]:
+    """What a run changed, from the summary it recorded (revision and image from → to,
+    migrations, secrets rotated by name…); a failed deploy's from its facts."""
+    summary = dict(m.get("summary") or {})
+    facts = m.get("facts") or {}
+    if not summary and facts.get("new_task_definition"):
+        summary = {"revision_from": facts.get("previous_task_definition", "").rsplit("/", 1)[-1],
+                   "revision_to": facts["new_task_definition"].rsplit("/", 1)[-1],
+                   "image_from": facts.get("previous_image_tag"), "image_to": facts.get("new_image_tag"),
+                   "migrations": facts.get("migrations")}
+    return [f"{k}: {v}" for k, v in pairs(summary) if not k.endswith("command") and k not in ("plan", "problems")]
+
+
+def integrity(root: Path, env: str = "sandbox") -> dict[str, tuple[str, str]]:
+    """Each run's signature (its ledger entry against the environment's pinned key) and
+    its offline verify status (chain, manifest and file hashes), as of this build."""
+    from ..errors import RovnError
+    from . import ledger, signing, verify
+
+    store = verify.Local(root)
+    try:
+        key = signing.trusted(env, None, store.exported_key(""))
+    except RovnError:
+        key = None  # verify names why; every run shows it
+    problems: dict[str, str] = {}
+    for run, message in verify.verify(store, env=env).problems:
+        problems.setdefault(run, message)
+    return {e["run_id"]: ("signed" if key is not None and ledger.signature_ok(e, key) else
+                          "BAD SIGNATURE" if key is not None else "key not trusted",
+                          "NOT OK: " + problems[e["run_id"]] if e["run_id"] in problems else "intact")
+            for e in ledger.read(root) if "run_id" in e}
+
+
+def rows(root: Path, env: str = "sandbox") -> list[dict]:
+    checked = integrity(root, env)
+    return [_row(m, root, checked) for m in reversed(manifest.runs(root)) if not m.get("unreadable")]
 
 
 def week_chart(data: list[dict]) -> str:
@@ -67,8 +117,9 @@ def week_chart(data: list[dict]) -> str:
             f"height='{height + 20}'>{''.join(parts)}</svg><div>{legend}</div>")
 
 
-def build(root: Path) -> Path:
-    data = rows(root)
+def build(root: Path, env: str = "sandbox") -> Path:
+    """env: whose pinned key the signatures are checked against."""
+    data = rows(root, env)
     page = TEMPLATE.replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
     page = page.replace("__CHART__", week_chart(data))
     page = page.replace("__GENERATED__", html.escape(datetime.now().astimezone().isoformat(timespec="seconds")))
@@ -86,71 +137,108 @@ th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-alig
 th{background:#f5f5f5} .muted{color:#777} code{font-size:12px}
 .outcome{font-weight:600} .success{color:#2e7d32} .failed{color:#c62828} .interrupted{color:#ef6c00}
 .preview{color:#607d8b} .chip{color:#fff;padding:1px 6px;border-radius:8px;font-size:12px}
-#filters label{margin-right:16px}
+.badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:12px;font-weight:600;color:#fff;background:#607d8b}
+.badge.pass,.badge.signed,.badge.intact{background:#2e7d32} .badge.FAIL,.badge.bad{background:#c62828}
+.badge.warn{background:#ef6c00}
+#filters label{margin-right:16px} #f-text{width:22em}
 </style></head><body>
 <h1>Rōvn runbook evidence</h1>
 <p class="muted">Generated __GENERATED__. Every run here is in the signed ledger: check it with
-<code>rovn-ops evidence verify</code>.</p>
+<code>rovn-ops evidence verify</code>. Signature and verify status below are as of this build (offline:
+ledger chain, signatures, manifest and file hashes).</p>
 <h2>Production changes per week</h2>
 __CHART__
-<h2>Runs</h2>
 <div id="filters">
+<label>Search <input type="search" id="f-text" placeholder="run id, revision, image, approver, check…"></label>
 <label>Runbook <select id="f-runbook"><option value="">all</option></select></label>
 <label>Outcome <select id="f-outcome"><option value="">all</option></select></label>
 <label>From <input type="date" id="f-from"></label>
 <label>To <input type="date" id="f-to"></label>
 <span id="count" class="muted"></span>
 </div>
-<table id="runs"><thead><tr><th>Started (UTC)</th><th>Runbook</th><th>Outcome</th><th>Target</th>
-<th>Operator</th><th>Approvers</th><th>Run</th><th>Links</th></tr></thead><tbody></tbody></table>
 <h2>Change management: every production write</h2>
-<p class="muted">Each executed change with its approval (who, when, which plan) and its verification.</p>
-<table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Target</th><th>Approved by</th>
-<th>Approved at</th><th>Plan hash</th><th>Verification</th><th>audit_log</th><th>Evidence</th></tr></thead>
-<tbody></tbody></table>
+<p class="muted">Each executed change: what changed, how it was verified, who approved which plan, and its
+evidence's integrity. <button id="csv" type="button">Download CSV</button> (the rows shown)</p>
+<table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Environment</th><th>Target</th>
+<th>What changed</th><th>How verified</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
+<th>Signature / verify</th><th>audit_log (id, hash)</th><th>Evidence</th></tr></thead><tbody></tbody></table>
+<h2>Runs</h2>
+<table id="runs"><thead><tr><th>Started (UTC)</th><th>Runbook</th><th>Environment</th><th>Outcome</th><th>Target</th>
+<th>Operator</th><th>Approvers</th><th>Signature / verify</th><th>Run</th><th>Links</th></tr></thead><tbody></tbody></table>
 <script>
 const RUNS = __DATA__;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
 const link = (href, text) => href ? `<a href="${esc(href)}">${text}</a>` : "";
+const when = (r) => r.started_at.replace("T", " ").slice(0, 19);
+const badge = (word, cls) => `<span class="badge ${esc(cls || word)}">${esc(word)}</span>`;
+const checks = (r) => r.verification.map((c) => `${c.verdict}: ${c.check}${c.detail ? " (" + c.detail + ")" : ""}`);
+const verified = (r) => r.verification.length ? checks(r) : [r.outcome === "success" ? "verified" : `${r.outcome}: ${r.error}`];
+const integrity = (r) => badge(r.signature, r.signature === "signed" ? "signed" : "bad") + " " +
+  badge(r.verified.startsWith("NOT OK") ? r.verified : "intact", r.verified === "intact" ? "intact" : "bad");
+const haystack = (r) => [r.run_id, r.runbook, r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
+  r.error, r.changed.join(" "), checks(r).join(" "), r.plan_hash, r.audit_log.join(" "), r.signature, r.verified]
+  .join(" ").toLowerCase();
 function fill(select, values) {
   [...new Set(values)].sort().forEach((v) => select.insertAdjacentHTML("beforeend", `<option>${esc(v)}</option>`));
 }
-function renderRuns() {
-  const f = {runbook: $("f-runbook").value, outcome: $("f-outcome").value, from: $("f-from").value, to: $("f-to").value};
-  const shown = RUNS.filter((r) => (!f.runbook || r.runbook === f.runbook) && (!f.outcome || r.outcome === f.outcome)
-    && (!f.from || r.date >= f.from) && (!f.to || r.date <= f.to));
+const FILTERS = ["text", "runbook", "outcome", "from", "to"];
+function shownRuns() {
+  const f = Object.fromEntries(FILTERS.map((k) => [k, $("f-" + k).value]));
+  const words = f.text.toLowerCase().split(/\\s+/).filter(Boolean);
+  return [f, RUNS.filter((r) => (!f.runbook || r.runbook === f.runbook) && (!f.outcome || r.outcome === f.outcome)
+    && (!f.from || r.date >= f.from) && (!f.to || r.date <= f.to) && words.every((w) => haystack(r).includes(w)))];
+}
+function render() {
+  const [f, shown] = shownRuns();
   $("runs").tBodies[0].innerHTML = shown.map((r) => `<tr data-run="${esc(r.run_id)}">
-    <td>${esc(r.started_at.replace("T", " ").slice(0, 19))}</td><td>${esc(r.runbook)}</td>
+    <td>${esc(when(r))}</td><td>${esc(r.runbook)}</td><td>${esc(r.environment)}</td>
     <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td>${esc(r.operator)}</td>
-    <td>${esc(r.approvers.join(", ") || "-")}</td><td><code>${esc(r.run_id)}</code></td>
+    <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}</td><td><code>${esc(r.run_id)}</code></td>
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
+  $("changes").tBodies[0].innerHTML = shown.filter((r) => r.change).map((r) => `<tr data-run="${esc(r.run_id)}">
+    <td>${esc(when(r))}</td><td>${esc(r.runbook)}</td><td>${esc(r.environment)}</td><td>${esc(r.target)}</td>
+    <td class="changed">${r.changed.map(esc).join("<br>") || "-"}</td>
+    <td class="verification">${verified(r).map(esc).join("<br>")}</td>
+    <td>${esc(r.approvers.join(", "))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
+    <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
+    <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
+    <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`).join("")
+    || "<tr><td colspan=12 class=muted>No production writes match.</td></tr>";
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
   history.replaceState(null, "", hash ? "#" + hash : location.pathname);
 }
-function renderChanges() {
-  $("changes").tBodies[0].innerHTML = RUNS.filter((r) => r.change).map((r) => {
-    const a = r.approvals[0] || {};
-    const verified = r.outcome === "success" ? "verified" : `${r.outcome}: ${r.error}`;
-    return `<tr><td>${esc(r.started_at.replace("T", " ").slice(0, 19))}</td><td>${esc(r.runbook)}</td>
-      <td>${esc(r.target)}</td><td>${esc(r.approvers.join(", "))}</td><td>${esc((a.at || "").slice(0, 19))}</td>
-      <td><code>${esc((a.plan_hash || "").slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(verified)}</td>
-      <td>${esc(r.audit_log_ids.join(", "))}</td><td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`;
-  }).join("") || "<tr><td colspan=9 class=muted>No production writes yet.</td></tr>";
+function csvCell(value) {
+  let text = String(value ?? "");
+  if (/^[=+\\-@\\t\\r]/.test(text)) text = "'" + text;  // a spreadsheet must not run a cell as a formula
+  return '"' + text.replace(/"/g, '""') + '"';
+}
+function downloadCsv() {
+  const head = ["when_utc", "runbook", "environment", "target", "what_changed", "how_verified", "approved_by",
+    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "run_id", "evidence"];
+  const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.environment, r.target,
+    r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
+    r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.run_id, r.html || ""]);
+  const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
+  a.download = `rovn-change-management-${new Date().toISOString().slice(0, 10)}.csv`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
 }
 fill($("f-runbook"), RUNS.map((r) => r.runbook));
 fill($("f-outcome"), RUNS.map((r) => r.outcome));
-const FILTERS = ["runbook", "outcome", "from", "to"];
 function fromHash() {
   const wanted = new URLSearchParams(location.hash.slice(1));
   for (const k of FILTERS) $("f-" + k).value = wanted.get(k) || "";
-  renderRuns();
+  render();
 }
-for (const k of FILTERS) $("f-" + k).addEventListener("change", renderRuns);
+for (const k of FILTERS) $("f-" + k).addEventListener(k === "text" ? "input" : "change", render);
+$("csv").addEventListener("click", downloadCsv);
 window.addEventListener("hashchange", fromHash);
 fromHash();
-renderChanges();
 </script></body></html>
 """

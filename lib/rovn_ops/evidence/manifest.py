@@ -101,8 +101,11 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
         "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", []),
         "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
-        "facts": result.get("facts", {}),
-        "short_secrets": sorted(set(result.get("short_secrets", []))),  # too short to scrub  # the runbook's own, e.g. a deploy's revisions and ECS calls
+        "confirm_command": result.get("confirm_command"),  # a preview's: the command that executes it
+        "summary": result.get("summary", {}),  # the runbook's own headline fields (`rovn-ops run` prints them)
+        "verification": result.get("verification", []),  # each check of the protocol's verify step
+        "facts": result.get("facts", {}),  # the runbook's own, e.g. a deploy's revisions and ECS calls
+        "short_secrets": sorted(set(result.get("short_secrets", []))),  # too short to scrub
         "files": files,
         "notebook": {"path": str((final_dir or directory) / notebook.name), "sha256": files[0]["sha256"] if files else None},
         "source": {"path": str(source.relative_to(paths.root())) if source.is_relative_to(paths.root())
@@ -137,3 +140,31 @@ def runs(root: Path | None = None) -> list[dict]:
             found.append({"run_id": p.parent.name, "path": str(p.parent), "started_at": "", "unreadable": True})
     return sorted(found, key=lambda m: (m.get("started_at", ""), m["run_id"]))
 
+
+
+def find(fragment: str, root: Path | None = None) -> dict:
+    """The run a run id names, or any unique part of one (e.g. its random suffix, `d85dd1`)."""
+    from ..errors import BadInput
+
+    root = root or paths.evidence()
+    everything = runs(root)
+    exact = [m for m in everything if m["run_id"] == fragment]
+    found = exact or [m for m in everything if fragment and fragment in m["run_id"]]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise BadInput(f"run {fragment!r}: no run id in {root} contains it; `rovn-ops evidence list` shows the runs")
+    names = ", ".join(m["run_id"] for m in found[:5]) + (", …" if len(found) > 5 else "")
+    raise BadInput(f"run {fragment!r}: {len(found)} runs match ({names}); give more of the run id")
+
+
+def listing(m: dict) -> dict:
+    """One run in `evidence list --json`: what an auditor or a script filters on."""
+    approvals = m.get("approvals", [])
+    return {"run_id": m["run_id"], "runbook": m.get("runbook"), "outcome": m.get("outcome"),
+            "environment": m.get("environment"), "started_at": m.get("started_at"), "ended_at": m.get("ended_at"),
+            "targets": m.get("targets", []),
+            "approvers": sorted({a for ap in approvals for a in ap.get("approvers", [])}),
+            "plan_hash": m.get("plan_hash") or next((ap.get("plan_hash") for ap in approvals), None),
+            "operator": (m.get("operator") or {}).get("arn"), "audit_log_ids": m.get("audit_log_ids", []),
+            "error": m.get("error") or None, "path": m.get("path")}

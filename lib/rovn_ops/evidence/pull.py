@@ -32,6 +32,7 @@ def pull(s3, name: str, root: Path) -> tuple[int, int]:
             fetched += 1
     ledger.sync(root, missing)
     _public_key(s3, name, listing, root, missing)
+    _rotations(s3, name, listing, root)
     return len(missing), fetched
 
 
@@ -44,3 +45,12 @@ def _public_key(s3, name: str, listing, root: Path, entries: list[dict]) -> None
     pem = bucket_mod.read(s3, name, f"{bucket_mod.KEYS_PREFIX}{key_ids[-1]}.pem")
     if pem:
         path.write_bytes(pem)
+
+
+def _rotations(s3, name: str, listing, root: Path) -> None:
+    """Key rotation statements: verify follows them back from the pinned key."""
+    path = root / signing.ROTATIONS_FILE
+    have = set(path.read_text().splitlines()) if path.exists() else set()
+    new = [(bucket_mod.read(s3, name, k) or b"").decode().strip() for k in listing.keys(bucket_mod.ROTATIONS_PREFIX)]
+    with open(path, "a") as f:
+        f.writelines(line + "\n" for line in new if line and line not in have)

@@ -1,5 +1,10 @@
 """The HTML copy of an executed notebook (nbconvert), made from the scrubbed notebook.
 
+It opens with a summary header, so an auditor learns in seconds who ran what, when,
+who approved which plan, how it was verified and how it ended; the notebook follows.
+Outcomes and verdicts are CSS badges with words, never emoji (a stock Chromium has
+no colour-emoji font: they render as empty boxes).
+
 nbconvert's `basic` template (cells and outputs, no page chrome) in a small page of
 our own: a fraction of the `lab` template's render time and ~300 KB of CSS less per
 run, and it still opens from disk in any browser.
@@ -20,7 +25,13 @@ body{{font:14px system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0
 table{{border-collapse:collapse;margin:6px 0;font-size:12px}} th,td{{border:1px solid #ddd;padding:3px 6px;text-align:left}}
 th{{background:#f5f5f5}} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] pre,
 .output_error pre{{background:#fdecea;border:1px solid #f5c2c0}}
+#run-summary{{border:1px solid #ccc;border-radius:6px;padding:8px 16px;margin-bottom:24px;background:#fafafa}}
+#run-summary th{{width:11em;background:none;border:none;vertical-align:top}} #run-summary td{{border:none}}
+.badge{{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600;color:#fff;background:#607d8b}}
+.badge.success,.badge.pass{{background:#2e7d32}} .badge.failed,.badge.FAIL{{background:#c62828}}
+.badge.refused{{background:#6a1b9a}} .badge.interrupted,.badge.attention,.badge.warn{{background:#ef6c00}}
 </style></head><body>
+{header}
 <p style="color:#777">Executed notebook: {title}. The signed original is the .ipynb beside this file.</p>
 {body}
 </body></html>
@@ -32,11 +43,59 @@ def prewarm() -> None:
     from nbconvert import HTMLExporter  # noqa: F401
 
 
-def html(notebook: Path) -> Path:
+def html(notebook: Path, header: dict | None = None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(template_name="basic").from_notebook_node(nbformat.read(notebook, as_version=4))
     out = notebook.with_suffix(".html")
-    out.write_text(PAGE.format(title=html_lib.escape(notebook.name), body=body))
+    out.write_text(PAGE.format(title=html_lib.escape(notebook.name), body=body,
+                               header=summary_header(header) if header else ""))
     return out
+
+
+def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started,
+                 outcome: str, error: str, result: dict) -> dict:
+    """What the header shows, from what the run recorded (before the manifest is built)."""
+    from datetime import datetime, timezone
+
+    from ..report import pairs, split_next
+
+    final = result.get("outcome") if outcome == "success" and result.get("outcome") else outcome
+    approvals = result.get("approvals", [])
+    changed = [f"{k}: {v}" for k, v in pairs(result.get("summary") or {}) if not k.endswith("command")]
+    return {"run_id": run_id, "runbook": runbook, "environment": parameters.get("env"), "mode": mode,
+            "who": f"{(operator.get('arn') or '?').rsplit('/', 1)[-1]} ({operator.get('arn')}, "
+                   f"local user {operator.get('local_user')})",
+            "when": f"{started:%Y-%m-%d %H:%M:%S} → {datetime.now(timezone.utc):%H:%M:%S} UTC",
+            "targets": list(dict.fromkeys(result.get("targets", []))), "changed": changed,
+            "approvals": [f"{', '.join(a.get('approvers', []))} at {str(a.get('at', ''))[:19]}, "
+                          f"plan {str(a.get('plan_hash', ''))[:12]}" for a in approvals],
+            "plan_hash": result.get("plan_hash"), "verification": result.get("verification", []),
+            "outcome": final, "error": split_next(error)[0],
+            "audit_log": [f"{a['id']} ({a['row_hash'][:12]})" for a in result.get("audit_log", [])]}
+
+
+def _badge(word: str) -> str:
+    return f'<span class="badge {html_lib.escape(word)}">{html_lib.escape(word)}</span>'
+
+
+def summary_header(f: dict) -> str:
+    e = html_lib.escape
+    checks = "<br>".join(f"{_badge(c.get('verdict', '?'))} {e(c.get('check', ''))}: {e(str(c.get('detail', '')))}"
+                         for c in f["verification"])
+    rows = [("Outcome", _badge(f["outcome"]) + (f" {e(f['error'])}" if f["error"] else "")),
+            ("Runbook", f"{e(f['runbook'])} ({e(str(f['environment']))}, {e(f['mode'])})"),
+            ("Who", e(f["who"])), ("When", e(f["when"])),
+            ("Target", e(", ".join(f["targets"]) or "-")),
+            ("What changed", "<br>".join(map(e, f["changed"])) or ("nothing (preview only)"
+                                                                  if f["outcome"] == "preview" else "-")),
+            ("Approvals", "<br>".join(map(e, f["approvals"])) or "none"),
+            ("Verification", checks or "-"),
+            ("audit_log", e(", ".join(f["audit_log"]) or "no row")),
+            ("Run id", f"<code>{e(f['run_id'])}</code>")]
+    if f.get("plan_hash"):
+        rows.insert(6, ("Plan hash", f"<code>{e(f['plan_hash'])}</code>"))
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<section id="run-summary"><h2>Run summary</h2><table>{body}</table></section>'
+

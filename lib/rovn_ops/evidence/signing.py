@@ -124,3 +124,58 @@ def trusted(env: str, auditor_key: Path | None, exported: bytes | None):
 
 class UntrustedKey(RovnError):
     pass
+
+
+# Rotation: explicit and logged. The statement names both keys and is signed by both:
+# the old key vouches for its successor, the new one for its predecessor, so a verifier
+# that trusts the key pinned today also trusts the runs its predecessors signed.
+ROTATIONS_FILE = "key-rotations.jsonl"
+ROTATION_FIELDS = ("old_key_id", "old_public_key", "new_key_id", "new_public_key", "at")
+
+
+def rotation_statement(old, new, at: str) -> dict:
+    import base64
+    import json
+
+    body = {"old_key_id": key_id(old.public_key()), "old_public_key": public_pem(old).decode(),
+            "new_key_id": key_id(new.public_key()), "new_public_key": public_pem(new).decode(), "at": at}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return body | {"hash": digest, "sig_old": base64.b64encode(old.sign(bytes.fromhex(digest))).decode(),
+                   "sig_new": base64.b64encode(new.sign(bytes.fromhex(digest))).decode()}
+
+
+def _rotation_ok(r: dict) -> tuple | None:
+    """(old public key, new public key) if the statement is intact and signed by both."""
+    import base64
+    import json
+
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        body = {k: r[k] for k in ROTATION_FIELDS}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        old = public_from_pem(r["old_public_key"].encode(), "rotation")
+        new = public_from_pem(r["new_public_key"].encode(), "rotation")
+        if digest != r["hash"] or key_id(old) != r["old_key_id"] or key_id(new) != r["new_key_id"]:
+            return None
+        old.verify(base64.b64decode(r["sig_old"]), bytes.fromhex(digest))
+        new.verify(base64.b64decode(r["sig_new"]), bytes.fromhex(digest))
+        return old, new
+    except (InvalidSignature, KeyError, ValueError, TypeError, RovnError):
+        return None
+
+
+def with_predecessors(key, rotations: list[dict]) -> dict:
+    """{key id: public key}: the trusted key and, back through rotation statements signed
+    by both sides, every key it succeeded."""
+    keys = {key_id(key): key}
+    grew = True
+    while grew:
+        grew = False
+        for r in rotations:
+            if r.get("new_key_id") in keys and r.get("old_key_id") not in keys:
+                pair = _rotation_ok(r)
+                if pair:
+                    keys[r["old_key_id"]] = pair[0]
+                    grew = True
+    return keys

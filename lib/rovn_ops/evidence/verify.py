@@ -71,6 +71,10 @@ class Local:
     def entries(self, last: int | None) -> list[dict]:
         return ledger.read_tail(self.root, last) if last else ledger.read(self.root)
 
+    def rotations(self) -> list[dict]:
+        path = self.root / signing.ROTATIONS_FILE
+        return [_json(line.encode()) or {} for line in path.read_text().splitlines()] if path.is_file() else []
+
     def exported_key(self, key_id: str) -> bytes | None:
         path = self.root / signing.PUBLIC_KEY_FILE
         return path.read_bytes() if path.is_file() else None
@@ -111,6 +115,9 @@ class Bucket:
 
     def exported_key(self, key_id: str) -> bytes | None:
         return self.read(f"{bucket_mod.KEYS_PREFIX}{key_id}.pem")
+
+    def rotations(self) -> list[dict]:
+        return [_json(self.read(k)) or {} for k in self.listing.keys(bucket_mod.ROTATIONS_PREFIX)]
 
     def manifest(self, entry: dict) -> dict | None:
         return _json(self.read(f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/manifest.json"))
@@ -225,7 +232,7 @@ def _name(entry: dict, n: int) -> str:
     return entry.get("run_id") or f"(ledger entry {n})"
 
 
-def check_chain(segment: list[dict], report: Report, key, partial: bool, all_signatures: bool) -> bool:
+def check_chain(segment: list[dict], report: Report, keys: dict | None, partial: bool, all_signatures: bool) -> bool:
     """seq, prev, hashes, checkpoints; the tip's signatures vouch for the rest (each hash
     covers its predecessor's), every signature is checked when any link fails."""
     ok = True
@@ -250,17 +257,21 @@ def check_chain(segment: list[dict], report: Report, key, partial: bool, all_sig
                             "the checkpoint before it")
             ok = False
         prev, prev_cp = e.get("hash", ""), cp
-    if key is None:
+    if keys is None:
         return ok
-    kid = signing.key_id(key)
-    tip = segment[-1]
-    tip_ok = ledger.signature_ok(tip, key) and ledger.signature_ok(tip.get("checkpoint") or {}, key)
+
+    def signed(e: dict) -> bool:
+        key = keys.get(e.get("key_id"))
+        return key is not None and ledger.signature_ok(e, key) and ledger.signature_ok(e.get("checkpoint") or {}, key)
+
+    tip_ok = signed(segment[-1])
     if all_signatures or not tip_ok or not ok:
+        trusted = ", ".join(keys)
         for n, e in enumerate(segment, 1):
-            if not (ledger.signature_ok(e, key) and ledger.signature_ok(e.get("checkpoint") or {}, key)):
+            if not signed(e):
                 other = e.get("key_id")
-                why = f"signed by key {other}, not the trusted key {kid}" if other and other != kid else \
-                    f"bad signature (not signed by key {kid})"
+                why = f"signed by key {other}, not the trusted key {trusted}" if other not in keys else \
+                    f"bad signature (not signed by key {other})"
                 report.add(_name(e, n), f"ledger entry {e.get('seq')}: {why}")
     return ok and tip_ok
 
@@ -269,7 +280,7 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
            all_signatures: bool = False, last: int | None = None) -> Report:
     report = Report()
     entries = store.entries(last)
-    key = _trusted_key(store, env, auditor_key, entries, report)
+    keys = _trusted_keys(store, env, auditor_key, entries, report)
     segments = _segments(entries) or [[]]
     if env != "sandbox" and len(segments) > 1:
         report.add(_name(segments[1][0], 0), "the ledger holds more than one chain: only a sandbox reset "
@@ -279,7 +290,7 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
         if not segment:
             continue
         report.checked += len(segment)
-        check_chain(segment, report, key, partial=bool(last), all_signatures=all_signatures)
+        check_chain(segment, report, keys, partial=bool(last), all_signatures=all_signatures)
         online = segment[0].get("chain") == current_chain
         if not online:
             report.earlier_chains += len(segment)
@@ -322,12 +333,15 @@ def anchor_chain(conn) -> str | None:
     return anchor.chain_id(conn)
 
 
-def _trusted_key(store, env: str, auditor_key: Path | None, entries: list[dict], report: Report):
+def _trusted_keys(store, env: str, auditor_key: Path | None, entries: list[dict], report: Report) -> dict | None:
+    """{key id: key}: the pinned key (or the auditor's) and its predecessors, through
+    rotation statements signed by both sides."""
     from ..errors import RovnError
 
     try:
         pinned = None if auditor_key else signing.pinned_id(env)
-        return signing.trusted(env, auditor_key, store.exported_key(pinned) if pinned else None)
+        key = signing.trusted(env, auditor_key, store.exported_key(pinned) if pinned else None)
     except RovnError as e:
         report.add(_name(entries[0], 1) if entries else "(archive)", str(e))
         return None
+    return signing.with_predecessors(key, store.rotations())

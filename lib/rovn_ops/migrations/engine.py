@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from .. import audit
 from ..errors import Refused
-from . import files, lint, phi, snapshot
+from . import append_only, files, lint, phi, snapshot
 from .sql import statements, table_name
 
 LOCK_KEY = 0x726F766E  # "rovn": one migration run per database at a time
@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     creates     text[] NOT NULL DEFAULT '{}',  -- tables it created, parsed once at apply,
     drops       text[] NOT NULL DEFAULT '{}'   -- so verify need not re-parse every file
 )"""
-AUDIT_TRIGGERS = ("audit_log_chain", "audit_log_no_update_delete", "audit_log_no_truncate")
+# Applied by another runner and adopted by `migrations baseline` (ledgers made before it too).
+BASELINED = "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS baselined boolean NOT NULL DEFAULT false"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Report:
 
 def ensure_ledger(conn) -> None:
     conn.execute(LEDGER)
+    conn.execute(BASELINED)
 
 
 def applied(conn) -> list[dict]:
@@ -110,9 +112,7 @@ def verify(conn, directory: Path) -> Report:
 
 
 def _post_state(conn, rows: list[dict]) -> list[str]:
-    found = {r[0] for r in conn.execute(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') AND NOT tgisinternal")}
-    problems = [f"audit_log trigger {t} is missing" for t in AUDIT_TRIGGERS if t not in found]
+    problems = append_only.problems(conn)
     tables = set()
     for r in rows:  # in apply order
         tables = (tables | set(r["creates"])) - set(r["drops"])

@@ -1,12 +1,14 @@
 """Migration files and their order.
 
 Names: `NNNN_name.sql` (sequential), or a date-named hotfix `YYYY_MM_DD_name.sql`.
-Order: numbered files by number; a hotfix runs right after the numbered file its
-header names with `-- rovn:after NNNN_name.sql` (hotfixes after the same file run in
-date order). A hotfix without that header is refused: its place must be explicit.
+Order: numbered files by number; a hotfix runs right after the numbered file the
+engine's configuration names for it (`hotfixes:` in parameters/migrations.yaml, so the
+platform's files, applied long ago by another runner, are never edited), or its own
+`-- rovn:after NNNN_name.sql` header. Hotfixes after the same file run in date order.
+A hotfix placed by neither is refused, and so is one the two place differently.
 
 Header directives (comment lines at the top of the file):
-- `-- rovn:after FILE`       a hotfix's place in the order;
+- `-- rovn:after FILE`       a hotfix's place in the order (optional: see above);
 - `-- rovn:no-transaction`   run outside a transaction (CREATE INDEX CONCURRENTLY).
 """
 from __future__ import annotations
@@ -74,15 +76,43 @@ def load(path: Path) -> Migration:
     return Migration(path.name, path, sql, number, hotfix, d.get("after"), "no-transaction" not in d)
 
 
-def discover(directory: Path) -> list[Migration]:
+CONFIG = "migrations.yaml"
+
+
+def configured_placement() -> dict[str, str]:
+    """hotfix file → the numbered file it runs after, from parameters/migrations.yaml."""
+    import yaml
+
+    from .. import paths
+
+    path = paths.parameters() / CONFIG
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    hotfixes = (data or {}).get("hotfixes") or {}
+    if not isinstance(hotfixes, dict):
+        raise BadInput(f"{path}: hotfixes: expected a mapping of HOTFIX.sql: NNNN_name.sql")
+    return {str(k): str(v) for k, v in hotfixes.items()}
+
+
+def discover(directory: Path, placement: dict[str, str] | None = None) -> list[Migration]:
     """Every migration in the directory, in the order they apply."""
     if not directory.is_dir():
         raise BadInput(f"migrations directory {directory}: not found")
     found = [load(p) for p in sorted(directory.glob("*.sql"), key=lambda p: p.name)]
-    return order(found)
+    return order(found, configured_placement() if placement is None else placement)
 
 
-def order(found: list[Migration]) -> list[Migration]:
+def _place(h: Migration, placement: dict[str, str]) -> str:
+    configured = placement.get(h.name)
+    if configured and h.after and configured != h.after:
+        raise BadInput(f"hotfix {h.name}: parameters/{CONFIG} places it after {configured}, "
+                       f"its header after {h.after}; expected one place")
+    if not (configured or h.after):
+        raise BadInput(f"hotfix {h.name}: not placed; expected '{h.name}: NNNN_name.sql' under hotfixes in "
+                       f"parameters/{CONFIG} (or a '-- rovn:after NNNN_name.sql' header)")
+    return configured or h.after
+
+
+def order(found: list[Migration], placement: dict[str, str] | None = None) -> list[Migration]:
     numbered = sorted((m for m in found if m.number is not None), key=lambda m: m.number)
     seen = {}
     for m in numbered:
@@ -91,15 +121,14 @@ def order(found: list[Migration]) -> list[Migration]:
         seen[m.number] = m.name
     hotfixes = sorted((m for m in found if m.hotfix_date), key=lambda m: (m.hotfix_date, m.name))
     names = {m.name for m in numbered}
+    after = {h.name: _place(h, placement or {}) for h in hotfixes}
     for h in hotfixes:
-        if not h.after:
-            raise BadInput(f"hotfix {h.name}: expected a '-- rovn:after NNNN_name.sql' header placing it")
-        if h.after not in names:
-            raise BadInput(f"hotfix {h.name}: '-- rovn:after {h.after}' names no numbered migration")
+        if after[h.name] not in names:
+            raise BadInput(f"hotfix {h.name}: placed after {after[h.name]}, which is no numbered migration")
     result = []
     for m in numbered:
         result.append(m)
-        result += [h for h in hotfixes if h.after == m.name]
+        result += [h for h in hotfixes if after[h.name] == m.name]
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .. import db, paths
+from .. import db, paths, plaintext
 from ..errors import Refused
 from ..protocol import Plan, authorize, refuse
 from . import engine, files, phi, reversal
@@ -24,6 +24,8 @@ class Prepared:
         return (f"**{self.reversal.file_name}** reverses `{self.reversal.migration.name}`"
                 + (" (written by an earlier run)" if self.reversal.existing else "") +
                 f"{also}\n\n```sql\n{self.reversal.sql}```\n\n**Data that would be lost:**\n\n{loss}\n")
+
+    __repr__ = plaintext.markdown_repr
 
 
 class Steps:
@@ -99,14 +101,14 @@ class Steps:
 
 def summary(ctx, change, prepared: Prepared):
     """The last cell: the outcome, the run id, what to do next."""
-    from IPython.display import Markdown
-
     change.finish()
     if not change.approval.executed:
         head = f"### Preview only: `{prepared.reversal.migration.name}` was not reversed"
         nxt = "Next: get the plan reviewed, then run the command above with the approvers' names."
     else:
-        head = f"### ✅ `{prepared.reversal.migration.name}` reversed by `{prepared.reversal.file_name}`"
+        head = f"### Reversed: `{prepared.reversal.migration.name}` by `{prepared.reversal.file_name}`"
+        ctx.record(summary={"migration_reversed": prepared.reversal.migration.name,
+                            "reversal_file": prepared.reversal.file_name})
         nxt = (f"Next: commit `{prepared.reversal.file_name}` to the migrations repository "
                "(a copy is in this run's evidence), and check the service with `rovn-ops run service_status`.")
-    return Markdown(f"{head}\n\n{nxt}\n\nrun id: `{ctx.run_id}`")
+    return plaintext.Note(f"{head}\n\n{nxt}\n\nrun id: `{ctx.run_id}`")

@@ -18,6 +18,11 @@ def _state_file(state_dir: Path | None = None) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    try:  # started by this process (tests, demo): reap it, or a zombie looks alive to kill(0)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: another command started it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -95,6 +100,7 @@ def exports(current: dict) -> dict[str, str]:
         "ROVN_MIGRATION_DATABASE_URL": current["admin_database_url"],
         "ROVN_HEALTH_URL": current["health_url"],
         "ROVN_SINK_URL": current["sink_url"],
+        "ROVN_GITHUB_URL": current["github_url"],
         "ROVN_SANDBOX_URL": current["control_url"],
         "ROVN_SANDBOX_FAKES_URL": current.get("fakes_url", ""),
         "ROVN_SENTRY_URL": current.get("sentry_url", ""),
@@ -114,7 +120,7 @@ def apply_env(current: dict) -> None:
 def _control(current: dict, method: str, path: str, body: dict | None = None):
     import urllib3
 
-    resp = urllib3.request(method, current["control_url"] + path, timeout=60,
+    resp = urllib3.request(method, current["control_url"] + path, timeout=180,  # a reset on a loaded machine
                            body=json.dumps(body).encode() if body is not None else None,
                            headers={"Content-Type": "application/json"})
     data = json.loads(resp.data or b"null")

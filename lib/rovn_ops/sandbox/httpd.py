@@ -44,9 +44,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep the sandbox log for real events
         pass
 
+    def version_string(self) -> str:
+        # Scenario health_proxied: answer as Cloudflare's edge does (orange cloud, §4).
+        return "cloudflare" if scenarios.active("health_proxied") else super().version_string()
+
     def _reply(self, code: int, body) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
+        if scenarios.active("health_proxied"):
+            self.send_header("CF-RAY", "8e1f2c3d4a5b6c7d-DFW")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -4,10 +4,13 @@ from __future__ import annotations
 KNOWN = {
     "ecs_new_tasks_fail": "new ECS tasks fail to start; the circuit breaker trips",
     "health_down": "the app's /health answers 503",
+    "health_proxied": "the app's /health answers through Cloudflare's edge (cf-ray, server: cloudflare)",
     "sink_down": "the webhook sink answers 503 to every post",
     "rds_snapshot_fails": "RDS CreateDBSnapshot fails (quota exceeded)",
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
+    "github_status_failing": "GitHub's combined commit status is failure for every commit (CI failed)",
+    "ecs_fargate_no_tmpfs": "ECS as before 2026-01-06: a FARGATE task definition with tmpfs is refused",
     "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
     "secret_checks_hang": "the fake provider and MCP stub hold checks of keys newer than the seed while on",
     # incidents (incidents.py): metrics, logs, alarms and Sentry issues written over the last two hours

@@ -52,6 +52,7 @@ class Sandbox:
         self.dir = state_dir
         self.source_dir = state_dir / "source"  # the service's checkout; migrations/ inside
         self.migrations_dir = self.source_dir / "migrations"
+        self.origin_dir = state_dir / "github" / "rovn-platform.git"  # the checkout's remote (GitHub)
         self.credentials = _credentials(state_dir)
         self.pg = None
         self.admin_url = os.environ.get("DATABASE_URL")
@@ -63,11 +64,12 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 
-        from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_rollout, fakes, httpd, incidents,
-                       rds_faults, secretsmanager_fixes, task_credentials)
+        from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github,
+                       httpd, incidents, rds_faults, secretsmanager_fixes, task_credentials)
 
         ecs_rollout.install()
         bake_incidents.install(self.world["region"])
+        ecs_fargate.install()
         cloudwatch_sim.install()
         rds_faults.install()
         codebuild_sim.install()
@@ -92,6 +94,8 @@ class Sandbox:
         self.app, self.control = httpd.serve(handler), httpd.serve(handler)
         self.sentry = httpd.serve(self._sentry_handler())
         incidents.install(self)
+        self.github = httpd.serve(type("G", (github.Handler,), {
+            "origin": self.origin_dir, "token": staticmethod(self.github_token)}))
         db.join()
         self._seed_secret_values()
         return self._state(facts)
@@ -114,13 +118,14 @@ class Sandbox:
 
     def _recreate_db(self) -> None:
         from .. import paths
-        from . import database
+        from . import database, github
 
         # A working copy of the service's source, its migrations inside, as a checkout of
         # the platform repository: what a runbook writes (a reversal) never touches the samples.
         shutil.rmtree(self.source_dir, ignore_errors=True)
         shutil.copytree(paths.project_path(self.world["sample_source"]), self.source_dir)
         shutil.copytree(paths.project_path(self.world["sample_migrations"]), self.migrations_dir)
+        github.init_repository(self.source_dir, self.origin_dir, self.world["github"]["tag"])
         self.admin_db_url, self.database_url = database.recreate(self.admin_url)
         database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir,
                               paths.project_path(self.defaults["phi_registry"]))
@@ -146,6 +151,13 @@ class Sandbox:
         self.captures.clear()
         self.captures.observe_now()
 
+    def github_token(self) -> str:
+        """The GitHub stub accepts the token's current value in Secrets Manager."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend = secretsmanager_backends["123456789012"][self.world["region"]]
+        return backend.get_secret_value(self.world["github"]["token_secret"], None, "AWSCURRENT")["SecretString"]
+
     def version_of_primary(self) -> str | None:
         from . import ecs_rollout
 
@@ -167,7 +179,9 @@ class Sandbox:
 
         from . import incidents, scenarios
 
-        urllib3.request("POST", f"{self.endpoint}/moto-api/reset")
+        # Resetting every moto backend can take a minute on a loaded machine (parallel tests).
+        urllib3.request("POST", f"{self.endpoint}/moto-api/reset", retries=False,
+                        timeout=urllib3.Timeout(connect=10, read=300))
         scenarios.clear()
         incidents.clear()
         self.sink.clear()
@@ -186,6 +200,7 @@ class Sandbox:
             "embedded_postgres": self.pg is not None,
             "health_url": f"{host}:{self.app.server_port}/health",
             "sink_url": f"{host}:{self.control.server_port}/hooks",
+            "github_url": f"{host}:{self.github.server_port}",
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "fakes_url": f"{host}:{self.fakes.server_port}",
             "sentry_url": f"{host}:{self.sentry.server_port}",

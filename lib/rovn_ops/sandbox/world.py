@@ -103,7 +103,7 @@ def post_scan_findings(endpoint: str, region: str, results: list[dict]) -> None:
 
     urllib3.request("POST", f"{endpoint}/moto-api/static/ecr/scan-finding-results",
                     body=json.dumps({"results": results, "region": region}),
-                    headers={"Content-Type": "application/json"})
+                    headers={"Content-Type": "application/json"}, timeout=120)  # not urllib3's 3 s default
 
 
 def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
@@ -165,6 +165,8 @@ def task_definition(spec: dict, image: str, secrets: list[dict], region: str) ->
         "cpu": spec["cpu"], "memory": spec["memory"],
         "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rovn-ecs-execution",
         "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rovn-passport-api-task",
+        # §9 on Fargate: a read-only root, /tmp writable through a task-level volume
+        # with no host path (the task's ephemeral storage).
         "volumes": [{"name": "tmp"}],
         "containerDefinitions": [{
             "name": spec["container"], "image": image, "essential": True,
@@ -173,7 +175,6 @@ def task_definition(spec: dict, image: str, secrets: list[dict], region: str) ->
             "environment": [{"name": k, "value": v} for k, v in spec["environment"].items()],
             "secrets": secrets,
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
-            "linuxParameters": {"tmpfs": [{"containerPath": "/tmp", "size": 64}]},
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": f"/ecs/{spec['family']}", "awslogs-region": region,
                 "awslogs-stream-prefix": spec["container"]}},
@@ -204,6 +205,33 @@ def _seed_rds(rds, spec: dict) -> None:
                            EngineVersion=spec["engine_version"], DBInstanceClass=spec["instance_class"],
                            AllocatedStorage=100, MasterUsername="rovn_admin",
                            ManageMasterUserPassword=True, MultiAZ=True, StorageEncrypted=True)
+    _seed_snapshots(rds, spec)
+
+
+def _seed_snapshots(rds, spec: dict) -> None:
+    """Manual snapshots with their ages: pre-migration ones as the suite takes them
+    (named and tagged by migrations.snapshot), and others taken by hand. moto stamps
+    "now"; the age is set on the backend, as for the secrets."""
+    from moto.rds.models import rds_backends
+
+    from ..migrations import snapshot
+
+    now = datetime.now(timezone.utc)
+    backend = rds_backends[ACCOUNT][rds.meta.region_name]
+    for s in spec.get("snapshots", []):
+        created = now - timedelta(days=s["age_days"])
+        tags = []
+        if s.get("migration"):  # the suite's: its name and tags
+            sid = snapshot.snapshot_id(s["migration"], created)
+            expires = (created + timedelta(days=snapshot.RETENTION_DAYS)).isoformat(timespec="seconds")
+            tags = [{"Key": snapshot.TAG_MIGRATION, "Value": s["migration"]},
+                    {"Key": snapshot.TAG_EXPIRES, "Value": expires},
+                    {"Key": snapshot.TAG_RUN, "Value": f"sandbox-history-{s['migration']}"}]
+        else:
+            sid = s["id"]
+        rds.create_db_snapshot(DBSnapshotIdentifier=sid, DBInstanceIdentifier=spec["instance"], Tags=tags)
+        backend.database_snapshots[sid].created = created
+        backend.database_snapshots[sid].original_snapshot_create_time = created
 
 
 def _seed_alarms(cloudwatch, logs, world: dict) -> None:

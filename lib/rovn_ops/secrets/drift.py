@@ -132,7 +132,7 @@ class Report:
         return "drift: " + "; ".join(f"{g.principal} via {g.policy} ({g.via})" for g in self.deviations)
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| {'✅' if self._on_list(g) else '❌'} | `{g.principal}` | `{g.policy}` | {g.via} |"
+        rows = "\n".join(f"| {'yes' if self._on_list(g) else '**NO**'} | `{g.principal}` | `{g.policy}` | {g.via} |"
                          for g in self.grants)
         return (f"| allowed | principal | policy granting {ACTION} | via |\n|---|---|---|---|\n{rows}\n\n"
                 f"**{self.verdict()}**\n")

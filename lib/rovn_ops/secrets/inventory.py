@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from .policy import Policy
 
 OVERDUE, DUE, FINE, UNCLASSIFIED = "overdue", "due", "fine", "no policy"
-_MARK = {OVERDUE: "🔴", DUE: "🟠", FINE: "🟢", UNCLASSIFIED: "⚪"}
+_MARK = {OVERDUE: "**OVERDUE**", DUE: "due", FINE: "fine", UNCLASSIFIED: "no policy"}  # words: no emoji font needed
 
 
 @dataclass(frozen=True)

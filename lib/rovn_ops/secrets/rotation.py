@@ -103,7 +103,7 @@ class Rotation:
         problems = ([inv.verdict()] if inv.overdue else []) + ([report.verdict()] if not report.ok else [])
         if problems:
             raise RovnError("; ".join(problems))
-        return f"✅ {inv.verdict()}; {report.verdict()}"
+        return f"OK: {inv.verdict()}; {report.verdict()}"
 
     # preview -------------------------------------------------------------------
     def strategy(self, entry: inventory.Entry) -> Strategy:
@@ -237,7 +237,8 @@ class Rotation:
     def _roll(self, prepared: Prepared) -> dict:
         p, ecs = self.p, self.ctx.client("ecs")
         dep = self._started_deployment(prepared)
-        if dep and tasks.resumable(ecs, p.cluster, p.service, dep):
+        since = inventory.current_version_created(self.sm, prepared.entry.name)  # the new version's birth
+        if dep and since and tasks.resumable(ecs, p.cluster, p.service, dep, since):
             print(f"  rollout       resumed  watching deployment {dep}")
         else:
             dep = tasks.start(ecs, p.cluster, p.service)
@@ -320,7 +321,7 @@ def health_problems(url: str) -> list[str]:
 
 
 def summary(ctx, change, prepared: Prepared):
-    from IPython.display import Markdown
+    from ..plaintext import Note as Markdown  # Markdown with a plain-text form
 
     change.finish()  # the run's outcome for its evidence (a preview's plan hash is in the manifest)
     if not change.approval.executed:
@@ -331,5 +332,6 @@ def summary(ctx, change, prepared: Prepared):
                                "nothing: the expired keys are gone.")}
     after = "\n\nNext: " + nexts.get(prepared.entry.klass, lambda s: "nothing: the old value is retired.")(
         prepared.strategy)
-    return Markdown(f"### ✅ `{prepared.entry.name}` rotated: AWSCURRENT is `{prepared.token}`{after}\n\n"
+    ctx.record(summary={"secrets_rotated": [prepared.entry.name]})
+    return Markdown(f"### Rotated: `{prepared.entry.name}`: AWSCURRENT is `{prepared.token}`{after}\n\n"
                     f"run id: `{ctx.run_id}`")

@@ -20,11 +20,13 @@ def start(ecs, cluster: str, service: str) -> str:
     return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY")
 
 
-def resumable(ecs, cluster: str, service: str, deployment_id: str) -> bool:
-    """Our deployment is still the PRIMARY one and has not failed: watch it rather than
-    start another (a FAILED or superseded one is replaced by a new deployment)."""
+def resumable(ecs, cluster: str, service: str, deployment_id: str, since) -> bool:
+    """Our deployment is still the PRIMARY one, has not failed, and started after the new
+    value existed: watch it rather than start another. A FAILED or superseded one, or one
+    older than the rotation (a forged journal row), is replaced by a new deployment: the
+    old value is never retired on the word of a rollout that did not carry the new one."""
     return any(d["id"] == deployment_id and d["status"] == "PRIMARY" and d.get("rolloutState") != "FAILED"
-               for d in rollout.describe(ecs, cluster, service)["deployments"])
+               and d["createdAt"] >= since for d in rollout.describe(ecs, cluster, service)["deployments"])
 
 
 def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: float, first: float,

@@ -53,9 +53,9 @@ class Verdict:
                             columns=["severity", "signal", "rule", "since (UTC)"])
 
     def _repr_markdown_(self) -> str:
-        head = {"P0": "🔴 **P0**: page on-call now, escalate within 5 minutes (§6)",
-                "P1": "🟠 **P1**: degraded, not down; ack within 15 minutes in business hours (§6)",
-                "none": "🟢 **No incident**"}[self.severity]
+        head = {"P0": "**P0**: page on-call now, escalate within 5 minutes (§6)",
+                "P1": "**P1**: degraded, not down; ack within 15 minutes in business hours (§6)",
+                "none": "**No incident**"}[self.severity]
         lines = [head, "", f"Decided by: {self.rule}"]
         if len(self.signals) > 1:
             lines += ["", "Also seen:"] + [f"- {s.severity}: {s.rule}" for s in self.signals[1:]]

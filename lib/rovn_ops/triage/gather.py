@@ -91,25 +91,53 @@ def _source(found: Findings, name: str, fn, *args):
 
 
 def gather(ctx, window: Window) -> Findings:
+    """Every source at once (each is a few round trips; in sequence they add up):
+    clients and the database connection are made first, then the reads run in threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     p = ctx.params
     found = Findings(window, datetime.now(timezone.utc))
-    cw = ctx.client("cloudwatch")
-    found.service = _source(found, "ecs", status.describe_service, ctx)
-    found.alarms = _source(found, "alarms", alarms.current, cw, p.alarm_prefix) or []
-    found.transitions = _source(found, "alarms", alarms.history, cw, p.alarm_prefix, window) or []
-    dims = metrics.dimensions(load_balancer=load_balancer(ctx, found.service), rds_instance=p.rds_instance,
-                              cluster=p.cluster, service=p.service)
-    raw = _source(found, "metrics", metrics.fetch, cw, window, dims) or {}
-    found.metrics = metrics.frame(raw, window)
-    found.health, found.health_source = _health(ctx, found)
+    cw, logs_client = ctx.client("cloudwatch"), ctx.client("logs")
+    ctx.client("ecs"), ctx.client("secretsmanager")
     conn = _source(found, "audit_log", lambda: ctx.db)
-    if conn is not None:
-        found.changes = _source(found, "audit_log", changes.read, conn, window, CHANGES_BEFORE_MINUTES) or []
-        found.last_deploy = _source(found, "audit_log", changes.last_deploy, conn, window.end)
-    found.sentry_issues = _source(found, "sentry", _sentry, ctx, found) or []
     group = p.log_group or f"/ecs/{p.service}"
-    found.logs = _source(found, "logs", logs.summarise, ctx.client("logs"), group, window)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        run = lambda name, fn, *args: pool.submit(_source, found, name, fn, *args)  # noqa: E731
+        service = run("ecs", status.describe_service, ctx)
+        current = run("alarms", alarms.current, cw, p.alarm_prefix)
+        history = run("alarms", alarms.history, cw, p.alarm_prefix, window)
+        health = pool.submit(_health, ctx, found)
+        log_summary = run("logs", logs.summarise, logs_client, group, window)
+        audit = pool.submit(_audit_then_sentry, ctx, found, conn)
+        charts = pool.submit(_prewarm_charts)
+        found.service = service.result()
+        dims = metrics.dimensions(load_balancer=load_balancer(ctx, found.service), rds_instance=p.rds_instance,
+                                  cluster=p.cluster, service=p.service)
+        raw = run("metrics", metrics.fetch, cw, window, dims)
+        found.alarms, found.transitions = current.result() or [], history.result() or []
+        found.health, found.health_source = health.result()
+        found.logs = log_summary.result()
+        audit.result()
+        charts.result()
+        found.metrics = metrics.frame(raw.result() or {}, window)
     return found
+
+
+def _prewarm_charts() -> None:
+    from . import plots
+
+    try:
+        plots.prewarm()
+    except ImportError:  # the charts cells will say so themselves
+        pass
+
+
+def _audit_then_sentry(ctx, found: Findings, conn) -> None:
+    """Sentry's baseline is the last deploy, so audit_log is read first."""
+    if conn is not None:
+        found.changes = _source(found, "audit_log", changes.read, conn, found.window, CHANGES_BEFORE_MINUTES) or []
+        found.last_deploy = _source(found, "audit_log", changes.last_deploy, conn, found.window.end)
+    found.sentry_issues = _source(found, "sentry", _sentry, ctx, found) or []
 
 
 def load_balancer(ctx, service: dict | None) -> str:

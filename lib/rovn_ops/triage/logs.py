@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 
 from .. import personal_data
 from .window import Window
@@ -20,28 +21,55 @@ ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL"}
 
 @dataclass
 class Summary:
+    """Counts per raw message while reading; redacted once per distinct message when
+    shown (the same line repeats thousands of times in an incident), merged after
+    redaction (lines differing only in an email count as one)."""
+
     group: str
     lines: int = 0
-    counts: Counter = field(default_factory=Counter)
-    first: dict = field(default_factory=dict)
-    last: dict = field(default_factory=dict)
+    # raw lines never show: kept out of repr, read only through the redacted views
+    raw: Counter = field(default_factory=Counter, repr=False)
+    _first: dict = field(default_factory=dict, repr=False)
+    _last: dict = field(default_factory=dict, repr=False)
 
     def add(self, message: str, at: datetime) -> None:
-        key = personal_data.redact(message)[:300]
         self.lines += 1
-        self.counts[key] += 1
-        self.first.setdefault(key, at)
-        self.last[key] = at
+        self.raw[message] += 1
+        self._first.setdefault(message, at)
+        self._last[message] = at
+
+    @cached_property
+    def _redacted(self) -> tuple[Counter, dict, dict]:
+        counts, first, last = Counter(), {}, {}
+        for message, n in self.raw.items():
+            key = personal_data.redact(message)[:300]
+            counts[key] += n
+            first[key] = min(first.get(key, self._first[message]), self._first[message])
+            last[key] = max(last.get(key, self._last[message]), self._last[message])
+        return counts, first, last
+
+    @property
+    def counts(self) -> Counter:
+        return self._redacted[0]
+
+    @property
+    def first(self) -> dict:
+        return self._redacted[1]
+
+    @property
+    def last(self) -> dict:
+        return self._redacted[2]
 
     def top(self, n: int):
         import pandas as pd
 
-        return pd.DataFrame([{"count": c, "message": m, "first": self.first[m].strftime("%H:%M:%S"),
-                              "last": self.last[m].strftime("%H:%M:%S")} for m, c in self.counts.most_common(n)],
+        counts, first, last = self._redacted
+        return pd.DataFrame([{"count": c, "message": m, "first": first[m].strftime("%H:%M:%S"),
+                              "last": last[m].strftime("%H:%M:%S")} for m, c in counts.most_common(n)],
                             columns=["count", "message", "first", "last"])
 
     def onset(self) -> datetime | None:
-        return min(self.first.values()) if self.first else None
+        return min(self._first.values()) if self._first else None
 
 
 def _message(raw: str) -> str | None:

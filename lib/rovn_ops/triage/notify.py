@@ -80,10 +80,12 @@ def incident(ctx, verdict, now: datetime | None = None) -> Incident | None:
     return Incident(iid, detected, bool(previous), previous)
 
 
-def _already(incident: Incident, channel: str) -> dict | None:
+def _already(incident: Incident, channel: str, severity: str) -> dict | None:
+    """What an earlier triage of this incident delivered on `channel` at this severity
+    (a P1 post does not stand for the P0 one when the incident escalates)."""
     for row in reversed(incident.previous):
         got = (row.get("notifications") or {}).get(channel) or {}
-        if got.get("status") == "delivered":
+        if got.get("status") == "delivered" and row.get("severity") == severity:
             return got
     return None
 
@@ -107,11 +109,11 @@ def send(ctx, verdict, story, inc: Incident | None, hours, now: datetime | None 
     text = _text(ctx, inc, verdict, story)
     stamp = now.isoformat(timespec="seconds")
     if verdict.severity == "P0":
-        notice.channels["pagerduty"] = _once(ctx, inc, "pagerduty", stamp, lambda: notifier.pagerduty(
+        notice.channels["pagerduty"] = _once(ctx, inc, "pagerduty", "P0", stamp, lambda: notifier.pagerduty(
             protocol.webhook(ctx, "pagerduty_webhook_url"), text[:1024], source=f"{p.cluster}/{p.service}",
             severity="critical", dedup_key=f"rovn-{inc.id}", routing_key=_routing_key(ctx)))
     if verdict.severity == "P0" or (verdict.severity == "P1" and hours.is_open(now)):
-        notice.channels["slack"] = _once(ctx, inc, "slack", stamp, lambda: notifier.slack(
+        notice.channels["slack"] = _once(ctx, inc, "slack", verdict.severity, stamp, lambda: notifier.slack(
             protocol.webhook(ctx, "slack_webhook_url"), text + (" (queued overnight)" if _queued(inc) else "")))
     elif verdict.severity == "P1":
         when = hours.next_open(now)
@@ -121,8 +123,8 @@ def send(ctx, verdict, story, inc: Incident | None, hours, now: datetime | None 
     return notice
 
 
-def _once(ctx, inc: Incident, channel: str, stamp: str, deliver) -> dict:
-    done = _already(inc, channel)
+def _once(ctx, inc: Incident, channel: str, severity: str, stamp: str, deliver) -> dict:
+    done = _already(inc, channel, severity)
     if done:
         return {"status": "already delivered", "at": done.get("at", ""),
                 "detail": "this incident's earlier triage delivered it; not sent again"}

@@ -16,11 +16,18 @@ class Chart:
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        self.figure.savefig(buf, format="png", dpi=80)  # laid out already: no second "tight" pass
         return buf.getvalue()
 
     def __repr__(self) -> str:
         return self.text
+
+
+def prewarm() -> None:
+    """Import matplotlib's figure and Agg canvas (about a second), e.g. while gather waits on the network."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.dates  # noqa: F401
+    import matplotlib.figure  # noqa: F401
 
 
 def _figure(rows: int):

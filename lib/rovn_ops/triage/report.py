@@ -15,7 +15,7 @@ class Outcome:
 
     def _repr_markdown_(self) -> str:
         v, s, n = self.verdict, self.story, self.notice
-        head = {"P0": "### 🔴 P0", "P1": "### 🟠 P1", "none": "### 🟢 No incident"}[v.severity]
+        head = {"P0": "### P0", "P1": "### P1", "none": "### No incident"}[v.severity]
         lines = [f"{head} on `{self.service}`", "", f"- Rule: {v.rule}", f"- Likely cause: **{s.suspect}**. "
                  f"{s.explanation}"]
         if n.incident:

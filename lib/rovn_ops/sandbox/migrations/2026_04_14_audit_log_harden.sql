@@ -1,4 +1,3 @@
--- rovn:after 0009_create_shift_requests.sql
 -- Hotfix: audit_log is append-only. Triggers refuse UPDATE, DELETE and TRUNCATE,
 -- even to the table's owner; the application role keeps SELECT and INSERT only.
 CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$

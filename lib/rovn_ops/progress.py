@@ -1,0 +1,133 @@
+"""A headless run's progress, streamed line by line to stderr as the kernel works:
+each step's heading as it starts, every line the library prints (build phases,
+rollout lines, migrations, the bake), and a heartbeat when a step stays quiet, so a
+CI job with a no-output timeout never sees a silent 20-minute deploy.
+
+Under GitHub Actions (GITHUB_ACTIONS=true) each step is a collapsible `::group::`.
+The stream is a papermill engine: it sees each cell start and end (papermill's
+execution manager) and the kernel's stdout (papermill's `stdout_file`)."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+from papermill.engines import NBClientEngine, papermill_engines
+
+ENGINE = "rovn-progress"
+HEARTBEAT_S = 20.0  # under the 30 s that CI no-output timeouts and people tolerate
+
+
+def github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def step_titles(cells: list) -> dict[int, str]:
+    """Each code cell's step: the last Markdown heading above it (parameters cells excluded)."""
+    titles, heading = {}, ""
+    for i, cell in enumerate(cells):
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown":
+            first = source.strip().splitlines()[0] if source.strip() else ""
+            heading = first.lstrip("#").strip() if first.startswith("#") else heading
+        elif cell.get("cell_type") == "code":
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            titles[i] = "parameters" if tags & {"parameters", "injected-parameters"} else heading
+    return titles
+
+
+class Progress:
+    """A file-like sink for the kernel's stdout that also frames the steps."""
+
+    def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = HEARTBEAT_S,
+                 redactor=None):
+        """redactor: returns a scrub.Redactor for every secret the run has read so far: the
+        kernel's lines reach a terminal or a CI log, which is never scrubbed afterwards."""
+        self.runbook, self.stream = runbook, stream or sys.stderr
+        self.redactor = redactor
+        self.github = github_actions() if github is None else github
+        self.heartbeat_s = heartbeat_s
+        self.titles: dict[int, str] = {}
+        self.step, self.step_started, self.last = "", 0.0, time.monotonic()
+        self.started = time.monotonic()
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+
+    # papermill's hooks ----------------------------------------------------------
+    def attach(self, nb_man) -> None:
+        self.titles = step_titles(nb_man.nb.cells)
+        start, end = nb_man.cell_start, nb_man.cell_complete
+
+        def cell_start(cell, cell_index=None, **kw):
+            self._enter(self.titles.get(cell_index))
+            return start(cell, cell_index, **kw)
+
+        def cell_complete(cell, cell_index=None, **kw):
+            self.last = time.monotonic()
+            return end(cell, cell_index, **kw)
+
+        nb_man.cell_start, nb_man.cell_complete = cell_start, cell_complete
+        self._beat.start()
+
+    def write(self, text: str) -> None:
+        """The kernel's stdout: the library's progress lines, passed on as they come,
+        with every secret the run has read (and every secret-shaped string) redacted."""
+        from . import scrub
+
+        text = self.redactor().text(text) if self.redactor else scrub.Redactor().text(text)
+        self._emit(text if text.endswith("\n") else text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self.github and self.step:
+                self.stream.write("::endgroup::\n")
+            self.step = ""
+            self.stream.flush()
+
+    # framing ---------------------------------------------------------------------
+    def _enter(self, title: str | None) -> None:
+        if not title or title == "parameters" or title == self.step:
+            return
+        with self._lock:
+            if self.github and self.step:
+                self.stream.write("::endgroup::\n")
+            self.step, self.step_started = title, time.monotonic()
+            elapsed = self.step_started - self.started
+            self.stream.write(f"::group::{self.runbook}: {title}\n" if self.github else
+                              f"[{self.runbook} {elapsed:5.0f}s] {title}\n")
+            self.stream.flush()
+            self.last = time.monotonic()
+
+    def _emit(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text)
+            self.stream.flush()
+            self.last = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(min(1.0, self.heartbeat_s / 2)):
+            now = time.monotonic()
+            if self.step and now - self.last >= self.heartbeat_s:
+                self._emit(f"  ... {self.step}: still running ({now - self.step_started:.0f}s in this step)\n")
+
+
+class ProgressEngine(NBClientEngine):
+    """papermill's nbclient engine, with a Progress watching the cells."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, progress: Progress | None = None, **kwargs):
+        if progress is None:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        progress.attach(nb_man)
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **{**kwargs, "stdout_file": progress})
+        finally:
+            progress.close()
+
+
+papermill_engines.register(ENGINE, ProgressEngine)
