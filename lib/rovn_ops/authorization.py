@@ -13,11 +13,18 @@ A principal is a full ARN or, account-relative, `user/NAME`, `role/NAME` or
 as normalized ARNs, case-insensitively: an IAM user's path is dropped, and an STS
 assumed-role session keeps its role and session name. Local user names count for
 nothing: an approver is a person the environment file names, never the operator.
+
+"Committed" is checked for every write (`committed`): a working-copy edit of the file
+(a local approver, a local deployer) is refused, and the manifest records the file's
+sha256 and the commit it came from.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import Refused
 
@@ -45,26 +52,6 @@ def normalize(principal: str, account: str = "", partition: str = "aws") -> str:
     if resource.lower() == "root":
         return f"arn:{partition}:iam::{account}:root".lower()
     return text.lower()
-
-
-def committed(relative: str) -> None:
-    """Production's lists count only as committed: an edited or untracked file is refused
-    (the manifest records the commit, so the lists in force are the reviewed ones)."""
-    import subprocess
-
-    from . import paths
-
-    try:
-        out = subprocess.run(["git", "-C", str(paths.root()), "status", "--porcelain", "--", relative],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise Refused(f"{relative}: cannot tell whether it is committed ({type(e).__name__})") from None
-    if out.returncode != 0:
-        raise Refused(f"{relative}: not in a git checkout; production's deployers and approvers come only "
-                      "from the committed file")
-    if out.stdout.strip():
-        raise Refused(f"{relative} has uncommitted changes ({out.stdout.split()[0]}): production's deployers and "
-                      "approvers come only from the committed file; commit it through review, or restore it")
 
 
 def account_of(arn: str) -> tuple[str, str]:
@@ -95,8 +82,6 @@ class Lists:
     def of(cls, env: str) -> "Lists":
         from .params import environment_file
 
-        if env == "prod":
-            committed(f"parameters/{env}.yaml")
         data = environment_file(env)
         deployers = data.get("deployers") or []
         approvers = data.get("approvers") or {}
@@ -141,3 +126,39 @@ class Lists:
             raise Refused(f"this change needs {needed} distinct approvers other than the operator"
                           + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}")
         return [k for k in seen]
+
+
+def committed(env: str) -> dict:
+    """parameters/<env>.yaml as a write may use it: identical to the git HEAD version (when
+    the project is a git checkout; prod must be one). Returns {file, sha256, commit};
+    raises Refused naming the file otherwise."""
+    from . import paths
+
+    path = paths.parameters() / f"{env}.yaml"
+    name = f"parameters/{env}.yaml"
+    data = path.read_bytes()
+    facts = {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "commit": ""}
+    top = _git(path.parent, "rev-parse", "--show-toplevel")
+    if top is not None:
+        top = top.decode().strip()
+    if not top:
+        if env == "prod":
+            raise Refused(f"{name} is not in a git checkout: a production write takes its deployers and approvers "
+                          "only from a committed environment file")
+        return facts
+    facts["commit"] = (_git(top, "rev-parse", "HEAD") or b"").decode().strip()
+    rel = path.resolve().relative_to(Path(top).resolve())
+    if _git(top, "show", f"HEAD:{rel.as_posix()}") != data:
+        raise Refused(f"{name} differs from the committed version (HEAD {facts['commit'][:12] or 'none'}): deployers "
+                      f"and approvers come only from the committed file; commit the change through review, or "
+                      f"`git checkout {name}`")
+    return facts
+
+
+def _git(where, *args) -> bytes | None:
+    """git's stdout, or None when it fails (not a checkout, no such revision or path)."""
+    try:
+        out = subprocess.run(["git", "-C", str(where), *args], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None

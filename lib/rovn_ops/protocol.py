@@ -30,14 +30,20 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from . import audit, notify, plaintext
-from .authorization import Lists
+from .authorization import Lists, committed
 from .errors import Refused
 
 MIN_HASH_PREFIX = 12
+UNBOUND = frozenset({"confirm", "approved_by", "plan_hash"})  # the confirmation, not the plan
+
+
+def bound_parameters(params) -> dict:
+    """What an approval binds: every parameter of the run except the confirmation itself."""
+    return params.model_dump(mode="json", exclude=set(UNBOUND))
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,18 @@ class Plan:
     summary: tuple[str, ...] = ()
     approvals_needed: int = 1   # distinct approvers other than the operator (PHI, overrides: 2)
     approvals_why: str = ""
+    parameters: dict = field(default_factory=dict)  # the run's bound parameters (see bind)
+
+    def bind(self, params) -> "Plan":
+        """This plan with the run's parameters in its hash: every one but the confirmation
+        itself, so an approved hash cannot run with another health_url, bake, deadline or
+        auto_rollback. Change binds every plan it walks; binding twice gives the same hash."""
+        return replace(self, parameters=bound_parameters(params))
 
     @property
     def hash(self) -> str:
-        body = json.dumps({"action": self.action, "target": self.target, "changes": self.changes},
-                          sort_keys=True, default=str)
+        body = json.dumps({"action": self.action, "target": self.target, "changes": self.changes,
+                           "parameters": self.parameters}, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()
 
     def _repr_markdown_(self) -> str:
@@ -89,7 +102,7 @@ class Change:
     """One production write, walked through the protocol's steps."""
 
     def __init__(self, ctx, plan: Plan):
-        self.ctx, self.plan = ctx, plan
+        self.ctx, self.plan = ctx, plan.bind(ctx.params)
         self.approval: Approval | None = None
         self.result = None
         self.verification = None
@@ -106,7 +119,7 @@ class Change:
         baseline = {n: f.get_default(call_default_factory=True) for n, f in fields.items()}
         baseline.update({k: v for k, v in environment_defaults(p.env).items() if k in fields})
         args = ["rovn-ops", "run", self.ctx.runbook, "--env", p.env]
-        for name, value in p.model_dump(exclude={"env", "confirm", "approved_by", "plan_hash", "deployers"}).items():
+        for name, value in p.model_dump(exclude={"env", "deployers", *UNBOUND}).items():
             if value != baseline[name]:  # only what differs from what `rovn-ops run` would take
                 value = ",".join(value) if isinstance(value, list) else value
                 args += ["-p", f"{name}={value}"]
@@ -136,15 +149,17 @@ class Change:
         p, op = self.ctx.params, self.ctx.operator
         # A refusal never prints today's hash: copied from an error, it would skip the review.
         if self.ctx.mode == "papermill":  # bare papermill: no one to type the name, no stdin to ask on
-            raise Refused(f"no one can confirm in this kernel (no stdin: bare papermill?): run it with "
-                          f"`rovn-ops run {self.ctx.runbook} -p confirm=true -p approved_by=<approver> "
-                          f"-p plan_hash=<the hash its preview printed>`")
+            raise Refused(f"no one can confirm in this kernel (no stdin: bare papermill?): preview with "
+                          f"`rovn-ops run {self.ctx.runbook}`, review, then run it with -p confirm=true "
+                          "-p approved_by=<approver> -p plan_hash=<the preview's hash>")
         if not p.plan_hash:
-            raise Refused("confirm=True needs plan_hash: the hash a preview of this plan printed; "
-                          "run the preview (without confirm), review it, then confirm with its hash")
+            raise Refused(f"confirm=True needs plan_hash: run the preview (`rovn-ops run {self.ctx.runbook}` "
+                          "with the same parameters, without confirm), review the plan it prints, then confirm "
+                          "with the plan hash it shows")
         if not _hash_matches(p.plan_hash, self.plan.hash):
-            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world changed since the "
-                          "preview; preview again and review")
+            raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world or a parameter "
+                          "changed since the preview; preview again with the same parameters and review")
+        self.ctx.record(environment_file=committed(self.ctx.env))  # §10: never a working-copy edit
         approvers = Lists.of(self.ctx.env).approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
                                                         self.plan.approvals_why)
         if not self.ctx.headless:

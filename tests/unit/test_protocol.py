@@ -1,4 +1,7 @@
 """preview → confirm → execute → verify → log, in every mode."""
+import hashlib
+import subprocess
+
 import pytest
 
 from rovn_ops import audit, authorization
@@ -10,6 +13,14 @@ from rovn_ops.sandbox import control
 
 PLAN = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-passport-api:288",
                                                                  "after": "rovn-passport-api:289"}})
+
+
+def hash_for(**values) -> str:
+    """What a preview of PLAN with these parameters prints."""
+    return PLAN.bind(ChangeParams(**values)).hash
+
+
+HASH = hash_for()
 
 
 def ctx(mode="headless", **values) -> RunContext:
@@ -41,21 +52,29 @@ def test_preview_only_is_the_default_and_changes_nothing():
     assert change.execute(ran.append, 1) is None and ran == []
     assert change.log("previewed") is None
     cmd = change.execute_command()
-    assert "-p confirm=true" in cmd and f"plan_hash={PLAN.hash}" in cmd and "approved_by=<approver>" in cmd
+    assert "-p confirm=true" in cmd and f"plan_hash={HASH}" in cmd and "approved_by=<approver>" in cmd
 
 
 def confirmed(mode="headless", **values):
-    return Change(ctx(mode, confirm=True, plan_hash=PLAN.hash, **values), PLAN)
+    return Change(ctx(mode, confirm=True, plan_hash=HASH, **values), PLAN)
 
 
 def test_confirm_needs_the_previewed_plan_hash(refusals):
-    with pytest.raises(Refused, match="needs plan_hash") as e:
+    with pytest.raises(Refused, match="needs plan_hash: run the preview") as e:
         Change(ctx(confirm=True, approved_by=["giles"]), PLAN).confirm()
     assert refusals[-1]["outcome"] == "refused" and "needs plan_hash" in refusals[-1]["details"]["reason"]
     with pytest.raises(Refused) as stale:
-        Change(ctx(confirm=True, approved_by=["giles"], plan_hash="f" * 64), PLAN).confirm()
-    for refusal in (e.value, stale.value):  # never hands out today's hash: that would skip the review
-        assert PLAN.hash[:12] not in str(refusal)
+        Change(ctx(confirm=True, approved_by=["giles"], plan_hash="0" * 64), PLAN).confirm()
+    for refusal in (e.value, stale.value):  # never today's hash: it would be pasted without a review
+        assert HASH[:12] not in str(refusal)
+
+
+def test_plan_hash_binds_every_parameter_but_the_confirmation():
+    base = PLAN.bind(ChangeParams())
+    assert base.hash == HASH == PLAN.bind(ChangeParams(confirm=True, approved_by=["giles"], plan_hash=HASH)).hash
+    assert Change(ctx(), PLAN).plan.hash == HASH
+    for other in (dict(env="prod"), dict(slack_webhook_url="secret:other")):
+        assert PLAN.bind(ChangeParams(**other)).hash != HASH, other
 
 
 def test_headless_confirm_needs_approvers(refusals):
@@ -78,7 +97,7 @@ def test_approver_must_be_on_the_environment_list(refusals):
 
 def test_approver_mapped_to_the_operators_identity_is_the_operator(refusals):
     """giles runs it (his own keys, or his SSO session): giles cannot approve it."""
-    c = ctx(confirm=True, plan_hash=PLAN.hash, approved_by=["giles"])
+    c = ctx(confirm=True, plan_hash=HASH, approved_by=["giles"])
     c.operator = Operator("arn:aws:iam::123456789012:user/engineering/Giles", "someone-else")
     with pytest.raises(Refused, match="is the operator"):
         Change(c, PLAN).confirm()
@@ -92,8 +111,8 @@ def test_two_approvers_when_the_plan_needs_them(refusals):
     phi = Plan("deploy", "rovn-passport-api", {"migrations": ["0012_workers_dob_index.sql"]},
                approvals_needed=2, approvals_why="PHI migrations, §3")
     with pytest.raises(Refused, match="needs 2 distinct approvers"):
-        Change(ctx(confirm=True, plan_hash=phi.hash, approved_by=["giles", "Giles"]), phi).confirm()
-    ok = Change(ctx(confirm=True, plan_hash=phi.hash, approved_by=["giles", "christian"]), phi).confirm()
+        Change(ctx(confirm=True, plan_hash=phi.bind(ChangeParams()).hash, approved_by=["giles", "Giles"]), phi).confirm()
+    ok = Change(ctx(confirm=True, plan_hash=phi.bind(ChangeParams()).hash, approved_by=["giles", "christian"]), phi).confirm()
     assert ok.approvers == ["giles", "christian"]
     assert "approved_by=<approver>,<approver>" in Change(ctx(), phi).execute_command()
 
@@ -120,10 +139,10 @@ def test_a_deployers_parameter_is_refused_in_prod_and_everywhere(refusals):
 def test_stale_plan_hash_is_refused_and_prefix_accepted(refusals):
     with pytest.raises(Refused, match="does not match today's plan"):
         Change(ctx(confirm=True, approved_by=["giles"], plan_hash="0" * 64), PLAN).confirm()
-    ok = Change(ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash[:12]), PLAN).confirm()
+    ok = Change(ctx(confirm=True, approved_by=["giles"], plan_hash=HASH[:12]), PLAN).confirm()
     assert ok.executed and ok.approvers == ["giles"]
     with pytest.raises(Refused):  # too short a prefix proves nothing
-        Change(ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash[:6]), PLAN).confirm()
+        Change(ctx(confirm=True, approved_by=["giles"], plan_hash=HASH[:6]), PLAN).confirm()
 
 
 def test_interactive_confirm_follows_the_same_rules_and_asks_for_the_target_name(refusals):
@@ -148,8 +167,9 @@ def test_steps_cannot_be_skipped():
 
 
 def test_log_writes_audit_then_notifies(fresh, app_db):
-    c = ctx(confirm=True, approved_by=["giles", "christian"], plan_hash=PLAN.hash,
-            slack_webhook_url=fresh["sink_url"] + "/slack")
+    hook = fresh["sink_url"] + "/slack"
+    c = ctx(confirm=True, approved_by=["giles", "christian"], plan_hash=hash_for(slack_webhook_url=hook),
+            slack_webhook_url=hook)
     c.__dict__["db"] = app_db
     change = Change(c, PLAN)
     change.confirm()
@@ -159,14 +179,15 @@ def test_log_writes_audit_then_notifies(fresh, app_db):
     row = audit.rows(app_db)[0]
     assert row["id"] == entry.id and row["outcome"] == "success" and row["run_id"] == "run-1"
     assert row["details"]["approvers"] == ["giles", "christian"]
-    assert row["details"]["plan_hash"] == PLAN.hash
+    assert row["details"]["plan_hash"] == hash_for(slack_webhook_url=hook)
     assert change.deliveries[0].ok
     assert "deploy rovn-passport-api: success" in control.posts(fresh)[-1]["payload"]["text"]
 
 
 def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
     control.scenario(fresh, "sink_down")
-    c = ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash, slack_webhook_url=fresh["sink_url"] + "/slack")
+    hook = fresh["sink_url"] + "/slack"
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=hash_for(slack_webhook_url=hook), slack_webhook_url=hook)
     c.__dict__["db"] = app_db
     change = Change(c, PLAN)
     change.confirm()
@@ -180,7 +201,8 @@ def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
 def test_webhook_from_secrets_manager(fresh, app_db, aws):
     url = fresh["sink_url"] + "/slack"
     aws("secretsmanager").create_secret(Name="rovn/sandbox/slack-webhook-url", SecretString=url)
-    c = ctx(confirm=True, approved_by=["giles"], plan_hash=PLAN.hash, slack_webhook_url="secret:rovn/sandbox/slack-webhook-url")
+    name = "secret:rovn/sandbox/slack-webhook-url"
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=hash_for(slack_webhook_url=name), slack_webhook_url=name)
     c.__dict__["db"] = app_db
     hook = c.webhook("slack_webhook_url")
     assert hook.reveal() == url and hook.name == "rovn/sandbox/slack-webhook-url" and url not in repr(hook)
@@ -191,22 +213,36 @@ def test_webhook_from_secrets_manager(fresh, app_db, aws):
     assert change.deliveries[0].ok
 
 
-def test_prod_lists_count_only_when_committed(tmp_path, monkeypatch):
-    import subprocess
+def _checkout(tmp_path, monkeypatch, git: bool = True):
+    """A project root (ROVN_HOME) whose parameters/ holds this repo's environment files."""
+    from rovn_ops import paths
 
-    monkeypatch.setenv("ROVN_HOME", str(tmp_path))
     (tmp_path / "parameters").mkdir()
-    env_file = tmp_path / "parameters" / "prod.yaml"
-    env_file.write_text("deployers: [user/claude-deploy]\napprovers: {giles: user/giles}\n")
-    with pytest.raises(Refused, match="not in a git checkout"):
-        authorization.Lists.of("prod")
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    with pytest.raises(Refused, match="uncommitted changes"):
-        authorization.Lists.of("prod")  # untracked
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "env"], check=True)
-    assert authorization.Lists.of("prod").approvers == {"giles": "user/giles"}
-    env_file.write_text("deployers: [user/mallory]\napprovers: {giles: user/giles}\n")
-    with pytest.raises(Refused, match="uncommitted changes"):
-        authorization.Lists.of("prod")
+    for env in ("sandbox", "prod"):
+        (tmp_path / "parameters" / f"{env}.yaml").write_bytes((paths.parameters() / f"{env}.yaml").read_bytes())
+    monkeypatch.setenv("ROVN_HOME", str(tmp_path))
+    if git:
+        run = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)  # noqa: E731
+        run("init", "-q")
+        run("add", "parameters")
+        run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "parameters")
+    return tmp_path / "parameters" / "sandbox.yaml"
+
+
+def test_a_write_refuses_a_working_copy_edit_of_the_environment_file(refusals, tmp_path, monkeypatch):
+    """A local approver (mallory) in an uncommitted edit approves nothing; the manifest names the commit."""
+    sandbox = _checkout(tmp_path, monkeypatch)
+    facts = authorization.committed("sandbox")
+    assert len(facts["commit"]) == 40 and facts["sha256"] == hashlib.sha256(sandbox.read_bytes()).hexdigest()
+    sandbox.write_text(sandbox.read_text().replace("approvers:", "approvers:\n  mallory: user/mallory", 1))
+    assert "mallory" in authorization.Lists.of("sandbox").approvers  # the working copy does list her
+    with pytest.raises(Refused, match=r"parameters/sandbox.yaml differs from the committed version"):
+        Change(ctx(confirm=True, approved_by=["mallory"], plan_hash=HASH), PLAN).confirm()
+    assert "differs from the committed" in refusals[-1]["details"]["reason"]
+
+
+def test_prod_writes_need_a_checkout_and_the_sandbox_outside_one_is_read_as_is(tmp_path, monkeypatch):
+    _checkout(tmp_path, monkeypatch, git=False)
+    with pytest.raises(Refused, match="parameters/prod.yaml is not in a git checkout"):
+        authorization.committed("prod")
+    assert authorization.committed("sandbox")["commit"] == ""

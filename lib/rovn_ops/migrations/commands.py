@@ -9,7 +9,7 @@ checks §10's allow-list and the approvers, as the runbooks do.
 from __future__ import annotations
 
 from .. import aws, context, db, params, paths
-from ..authorization import Lists
+from ..authorization import Lists, committed
 from ..errors import Refused
 from . import engine, phi
 
@@ -71,9 +71,10 @@ def apply(env: str, directory: str | None, approvers: list[str], lock_wait: floa
 
 def _authorize(conn, env: str, actor: engine.Actor, approvers: list[str]) -> None:
     """§10 as the runbooks check it: the operator is a deployer; approvers are listed, not the operator."""
-    lists = Lists.of(env)
-    problem = lists.deployer_problem(actor.arn)
     try:
+        committed(env)  # never a working-copy edit of the allow-list or the approvers
+        lists = Lists.of(env)
+        problem = lists.deployer_problem(actor.arn)
         if problem:
             raise Refused(problem)
         if approvers:

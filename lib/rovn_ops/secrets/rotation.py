@@ -169,7 +169,7 @@ class Rotation:
                    "strategy": strategy.plan(base.value, token),
                    "service": f"{p.cluster}/{p.service}" if uses else None, "task_variables": uses}
         plan = Plan("secret_rotation", entry.name, changes,
-                    (f"{entry.name}: {p.action} ({entry.klass}), version {base_id} → {token}", state))
+                    (f"{entry.name}: {p.action} ({entry.klass}), version {base_id} → {token}", state)).bind(p)
         if not checks.ok:
             from ..protocol import refuse
 
