@@ -17,12 +17,13 @@ import sandbox_cold_start  # noqa: E402
 import triage  # noqa: E402
 import scrub_notebook  # noqa: E402
 import secrets_inventory  # noqa: E402
+import source_gates  # noqa: E402
 
 from rovn_ops.sandbox import control  # noqa: E402
 
 if __name__ == "__main__":
     rows = [import_time.main(), sandbox_cold_start.main(), *evidence_verify.main(),
-            scrub_notebook.main(), secrets_inventory.main()]
+            scrub_notebook.main(), secrets_inventory.main(), *source_gates.main()]
     _, started = control.up()
     try:
         rows.append(runner_overhead.main())
