@@ -221,8 +221,8 @@ def cmd_migrations(args) -> int:
     from .runner import prepare_environment
 
     if args.action == "baseline":  # a write: the protocol and the evidence of a runbook run
-        args.runbook, args.files = "migrations_baseline", []
-        return cmd_run(args)
+        argv = ["run", "migrations_baseline", "--env", args.env, *[x for a in args.assignments for x in ("-p", a)]]
+        return cmd_run(_parser().parse_args(argv + (["--quiet"] if args.quiet else [])))
 
     if args.action == "apply":
         commands.refuse_outside_sandbox(args.env)  # before anything reaches out
