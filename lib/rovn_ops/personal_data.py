@@ -1,8 +1,10 @@
 """Personal data and credentials in free text (log lines, error titles, a post-mortem):
 shown only after `redact`. The evidence scrubber (scrub.py) removes secret values
 and secret-shaped strings from everything archived; this goes further for text that
-quotes users: emails, phone numbers, SSN-like numbers, key=value credentials and
-long random tokens, each replaced by a marker naming what was there.
+quotes users: emails, phone numbers (US and international), SSN-like numbers (dashed,
+spaced, or nine digits after an `ssn` label), labelled identifiers (patient, name, DOB,
+address, MRN), key=value credentials, AWS secret access keys and long random tokens,
+each replaced by a marker naming what was there.
 
 Order matters: a key=value credential is caught whole before its value could look
 like anything else, and an SSN before a phone number."""
@@ -15,9 +17,22 @@ from .scrub import redact as redact_secrets
 PATTERNS = [
     ("credential", re.compile(r"(?i)\b((?:access|api|auth|refresh|session|secret)?[_-]?(?:token|key|secret|password"
                               r"|passwd|authorization))(\"?\s*[:=]\s*\"?)(?:bearer\s+)?[^\s\"',;}&]+")),
+    # HIPAA identifiers named by a label: the value runs to the next delimiter or label.
+    # `patient` and `DOB` need no separator ("patient John Q Public DOB 1980-02-03");
+    # the commoner words need one, so "invalid name given" stays readable.
+    ("identifier", re.compile(r"(?i)\b(patient|dob|date_?of_?birth|birth_?date|mrn"
+                              r"|(?:full_?|first_?|last_?|patient_?)?name(?=\"?\s*[:=])|address(?=\"?\s*[:=]))\b"
+                              r"(\"?\s*[:=]?\s*\"?)(?!\[REDACTED)[^\s\",;}&=][^\",;}&=\n]*?"
+                              r"(?=\s+\w+\s*[:=]|\s+(?:dob|ssn|mrn|phone|email)\b|[\",;}&\n]|$)")),
+    ("ssn", re.compile(r"(?i)(?<=ssn)[\"'\s:=#]*\d{9}(?!\d)")),
     ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
-    ("ssn", re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")),
+    ("ssn", re.compile(r"(?<![\w-])\d{3}([- .])\d{2}\1\d{4}(?![\w-])")),
+    # international (E.164-style): a +country code, then 7 to 13 more digits in groups
+    ("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\w)")),
     ("phone", re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\w)")),
+    # 40 characters of base64 with both cases and a digit or symbol, standing alone
+    ("aws secret key", re.compile(r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
+                                  r"(?=[A-Za-z0-9/+]{0,39}[0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")),
     # a long random-looking run: one part (between - and _) of 20+ letters and digits mixed
     ("token", re.compile(r"(?<![\w-])[A-Za-z0-9_-]*(?=[A-Za-z0-9]{0,200}?\d)(?=[A-Za-z0-9]{0,200}?[A-Za-z])"
                          r"[A-Za-z0-9]{20,}[A-Za-z0-9_-]*(?![\w-])")),
@@ -27,7 +42,7 @@ PATTERNS = [
 def redact(text: str) -> str:
     text = redact_secrets(text)
     for kind, pattern in PATTERNS:
-        if kind == "credential":
+        if kind in ("credential", "identifier"):
             text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED:{kind}]", text)
         else:
             text = pattern.sub(f"[REDACTED:{kind}]", text)

@@ -147,6 +147,25 @@ def test_personal_data_and_credentials_are_redacted_but_ids_survive():
     assert "INC-20261127-0749-rovn-passport-api" in out and "20261127T074914Z-incident_triage-eafd49" in out
 
 
+@pytest.mark.parametrize("planted, line", [
+    ("987654321", "lookup failed for ssn=987654321"),
+    ("123 45 6780", "ssn 123 45 6780 rejected"),
+    ("7946 0958", "callback to +44 20 7946 0958 failed"),
+    ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "auth AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("John Q Public", "patient John Q Public DOB 1980-02-03 not found"),
+    ("1980-02-03", "patient John Q Public DOB 1980-02-03 not found"),
+    ("Jane Doe", '{"name": "Jane Doe", "level": "error"}'),
+    ("1 Main St", "address=1 Main St, zip 78701"),
+])
+def test_more_forms_of_personal_data_are_redacted(planted, line):
+    assert planted not in personal_data.redact(line)
+
+
+def test_plain_words_and_ids_stay_readable():
+    line = "invalid name given for table workers; GET /v1/workers/123 took 250 ms at 2026-11-27T07:49:14Z"
+    assert personal_data.redact(line) == line
+
+
 def test_sentry_new_and_regressed_since_the_deploy():
     since = END - timedelta(minutes=20)
     iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
