@@ -147,12 +147,21 @@ def committed(env: str) -> dict:
                           "only from a committed environment file")
         return facts
     facts["commit"] = (_git(top, "rev-parse", "HEAD") or b"").decode().strip()
-    rel = path.resolve().relative_to(Path(top).resolve())
-    if _git(top, "show", f"HEAD:{rel.as_posix()}") != data:
+    if at_head(path) != data:
         raise Refused(f"{name} differs from the committed version (HEAD {facts['commit'][:12] or 'none'}): deployers "
                       f"and approvers come only from the committed file; commit the change through review, or "
                       f"`git checkout {name}`")
     return facts
+
+
+def at_head(path: Path) -> bytes | None:
+    """The file's content in its git checkout's HEAD commit; None outside a checkout or if untracked."""
+    path = Path(path).resolve()
+    top = _git(path.parent, "rev-parse", "--show-toplevel")
+    if not top:
+        return None
+    rel = path.relative_to(Path(top.decode().strip()).resolve())
+    return _git(path.parent, "show", f"HEAD:{rel.as_posix()}")
 
 
 def _git(where, *args) -> bytes | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -139,11 +141,13 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
                              **{scrub.REDACT_KEY_ENV: redact_key}):
         from .progress import Progress  # imports papermill: only when a run starts
 
-        streamed = Progress(runbook, redactor=_live_redactor(sp.result_file, redact_key)) if progress else None
-        outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
+        live = _live_redactor(sp.result_file, redact_key)
+        streamed = Progress(runbook, redactor=live) if progress else None
+        with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
+            outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
-        m = archiver.finish(sp, outcome=outcome, error=error)
+        m = archiver.finish(sp, outcome=outcome, error=error, sealed=live.seen)
     finally:
         signal.signal(signal.SIGTERM, previous)
     code = EXIT_CODES.get(m["outcome"], EXIT_FAILED)
@@ -160,6 +164,13 @@ def _local_kernel_manager(sockets: str):
         def __init__(self, **kw):
             super().__init__(transport="ipc", ip=os.path.join(sockets, "k"), **kw)
             _KERNELS.append(self)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # ipykernel echoes fd-level output (os.write(1, …), os.system, !cmd) to its own
+            # stdout/stderr: unscrubbed, into the runner's terminal or a CI log. What a cell
+            # writes still reaches the notebook and the progress stream, both redacted, over IOPub.
+            kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return LocalKernelManager
 
@@ -179,16 +190,35 @@ def _interrupt_kernels() -> int:
     return sent
 
 
+@contextmanager
+def _watching(live, every: float = 0.05):
+    """Read the kernel's sealed secrets while it runs (and once after), so a notebook that
+    later drops them from its result file is caught and still redacted. A file the kernel
+    can rewrite is only watched, not trusted: a drop within one interval is not seen."""
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: [live() for _ in iter(lambda: stop.wait(every), True)], daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        live()
+
+
 def _live_redactor(result_file: Path, key: str):
     """A Redactor for the secrets the kernel has sealed into the result file so far
     (rebuilt only when another one arrives)."""
     cache: dict = {}
+    seen: list[str] = []  # every sealed value ever read here: a kernel that drops some later is caught
 
     def current() -> scrub.Redactor:
         sealed = record.read(result_file).get("redact_sealed", [])
-        if cache.get("n") != len(sealed):
-            cache.update(n=len(sealed), redactor=scrub.Redactor(scrub.unseal(sealed, key)))
+        seen.extend(v for v in sealed if v not in seen)
+        if cache.get("n") != len(seen):
+            cache.update(n=len(seen), redactor=scrub.Redactor(scrub.unseal(seen, key)))
         return cache["redactor"]
+    current.seen = seen
     return current
 
 

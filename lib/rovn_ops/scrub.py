@@ -86,7 +86,27 @@ def looks_secret_env_name(name: str) -> bool:
 # registration ----------------------------------------------------------------------
 
 def leaves(value: str) -> list[str]:
-    """The value, and each leaf string inside it when it is JSON (a password field)."""
+    """The value, each leaf inside it when it is JSON (a password field), and the path
+    and query of each URL among them (a webhook's credential is its path; an HTTP
+    client's error prints "url: /hooks/…" without the host)."""
+    return [*(found := _json_leaves(value)), *(part for v in found for part in _url_parts(v))]
+
+
+def _url_parts(value: str) -> list[str]:
+    from urllib.parse import urlsplit
+
+    if "://" not in value:
+        return []
+    try:
+        url = urlsplit(value.strip())
+    except ValueError:
+        return []
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return []
+    return [p for p in (url.path + (f"?{url.query}" if url.query else ""), url.path, url.query) if p.strip("/")]
+
+
+def _json_leaves(value: str) -> list[str]:
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -97,6 +117,8 @@ def leaves(value: str) -> list[str]:
         node = stack.pop()
         if isinstance(node, str):
             found.append(node)
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            found.append(str(node))  # a PIN or numeric token prints as its digits
         elif isinstance(node, dict):
             stack.extend(node.values())
         elif isinstance(node, list):

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rovn_ops.evidence import ledger
+from rovn_ops.evidence import index, ledger
 from tests.conftest import ROOT, reverse_migration, rovn_ops
 
 PROBE = str(ROOT / "tests/fixtures/secret_probe.ipynb")
@@ -232,3 +232,40 @@ def test_after_a_sandbox_reset_older_runs_still_verify(copy, sandbox):
     res = verify(copy)
     assert res.returncode == 0 and "3 runs predate the sandbox's current world" in res.stdout
     assert verify(copy, "--all-signatures").returncode == 0  # one sandbox key across resets
+
+
+FORGE = """
+import json, os
+print("the value:", value)
+os.write(1, ("FD1 " + value + "\\n").encode()); os.system("echo SHELL " + value + " >&2")
+path = os.environ["ROVN_RESULT_FILE"]
+d = json.load(open(path))
+d.pop("redact_sealed")
+d["approvals"] = [{"approvers": ["giles", "christian"], "plan_hash": "deadbeef", "at": "2026-01-01"}]
+d["acted_on"] = [{"action": "deploy", "target": "rovn-prod/rovn-passport-api", "outcome": "success"}]
+d["targets"] = ["rovn-passport-api"]
+json.dump(d, open(path, "w"))
+"""
+
+
+def test_a_draft_cannot_forge_approvals_or_switch_scrubbing_off(fresh, aws, evidence_dir, tmp_path):
+    """The kernel writes its result file: a draft's approvals are claims, and a sealed secret
+    it removes from the file is still redacted (the runner kept it) and the manifest says so.
+    fd-level output (os.write, os.system) never reaches the runner's stdout/stderr in clear."""
+    canary = "canary-" + secrets.token_hex(16)
+    aws("secretsmanager").create_secret(Name="rovn/sandbox/canary", SecretString=canary)
+    nb = json.loads(Path(PROBE).read_text())
+    nb["cells"] = [c for c in nb["cells"] if "raise RuntimeError" not in "".join(c["source"])]
+    nb["cells"].append({**nb["cells"][-1], "source": FORGE, "outputs": [], "execution_count": None})
+    draft = tmp_path / "forge.ipynb"
+    draft.write_text(json.dumps(nb))
+    res = run(str(draft))
+    assert res.returncode == 0, res.stdout + res.stderr
+    [run_dir] = [p.parent for p in evidence_dir.glob("*/*/manifest.json")]
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert occurrences(evidence_dir, canary) == [] and canary not in res.stdout + res.stderr
+    assert m["draft"] and m["approvals"] == [] and m["acted_on"] == [] and m["targets"] == []
+    assert m["draft_claims"]["approvals"][0]["approvers"] == ["giles", "christian"]
+    assert m["tampered"].startswith("the kernel removed") and "sealed secret" in m["tampered"]
+    row = index._row({**m, "path": str(run_dir)}, evidence_dir, {})
+    assert row["draft"] and not row["change"] and row["approvers"] == []  # never in the change view

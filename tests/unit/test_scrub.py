@@ -109,3 +109,25 @@ def test_sealed_values_open_only_with_the_runs_key(tmp_path, monkeypatch):
 def test_short_json_leaves_are_reported_only_under_secret_keys():
     doc = json.dumps({"username": "app", "port": "5432", "password": "pw12", "nested": {"api_key": "k1"}})
     assert sorted(scrub.register(doc)) == ["k1", "pw12"]
+
+
+def test_a_webhook_urls_path_and_query_and_numeric_json_leaves_are_secret_too():
+    url = "https://hooks.slack.example/hooks/T0AAAA/B0BBBB/WebhookTokenCanaryXyZ123?token=QueryTokenCanary99"
+    scrub.register(url)
+    scrub.register(json.dumps({"pin": 80808080123, "user": "app"}))
+    said = ("POST failed, url: /hooks/T0AAAA/B0BBBB/WebhookTokenCanaryXyZ123 | q token=QueryTokenCanary99 "
+            "| pin 80808080123")
+    out = scrub.Redactor(scrub.registered()).text(said)
+    for part in ("WebhookTokenCanaryXyZ123", "QueryTokenCanary99", "80808080123"):
+        assert part not in out, out
+    assert "POST failed, url:" in out
+
+
+def test_stderr_split_by_a_stdout_write_is_redacted_once_joined():
+    half = len(CANARY) // 2
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": "e " + CANARY[:half]},
+        {"output_type": "stream", "name": "stdout", "text": "between\n"},
+        {"output_type": "stream", "name": "stderr", "text": CANARY[half:] + "\n"}]}]}
+    out = json.loads(scrub.Redactor([CANARY]).document(json.dumps(manifest.joined(nb), ensure_ascii=False)))
+    assert [o["text"] for o in out["cells"][0]["outputs"]] == ["e [REDACTED]\n", "between\n"]

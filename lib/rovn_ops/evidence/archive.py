@@ -76,7 +76,9 @@ class Archiver:
                 raise self.error
             raise RovnError(f"evidence signing is not available: {type(self.error).__name__}: {self.error}")
 
-    def finish(self, sp: Spool, *, outcome: str, error: str, operator: dict | None = None) -> dict:
+    def finish(self, sp: Spool, *, outcome: str, error: str, operator: dict | None = None,
+               sealed: list[str] = ()) -> dict:
+        """sealed: what the runner saw the kernel seal during the run (kept in its memory)."""
         """Archive the spooled run; idempotent, so a recovery can finish what a kill interrupted."""
         meta = sp.meta
         sp.update(outcome=outcome, error=error)
@@ -86,7 +88,7 @@ class Archiver:
         with connect(self.env) as conn:
             done = _anchored(conn, run_id)
             if done is None:
-                m = self._stage(sp, meta, rel, outcome, error, operator, conn)
+                m = self._stage(sp, meta, rel, outcome, error, operator, conn, sealed)
                 done = anchor.append(conn, run_id=run_id, path=rel, key=self.key,
                                      manifest_sha256=manifest.sha256(sp.staging / "manifest.json"),
                                      actor=(m["operator"] or {}).get("arn") or "?", outcome=m["outcome"])
@@ -108,17 +110,21 @@ class Archiver:
         return m | {"path": str(final)}
 
     def _stage(self, sp: Spool, meta: dict, rel: str, outcome: str, error: str, operator: dict | None,
-               conn) -> dict:
+               conn, sealed: list[str] = ()) -> dict:
         from .. import audit
 
         shutil.rmtree(sp.staging, ignore_errors=True)
         sp.staging.mkdir()
-        result = record.read(sp.result_file)
+        result = manifest.set_apart_claims(Path(meta["source"]), record.read(sp.result_file))
         # The values the kernel read, sealed with the run's key; and what this process read
         # (the signing key: ready() has loaded it), registered already.
         key = meta.get("redact_key")
         # (the run's key itself too: a notebook that prints its environment shows it)
-        redactor = scrub.Redactor([*scrub.unseal(result.pop("redact_sealed", []), key), key] if key else ())
+        kept = result.pop("redact_sealed", [])
+        dropped = [v for v in sealed if v not in kept]
+        if dropped:  # the kernel removed secrets it had sealed: redact them anyway, and say so
+            result["tampered"] = f"the kernel removed {len(dropped)} sealed secret(s) from its result file"
+        redactor = scrub.Redactor([*scrub.unseal([*kept, *dropped], key), key] if key else ())
         source = Path(meta["source"])
         raw = sp.dir / meta["notebook"]
         notebook = manifest.scrub_notebook(raw, sp.staging / raw.name, redactor) or sp.staging / raw.name

@@ -28,6 +28,34 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
+SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification")
+
+
+def _code(notebook: bytes) -> list[str]:
+    """A notebook's code but its parameters cell (JupyterLab saves the operator's values
+    and outputs into the runbook's file: neither makes it another runbook)."""
+    cells = json.loads(notebook)["cells"]
+    return [_text(c["source"]) for c in cells
+            if c["cell_type"] == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+def set_apart_claims(source: Path, result: dict) -> dict:
+    """A draft is a run of anything but runbooks/<name>.ipynb exactly as committed at HEAD.
+    Its kernel wrote the result file and could write anything there (approvals, targets):
+    only a reviewed runbook's code is trusted to report what it changed and who approved
+    it. A draft's such facts move under `draft_claims`, never shown as approvals."""
+    from ..authorization import at_head
+
+    try:
+        head = at_head(source) if source.resolve().parent == paths.runbooks().resolve() else None
+        committed = head is not None and _code(head) == _code(source.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        committed = False
+    if not committed:
+        result["draft_claims"] = {k: result.pop(k) for k in SELF_REPORTED if k in result}
+    return result
+
+
 def scrub_notebook(source: Path, dest: Path, redactor: Redactor) -> Path | None:
     """Write the executed notebook to the archive with secrets redacted from every
     string: sources (the injected-parameters cell too), outputs, tracebacks and
@@ -45,23 +73,25 @@ def _text(value):
 
 
 def joined(nb: dict) -> dict:
-    """Each cell's consecutive stream outputs of one name as one output, and every
-    multi-line string (a list of lines in nbformat) as one string."""
+    """Each cell's stream outputs of one name as one output (stderr split by a stdout write
+    in between too: a value written in parts is redacted whole), and every multi-line
+    string (a list of lines in nbformat) as one string."""
     for cell in nb.get("cells", []):
         cell["source"] = _text(cell.get("source", ""))
-        outputs = []
+        outputs, streams = [], {}
         for out in cell.get("outputs", []):
             if "text" in out:
                 out["text"] = _text(out["text"])
             for mime, value in (out.get("data") or {}).items():
                 if isinstance(value, list) and all(isinstance(v, str) for v in value):
                     out["data"][mime] = "".join(value)
-            prev = outputs[-1] if outputs else None
-            if (out.get("output_type") == "stream" and prev and prev.get("output_type") == "stream"
-                    and prev.get("name") == out.get("name")):
-                prev["text"] += out["text"]
-            else:
+            if out.get("output_type") != "stream":
+                streams.clear()  # a display in between: later text goes after it, as shown
                 outputs.append(out)
+            elif out.get("name") in streams:
+                streams[out.get("name")]["text"] += out["text"]
+            else:
+                outputs.append(streams.setdefault(out.get("name"), out))
         if "outputs" in cell:
             cell["outputs"] = outputs
     return nb
@@ -113,6 +143,9 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "suite": {"git_commit": git_commit(), "rovn_ops_version": __version__},
         "archive": archive,
         "audit_log_head": audit_head,  # audit_log's newest row as the run ended (an anchor)
+        "tampered": result.get("tampered", ""),  # the kernel rewrote what it may only append to
+        "draft": "draft_claims" in result,  # not a committed runbook (see set_apart_claims)
+        **({"draft_claims": result["draft_claims"]} if "draft_claims" in result else {}),
     }
     manifest = redactor.tree(manifest)
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
