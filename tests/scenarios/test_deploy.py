@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import psycopg
+import pytest
 import urllib3
 
 from rovn_ops.deploy import taskdef
@@ -177,6 +178,16 @@ def test_stale_plan_hash_is_refused(fresh, aws, evidence_dir):
     assert _revisions(aws)[-1] == 288
     with psycopg.connect(fresh["admin_database_url"]) as conn:
         assert not conn.execute("SELECT 1 FROM schema_migrations WHERE name LIKE '0013%'").fetchone()
+
+
+@pytest.mark.parametrize("swap", [["-p", "auto_rollback=false"], ["-p", "bake_s=0"],
+                                  ["-p", "health_url=http://127.0.0.1:9/health"], ["-p", "deadline_s=1"]],
+                         ids=["auto_rollback", "bake_s", "health_url", "deadline_s"])
+def test_an_approved_hash_cannot_run_with_other_verification_parameters(fresh, aws, evidence_dir, swap):
+    args = previewed()
+    run = rovn_ops("run", "deploy", "--quiet", *args, *swap)
+    assert run.returncode == 3 and "does not match today's plan" in run.stdout, run.stdout + run.stderr
+    assert _revisions(aws)[-1] == 288
 
 
 def test_source_hygiene_violations_are_named_and_refused(fresh, aws, evidence_dir, tmp_path):
