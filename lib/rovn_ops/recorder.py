@@ -40,6 +40,10 @@ def start(ctx) -> "Recorder | None":
     ip = get_ipython()
     if ip is None or getattr(ip, "kernel", None) is None:
         return None
+    if getattr(ctx.params, "confirm", False):  # no change may run that could not be signed
+        from .evidence import archive
+
+        archive.Archiver(ctx.env).ready()
     for previous in list(_ACTIVE):  # the runbook started over: the earlier run is evidence too
         previous.finish(default="interrupted", why="the runbook was started again before it logged an outcome")
     rec = Recorder(ip, ctx)

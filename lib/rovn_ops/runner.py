@@ -126,6 +126,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
     archiver = archive.Archiver(env)  # loads the signing key while the kernel runs
+    if getattr(p, "confirm", False):  # no change may run that could not be signed: check the key first
+        archiver.ready()
     started = datetime.now(timezone.utc)
     parameters = p.model_dump(mode="json")
     # papermill writes as cells run, into the run's private spool: only the scrubbed

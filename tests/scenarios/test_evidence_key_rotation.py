@@ -55,3 +55,22 @@ def test_a_statement_signed_by_one_side_only_extends_no_trust(tmp_path):
     assert set(signing.with_predecessors(pinned.public_key(), [forged])) == {signing.key_id(pinned.public_key())}
     edited = dict(good, at="2027-01-01T00:00:00+00:00")  # signed by both, then changed
     assert set(signing.with_predecessors(pinned.public_key(), [edited])) == {signing.key_id(pinned.public_key())}
+
+
+def test_a_confirmed_write_refuses_before_it_changes_anything_when_the_key_is_not_pinned(fresh, aws, app_db,
+                                                                                         evidence_dir):
+    """No change may run that could not be signed: the key is checked before the kernel
+    starts, not when the run is archived after the deploy already happened."""
+    from tests.scenarios.test_deploy import previewed
+
+    args = previewed()
+    assert rovn_ops("evidence", "rotate-key").returncode == 0  # the secret now holds an unpinned key
+    builds = len(aws("codebuild").list_builds()["ids"])
+    deploys = "SELECT count(*) FROM audit_log WHERE action = 'deploy'"
+    before = app_db.execute(deploys).fetchone()[0]  # the seeded history's
+    run = rovn_ops("run", "deploy", "--quiet", *args)
+    assert run.returncode == 1 and f"pins {PINNED}" in run.stderr, run.stdout + run.stderr
+    service = aws("ecs").describe_services(cluster="rovn-prod", services=["rovn-passport-api"])["services"][0]
+    assert service["taskDefinition"].endswith(":288") and len(aws("codebuild").list_builds()["ids"]) == builds
+    assert app_db.execute(deploys).fetchone()[0] == before
+    assert not list((evidence_dir / ".spool").glob("*"))  # nothing started, nothing to recover
