@@ -6,6 +6,7 @@ scalars replace. Secret values are never written here in the clear: only sealed
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
@@ -14,13 +15,20 @@ def record(**facts) -> None:
     path = os.environ.get("ROVN_RESULT_FILE")
     if not path:
         return
-    data = json.loads(open(path).read()) if os.path.exists(path) else {}
-    for key, value in facts.items():
-        if isinstance(value, list):
-            data.setdefault(key, []).extend(value)
-        else:
-            data[key] = value
-    with open(path, "w") as f:
+    # Locked read-modify-write: the kernel and the runner (its signing-key read, sealed
+    # while the kernel's environment is set) may both append; neither may lose the other's.
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read()
+        data = json.loads(text) if text.strip() else {}
+        for key, value in facts.items():
+            if isinstance(value, list):
+                data.setdefault(key, []).extend(value)
+            else:
+                data[key] = value
+        f.seek(0)
+        f.truncate()
         json.dump(data, f, default=str)
 
 

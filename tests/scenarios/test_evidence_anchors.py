@@ -199,6 +199,16 @@ def test_a_forged_app_row_that_names_no_run(one_run, app_db):
     assert "which has no evidence" in res.stdout
 
 
+def test_a_forged_row_attributed_to_an_archived_run(one_change, app_db):
+    """A row naming a real run, which that run never wrote: a preview turned into a change."""
+    preview = entries(one_change)[0]["run_id"]  # the reversal's preview: it wrote no audit row
+    app_db.execute("INSERT INTO audit_log (actor, action, target, outcome, run_id, details) VALUES "
+                   "('arn:aws:iam::123456789012:user/claude-deploy', 'deploy', 'rovn-passport-api', 'success', "
+                   "%s, '{\"approvers\": [\"giles\"]}')", [preview])
+    res = verify(one_change)
+    assert res.returncode == 1 and preview in res.stdout and "does not list them" in res.stdout, res.stdout
+
+
 def test_a_forged_evidence_row_is_not_a_ledger_entry(one_run, app_db):
     """The runtime role can INSERT an `evidence` row, but cannot sign one."""
     tip = entries(one_run)[-1]

@@ -18,15 +18,28 @@ def check_audit(conn, env: str, manifest_of, current: list[dict], entries: list[
     if not chain_report.ok:
         report.add("audit_log", str(chain_report))
     _check_head(conn, current, report)
-    have = {e.get("run_id") for e in entries}
+    have = {e.get("run_id"): e for e in entries}
     if not partial:
         for run_id, ids in anchor.runs_named(conn).items():
-            if run_id in have or (env == "sandbox" and run_id in SANDBOX_SEED_RUNS):
+            if env == "sandbox" and run_id in SANDBOX_SEED_RUNS:
                 continue
-            report.add(run_id, f"audit_log rows {ids} name this run, which has no evidence (a forged row, or "
-                               "a run still in flight or killed: the next rovn-ops invocation archives a killed run)")
+            if run_id not in have:
+                report.add(run_id, f"audit_log rows {ids} name this run, which has no evidence (a forged row, or "
+                                   "a run still in flight or killed: the next rovn-ops invocation archives a "
+                                   "killed run)")
+            elif unlisted := _unlisted(ids, manifest_of(have[run_id])):
+                report.add(run_id, f"audit_log rows {unlisted} name this run, but its manifest does not list "
+                                   "them: rows the run never wrote (forged after the fact)")
     for e in current:
         report.problems += _check_rows(conn, manifest_of(e))
+
+
+def _unlisted(ids: list[int], m: dict | None) -> list[int]:
+    """Rows naming a run that its manifest does not list (every row a run writes is recorded)."""
+    if not m:
+        return []
+    listed = {r["id"] for r in m.get("audit_log", [])}
+    return [i for i in ids if i not in listed]
 
 
 def _compare(authoritative: list[dict], current: list[dict], report) -> None:
