@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rovn_ops.sandbox import control
-from tests.conftest import ROOT, reverse_migration, rovn_ops
+from tests.conftest import ROOT, commit_source, reverse_migration, rovn_ops
 
 CHROMEDRIVER = shutil.which("chromedriver")
 EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
@@ -30,6 +30,7 @@ def index(tmp_path_factory, sandbox):
     assert rovn_ops("run", "service_status", "--quiet", env=env).returncode == 0
     assert rovn_ops("run", "service_status", "--quiet", "-p", "service=missing", env=env).returncode == 1
     reverse_migration(env)
+    commit_source(sandbox, "0013: reverse 0011")  # a deploy ships committed source only (§2)
     preview = json.loads(rovn_ops("run", "deploy", "--quiet", "--json", env=env).stdout)
     done = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                     "-p", f"plan_hash={preview['plan_hash']}", env=env)
