@@ -379,8 +379,13 @@ def _demo_deploy(runner, source: Path):
     import json
     from datetime import datetime, timezone
 
-    # A new commit in the sandbox's checkout, so each demo builds and ships a new image.
+    from .sandbox import github
+
+    # A new commit on main in the sandbox's checkout, pushed as an engineer does (§2: a deploy
+    # ships committed source only), so each demo builds and ships a new image.
     (source / "app" / "release.txt").write_text(f"demo release {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+    for step in (("add", "-A"), ("commit", "-q", "-m", "demo release"), ("push", "-q", "origin", "main")):
+        github.git(source, *step)
     plan = runner.run("deploy", env="sandbox", progress=False)
     print(f"deploy run {plan.run_id}: {plan.outcome} (the plan: a new revision, only the image changes)")
     if plan.exit_code:
