@@ -40,13 +40,14 @@ def start(ctx) -> "Recorder | None":
     ip = get_ipython()
     if ip is None or getattr(ip, "kernel", None) is None:
         return None
-    if getattr(ctx.params, "confirm", False):  # no change may run that could not be signed
-        from .evidence import archive
+    from .evidence import archive
 
-        archive.Archiver(ctx.env).ready()
+    archiver = archive.Archiver(ctx.env)  # prod: loads and checks the signing key now
+    if getattr(ctx.params, "confirm", False):  # no change may run that could not be signed
+        archiver.ready()
     for previous in list(_ACTIVE):  # the runbook started over: the earlier run is evidence too
         previous.finish(default="interrupted", why="the runbook was started again before it logged an outcome")
-    rec = Recorder(ip, ctx)
+    rec = Recorder(ip, ctx, archiver)
     _ACTIVE.append(rec)
     return rec
 
@@ -63,11 +64,11 @@ def stdin_available() -> bool:
 
 
 class Recorder:
-    def __init__(self, ip, ctx):
+    def __init__(self, ip, ctx, archiver):
         from .context import local_user
         from .evidence.spool import Spool
 
-        self.ip, self.ctx, self.cells, self.done = ip, ctx, [], False
+        self.ip, self.ctx, self.archiver, self.cells, self.done = ip, ctx, archiver, [], False
         redact_key = scrub.new_key()
         source = paths.runbooks() / f"{ctx.runbook}.ipynb"
         self.spool = Spool.create(
@@ -189,10 +190,9 @@ class Recorder:
         recorded = record.read(self.spool.result_file).get("outcome")
         outcome = recorded or default or ("failed" if failed else "success")
         error = why or (f"{failed[0].get('ename')}: {failed[0].get('evalue')}" if failed and not recorded else "")
-        from .evidence import archive
 
         try:
-            m = archive.Archiver(self.ctx.env).finish(self.spool, outcome=outcome, error=error)
+            m = self.archiver.finish(self.spool, outcome=outcome, error=error)
         except Exception as e:  # noqa: BLE001 - the spool stays; the next rovn-ops archives it
             print(f"rovn-ops: evidence for run {self.ctx.run_id} not archived yet ({type(e).__name__}: {e}); "
                   "the next rovn-ops invocation archives it", file=sys.stderr)
