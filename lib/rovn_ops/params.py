@@ -8,6 +8,7 @@ name parameters a runbook lacks; a `-f` file or `-p` may not.
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import re
 import typing
@@ -317,6 +318,22 @@ def _interpolate(value):
     return _VAR.sub(lambda m: os.environ[m.group(1)], value)
 
 
+_PARSED: dict = {}
+
+
+def _parse(path: Path):
+    """A YAML file's data, parsed once per process while the file is unchanged (a run
+    reads its environment file several times), with libyaml's safe loader when present."""
+    import yaml
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+    if key not in _PARSED:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        _PARSED[key] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - safe loader
+    return _PARSED[key]
+
+
 def _read_yaml(path: Path, label: str) -> dict:
     import yaml
 
@@ -325,7 +342,7 @@ def _read_yaml(path: Path, label: str) -> dict:
     if path.stat().st_size > MAX_FILE:
         raise BadInput(f"{label} {path}: {path.stat().st_size} bytes; expected a parameter file under {MAX_FILE}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = copy.deepcopy(_parse(path))
     except UnicodeDecodeError as e:
         raise BadInput(f"{label} {path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:

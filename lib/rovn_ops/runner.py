@@ -236,10 +236,13 @@ def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
+        # shutdown "immediate": once the last cell has replied the kernel holds nothing of
+        # the run (cells write the result file synchronously); a graceful shutdown could
+        # wait seconds for ipykernel to exit.
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             request_save_on_cell_execute=True, engine_name=ENGINE,
-                            progress=streamed,
+                            progress=streamed, shutdown_kernel="immediate",
                             kernel_manager_class=_local_kernel_manager(sockets.name))
         return "success", ""
     except PapermillExecutionError as e:
