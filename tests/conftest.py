@@ -19,6 +19,20 @@ def sandbox() -> dict:
     return control.require()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_kernel_server(tmp_path_factory):
+    """Runs fork their kernels from this session's own warm-kernel server (one per
+    xdist worker), stopped when the session ends rather than idling on."""
+    from rovn_ops import warm_kernels
+
+    d = tmp_path_factory.mktemp("runtime")
+    d.chmod(0o700)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", str(d))
+        yield d
+    warm_kernels.stop(d / "kernels")
+
+
 @pytest.fixture
 def fresh(sandbox) -> dict:
     """The seeded world, undisturbed by earlier tests."""

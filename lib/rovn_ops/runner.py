@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, record, scrub
+from . import aws, params as params_mod, paths, record, scrub, warm_kernels
 from .evidence import archive, spool
 from .context import local_user, new_run_id
 from .errors import BadInput
@@ -172,7 +172,12 @@ def _local_kernel_manager(sockets: str):
             # stdout/stderr: unscrubbed, into the runner's terminal or a CI log. What a cell
             # writes still reaches the notebook and the progress stream, both redacted, over IOPub.
             kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
+            warm = warm_kernels.launch(kernel_cmd, kw.get("env") or dict(os.environ), kw.get("cwd") or os.getcwd())
+            if warm is None:  # none ready: launched as always (and a server starts for the next run)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            p = self.provisioner  # what LocalProvisioner.launch_kernel would have recorded
+            p.process, p.pid, p.pgid, p.cwd = warm, warm.pid, warm.pid, kw.get("cwd")
+            self._reconcile_connection_info(p.connection_info)
 
     return LocalKernelManager
 
