@@ -39,7 +39,9 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "I
            "matplotlib_inline.backend_inline", "jupyter_client.session", "numpy", "pandas", "matplotlib",
            "matplotlib.pyplot", "boto3", "botocore.client", "botocore.session", "s3transfer", "urllib3", "psycopg",
            "pydantic", "sqlglot", "yaml", "cryptography.hazmat.primitives.asymmetric.ed25519",
-           "cryptography.fernet", "ahocorasick_rs")
+           "cryptography.fernet", "ahocorasick_rs", "IPython.core.debugger", "IPython.core.completerlib",
+           "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3", "psutil", "tornado.platform.asyncio",
+           "tornado.queues")
 # Read by those libraries when they are imported: a different value needs another server.
 IMPORT_ENV = ("PYTHON", "MPL", "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "LD_", "JUPYTER", "IPYTHON", "XDG_",
               "HOME", "TZ", "LANG", "LC_", "PANDAS", "BOTO", "AWS_DATA_PATH")

@@ -38,16 +38,54 @@ th{{background:#f5f5f5}} .jp-OutputArea-output[data-mime-type="application/vnd.j
 """
 
 
+_EXPORTER: list = []
+
+
+def exporter():
+    """One exporter per process, its templates compiled through jinja's bytecode cache
+    (jinja's own private per-user directory): a run renders with what an earlier run compiled."""
+    if not _EXPORTER:
+        import jinja2
+        from nbconvert import HTMLExporter
+        from nbconvert.exporters.templateexporter import TemplateExporter
+
+        class Exporter(HTMLExporter):
+            def from_notebook_node(self, nb, resources=None, **kw):
+                """HTMLExporter's, without its BeautifulSoup pass over the page (half the render
+                time, to give images a placeholder alt text and cells a tabindex)."""
+                from nbconvert.filters.highlight import Highlight2HTML
+                from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+                info = nb.metadata.get("language_info", {})
+                lexer = info.get("pygments_lexer", info.get("name"))
+                resources = self._init_resources(resources)
+                self.register_filter("highlight_code", self.filters.get(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+                return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+        e = Exporter(template_name="basic")
+        e.environment.bytecode_cache = jinja2.FileSystemBytecodeCache()
+        _EXPORTER.append(e)
+    return _EXPORTER[0]
+
+
 def prewarm() -> None:
-    """Import nbconvert ahead of time (the runner does it while the kernel works)."""
-    from nbconvert import HTMLExporter  # noqa: F401
+    """Build the exporter and load its templates ahead of time (the runner does it
+    while the kernel works)."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    sample = new_notebook(cells=[new_markdown_cell("# a *step*"), new_code_cell("x = 1", outputs=[
+        new_output("execute_result", {"text/plain": "1", "text/html": "<b>1</b>"}, execution_count=1)])],
+        metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}})
+    exporter().from_notebook_node(sample)  # templates, lexers and markdown, loaded here
 
 
 def html(notebook: Path, header: dict | None = None) -> Path:
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="basic").from_notebook_node(nbformat.read(notebook, as_version=4))
+    body, _ = exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     out = notebook.with_suffix(".html")
     out.write_text(PAGE.format(title=html_lib.escape(notebook.name), body=body,
                                header=summary_header(header) if header else ""))
