@@ -34,3 +34,15 @@ def report(name: str, ours: list[float], base: list[float] | None, target: str) 
         row |= {"baseline_median_s": round(median(base), 3), "ratio": round(ratio, 3)}
     print(f"{line}  (target {target})", flush=True)
     return row
+
+
+def with_sandbox(main):
+    """Run a bench's main against the sandbox, starting (and then stopping) it if none runs."""
+    from rovn_ops.sandbox import control
+
+    _, started = control.up()
+    try:
+        return main()
+    finally:
+        if started:
+            control.down()

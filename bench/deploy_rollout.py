@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import boto3
-from common import BIN, ROOT
+from common import BIN, ROOT, with_sandbox
 
 from rovn_ops.deploy import taskdef
 from rovn_ops.sandbox import control
@@ -103,9 +103,4 @@ def main() -> list[dict]:
 
 
 if __name__ == "__main__":
-    _, started = control.up()
-    try:
-        main()
-    finally:
-        if started:
-            control.down()
+    with_sandbox(main)

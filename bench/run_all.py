@@ -14,6 +14,7 @@ import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
 import runner_overhead  # noqa: E402
 import sandbox_cold_start  # noqa: E402
+import sandbox_reset  # noqa: E402
 import triage  # noqa: E402
 import scrub_notebook  # noqa: E402
 import secrets_inventory  # noqa: E402
@@ -27,6 +28,7 @@ if __name__ == "__main__":
     _, started = control.up()
     try:
         rows.append(runner_overhead.main())
+        rows.append(sandbox_reset.main())
         rows += migrations_verify.main()
         rows += deploy_rollout.main()
         rows += triage.main()

@@ -130,8 +130,9 @@ def _control(current: dict, method: str, path: str, body: dict | None = None):
     return data
 
 
-def reset(current: dict) -> None:
-    _control(current, "POST", "/reset", {})
+def reset(current: dict, full: bool = False) -> None:
+    """Back to the seeded world (restored from what the seed kept); `full` seeds anew."""
+    _control(current, "POST", "/reset", {"full": True} if full else {})
 
 
 def scenario(current: dict, name: str, on: bool = True) -> list[str]:

@@ -8,6 +8,7 @@ import psycopg
 from .. import audit
 
 DB_NAME = "rovn"
+TEMPLATE = "rovn_seeded"  # the seeded database, kept for resets; nobody connects to it
 APP_ROLE = "rovn_app"
 AUDIT_OWNER = "rovn_audit_owner"  # owns audit_log; NOLOGIN: nobody runs as it
 
@@ -48,6 +49,41 @@ def recreate(admin_url: str) -> tuple[str, str]:
         conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO {APP_ROLE}")
         audit.install(conn, app_role=APP_ROLE, owner_role=AUDIT_OWNER)
     return admin_db, _with(admin_db, user=APP_ROLE)
+
+
+def keep_seeded(admin_url: str) -> None:
+    """Keep the seeded database as a template (no one may be connected to it now)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE} TEMPLATE {DB_NAME}")
+
+
+def restore_seeded(admin_url: str) -> tuple[str, str]:
+    """The sandbox database as `keep_seeded` kept it: schema, rows, grants (roles are the
+    cluster's and stay), and the audit rows on a new chain. Returns (admin URL,
+    application URL), as recreate."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME} TEMPLATE {TEMPLATE}")
+    admin_db = _with(admin_url, dbname=DB_NAME)
+    with psycopg.connect(admin_db) as conn:
+        _rechain(conn)
+    return admin_db, _with(admin_db, user=APP_ROLE)
+
+
+def _rechain(conn) -> None:
+    """The seeded audit rows again, stamped now: new times, so new hashes. A reseeded
+    world starts a new chain, and evidence tells worlds apart by its first row's hash
+    (an archive of the last world must not look like this one's with rows missing)."""
+    with conn.transaction():
+        conn.execute("CREATE TEMP TABLE seeded ON COMMIT DROP AS "
+                     "SELECT id, actor, action, target, outcome, run_id, details FROM audit_log")
+        conn.execute("SET LOCAL session_replication_role = replica")  # past the append-only triggers
+        conn.execute("TRUNCATE audit_log")
+        conn.execute("SET LOCAL session_replication_role = origin")  # the chain trigger stamps again
+        conn.execute("SELECT setval('audit_log_id_seq', 1, false)")
+        conn.execute("INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
+                     "SELECT actor, action, target, outcome, run_id, details FROM seeded ORDER BY id")
 
 
 def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -> None:

@@ -36,8 +36,10 @@ def init_repository(source: Path, origin: Path, tag: str = "") -> str:
     pushed; returns HEAD's SHA."""
     origin.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["rm", "-rf", str(origin)], check=True)
-    git(origin.parent, "init", "-q", "--bare", origin.name)
-    git(source, "init", "-q")
+    # No sample hooks, and objects in one pack (below), as a clone has them: a reset
+    # copies both repositories back file by file (world_snapshot).
+    git(origin.parent, "init", "-q", "--bare", "--template=", origin.name)
+    git(source, "init", "-q", "--template=")
     git(source, "checkout", "-q", "-B", "main")
     git(source, "add", "-A")
     git(source, "commit", "-q", "-m", "rovn-platform: the service as deployed in revision 288")
@@ -46,6 +48,8 @@ def init_repository(source: Path, origin: Path, tag: str = "") -> str:
     git(source, "remote", "add", "origin", str(origin))
     git(source, "push", "-q", "origin", "main", "--tags")
     git(source, "branch", "-q", "--set-upstream-to=origin/main", "main")
+    for repo in (source, origin):
+        git(repo, "gc", "-q", "--prune=now")
     return git(source, "rev-parse", "HEAD")
 
 

@@ -39,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
     version_of_primary: Callable[[], str | None]
     db_status: Callable[[], str]
     sink: Sink
-    reset: Callable[[], None]
+    reset: Callable[..., None]
 
     def log_message(self, *args):  # keep the sandbox log for real events
         pass
@@ -90,8 +90,8 @@ class Handler(BaseHTTPRequestHandler):
                                          "known": scenarios.KNOWN})
             return self._reply(200, {"active": scenarios.current()})
         if self.path == "/_sandbox/reset":
-            try:
-                self.reset()
+            try:  # {"full": true}: seed anew rather than restore the kept seed
+                self.reset(full=bool((json.loads(body or b"{}") or {}).get("full")))
             except Exception as e:  # noqa: BLE001 - say why, rather than drop the connection
                 traceback.print_exc()  # into sandbox.log
                 return self._reply(500, {"error": f"sandbox reset failed: {type(e).__name__}: {e}"})

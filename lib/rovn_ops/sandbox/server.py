@@ -56,6 +56,8 @@ class Sandbox:
         self.credentials = _credentials(state_dir)
         self.pg = None
         self.admin_url = os.environ.get("DATABASE_URL")
+        self.kept_dir = state_dir / "seeded"  # the seeded checkout and remote, for resets
+        self.reset_lock = threading.Lock()
 
     def start(self) -> dict:
         import logging
@@ -63,9 +65,12 @@ class Sandbox:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
+        # Nothing here uses EC2 images; moto's ~900 kB of default AMIs (EC2 comes up for RDS's
+        # default VPC) would be most of what each reset restores (world_snapshot).
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
         from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github,
-                       httpd, incidents, rds_faults, secretsmanager_fixes, task_credentials)
+                       httpd, incidents, rds_faults, secretsmanager_fixes, task_credentials, world_snapshot)
 
         ecs_rollout.install()
         bake_incidents.install(self.world["region"])
@@ -98,6 +103,7 @@ class Sandbox:
             "origin": self.origin_dir, "token": staticmethod(self.github_token)}))
         db.join()
         self._seed_secret_values()
+        self.moto_state = world_snapshot.MotoState()
         return self._state(facts)
 
     def _sentry_handler(self):
@@ -116,19 +122,38 @@ class Sandbox:
             self.admin_url = self.pg.get_uri()
         self._recreate_db()
 
-    def _recreate_db(self) -> None:
+    def _inputs(self) -> list[Path]:
+        """What the checkout and the database are built from (besides sandbox.yaml)."""
         from .. import paths
-        from . import database, github
 
+        return [paths.project_path(p) for p in (self.world["sample_source"], self.world["sample_migrations"],
+                                                self.defaults["phi_registry"])]
+
+    def _recreate_db(self) -> None:
+        """Build the checkout and the database from the samples, and keep both for resets."""
+        from . import database, github, world_snapshot
+
+        source, migrations, registry = self._inputs()
+        self.inputs_stamp = world_snapshot.inputs_stamp(source, migrations, registry)
         # A working copy of the service's source, its migrations inside, as a checkout of
         # the platform repository: what a runbook writes (a reversal) never touches the samples.
         shutil.rmtree(self.source_dir, ignore_errors=True)
-        shutil.copytree(paths.project_path(self.world["sample_source"]), self.source_dir)
-        shutil.copytree(paths.project_path(self.world["sample_migrations"]), self.migrations_dir)
+        shutil.copytree(source, self.source_dir)
+        shutil.copytree(migrations, self.migrations_dir)
         github.init_repository(self.source_dir, self.origin_dir, self.world["github"]["tag"])
         self.admin_db_url, self.database_url = database.recreate(self.admin_url)
-        database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir,
-                              paths.project_path(self.defaults["phi_registry"]))
+        database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir, registry)
+        self.kept_checkout = world_snapshot.Directories(self.kept_dir, self.source_dir, self.origin_dir)
+        database.keep_seeded(self.admin_url)
+
+    def _restore_db(self) -> None:
+        """The checkout and the database as seeded; rebuilt if a sample changed since."""
+        from . import database, world_snapshot
+
+        if world_snapshot.inputs_stamp(*self._inputs()) != self.inputs_stamp:
+            return self._recreate_db()
+        self.kept_checkout.restore()
+        self.admin_db_url, self.database_url = database.restore_seeded(self.admin_url)
 
     def _seed(self) -> dict:
         from . import secrets_world, world
@@ -173,23 +198,36 @@ class Sandbox:
         td = backend.describe_task_definition(task_definition_arn)
         return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
 
-    def reset(self) -> None:
-        """Back to the seeded world: moto state, scenarios, sink and database."""
-        import urllib3
+    def reset(self, full: bool = False) -> None:
+        """Back to the seeded world: moto state, scenarios, sink, database and checkout,
+        restored from what the seed kept (world_snapshot); `full` seeds it all anew
+        instead, and keeps that. Secret values are drawn anew either way."""
+        from . import incidents, scenarios, world_snapshot
 
-        from . import incidents, scenarios
+        with self.reset_lock:
+            scenarios.clear()
+            incidents.clear()
+            self.sink.clear()
+            if full:
+                self._reseed_moto()
+                self._recreate_db()
+            else:
+                self.moto_state.restore()
+                self._restore_db()
+            self.world_since = time.time()
+            self._seed_secret_values()
+            if full:
+                self.moto_state = world_snapshot.MotoState()
+            # Runs archived before now lost their world (database, bucket): say since when.
+            write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
+
+    def _reseed_moto(self) -> None:
+        import urllib3
 
         # Resetting every moto backend can take a minute on a loaded machine (parallel tests).
         urllib3.request("POST", f"{self.endpoint}/moto-api/reset", retries=False,
                         timeout=urllib3.Timeout(connect=10, read=300))
-        scenarios.clear()
-        incidents.clear()
-        self.sink.clear()
         self._seed()
-        self._recreate_db()
-        self._seed_secret_values()
-        # Runs archived before now lost their world (database, bucket): say since when.
-        write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
 
     def _state(self, facts: dict) -> dict:
         host = "http://127.0.0.1"

@@ -1,0 +1,147 @@
+"""The seeded world, kept once and restored by every reset.
+
+Seeding through moto's HTTP API, building the database's history with the real
+migration engine and creating the source repository cost ~0.8 s a reset (more
+under load), and the tests reset before most of their cases. What seeding builds
+depends only on parameters/sandbox.yaml (read once per process) and on the sample
+source, migrations and PHI registry, so the sandbox seeds once and keeps:
+
+- moto's state: every service backend, pickled in one piece (moto runs in this
+  process; one pickle keeps the references between services' objects);
+- the database: a template database, copied back by CREATE DATABASE … TEMPLATE;
+- the source checkout and its remote: a copy of both directories.
+
+A reset restores those: a test's task definitions, secret versions, evidence
+objects (object lock included), audit rows, commits and tags are gone, and ARNs,
+revisions, version ids, rows and SHAs are those of the seed, byte for byte.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import shutil
+import threading
+import typing
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import types as key_types
+
+_LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+_KEYS = typing.get_args(key_types.PrivateKeyTypes) + typing.get_args(key_types.PublicKeyTypes)
+# A BackendDict's own attributes; any other (S3's bucket_accounts) is state to keep.
+_STRUCTURE = {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}
+
+
+class _Pickler(pickle.Pickler):
+    """Backend containers stay the live objects, by reference (`live`); so do
+    cryptographic keys (KMS keys, RDS certificates), which pickle refuses and which are
+    immutable. Locks, which pickle refuses too, come back as new locks."""
+
+    def __init__(self, file, live: dict[tuple, object]):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.live = live
+        self.refs = {id(obj): pid for pid, obj in live.items()}
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _KEYS) and id(obj) not in self.refs:
+            pid = ("key", len(self.refs))
+            self.refs[id(obj)], self.live[pid] = pid, obj
+        return self.refs.get(id(obj))
+
+    def reducer_override(self, obj):
+        if type(obj) in _LOCKS:
+            return _LOCKS[type(obj)], ()
+        return NotImplemented
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, live: dict[tuple, object]):
+        super().__init__(file)
+        self.live = live
+
+    def persistent_load(self, pid):
+        return self.live[pid]
+
+
+class MotoState:
+    """Every moto backend in this process as it is now; `restore` puts it back."""
+
+    def __init__(self):
+        from moto.core.base_backend import BackendDict, backend_lock
+
+        with backend_lock:
+            self.services = list(BackendDict._instances)
+            self.live: dict[tuple, object] = {}
+            for i, service in enumerate(self.services):
+                self.live[("service", i)] = service
+                for account, regions in service.items():
+                    self.live[("account", i, account)] = regions
+            state = [({account: dict(regions) for account, regions in service.items()},
+                      {k: v for k, v in vars(service).items() if k not in _STRUCTURE})
+                     for service in self.services]
+            buf = io.BytesIO()
+            _Pickler(buf, self.live).dump(state)
+            self.blob = buf.getvalue()
+
+    def restore(self) -> None:
+        from moto.core.base_backend import BackendDict, backend_lock
+        from moto.core.model_instances import reset_model_data
+
+        with backend_lock:
+            state = _Unpickler(io.BytesIO(self.blob), self.live).load()
+            _dispose_s3_buffers()
+            reset_model_data()
+            for service in BackendDict._instances:
+                if not any(service is kept for kept in self.services):
+                    dict.clear(service)  # a service first used after the seed: back to unused
+            BackendDict._instances[:] = self.services
+            for i, (service, (accounts, extra)) in enumerate(zip(self.services, state)):
+                dict.clear(service)
+                for account, regions in accounts.items():
+                    per_account = self.live[("account", i, account)]
+                    dict.clear(per_account)
+                    dict.update(per_account, regions)
+                    dict.__setitem__(service, account, per_account)
+                vars(service).update(extra)
+
+
+def _dispose_s3_buffers() -> None:
+    """S3 objects hold temporary files: close them, as moto's own reset does."""
+    from moto.s3.models import FakeKey, FakeMultipart, s3_backends
+
+    for backend in (b for regions in s3_backends.values() for b in regions.values()):
+        for bucket in backend.buckets.values():
+            for key in bucket.keys.values():
+                if isinstance(key, FakeKey):
+                    key.dispose()
+            for part in bucket.multiparts.values():
+                part.dispose()
+    for tracked in (*FakeKey.instances_tracked, *FakeMultipart.instances_tracked):
+        tracked.dispose()
+
+
+class Directories:
+    """Copies of directories (the source checkout, its bare remote), put back as they were."""
+
+    def __init__(self, keep_dir: Path, *dirs: Path):
+        self.pairs = [(d, keep_dir / str(i)) for i, d in enumerate(dirs)]
+        shutil.rmtree(keep_dir, ignore_errors=True)
+        for live, kept in self.pairs:
+            shutil.copytree(live, kept, symlinks=True)
+
+    def restore(self) -> None:
+        for live, kept in self.pairs:
+            shutil.rmtree(live, ignore_errors=True)
+            shutil.copytree(kept, live, symlinks=True)
+
+
+def inputs_stamp(*paths: Path) -> tuple:
+    """What the seeded database and checkout are built from, as names, sizes and times:
+    an edited sample migration rebuilds them at the next reset."""
+    files = []
+    for root in paths:
+        for p in sorted([root] if root.is_file() else root.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                st = p.stat()
+                files.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(files)
