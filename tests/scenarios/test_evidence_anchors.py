@@ -148,6 +148,36 @@ def test_a_forged_approval_as_a_second_version_of_a_locked_key(one_change, aws):
         assert f"s3://{BUCKET}/{key} has 2 versions" in res.stdout
 
 
+def test_the_same_bytes_written_again_verify_other_bytes_are_tampering(one_run, aws):
+    """Machines racing for keys/<key id>.pem, or an upload retried after a kill, wrote
+    locked objects twice before writes were conditional: the same bytes, which change
+    nothing a reader sees. A forged key as a further version is still tampering."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    s3, tip = aws("s3"), entries(one_run)[-1]
+    key = f"keys/{PINNED}.pem"
+    again = [key, f"ledger/{tip['chain'][:16]}/{tip['seq']:010d}.json", f"runs/{tip['run_id']}/manifest.json"]
+    for k in again:
+        head = s3.head_object(Bucket=BUCKET, Key=k)
+        s3.put_object(Bucket=BUCKET, Key=k, Body=s3.get_object(Bucket=BUCKET, Key=k)["Body"].read(),
+                      ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=head["ObjectLockRetainUntilDate"])
+    auditor = one_run.parent / "auditor"
+    for where in (one_run, auditor):
+        res = verify(where, *(["--bucket"] if where == auditor else []))
+        assert res.returncode == 0 and "3 objects in the bucket were written again with the same bytes" in res.stdout, \
+            res.stdout + res.stderr
+    forged = signing.public_pem(Ed25519PrivateKey.generate())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=forged, ObjectLockMode="COMPLIANCE",
+                  ObjectLockRetainUntilDate=s3.head_object(Bucket=BUCKET, Key=key)["ObjectLockRetainUntilDate"])
+    for where in (one_run, auditor):
+        res = verify(where, *(["--bucket"] if where == auditor else []))
+        assert res.returncode == 1 and f"s3://{BUCKET}/{key} has 3 versions (a locked object was written again " \
+                                       "with other bytes)" in res.stdout, res.stdout + res.stderr
+    # A run that archives now finds its key there, written once for all: no new version.
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    assert len([v for v in s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]]) == 3
+
+
 def test_an_unlisted_file_added_in_the_bucket(one_run, aws):
     run = entries(one_run)[-1]["run_id"]
     aws("s3").put_object(Bucket=BUCKET, Key=f"runs/{run}/approval.txt", Body=b"approved")

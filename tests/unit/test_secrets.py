@@ -16,11 +16,7 @@ from rovn_ops.secrets.steps import Strategy
 ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:rovn/prod/db-master-AbCdEf"
 
 
-@pytest.fixture(autouse=True)
-def in_process(monkeypatch):
-    """moto in this process, not the session's sandbox server."""
-    for k in [k for k in __import__("os").environ if k.startswith("AWS_ENDPOINT_URL")]:
-        monkeypatch.delenv(k)
+pytestmark = pytest.mark.usefixtures("in_process")  # moto in this process
 
 
 @pytest.fixture

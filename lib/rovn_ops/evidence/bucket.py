@@ -7,16 +7,30 @@ Layout (every object written once, never overwritten):
   keys/<key id>.pem                the public key (for convenience: verify trusts the
                                    pinned id or the auditor's copy, not this file)
   keys/rotations/<new key id>.json a key rotation, signed by the old key and the new
-A second version of any key, or a delete marker, is tampering: `verify` lists every
-version. Retention is read from head_object (moto has no get_object_retention).
+
+Several machines may write the same object: keys/<key id>.pem at every archive, and any
+object again when an upload is retried (botocore's retry after a lost answer, a recovery
+after a kill). So every write is conditional (`If-None-Match: *`, atomic in S3): the
+first writer wins, a later one gets 412 and compares what is there with its own bytes;
+the same bytes mean the object is already written, other bytes are a conflict it reports
+and never overwrites.
+
+`verify` lists every version: a delete marker, or a second version with other bytes than
+the first, is tampering. A second version with the very same bytes (the race conditional
+writes close, in archives written before them) changes nothing a reader can see; verify
+says how many there are. Retention is read from head_object (moto has no
+get_object_retention).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from botocore.exceptions import ClientError
 
 LEDGER_PREFIX, RUNS_PREFIX, KEYS_PREFIX = "ledger/", "runs/", "keys/"
 ROTATIONS_PREFIX = "keys/rotations/"  # key rotation statements, signed by the old key and the new
@@ -32,22 +46,59 @@ def ledger_key(entry: dict) -> str:
     return f"{LEDGER_PREFIX}{entry['chain'][:16]}/{int(entry['seq']):010d}.json"
 
 
-def put(s3, archive: dict, key: str, body: bytes) -> None:
-    s3.put_object(Bucket=archive["bucket"], Key=key, Body=body, ObjectLockMode="COMPLIANCE",
-                  ObjectLockRetainUntilDate=datetime.fromisoformat(archive["retain_until"]),
-                  Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+class Conflict(Exception):
+    """The bucket already holds other bytes under a name this machine writes."""
+
+
+CONFLICT_RETRIES = 5  # S3 answers 409 while another conditional write of the key is in flight
+
+
+def put(s3, archive: dict, key: str, body: bytes) -> bool:
+    """Write `key` once. True: this call wrote it. False: it was there already with these
+    very bytes (another machine, a retry, a recovery). Conflict: it holds other bytes."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            s3.put_object(Bucket=archive["bucket"], Key=key, Body=body, IfNoneMatch="*",
+                          ObjectLockMode="COMPLIANCE",
+                          ObjectLockRetainUntilDate=datetime.fromisoformat(archive["retain_until"]),
+                          Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+            return True
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code")
+            if code == "PreconditionFailed":
+                return _already(s3, archive["bucket"], key, body)
+            if code != "ConditionalRequestConflict":
+                raise
+            time.sleep(0.1 * 2 ** attempt)
+    raise Conflict(f"s3://{archive['bucket']}/{key}: {CONFLICT_RETRIES} conditional writes in a row met "
+                   "another write in flight (409 ConditionalRequestConflict)")
+
+
+def _already(s3, bucket: str, key: str, body: bytes) -> bool:
+    """False if the object there holds `body`, read back (its sha256 metadata is only its
+    writer's word)."""
+    theirs = hashlib.sha256(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
+    ours = hashlib.sha256(body).hexdigest()
+    if theirs != ours:
+        raise Conflict(f"s3://{bucket}/{key} already holds other bytes (sha256 {theirs}, this run's {ours}): "
+                       "left as it is; `rovn-ops evidence verify` reports the difference")
+    return False
 
 
 def upload(s3, archive: dict, files: dict[str, Path], line: dict, public_pem: bytes, key_id: str) -> None:
-    """The run's files ({relative path: file}), its ledger entry, and the key once."""
-    for rel, path in files.items():
-        put(s3, archive, archive["prefix"] + rel, path.read_bytes())
-    put(s3, archive, ledger_key(line), (json.dumps(line, sort_keys=True) + "\n").encode())
-    key = f"{KEYS_PREFIX}{key_id}.pem"
-    try:
-        s3.head_object(Bucket=archive["bucket"], Key=key)
-    except s3.exceptions.ClientError:
-        put(s3, archive, key, public_pem)
+    """The run's files ({relative path: file}), its ledger entry, and the key: each written
+    once, whoever else writes it. A conflict does not stop the rest; all are raised at the end."""
+    objects = [(archive["prefix"] + rel, path.read_bytes) for rel, path in files.items()]
+    objects += [(ledger_key(line), lambda: (json.dumps(line, sort_keys=True) + "\n").encode()),
+                (f"{KEYS_PREFIX}{key_id}.pem", lambda: public_pem)]
+    conflicts = []
+    for key, body in objects:
+        try:
+            put(s3, archive, key, body())
+        except Conflict as e:
+            conflicts.append(str(e))
+    if conflicts:
+        raise Conflict("; ".join(conflicts))
 
 
 @dataclass
@@ -72,12 +123,30 @@ class Listing:
     def run_ids(self) -> set[str]:
         return {k[len(RUNS_PREFIX):].split("/", 1)[0] for k in self.versions if k.startswith(RUNS_PREFIX)}
 
-    def problems(self) -> list[tuple[str, str]]:
-        """(key, what is wrong) for every key that is not exactly one version."""
-        out = [(k, f"has {len(v)} versions (a locked object was written again)")
-               for k, v in sorted(self.versions.items()) if len(v) != 1]
+    def problems(self, s3, bucket: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """(key, what is wrong) for every delete marker and every key whose versions do not
+        all hold the same bytes; and the keys written again with the same bytes."""
+        out, same = [], []
+        for k, versions in sorted(self.versions.items()):
+            if len(versions) == 1:
+                continue
+            if _identical(s3, bucket, k, versions):
+                same.append(k)
+            else:
+                out.append((k, f"has {len(versions)} versions (a locked object was written again "
+                               "with other bytes)"))
         out += [(k, "has a delete marker") for k in sorted(self.deleted)]
-        return out
+        return out, same
+
+
+def _identical(s3, bucket: str, key: str, versions: list[dict]) -> bool:
+    """Every version holds the same bytes: sizes first, then each version's SHA-256 (an
+    ETag is MD5, or no digest of the bytes at all for a multipart upload)."""
+    if len({v.get("Size") for v in versions}) > 1:
+        return False
+    digests = {hashlib.sha256(s3.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read())
+               .hexdigest() for v in versions}
+    return len(digests) == 1
 
 
 def read(s3, bucket: str, key: str) -> bytes | None:

@@ -95,7 +95,8 @@ def _check_rows(conn, m: dict | None) -> list[tuple[str, str]]:
 def check_bucket(store, current: list[dict], entries: list[dict], report) -> None:
     listing = store.listing
     by_run = {e.get("run_id"): e for e in entries}
-    for key, problem in listing.problems():
+    problems, report.written_again = listing.problems(store.s3, store.name)
+    for key, problem in problems:
         report.add(_run_of(key, current) or key, f"s3://{store.name}/{key} {problem}")
     for run in sorted(listing.run_ids() - set(by_run)):
         report.add(run, f"s3://{store.name}/{bucket_mod.RUNS_PREFIX}{run}/ is in the bucket but not in the ledger")

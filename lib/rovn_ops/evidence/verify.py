@@ -11,7 +11,8 @@ The archive is read from an evidence directory (a cache) or from the bucket itse
 - online, audit_log: its evidence rows are exactly the ledger, every row naming a
   run has that run's evidence, the chain is intact and its head still hashes to what
   the latest checkpoint recorded (a recomputed chain or a deleted tail is found);
-- online, the bucket: every key exactly one version, every run prefix in the ledger,
+- online, the bucket: no delete marker, every version of a key the same bytes (a
+  second version with other bytes is tampering), every run prefix in the ledger,
   the bucket's ledger not longer than this one, the run's copies intact and locked.
 
 The first problem names the run; any problem means exit 1. `last=N` checks only the
@@ -36,6 +37,7 @@ class Report:
     checked: int = 0
     earlier_chains: int = 0  # runs of a chain before a sandbox reset: files and signatures only
     bucket_only: int = 0     # runs this directory does not hold, checked in the bucket
+    written_again: list[str] = field(default_factory=list)  # bucket keys with extra versions of the same bytes
     problems: list[tuple[str, str]] = field(default_factory=list)  # (run id, what is wrong)
 
     @property
@@ -54,6 +56,11 @@ class Report:
         if self.bucket_only:
             notes.append(f"({self.bucket_only} runs are not in this directory and were checked in the bucket; "
                          "`rovn-ops evidence pull` fetches them)")
+        if self.written_again:
+            notes.append(f"({len(self.written_again)} objects in the bucket were written again with the same "
+                         f"bytes (machines racing, or an upload retried, before writes were conditional), "
+                         f"which changes nothing a reader sees: "
+                         f"{', '.join(self.written_again[:3])}{' …' if len(self.written_again) > 3 else ''})")
         if self.ok:
             return "\n".join([f"evidence OK: {self.checked} runs, chain and signatures intact", *notes])
         first_run, first = self.problems[0]
