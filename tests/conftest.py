@@ -20,17 +20,20 @@ def sandbox() -> dict:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def warm_kernel_server(tmp_path_factory):
-    """Runs fork their kernels from this session's own warm-kernel server (one per
-    xdist worker), stopped when the session ends rather than idling on."""
-    from rovn_ops import warm_kernels
+def warm_servers():
+    """Commands and their kernels are forked from this session's own servers (one of
+    each per xdist worker), stopped when the session ends rather than idling on."""
+    from rovn_ops import forkserver
 
-    d = tmp_path_factory.mktemp("runtime")
-    d.chmod(0o700)
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="rovn-rt-"))  # short: a socket's path is at most 107 bytes
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_RUNTIME_DIR", str(d))
         yield d
-    warm_kernels.stop(d / "kernels")
+    forkserver.stop(d / "kernels")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a process of its own: a script's command goes to the warm CLI when one is up
+        from . import warm_cli
+
+        code = warm_cli.relay(sys.argv[1:])
+        if code is not None:
+            return code
     try:
         args = _parser().parse_args(pair_parameters(sys.argv[1:] if argv is None else argv))
         if args.command in RECOVERING:

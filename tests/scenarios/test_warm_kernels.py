@@ -5,35 +5,38 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from rovn_ops import warm_kernels
+from rovn_ops import forkserver, warm_kernels
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
 
 
 @pytest.fixture
-def runtime(tmp_path, monkeypatch, sandbox, evidence_dir):
-    """A private warm-kernel directory for this test; its server is stopped after."""
-    d = tmp_path / "xdg"
-    d.mkdir(mode=0o700)
+def runtime(monkeypatch, sandbox, evidence_dir):
+    """A private warm-kernel directory for this test (short: a socket's path is at most
+    107 bytes); its server is stopped after."""
+    d = Path(tempfile.mkdtemp(prefix="rk-"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
     monkeypatch.delenv("ROVN_WARM_KERNELS", raising=False)
     yield d / "kernels"
-    warm_kernels.stop(d / "kernels")
+    forkserver.stop(d / "kernels")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _start(*args: str, **env) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", str(PROBE), "--quiet", *args],
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **env})
+                            env={**os.environ, "ROVN_WARM_CLI": "0", **env})  # the runner is this process
 
 
 def _probe(proc: subprocess.Popen) -> dict:
@@ -48,7 +51,7 @@ def _probe(proc: subprocess.Popen) -> dict:
 def _server(kernels: Path, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        socks = list(kernels.glob("*.sock"))
+        socks = list(kernels.glob("warm_kernels-*.sock"))
         if socks:
             return int(Path(f"{socks[0]}.lock").read_text())
         time.sleep(0.2)
@@ -81,7 +84,7 @@ def test_a_forked_kernel_dies_with_its_runner(runtime, tmp_path):
     while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     kernel = int(ready.read_text())
-    assert Path(f"/proc/{kernel}/cmdline").read_bytes().find(b"warm_kernels") >= 0  # it was forked
+    assert Path(f"/proc/{kernel}/cmdline").read_bytes().find(b"rovn_ops.forkserver") >= 0  # it was forked
     proc.kill()
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 10

@@ -4,15 +4,17 @@ from __future__ import annotations
 import os
 import sys
 
-from rovn_ops import warm_kernels
+from rovn_ops import forkserver, warm_kernels
 
 
 def test_the_key_follows_import_time_variables_not_a_runs_own():
     base = {"PATH": "/bin", "HOME": "/root"}
-    k = warm_kernels.key(base)
-    assert warm_kernels.key({**base, "ROVN_RUN_ID": "x", "ROVN_REDACT_KEY": "k", "AWS_PROFILE": "p"}) == k
-    assert warm_kernels.key({**base, "MPLBACKEND": "agg"}) != k
-    assert warm_kernels.key({**base, "PYTHONPATH": "/elsewhere"}) != k
+    k = forkserver.key("role", base)
+    assert forkserver.key("role", {**base, "ROVN_RUN_ID": "x", "ROVN_REDACT_KEY": "k", "AWS_PROFILE": "p"}) == k
+    assert forkserver.key("role", {**base, "MPLBACKEND": "agg"}) != k
+    assert forkserver.key("role", {**base, "PYTHONPATH": "/elsewhere"}) != k
+    assert forkserver.key("other", base) != k
+    assert forkserver.key("role", base, ("library", 2)) != k
 
 
 def test_only_the_stock_ipykernel_command_on_this_interpreter_is_forked():
@@ -25,15 +27,15 @@ def test_only_the_stock_ipykernel_command_on_this_interpreter_is_forked():
 
 def test_a_directory_others_can_reach_turns_warm_kernels_off(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    assert warm_kernels.directory() == tmp_path / "kernels"
+    assert forkserver.directory() == tmp_path / "kernels"
     (tmp_path / "kernels").chmod(0o777)
-    assert warm_kernels.directory() is None
+    assert forkserver.directory() is None
     (tmp_path / "kernels").chmod(0o700)
     os.symlink(tmp_path / "kernels", tmp_path / "link")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "elsewhere"))
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "kernels", tmp_path / "elsewhere" / "kernels")
-    assert warm_kernels.directory() is None
+    assert forkserver.directory() is None
 
 
 def test_switched_off_no_kernel_is_asked_for(monkeypatch):

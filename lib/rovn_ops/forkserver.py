@@ -1,0 +1,297 @@
+"""Fork servers: a process that has imported what a role needs once, and forks a
+ready child per request instead of a fresh Python importing it all again (1–2 s of
+CPU each time). Two roles use it: warm_kernels (a run's kernel) and warm_cli (the
+`rovn-ops` command itself, when it is not on a terminal).
+
+Only the user who owns a server can reach it: its socket is in a 0700 directory
+the user owns (checked, never followed through a symlink) and the server checks the
+peer's uid. A server is keyed by its role, the interpreter, the installed packages
+(a site-packages directory changes when one is installed or removed), the
+environment variables libraries read when they are imported, and whatever the role
+adds (warm_cli: the library's own files), so a `make venv`, an edit or another
+MPLBACKEND gets a new server. It gets only those variables, never a run's own. It
+exits after IDLE_S without a request. `ROVN_WARM=0` turns both roles off.
+
+A child gets the requester's whole environment and working directory, default
+signal handlers, fresh random state, and dies when the requester dies (its pidfd
+is passed along), as a launched process would with its parent.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+IDLE_S = 20 * 60
+# Read by libraries when they are imported: a different value needs another server.
+IMPORT_ENV = ("PYTHON", "MPL", "OMP_", "OPENBLAS", "MKL_", "NUMEXPR", "LD_", "JUPYTER", "IPYTHON", "XDG_",
+              "HOME", "TZ", "LANG", "LC_", "PANDAS", "BOTO", "AWS_DATA_PATH")
+MAX_REQUEST = 4 << 20
+
+
+def enabled(switch: str) -> bool:
+    return (os.environ.get("ROVN_WARM", "1") != "0" and os.environ.get(switch, "1") != "0"
+            and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds"))
+
+
+def import_env(env: dict) -> dict:
+    return {k: v for k, v in env.items() if k.startswith(IMPORT_ENV) or k in ("PATH", "VIRTUAL_ENV")}
+
+
+def key(role: str, env: dict, extra: tuple = ()) -> str:
+    import site
+
+    dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
+    parts = [role, sys.executable, sys.version, *(f"{d}:{os.stat(d).st_mtime_ns}" for d in dirs),
+             *sorted(f"{k}={v}" for k, v in env.items() if k.startswith(IMPORT_ENV)), *map(str, extra)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def directory() -> Path | None:
+    """Private to this user (0700, owned by it), or None: no fork servers then."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rovn-ops")
+    d = Path(base) / "kernels"
+    try:
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = d.lstat()
+    except OSError:
+        return None
+    if d.is_symlink() or not d.is_dir() or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return d
+
+
+def socket_path(role: str, env: dict, extra: tuple = ()) -> Path | None:
+    d = directory()
+    path = d / f"{role.split('.')[-1]}-{key(role, env, extra)}.sock" if d else None
+    return path if path and len(os.fsencode(path)) < 104 else None  # (a Unix socket's path limit)
+
+
+# ---------------------------------------------------------------------------- client
+
+def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socket.socket]:
+    """A child for `payload`: (reply, the child's pidfd, the open connection). Our own
+    pidfd goes along after `fds`, so the child dies with us. Raises OSError/ValueError
+    when no server answers (the caller does the work itself and calls start())."""
+    me = os.pidfd_open(os.getpid())
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(10)
+        s.connect(str(path))
+        body = json.dumps(payload).encode()
+        socket.send_fds(s, [len(body).to_bytes(8, "big") + body], [*fds, me])
+        data, got, _, _ = socket.recv_fds(s, 1024, 1)
+        reply = json.loads(data or b"{}")
+        if not got or "pid" not in reply:
+            for fd in got:
+                os.close(fd)
+            raise ConnectionError(reply.get("error") or "the fork server gave no child")
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        os.close(me)
+    s.settimeout(None)
+    return reply, got[0], s
+
+
+def start(role: str, path: Path, env: dict) -> None:
+    """Start the role's server in the background, unless another run is starting it."""
+    import fcntl
+
+    lock = open(f"{path}.lock", "a")  # noqa: SIM115 - the server holds it for its lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return
+    path.unlink(missing_ok=True)  # a server that died left its socket
+    subprocess.Popen([sys.executable, "-m", "rovn_ops.forkserver", role, str(path), str(lock.fileno())],
+                     pass_fds=(lock.fileno(),), env=import_env(env), start_new_session=True, cwd="/",
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock.close()
+
+
+def stop(d: Path | None = None) -> list[int]:
+    """Stop this user's servers (children already forked run on to their end)."""
+    stopped = []
+    for lock in (d or directory() or Path("/nonexistent")).glob("*.sock.lock"):
+        try:
+            pid = int(lock.read_text().strip() or 0)
+            if pid and b"rovn_ops.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+                stopped.append(pid)
+        except (OSError, ValueError):
+            pass
+    return stopped
+
+
+class Forked:
+    """The Popen-like handle of a child the server forked (not ours: its exit status
+    is the server's), over a pidfd, which never points at a reused pid."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int):
+        self.pid, self._fd, self.returncode = pid, pidfd, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._fd], [], [], 0)[0]:
+            self.returncode = 0
+            os.close(self._fd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired("forked child", timeout)
+            select.select([self._fd], [], [], left)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            try:
+                signal.pidfd_send_signal(self._fd, signum)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+# ---------------------------------------------------------------------------- server
+
+def serve(role: str, path: Path, lock_fd: int) -> None:
+    os.ftruncate(lock_fd, 0)
+    os.write(lock_fd, f"{os.getpid()}\n".encode())  # for stop()
+    handler = importlib.import_module(role)
+    handler.preload()
+    if threading.active_count() != 1:
+        raise SystemExit("a preloaded library started a thread: forking would be unsafe")
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    srv.bind(str(tmp))
+    os.chmod(tmp, 0o600)
+    srv.listen(16)
+    os.rename(tmp, path)  # clients only ever see a socket that is listening
+    srv.settimeout(IDLE_S)
+    try:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                return
+            with conn:
+                _serve_one(handler, srv, conn, lock_fd)
+    finally:
+        path.unlink(missing_ok=True)  # (no other server starts while this one holds the lock)
+
+
+def _reap(*_) -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _read_request(conn) -> tuple[dict, list[int]]:
+    conn.settimeout(10)
+    head, fds, _, _ = socket.recv_fds(conn, 8, 8)
+    size = int.from_bytes(head, "big") if len(head) == 8 else 0
+    if not 0 < size <= MAX_REQUEST:
+        raise ValueError("bad request size")
+    body = bytearray()
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            raise ValueError("short request")
+        body += chunk
+    return json.loads(body), fds
+
+
+def _serve_one(handler, srv, conn, lock_fd: int) -> None:
+    uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+    if uid != os.getuid():
+        return
+    fds: list[int] = []
+    try:
+        req, fds = _read_request(conn)
+        handler.check(req, len(fds))
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # not reaped before its pidfd exists
+        try:
+            pid = os.fork()
+            if pid == 0:
+                srv.close()
+                os.close(lock_fd)  # the next server must not wait for this child to end
+                _child(handler, req, fds, conn)  # never returns
+            child_fd = os.pidfd_open(pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        socket.send_fds(conn, [json.dumps({"pid": pid}).encode()], [child_fd])
+        os.close(child_fd)
+    except Exception as e:  # noqa: BLE001 - the client does the work itself instead
+        try:
+            conn.sendall(json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
+        except OSError:
+            pass
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _child(handler, req: dict, fds: list[int], conn) -> None:
+    """In the forked child: the requester's environment, then the role's work."""
+    code = 1
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(req["cwd"])
+        os.environ.clear()
+        os.environ.update(req["env"])
+        time.tzset()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()  # (the random module reseeds itself at fork)
+        threading.Thread(target=_die_with, args=(fds[-1],), daemon=True).start()
+        code = handler.child(req, fds[:-1], conn)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as an uncaught exception ends a process
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code if isinstance(code, int) else 1)
+
+
+def _die_with(requester_fd: int) -> None:
+    """The requester is gone (killed, even by SIGKILL): so is this child, and what it
+    started in its process group, as with a process whose parent died."""
+    select.select([requester_fd], [], [])
+    if os.getpgid(0) == os.getpid():  # a session of its own (a kernel): its subprocesses too
+        os.killpg(0, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,120 @@
+"""The warm CLI (lib/rovn_ops/warm_cli.py): a script's `rovn-ops` command run by a child
+forked from a server that has imported everything once. To the script it is the
+same command: its streams, exit code, signals and death."""
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from rovn_ops import forkserver
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
+
+
+@pytest.fixture
+def runtime(monkeypatch, sandbox, evidence_dir):
+    """Private servers for this test (a short directory: a socket's path is at most 107
+    bytes); kernels launched, so a kernel's parent is the command's process."""
+    d = Path(tempfile.mkdtemp(prefix="rc-"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
+    monkeypatch.setenv("ROVN_WARM_KERNELS", "0")
+    monkeypatch.delenv("ROVN_WARM_CLI", raising=False)
+    yield d / "kernels"
+    forkserver.stop(d / "kernels")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _start(*args: str, stdin=subprocess.DEVNULL, **env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", *args], cwd=ROOT, text=True, stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+
+
+def _warm(kernels: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(kernels.glob("warm_cli-*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(kernels.glob("warm_cli-*.sock")), "no warm CLI server started"
+
+
+def _kernel_parent(out: str) -> int:
+    notebook = Path(out.split("evidence: ", 1)[1].split()[0])
+    text = "".join("".join(o.get("text", "")) for c in json.loads(notebook.read_text())["cells"]
+                   for o in c.get("outputs", []))
+    return json.loads(text.split("PROBE ", 1)[1].splitlines()[0])["ppid"]
+
+
+def test_a_scripts_command_runs_forked_with_its_streams_and_exit_code(runtime):
+    first = _start("run", str(PROBE), "--quiet")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and _kernel_parent(out) == first.pid  # in-process; the server starts
+    _warm(runtime)
+    second = _start("run", str(PROBE), "--quiet")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, out + err
+    assert _kernel_parent(out) != second.pid  # the run's process was the forked child
+    assert out.startswith("run ") and "evidence: " in out  # its stdout, through the same pipe
+    bad = _start("run", "service_status", "-p", "events=lots")
+    out, err = bad.communicate(timeout=60)
+    assert (bad.returncode, out) == (2, "") and err.startswith("rovn-ops: error:") and len(err.splitlines()) == 1
+
+
+def test_signals_reach_the_forked_command_and_it_dies_with_its_client(runtime, tmp_path):
+    _start("list").communicate(timeout=120)
+    _warm(runtime)
+    ready = tmp_path / "kernel.pid"
+    proc = _start("run", str(PROBE), "--quiet", "-p", "seconds=120", "-p", f"ready_file={ready}")
+    _wait(lambda: ready.exists() and ready.read_text())
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: interrupts the cell, archives `interrupted`
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "interrupted" in out, out + err
+    ready.unlink()
+    proc = _start("run", str(PROBE), "--quiet", "-p", "seconds=120", "-p", f"ready_file={ready}")
+    _wait(lambda: ready.exists() and ready.read_text())
+    kernel = int(ready.read_text())
+    child = _parent(kernel)
+    assert child != proc.pid
+    proc.kill()  # SIGKILL: nothing may run on after the command is gone
+    proc.communicate(timeout=30)
+    _wait(lambda: not _alive(child) and not _alive(kernel), timeout=10)
+
+
+def test_on_a_terminal_the_command_runs_in_process(runtime):
+    _start("list").communicate(timeout=120)
+    _warm(runtime)
+    leader, follower = pty.openpty()
+    try:
+        proc = _start("run", str(PROBE), "--quiet", stdin=follower)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert proc.returncode == 0 and _kernel_parent(out) == proc.pid
+
+
+def _wait(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
