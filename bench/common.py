@@ -14,7 +14,9 @@ BIN = Path(sys.executable).parent
 
 def timed(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> float:
     t = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    # stdin from /dev/null, as under CI (a terminal's command runs in-process: warm_cli.py)
+    res = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t
     if res.returncode != 0:
         raise SystemExit(f"bench command failed ({res.returncode}): {' '.join(cmd)}\n{res.stderr[-2000:]}")
