@@ -14,9 +14,17 @@ AUDIT_OWNER = "rovn_audit_owner"  # owns audit_log; NOLOGIN: nobody runs as it
 
 
 def start_embedded(datadir):
+    """The sandbox's own PostgreSQL, throwaway (seeded anew at every start): no fsync.
+    Each reset drops the database, which forces a checkpoint; with fsync that waits on
+    the disk (0.1-1 s on a busy machine), and so does every commit of every test."""
     import pgserver
 
-    return pgserver.get_server(datadir, cleanup_mode="stop")
+    pg = pgserver.get_server(datadir, cleanup_mode="stop")
+    with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
+        for setting in ("fsync", "full_page_writes", "synchronous_commit"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+    return pg
 
 
 def _with(url: str, *, user: str | None = None, dbname: str | None = None) -> str:

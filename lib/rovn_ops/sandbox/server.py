@@ -205,6 +205,7 @@ class Sandbox:
         from . import incidents, scenarios, world_snapshot
 
         with self.reset_lock:
+            t = [time.perf_counter()]
             scenarios.clear()
             incidents.clear()
             self.sink.clear()
@@ -213,13 +214,19 @@ class Sandbox:
                 self._recreate_db()
             else:
                 self.moto_state.restore()
+                t.append(time.perf_counter())
                 self._restore_db()
+            t.append(time.perf_counter())
             self.world_since = time.time()
             self._seed_secret_values()
             if full:
                 self.moto_state = world_snapshot.MotoState()
             # Runs archived before now lost their world (database, bucket): say since when.
             write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
+            t.append(time.perf_counter())
+            steps = "moto, database and checkout, secrets" if len(t) == 4 else "seeding, secrets and keeping"
+            print(f"reset the world{' (seeded anew)' if full else ''} in {t[-1] - t[0]:.3f}s "
+                  f"({steps}: {', '.join(f'{b - a:.3f}' for a, b in zip(t, t[1:]))})", flush=True)
 
     def _reseed_moto(self) -> None:
         import urllib3
