@@ -46,6 +46,7 @@ def test_three_machines_one_chain(fresh, aws, app_db, tmp_path):
     env = {"ROVN_EVIDENCE_DIR": str(auditor)}
     res = rovn_ops("evidence", "verify", "--bucket", env=env)
     assert res.returncode == 0 and "evidence OK: 3 runs" in res.stdout, res.stdout
+    assert "written again" not in res.stdout  # all three wrote keys/<key id>.pem: once, conditionally
     # The machine that anchored last holds the whole chain, and only its own run's files:
     # the others' are checked in the bucket.
     # (Which caches end up whole depends on the order the three archived in: another
