@@ -3,6 +3,7 @@ across ECS, Secrets Manager, the object-locked evidence bucket, the database, th
 source checkout and its remote, the scenarios and the sink, the world is again the
 one a full seed built, byte for byte where tests look."""
 import hashlib
+import shutil
 import json
 from pathlib import Path
 
@@ -153,3 +154,32 @@ def test_an_edited_sample_changes_the_inputs_stamp(tmp_path):
     assert world_snapshot.inputs_stamp(tmp_path / "migrations") != before
     (tmp_path / "migrations" / "0002.sql").write_text("")
     assert world_snapshot.inputs_stamp(tmp_path / "migrations") != before
+
+
+def test_directories_restore_puts_back_content_modes_links_and_removes_additions(tmp_path):
+    root = tmp_path / "checkout"
+    (root / "app" / "sub").mkdir(parents=True)
+    (root / "app" / "main.py").write_text("print('seeded')\n")
+    (root / "app" / "sub" / "data.txt").write_text("data\n")
+    (root / "pack").write_bytes(b"\x00\x01")
+    (root / "pack").chmod(0o444)
+    (root / "link").symlink_to("app/main.py")
+    kept = world_snapshot.Directories(root)
+    seeded = world_snapshot._tree(root)
+
+    (root / "app" / "main.py").write_text("print('edited')\n")
+    (root / "app" / "sub" / "data.txt").unlink()
+    (root / "app" / "sub" / "data.txt").mkdir()  # a file became a directory
+    (root / "new" / "deep").mkdir(parents=True)
+    (root / "new" / "deep" / "x").write_text("x")
+    (root / "pack").chmod(0o644)
+    (root / "link").unlink()
+    (root / "link").symlink_to("elsewhere")
+    shutil.rmtree(root / "app" / "sub")
+    (root / "app" / "sub").write_text("a directory became a file")
+    assert world_snapshot._tree(root) != seeded  # were restore to do nothing, the test fails
+
+    kept.restore()
+    assert world_snapshot._tree(root) == seeded
+    kept.restore()  # untouched: nothing to do, still the same
+    assert world_snapshot._tree(root) == seeded

@@ -9,6 +9,7 @@ from .. import audit
 
 DB_NAME = "rovn"
 TEMPLATE = "rovn_seeded"  # the seeded database, kept for resets; nobody connects to it
+SPARE = "rovn_next"  # the next reset's copy of it, made ahead
 APP_ROLE = "rovn_app"
 AUDIT_OWNER = "rovn_audit_owner"  # owns audit_log; NOLOGIN: nobody runs as it
 
@@ -66,23 +67,32 @@ def keep_seeded(admin_url: str) -> None:
         conn.execute(f"CREATE DATABASE {TEMPLATE} TEMPLATE {DB_NAME}")
 
 
+def prepare_spare(admin_url: str) -> None:
+    """The next reset's database, made ahead (the sandbox does it while a test runs): a
+    copy of the kept one, its audit rows on a new chain. Nobody connects to it."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {SPARE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {SPARE} TEMPLATE {TEMPLATE}")
+    with psycopg.connect(_with(admin_url, dbname=SPARE)) as conn:
+        _rechain(conn)
+
+
 def restore_seeded(admin_url: str) -> tuple[str, str]:
-    """The sandbox database as `keep_seeded` kept it: schema, rows, grants (roles are the
-    cluster's and stay), and the audit rows on a new chain. Returns (admin URL,
-    application URL), as recreate."""
+    """The sandbox database as `keep_seeded` kept it (the spare `prepare_spare` made):
+    schema, rows, grants (roles are the cluster's and stay), and the audit rows on a
+    new chain. Returns (admin URL, application URL), as recreate."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME} TEMPLATE {TEMPLATE}")
+        conn.execute(f"ALTER DATABASE {SPARE} RENAME TO {DB_NAME}")
     admin_db = _with(admin_url, dbname=DB_NAME)
-    with psycopg.connect(admin_db) as conn:
-        _rechain(conn)
     return admin_db, _with(admin_db, user=APP_ROLE)
 
 
 def _rechain(conn) -> None:
     """The seeded audit rows again, stamped now: new times, so new hashes. A reseeded
     world starts a new chain, and evidence tells worlds apart by its first row's hash
-    (an archive of the last world must not look like this one's with rows missing)."""
+    (an archive of the last world must not look like this one's with rows missing).
+    The spare is stamped when it is made, before its reset: as a seed's rows are."""
     with conn.transaction():
         conn.execute("CREATE TEMP TABLE seeded ON COMMIT DROP AS "
                      "SELECT id, actor, action, target, outcome, run_id, details FROM audit_log")

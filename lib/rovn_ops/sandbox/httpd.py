@@ -39,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
     version_of_primary: Callable[[], str | None]
     db_status: Callable[[], str]
     sink: Sink
-    reset: Callable[..., None]
+    reset: Callable[..., dict]
 
     def log_message(self, *args):  # keep the sandbox log for real events
         pass
@@ -91,11 +91,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(200, {"active": scenarios.current()})
         if self.path == "/_sandbox/reset":
             try:  # {"full": true}: seed anew rather than restore the kept seed
-                self.reset(full=bool((json.loads(body or b"{}") or {}).get("full")))
+                steps = self.reset(full=bool((json.loads(body or b"{}") or {}).get("full")))
             except Exception as e:  # noqa: BLE001 - say why, rather than drop the connection
                 traceback.print_exc()  # into sandbox.log
                 return self._reply(500, {"error": f"sandbox reset failed: {type(e).__name__}: {e}"})
-            return self._reply(200, {"ok": True})
+            return self._reply(200, {"ok": True, "seconds": steps})
         self._reply(404, {"error": f"no route {self.path}"})
 
 

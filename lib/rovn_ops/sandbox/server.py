@@ -6,6 +6,8 @@ seeds the world, writes DIR/state.json, and serves until SIGTERM.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import gc
 import json
 import os
 import secrets
@@ -16,6 +18,7 @@ import string
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import yaml
@@ -56,8 +59,9 @@ class Sandbox:
         self.credentials = _credentials(state_dir)
         self.pg = None
         self.admin_url = os.environ.get("DATABASE_URL")
-        self.kept_dir = state_dir / "seeded"  # the seeded checkout and remote, for resets
         self.reset_lock = threading.Lock()
+        self.background = concurrent.futures.ThreadPoolExecutor(1)  # the next reset's database
+        self.spare: concurrent.futures.Future | None = None
 
     def start(self) -> dict:
         import logging
@@ -131,6 +135,10 @@ class Sandbox:
 
     def _recreate_db(self) -> None:
         """Build the checkout and the database from the samples, and keep both for resets."""
+        self._build_db()
+        self._keep_db()
+
+    def _build_db(self) -> None:
         from . import database, github, world_snapshot
 
         source, migrations, registry = self._inputs()
@@ -143,17 +151,39 @@ class Sandbox:
         github.init_repository(self.source_dir, self.origin_dir, self.world["github"]["tag"])
         self.admin_db_url, self.database_url = database.recreate(self.admin_url)
         database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir, registry)
-        self.kept_checkout = world_snapshot.Directories(self.kept_dir, self.source_dir, self.origin_dir)
+
+    def _keep_db(self) -> None:
+        from . import database, world_snapshot
+
+        self.kept_checkout = world_snapshot.Directories(self.source_dir, self.origin_dir)
+        self._spare_ready()  # it copies the template being replaced
         database.keep_seeded(self.admin_url)
+        self.spare = self.background.submit(database.prepare_spare, self.admin_url)
+
+    def _spare_ready(self) -> None:
+        """Wait for the next reset's database; make it now if making it failed."""
+        from . import database
+
+        if self.spare is None:
+            return
+        try:
+            self.spare.result()
+        except Exception:  # noqa: BLE001 - logged; the reset makes it in the foreground
+            traceback.print_exc()
+            database.prepare_spare(self.admin_url)
+        self.spare = None
 
     def _restore_db(self) -> None:
-        """The checkout and the database as seeded; rebuilt if a sample changed since."""
+        """The checkout and the database as seeded; rebuilt if a sample changed since.
+        The database is the spare made while the last test ran; the next one starts now."""
         from . import database, world_snapshot
 
         if world_snapshot.inputs_stamp(*self._inputs()) != self.inputs_stamp:
             return self._recreate_db()
         self.kept_checkout.restore()
+        self._spare_ready()
         self.admin_db_url, self.database_url = database.restore_seeded(self.admin_url)
+        self.spare = self.background.submit(database.prepare_spare, self.admin_url)
 
     def _seed(self) -> dict:
         from . import secrets_world, world
@@ -198,35 +228,39 @@ class Sandbox:
         td = backend.describe_task_definition(task_definition_arn)
         return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
 
-    def reset(self, full: bool = False) -> None:
+    def reset(self, full: bool = False) -> dict[str, float]:
         """Back to the seeded world: moto state, scenarios, sink, database and checkout,
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
-        instead, and keeps that. Secret values are drawn anew either way."""
+        instead, and keeps that. Secret values are drawn anew either way. Returns the
+        seconds each step took (sandbox.log has them too)."""
         from . import incidents, scenarios, world_snapshot
 
+        steps: dict[str, float] = {}
+
+        def step(name: str, fn) -> None:
+            t = time.perf_counter()
+            fn()
+            steps[name] = round(time.perf_counter() - t, 4)
+
         with self.reset_lock:
-            t = [time.perf_counter()]
             scenarios.clear()
             incidents.clear()
             self.sink.clear()
             if full:
-                self._reseed_moto()
-                self._recreate_db()
+                step("seed moto", self._reseed_moto)
+                step("seed checkout and database", self._build_db)
             else:
-                self.moto_state.restore()
-                t.append(time.perf_counter())
-                self._restore_db()
-            t.append(time.perf_counter())
+                step("restore moto", lambda: self.moto_state.restore())
+                step("restore checkout and database", self._restore_db)
             self.world_since = time.time()
-            self._seed_secret_values()
+            step("secret values", self._seed_secret_values)
             if full:
-                self.moto_state = world_snapshot.MotoState()
+                step("keep", lambda: (self._keep_db(), setattr(self, "moto_state", world_snapshot.MotoState())))
             # Runs archived before now lost their world (database, bucket): say since when.
             write_state(self.dir, json.loads((self.dir / "state.json").read_text()) | {"world_since": self.world_since})
-            t.append(time.perf_counter())
-            steps = "moto, database and checkout, secrets" if len(t) == 4 else "seeding, secrets and keeping"
-            print(f"reset the world{' (seeded anew)' if full else ''} in {t[-1] - t[0]:.3f}s "
-                  f"({steps}: {', '.join(f'{b - a:.3f}' for a, b in zip(t, t[1:]))})", flush=True)
+        print(f"reset{' (seeded anew)' if full else ''}: "
+              + ", ".join(f"{name} {secs:.3f}s" for name, secs in steps.items()), flush=True)
+        return steps
 
     def _reseed_moto(self) -> None:
         import urllib3
@@ -256,6 +290,7 @@ class Sandbox:
         }
 
     def stop(self) -> None:
+        self.background.shutdown(wait=True)
         self.moto.stop()
         if self.pg is not None:
             self.pg.cleanup()
@@ -276,6 +311,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     state = sandbox.start()
+    gc.freeze()  # start-up's objects (moto, botocore's models) live as long as the process: no collection scans them
     write_state(state_dir, state)
     print(f"sandbox ready: {state['endpoint']}", flush=True)
     stop.wait()

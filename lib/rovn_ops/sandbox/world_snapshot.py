@@ -18,8 +18,10 @@ revisions, version ids, rows and SHAs are those of the seed, byte for byte.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import shutil
+import stat
 import threading
 import typing
 from pathlib import Path
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import types as key_types
 
 _LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 _KEYS = typing.get_args(key_types.PrivateKeyTypes) + typing.get_args(key_types.PublicKeyTypes)
+_is_key: dict[type, bool] = {}
 # A BackendDict's own attributes; any other (S3's bucket_accounts) is state to keep.
 _STRUCTURE = {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}
 
@@ -43,7 +46,10 @@ class _Pickler(pickle.Pickler):
         self.refs = {id(obj): pid for pid, obj in live.items()}
 
     def persistent_id(self, obj):
-        if isinstance(obj, _KEYS) and id(obj) not in self.refs:
+        kind = type(obj)
+        if kind not in _is_key:  # isinstance against the key ABCs, once per type
+            _is_key[kind] = isinstance(obj, _KEYS)
+        if _is_key[kind] and id(obj) not in self.refs:
             pid = ("key", len(self.refs))
             self.refs[id(obj)], self.live[pid] = pid, obj
         return self.refs.get(id(obj))
@@ -121,18 +127,63 @@ def _dispose_s3_buffers() -> None:
 
 
 class Directories:
-    """Copies of directories (the source checkout, its bare remote), put back as they were."""
+    """Directories (the source checkout, its bare remote) as they are now, held in memory
+    (~70 entries, ~300 kB); `restore` puts back what differs, and removes what was added.
+    Most tests leave the checkout alone: then restoring is reading it once."""
 
-    def __init__(self, keep_dir: Path, *dirs: Path):
-        self.pairs = [(d, keep_dir / str(i)) for i, d in enumerate(dirs)]
-        shutil.rmtree(keep_dir, ignore_errors=True)
-        for live, kept in self.pairs:
-            shutil.copytree(live, kept, symlinks=True)
+    def __init__(self, *dirs: Path):
+        self.trees = {d: _tree(d) for d in dirs}
 
     def restore(self) -> None:
-        for live, kept in self.pairs:
-            shutil.rmtree(live, ignore_errors=True)
-            shutil.copytree(kept, live, symlinks=True)
+        for root, kept in self.trees.items():
+            try:
+                _sync(root, kept)
+            except OSError:  # something _sync cannot undo in place (a read-only directory): all anew
+                shutil.rmtree(root, ignore_errors=True)
+                _sync(root, kept)
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every entry under root: relative path -> (mode, content; a link's target; None for a directory)."""
+    tree = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode):
+                data = None
+            elif stat.S_ISLNK(st.st_mode):
+                data = os.readlink(path).encode()
+            else:
+                with open(path, "rb") as f:
+                    data = f.read()
+            tree[os.path.relpath(path, root)] = (st.st_mode, data)
+    return tree
+
+
+def _sync(root: Path, kept: dict[str, tuple[int, bytes | None]]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    now = _tree(root)
+    for rel in sorted(now, reverse=True):  # children before their directory
+        if rel not in kept or now[rel] != kept[rel] and (now[rel][1] is None) != (kept[rel][1] is None):
+            path = root / rel
+            shutil.rmtree(path) if now[rel][1] is None and not path.is_symlink() else path.unlink()
+            del now[rel]
+    for rel in sorted(kept):  # parents before their entries
+        if now.get(rel) == kept[rel]:
+            continue
+        mode, data = kept[rel]
+        path = root / rel
+        if data is None:
+            path.mkdir(exist_ok=True)
+        elif stat.S_ISLNK(mode):
+            path.unlink(missing_ok=True)
+            path.symlink_to(data.decode())
+            continue
+        else:
+            path.unlink(missing_ok=True)  # a new inode: a hard link elsewhere keeps its bytes
+            path.write_bytes(data)
+        path.chmod(stat.S_IMODE(mode))
 
 
 def inputs_stamp(*paths: Path) -> tuple:
