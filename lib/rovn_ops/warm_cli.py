@@ -102,6 +102,7 @@ def preload() -> None:
             __import__(name)
         except ImportError:  # imported by the command itself, if it needs it
             pass
+    forkserver.share_botocore_models()
     render.prewarm()  # templates compiled, lexers and markdown loaded: every run renders at once
 
 

@@ -68,6 +68,7 @@ def preload() -> None:
             __import__(name)
         except Exception:  # noqa: BLE001 - a library missing here is imported by the kernel itself
             pass
+    forkserver.share_botocore_models()
 
 
 def check(req: dict, nfds: int) -> None:
