@@ -212,12 +212,18 @@ class TriageParams(ServiceParams):
     @classmethod
     def _end(cls, v: str) -> str:
         if v:
-            from datetime import datetime
+            from datetime import datetime, timedelta, timezone
 
             try:
-                datetime.fromisoformat(v.replace("Z", "+00:00"))
+                end = datetime.fromisoformat(v.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError("an ISO 8601 time like 2026-11-27T03:15:00Z") from None
+            end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+            now = datetime.now(timezone.utc)
+            if end > now + timedelta(minutes=5):  # (a few minutes of clock skew allowed)
+                raise ValueError(f"a time that has come (UTC now: {now:%Y-%m-%dT%H:%MZ}); empty means now")
+            if end < now - timedelta(days=15):
+                raise ValueError("a time within the last 15 days (CloudWatch keeps 1-minute data that long)")
         return v
 
     @field_validator("business_days")

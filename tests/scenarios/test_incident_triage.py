@@ -164,6 +164,8 @@ def test_quiet_with_suspected_phi_exposure_is_p0(fresh, evidence_dir):
 
 def test_bad_input_is_one_line_and_exit_2(fresh, evidence_dir):
     for args, name in ((["-p", "window_end=yesterday"], "'window_end'"),
+                       (["-p", "window_end=2099-01-01T00:00:00Z"], "'window_end'"),  # not come yet
+                       (["-p", "window_end=2020-01-01T00:00:00Z"], "'window_end'"),  # past CloudWatch's 15 days
                        (["-p", "sentry_token_secret=abc123"], "'sentry_token_secret'"),
                        (["-p", "time_zone=Mars/Olympus"], "'time_zone'"),
                        (["-p", "business_days=Funday"], "'business_days'")):
