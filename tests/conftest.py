@@ -102,3 +102,24 @@ def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
     github.git(src, "commit", "-q", "-m", message)
     github.git(src, "push", "-q", "origin", "main")
     return github.git(src, "rev-parse", "HEAD")
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a run and its kernel at once, as when the machine dies (jupyter starts
+    kernels in a session of their own, out of reach of a process-group kill); returns
+    when none of them runs any more."""
+    import time
+
+    import psutil
+
+    parent = psutil.Process(pid)
+    procs = [parent, *parent.children(recursive=True)]
+    for p in procs:
+        p.kill()
+    deadline = time.monotonic() + 10
+    for p in procs:
+        try:
+            while p.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+                time.sleep(0.01)
+        except psutil.NoSuchProcess:
+            pass

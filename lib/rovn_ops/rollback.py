@@ -175,8 +175,9 @@ class Steps:
     def verify(self, prepared: Prepared) -> Checks:
         p = self.p
         checks = Checks()
+        wait = verify.health_wait(p.deadline_s, p.poll_max)
         checks.add("/health reports the rolled-back tag",
-                   verify.health(p.health_url, prepared.target.image_tag, deadline_s=max(30.0, p.poll_max * 4),
+                   verify.health(p.health_url, prepared.target.image_tag, deadline_s=wait,
                                  first=p.poll_min, longest=p.poll_max), prepared.target.image_tag)
         checks.add("running = desired", verify.running(rollout.describe(self.ecs, p.cluster, p.service)))
         if not checks.ok:

@@ -3,33 +3,35 @@ the committed environment file, never the operator; the allow-list is the file's
 Each is archived as `refused` (exit 3), written to audit_log, and changes nothing."""
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _revisions, _service
 
 
-@pytest.mark.parametrize("args, says", [
-    (["-p", "confirm=true", "-p", "approved_by=giles"], "confirm=True needs plan_hash"),
-    (["-p", "approved_by=Claude-Deploy"], "Claude-Deploy is the operator"),
-    (["-p", "approved_by=mallory"], "mallory is not on the approvers list of parameters/sandbox.yaml"),
-    (["-p", "deployers=giles,claude-deploy"], "parameter 'deployers' (giles, claude-deploy) is refused"),
-], ids=["no-plan-hash", "self-approval-other-case", "unknown-approver", "deployers-override"])
-def test_refused_before_anything_changes(fresh, aws, evidence_dir, args, says):
-    needs_hash = "plan_hash" in says
-    if not needs_hash:  # the right plan hash: only the approval (or the allow-list) is wrong
-        preview = rovn_ops("run", "deploy", "--quiet")
-        assert preview.returncode == 0, preview.stdout + preview.stderr
-        args = ["-p", "confirm=true", "-p", f"plan_hash={_manifest(evidence_dir)['plan_hash']}", *args]
-    run = rovn_ops("run", "deploy", "--quiet", *args)
-    assert run.returncode == 3, run.stdout + run.stderr
-    assert says in run.stdout
-    m = _manifest(evidence_dir)
-    assert m["outcome"] == "refused" and says in m["error"]
-    [row] = _deploy_rows(fresh["database_url"])
-    assert row["outcome"] == "refused" and says in row["details"]["reason"]
-    assert _revisions(aws)[-1] == 288 and _service(aws)["taskDefinition"].endswith(":288")
-    assert aws("codebuild").list_builds()["ids"] == []
+REFUSALS = {  # what each refusal names, the arguments that give it
+    "confirm=True needs plan_hash": ["-p", "approved_by=giles"],
+    "Claude-Deploy is the operator": ["-p", "approved_by=Claude-Deploy"],
+    "mallory is not on the approvers list of parameters/sandbox.yaml": ["-p", "approved_by=mallory"],
+    "parameter 'deployers' (giles, claude-deploy) is refused": ["-p", "deployers=giles,claude-deploy"],
+}
+
+
+def test_refused_before_anything_changes(fresh, aws, evidence_dir):
+    preview = rovn_ops("run", "deploy", "--quiet")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    plan = _manifest(evidence_dir)["plan_hash"]
+    for n, (says, args) in enumerate(REFUSALS.items(), 1):
+        # the right plan hash (one preview serves all: a refusal changes nothing): only the
+        # approval (or the allow-list) is wrong; or no plan hash at all
+        hashed = [] if "plan_hash" in says else ["-p", f"plan_hash={plan}"]
+        run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", *hashed, *args)
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert says in run.stdout
+        m = _manifest(evidence_dir)
+        assert m["outcome"] == "refused" and says in m["error"]
+        rows = _deploy_rows(fresh["database_url"])
+        assert len(rows) == n and rows[-1]["outcome"] == "refused" and says in rows[-1]["details"]["reason"]
+        assert _revisions(aws)[-1] == 288 and _service(aws)["taskDefinition"].endswith(":288")
+        assert aws("codebuild").list_builds()["ids"] == []
 
 
 def test_migrations_apply_outside_the_sandbox_is_refused_naming_the_runbooks(fresh):

@@ -74,7 +74,7 @@ def test_preview_then_the_printed_command_then_a_success_summary(fresh, evidence
     assert "Deployed: rovn-passport-api runs rovn-passport-api:289" in "\n".join(_plain_outputs(notebook))
 
 
-def test_json_streaming_and_github_actions_through_a_60s_bake(fresh, evidence_dir, tmp_path):
+def test_json_streaming_and_github_actions_through_a_60s_bake_then_short_run_ids(fresh, evidence_dir, tmp_path):
     summary = tmp_path / "step-summary.md"
     gha = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
     code, out, _ = _timed_run(["run", "deploy", "--json", "-p", "bake_s", "60"], gha)
@@ -104,6 +104,7 @@ def test_json_streaming_and_github_actions_through_a_60s_bake(fresh, evidence_di
     steps = summary.read_text()
     assert "### deploy: preview" in steps and "### deploy: success" in steps
     assert "| revision | `rovn-passport-api:288 → rovn-passport-api:289` |" in steps
+    _short_run_ids_and_evidence_list_json("deploy")  # these two runs serve it: no other deploy's kernels
 
 
 def test_failure_summary_annotation_region_and_exit_code(fresh, evidence_dir, tmp_path):
@@ -135,10 +136,9 @@ def test_service_status_needing_attention_exits_4(fresh, evidence_dir):
     assert ok.returncode == 0 and "verdict: healthy" in ok.stdout
 
 
-def test_short_run_ids_and_evidence_list_json(fresh, evidence_dir):
-    from tests.conftest import reverse_migration
-
-    reverse_migration(dict(os.environ))
+def _short_run_ids_and_evidence_list_json(runbook: str) -> None:
+    """`evidence list --json` of a preview and the confirmed run of its plan; a run id's
+    suffix names one run, and a part that matches both is refused."""
     runs = json.loads(rovn_ops("evidence", "list", "--json").stdout)
     done = next(r for r in runs if r["outcome"] == "success")
     assert done["approvers"] == ["giles"] and re.fullmatch(r"[0-9a-f]{64}", done["plan_hash"])
@@ -148,7 +148,7 @@ def test_short_run_ids_and_evidence_list_json(fresh, evidence_dir):
     suffix = done["run_id"].rsplit("-", 1)[1]
     shown = rovn_ops("evidence", "show", suffix)
     assert shown.returncode == 0 and json.loads(shown.stdout)["run_id"] == done["run_id"]
-    both = rovn_ops("evidence", "show", "migration_reversal")
+    both = rovn_ops("evidence", "show", runbook)
     assert both.returncode == 2 and "2 runs match" in both.stderr and len(both.stderr.splitlines()) == 1
 
 

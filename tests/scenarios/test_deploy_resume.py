@@ -4,30 +4,35 @@ SIGINT after update-service leaves an `interrupted` row naming the deployment.""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import urllib3
 
 from rovn_ops.sandbox import control
-from tests.conftest import ROOT, rovn_ops
+from tests.conftest import ROOT, kill_tree, rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _revisions, _service, previewed
 
 LIVE = "prod-202605270526-ai-competitive-fix"
-SLOW_ROLLOUT = ["-p", "poll_min=1.5", "-p", "poll_max=1.5"]  # the simulator moves one step per poll
+SLOW_ROLLOUT = ["-p", "poll_min=1", "-p", "poll_max=1"]  # the simulator moves one step per poll
 
 
 def _health(fresh) -> str:
     return json.loads(urllib3.request("GET", fresh["health_url"]).data)["version"]
 
 
-def _start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", "--quiet", *args], cwd=ROOT,
+def _start(args: list[str], progress: list[str] | None = None) -> subprocess.Popen:
+    """The confirmed run; with `progress`, its streamed progress lines are collected there."""
+    quiet = [] if progress is not None else ["--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "deploy", *quiet, *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    if progress is not None:
+        threading.Thread(target=lambda: progress.extend(line.decode() for line in proc.stdout), daemon=True).start()
+    return proc
 
 
 def _wait(proc: subprocess.Popen, until, what: str, timeout: float = 180) -> None:
@@ -39,9 +44,8 @@ def _wait(proc: subprocess.Popen, until, what: str, timeout: float = 180) -> Non
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)  # the machine dies: no cleanup, no evidence
+    kill_tree(proc.pid)  # the machine dies: the run and its kernel at once, no cleanup, no evidence
     proc.wait()
-    time.sleep(1.5)  # the orphaned kernel notices its parent is gone and exits
 
 
 def _finished_once(fresh, aws, evidence_dir, args: list[str]) -> dict:
@@ -85,13 +89,14 @@ def test_killed_after_update_service_then_the_same_command_finishes(fresh, aws, 
 
 
 def test_killed_during_the_bake_then_the_same_command_finishes(fresh, aws, evidence_dir):
-    args = previewed("-p", "bake_s=8")
-    proc = _start(args)
-    done = lambda: (lambda s: len(s["deployments"]) == 1 and s["taskDefinition"].endswith(":289"))(_service(aws))  # noqa: E731
-    _wait(proc, done, "the end of the rollout")
-    time.sleep(3)  # /health checked; the bake is under way
+    args = previewed("-p", "bake_s=4")
+    progress: list[str] = []
+    proc = _start(args, progress)
+    _wait(proc, lambda: any("bake: watching" in line for line in progress), "the bake")  # /health checked
     assert proc.poll() is None
     _kill(proc)
+    done = _service(aws)
+    assert len(done["deployments"]) == 1 and done["taskDefinition"].endswith(":289")  # the rollout had ended
     assert _deploy_rows(fresh["database_url"]) == []  # killed before its verify could log
     _finished_once(fresh, aws, evidence_dir, args)
 

@@ -71,3 +71,10 @@ def test_a_missing_alarm_fails(cw):
     [a] = bake.watch(cw, bake.before(cw, ["no-such-alarm"], datetime.now(timezone.utc)), 0, 0,
                      datetime.now(timezone.utc), say=lambda _: None)
     assert a.verdict == bake.MISSING and bake.problems(a)
+
+
+@pytest.mark.parametrize("deadline_s, poll_max, wait", [(900, 30, 120), (900, 0.5, 30), (8, 0.5, 8)])
+def test_the_health_wait_lets_old_tasks_drain_but_never_outlasts_the_deadline(deadline_s, poll_max, wait):
+    from rovn_ops.deploy import verify
+
+    assert verify.health_wait(deadline_s, poll_max) == wait

@@ -310,7 +310,7 @@ class Steps:
             checks = verify.world(health_url=p.health_url, tag=result.image_tag,
                                   service=rollout.describe(self.ecs, p.cluster, p.service),
                                   cloudwatch=self.ctx.client("cloudwatch"), alarms=result.alarms,
-                                  deployed_at=result.deployed_at, bake_s=p.bake_s,
+                                  deployed_at=result.deployed_at, bake_s=p.bake_s, deadline_s=p.deadline_s,
                                   first=p.poll_min, longest=p.poll_max, say=self.say)
             self.checked = checks
             if not checks.ok:
@@ -357,7 +357,8 @@ class Steps:
         self.say(f"  auto rollback to {result.previous.short} (no migration ran in this deploy)")
         v = rollback.to_revision(self.ecs, p.cluster, p.service, result.previous.arn, deadline_s=p.deadline_s,
                                  first=p.poll_min, longest=p.poll_max, say=self.say)
-        health = verify.health(p.health_url, result.previous.image_tag, deadline_s=max(30.0, p.poll_max * 4),
+        wait = verify.health_wait(p.deadline_s, p.poll_max)
+        health = verify.health(p.health_url, result.previous.image_tag, deadline_s=wait,
                                first=p.poll_min, longest=p.poll_max) if v.ok else []
         return {"done": True, "ok": v.ok and not health, "to": result.previous.arn, "deployment": v.as_dict(),
                 "health": health or "reports " + result.previous.image_tag}

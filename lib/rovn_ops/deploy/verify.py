@@ -23,6 +23,12 @@ def health_version(url: str, timeout: float = 5.0) -> tuple[int, str | None]:
         return resp.status, None
 
 
+def health_wait(deadline_s: float, longest: float) -> float:
+    """How long /health may take to report the new tag after the rollout, while the old
+    tasks drain: four of the longest polls, at least 30 s, never past the run's deadline."""
+    return min(deadline_s, max(30.0, longest * 4))
+
+
 def health(url: str, tag: str, *, deadline_s: float, first: float, longest: float) -> list[str]:
     """/health answers 200 with the new tag (waiting while the old tasks drain)."""
     if not url:
@@ -43,9 +49,9 @@ def running(service: dict) -> list[str]:
 
 
 def world(*, health_url: str, tag: str, service: dict, cloudwatch, alarms: list[bake.Alarm], deployed_at,
-          bake_s: float, first: float, longest: float, say=print) -> Checks:
+          bake_s: float, deadline_s: float, first: float, longest: float, say=print) -> Checks:
     checks = Checks()
-    checks.add("/health reports the new tag", health(health_url, tag, deadline_s=max(30.0, longest * 4),
+    checks.add("/health reports the new tag", health(health_url, tag, deadline_s=health_wait(deadline_s, longest),
                                                      first=first, longest=longest), f"{health_url}: {tag}")
     checks.add("running = desired", running(service),
                f"{service['runningCount']}/{service['desiredCount']} running, one deployment")
