@@ -105,9 +105,10 @@ def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL a run and its kernel at once, as when the machine dies (jupyter starts
-    kernels in a session of their own, out of reach of a process-group kill); returns
-    when none of them runs any more."""
+    """SIGKILL a run and its kernel at once, as when the machine dies: what it launched
+    (jupyter starts kernels in a session of their own, out of reach of a process-group
+    kill), and so what a warm server forked for it (forkserver.py: such a child dies
+    with its requester, at once). Returns when none of those it launched runs any more."""
     import time
 
     import psutil
