@@ -79,30 +79,49 @@ def socket_path(role: str, env: dict, extra: tuple = ()) -> Path | None:
 
 # ---------------------------------------------------------------------------- client
 
+class Unavailable(OSError):
+    """No server took the request, and no child was forked: the caller does the work
+    itself (and starts a server for the next time)."""
+
+
+class Lost(OSError):
+    """The request went out and no answer came back: a child may be running it, so
+    the caller must not do the work again."""
+
+
 def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socket.socket]:
     """A child for `payload`: (reply, the child's pidfd, the open connection). Our own
-    pidfd goes along after `fds`, so the child dies with us. Raises OSError/ValueError
-    when no server answers (the caller does the work itself and calls start())."""
-    me = os.pidfd_open(os.getpid())
+    pidfd goes along after `fds`, so the child dies with us."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        s.settimeout(10)
+        s.settimeout(5)
         s.connect(str(path))
+    except OSError as e:
+        s.close()
+        raise Unavailable(f"no fork server at {path}: {e}") from None
+    s.settimeout(None)  # once it is sent, a child may exist: wait for the answer, however slow
+    me = os.pidfd_open(os.getpid())
+    try:
         body = json.dumps(payload).encode()
         socket.send_fds(s, [len(body).to_bytes(8, "big") + body], [*fds, me])
         data, got, _, _ = socket.recv_fds(s, 1024, 1)
-        reply = json.loads(data or b"{}")
-        if not got or "pid" not in reply:
-            for fd in got:
-                os.close(fd)
-            raise ConnectionError(reply.get("error") or "the fork server gave no child")
-    except BaseException:
+    except OSError as e:
         s.close()
-        raise
+        raise Lost(f"the fork server did not answer: {e}") from None
     finally:
         os.close(me)
-    s.settimeout(None)
-    return reply, got[0], s
+    try:
+        reply = json.loads(data or b"{}")
+    except ValueError:
+        reply = {}
+    if got and "pid" in reply:
+        return reply, got[0], s
+    for fd in got:
+        os.close(fd)
+    s.close()
+    if "error" in reply:  # refused before forking
+        raise Unavailable(reply["error"])
+    raise Lost("the fork server closed the connection without an answer")
 
 
 def start(role: str, path: Path, env: dict) -> None:
@@ -116,9 +135,11 @@ def start(role: str, path: Path, env: dict) -> None:
         lock.close()
         return
     path.unlink(missing_ok=True)  # a server that died left its socket
+    log = os.open(path.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # why it failed, if it does
     subprocess.Popen([sys.executable, "-m", "rovn_ops.forkserver", role, str(path), str(lock.fileno())],
                      pass_fds=(lock.fileno(),), env=import_env(env), start_new_session=True, cwd="/",
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    os.close(log)
     lock.close()
 
 
@@ -256,13 +277,20 @@ def _read_request(conn) -> tuple[dict, list[int]]:
 
 
 def _serve_one(handler, srv, conn, lock_fd: int) -> None:
+    import traceback
+
     uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
     if uid != os.getuid():
         return
     fds: list[int] = []
     try:
-        req, fds = _read_request(conn)
-        handler.check(req, len(fds))
+        try:
+            req, fds = _read_request(conn)
+            handler.check(req, len(fds))
+        except Exception as e:  # noqa: BLE001 - refused before forking: the client does the work itself
+            traceback.print_exc()  # into the server's log
+            conn.sendall(json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
+            return
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # not reaped before its pidfd exists
         try:
             pid = os.fork()
@@ -273,13 +301,15 @@ def _serve_one(handler, srv, conn, lock_fd: int) -> None:
             child_fd = os.pidfd_open(pid)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        socket.send_fds(conn, [json.dumps({"pid": pid}).encode()], [child_fd])
-        os.close(child_fd)
-    except Exception as e:  # noqa: BLE001 - the client does the work itself instead
         try:
-            conn.sendall(json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
-        except OSError:
-            pass
+            socket.send_fds(conn, [json.dumps({"pid": pid}).encode()], [child_fd])
+        except OSError:  # the client cannot know of the child: it must not run on unseen
+            traceback.print_exc()
+            signal.pidfd_send_signal(child_fd, signal.SIGKILL)
+        finally:
+            os.close(child_fd)
+    except OSError:
+        traceback.print_exc()
     finally:
         for fd in fds:
             os.close(fd)

@@ -41,3 +41,52 @@ def test_a_directory_others_can_reach_turns_warm_kernels_off(tmp_path, monkeypat
 def test_switched_off_no_kernel_is_asked_for(monkeypatch):
     monkeypatch.setenv("ROVN_WARM_KERNELS", "0")
     assert warm_kernels.launch([sys.executable, "-m", "ipykernel_launcher", "-f", "/tmp/k.json"], {}, "/") is None
+
+
+def _fake_server(path, answer: bytes | None):
+    """Accepts one request, reads it, then answers `answer` or hangs up without a word."""
+    import socket
+    import threading
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 1 << 16, 8)
+            for fd in fds:
+                os.close(fd)
+            if answer is not None:
+                conn.sendall(answer)
+        srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def _relay_through(tmp_path, monkeypatch, answer):
+    from rovn_ops import warm_cli
+
+    started = []
+    monkeypatch.setattr(forkserver, "socket_path", lambda *a, **k: tmp_path / "s.sock")
+    monkeypatch.setattr(forkserver, "start", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(warm_cli, "_tty", lambda fd: False)
+    monkeypatch.delenv("ROVN_WARM", raising=False)
+    monkeypatch.delenv("ROVN_WARM_CLI", raising=False)
+    t = _fake_server(tmp_path / "s.sock", answer)
+    code = warm_cli.relay(["evidence", "list"])
+    t.join(5)
+    return code, started
+
+
+def test_a_request_that_went_out_unanswered_is_never_run_again_in_process(tmp_path, monkeypatch, capsys):
+    code, started = _relay_through(tmp_path, monkeypatch, None)
+    assert code == 1 and not started  # not None: the caller would run the command a second time
+    assert "may have begun" in capsys.readouterr().err
+
+
+def test_a_request_the_server_refused_before_forking_runs_in_process(tmp_path, monkeypatch):
+    code, started = _relay_through(tmp_path, monkeypatch, b'{"error": "ValueError: no"}')
+    assert code is None and started
