@@ -44,8 +44,14 @@ def enabled(switch: str) -> bool:
             and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds"))
 
 
+SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "_KEY")
+
+
 def import_env(env: dict) -> dict:
-    return {k: v for k, v in env.items() if k.startswith(IMPORT_ENV) or k in ("PATH", "VIRTUAL_ENV")}
+    """What a server gets of a run's environment: what imports read, and PATH; never a
+    variable named like a secret (JUPYTER_TOKEN)."""
+    return {k: v for k, v in env.items() if (k.startswith(IMPORT_ENV) or k in ("PATH", "VIRTUAL_ENV"))
+            and not any(n in k.upper() for n in SECRET_NAMES)}
 
 
 def key(role: str, env: dict, extra: tuple = ()) -> str:
@@ -53,7 +59,7 @@ def key(role: str, env: dict, extra: tuple = ()) -> str:
 
     dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
     parts = [role, sys.executable, sys.version, *(f"{d}:{os.stat(d).st_mtime_ns}" for d in dirs),
-             *sorted(f"{k}={v}" for k, v in env.items() if k.startswith(IMPORT_ENV)), *map(str, extra)]
+             *sorted(f"{k}={v}" for k, v in import_env(env).items()), *map(str, extra)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -73,8 +79,41 @@ def directory() -> Path | None:
 
 def socket_path(role: str, env: dict, extra: tuple = ()) -> Path | None:
     d = directory()
-    path = d / f"{role.split('.')[-1]}-{key(role, env, extra)}.sock" if d else None
+    path = d / f"{_prefix(role)}{key(role, env, extra)}.sock" if d else None
     return path if path and len(os.fsencode(path)) < 104 else None  # (a Unix socket's path limit)
+
+
+def _prefix(role: str) -> str:
+    """A role's servers on this interpreter: a new one retires the others (an edit, a
+    `make venv`), rather than leaving them to idle out."""
+    return f"{role.split('.')[-1]}-{hashlib.sha256(sys.executable.encode()).hexdigest()[:8]}-"
+
+
+def process_context() -> dict:
+    """What a forked child must share with its requester, beyond the environment: the
+    umask, niceness and limits it applies, and the namespaces and cgroup it must be in
+    already (a server elsewhere refuses, and the requester does the work itself)."""
+    import resource
+
+    mask = os.umask(0)
+    os.umask(mask)
+    limits = {name: list(resource.getrlimit(getattr(resource, name))) for name in dir(resource)
+              if name.startswith("RLIMIT_")}
+    return {"umask": mask, "nice": os.getpriority(os.PRIO_PROCESS, 0), "limits": limits, "where": _where()}
+
+
+def _where() -> dict:
+    where = {}
+    for ns in ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts"):
+        try:
+            where[ns] = os.readlink(f"/proc/self/ns/{ns}")
+        except OSError:
+            where[ns] = ""
+    try:
+        where["cgroup_path"] = Path("/proc/self/cgroup").read_text()
+    except OSError:
+        where["cgroup_path"] = ""
+    return where
 
 
 # ---------------------------------------------------------------------------- client
@@ -99,23 +138,27 @@ def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socke
     except OSError as e:
         s.close()
         raise Unavailable(f"no fork server at {path}: {e}") from None
+    if _peer_uid(s) != os.getuid():  # a socket another user put there: tell it nothing
+        s.close()
+        raise Unavailable(f"the fork server at {path} is not this user's")
     s.settimeout(None)  # once it is sent, a child may exist: wait for the answer, however slow
     me = os.pidfd_open(os.getpid())
     try:
-        body = json.dumps(payload).encode()
+        body = json.dumps(payload | {"context": process_context()}).encode()
         socket.send_fds(s, [len(body).to_bytes(8, "big") + body], [*fds, me])
         data, got, _, _ = socket.recv_fds(s, 1024, 1)
+        try:
+            reply = json.loads(data or b"{}")
+        except ValueError:
+            reply = {}
+        if got and "pid" in reply:
+            s.sendall(b"g")  # go: the child waits for it, so a child nobody waits for never starts
+            return reply, got[0], s
     except OSError as e:
         s.close()
         raise Lost(f"the fork server did not answer: {e}") from None
     finally:
         os.close(me)
-    try:
-        reply = json.loads(data or b"{}")
-    except ValueError:
-        reply = {}
-    if got and "pid" in reply:
-        return reply, got[0], s
     for fd in got:
         os.close(fd)
     s.close()
@@ -124,9 +167,18 @@ def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socke
     raise Lost("the fork server closed the connection without an answer")
 
 
+def _peer_uid(s: socket.socket) -> int:
+    return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+
+
 def start(role: str, path: Path, env: dict) -> None:
-    """Start the role's server in the background, unless another run is starting it."""
+    """Start the role's server in the background, unless another run is starting it;
+    the role's other servers on this interpreter are retired."""
     import fcntl
+
+    for old in path.parent.glob(f"{_prefix(role)}*.sock.lock"):
+        if old.name != f"{path.name}.lock":
+            stop_one(old)
 
     lock = open(f"{path}.lock", "a")  # noqa: SIM115 - the server holds it for its lifetime
     try:
@@ -145,16 +197,19 @@ def start(role: str, path: Path, env: dict) -> None:
 
 def stop(d: Path | None = None) -> list[int]:
     """Stop this user's servers (children already forked run on to their end)."""
-    stopped = []
-    for lock in (d or directory() or Path("/nonexistent")).glob("*.sock.lock"):
-        try:
-            pid = int(lock.read_text().strip() or 0)
-            if pid and b"rovn_ops.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGTERM)
-                stopped.append(pid)
-        except (OSError, ValueError):
-            pass
-    return stopped
+    return [pid for lock in (d or directory() or Path("/nonexistent")).glob("*.sock.lock") if (pid := stop_one(lock))]
+
+
+def stop_one(lock: Path) -> int:
+    """The server holding `lock` (its pid is written there), told to stop; 0 if none."""
+    try:
+        pid = int(lock.read_text().strip() or 0)
+        if pid and b"rovn_ops.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes() and pid != os.getpid():
+            os.kill(pid, signal.SIGTERM)
+            return pid
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 class Forked:
@@ -287,6 +342,7 @@ def _serve_one(handler, srv, conn, lock_fd: int) -> None:
         try:
             req, fds = _read_request(conn)
             handler.check(req, len(fds))
+            _check_context(req.get("context") or {})
         except Exception as e:  # noqa: BLE001 - refused before forking: the client does the work itself
             traceback.print_exc()  # into the server's log
             conn.sendall(json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
@@ -315,6 +371,32 @@ def _serve_one(handler, srv, conn, lock_fd: int) -> None:
             os.close(fd)
 
 
+def _check_context(ctx: dict) -> None:
+    """A requester in other namespaces or another cgroup (unshare, a container, a
+    systemd scope), or with limits or a priority a child could not take on, is refused."""
+    import resource
+
+    if ctx.get("where") != _where():
+        raise ValueError("the requester runs in other namespaces or another cgroup")
+    if ctx.get("nice", 0) < os.getpriority(os.PRIO_PROCESS, 0):
+        raise ValueError("the requester has a higher priority than the server")
+    for name, (_soft, hard) in (ctx.get("limits") or {}).items():
+        mine = resource.getrlimit(getattr(resource, name))[1]
+        if mine != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > mine):
+            raise ValueError(f"the requester's {name} is above the server's")
+
+
+def _apply_context(ctx: dict) -> None:
+    import resource
+
+    os.umask(ctx.get("umask", 0o022))
+    nice = ctx.get("nice", 0)
+    if nice != os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    for name, (soft, hard) in (ctx.get("limits") or {}).items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+
+
 def _child(handler, req: dict, fds: list[int], conn) -> None:
     """In the forked child: the requester's environment, then the role's work."""
     code = 1
@@ -323,13 +405,23 @@ def _child(handler, req: dict, fds: list[int], conn) -> None:
         for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if getattr(handler, "SESSION", False):  # a session of its own (a kernel: Ctrl-C reaches the runner)
+            os.setsid()
+        else:  # a group of its own: what it starts dies with it (_die_with)
+            os.setpgid(0, 0)
+        threading.Thread(target=_die_with, args=(fds[-1],), daemon=True).start()
+        if conn.recv(1) != b"g":  # the requester gave up before it was told of this child
+            os._exit(0)
+        _apply_context(req.get("context") or {})
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
         time.tzset()
+        import tempfile
+
+        tempfile.tempdir = None  # (cached by the server from its own TMPDIR)
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # (the random module reseeds itself at fork)
-        threading.Thread(target=_die_with, args=(fds[-1],), daemon=True).start()
         code = handler.child(req, fds[:-1], conn)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -345,7 +437,7 @@ def _die_with(requester_fd: int) -> None:
     """The requester is gone (killed, even by SIGKILL): so is this child, and what it
     started in its process group, as with a process whose parent died."""
     select.select([requester_fd], [], [])
-    if os.getpgid(0) == os.getpid():  # a session of its own (a kernel): its subprocesses too
+    if os.getpgid(0) == os.getpid():  # its own group (or session, a kernel's): what it started too
         os.killpg(0, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 

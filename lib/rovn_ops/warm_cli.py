@@ -43,17 +43,16 @@ def _tty(fd: int) -> bool:
         return False
 
 
-def library_stamp() -> tuple:
-    """The library's files as they are now (a server that imported older ones is another's)."""
+def library_stamp() -> str:
+    """The library's files as they are now, by content (a copied or extracted file can
+    keep an old mtime and size): a server that imported other ones is another's."""
+    import hashlib
+
     root = Path(__file__).resolve().parent
-    newest = count = size = 0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for f in files:
-            if f.endswith(".py"):
-                st = os.stat(os.path.join(folder, f))
-                newest, count, size = max(newest, st.st_mtime_ns), count + 1, size + st.st_size
-    return str(root), newest, count, size
+    digest = hashlib.sha256(str(root).encode())
+    for f in sorted(root.rglob("*.py")):
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def relay(argv: list[str]) -> int | None:
@@ -62,7 +61,7 @@ def relay(argv: list[str]) -> int | None:
     if not enabled():
         return None
     env = dict(os.environ)
-    path = forkserver.socket_path(ROLE, env, library_stamp())
+    path = forkserver.socket_path(ROLE, env, (library_stamp(),))
     if path is None:
         return None
     try:
@@ -80,8 +79,16 @@ def relay(argv: list[str]) -> int | None:
     def forward(signum, _frame):
         received.append(signum)
         child.send_signal(signum)
+
+    def suspend(_signum, _frame):  # Ctrl-Z: the command stops with us, and goes on with us
+        child.send_signal(signal.SIGSTOP)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)
+        child.send_signal(signal.SIGCONT)
     for s in FORWARDED:
         signal.signal(s, forward)
+    signal.signal(signal.SIGTSTP, suspend)
     with conn:
         status = b""
         while chunk := conn.recv(64):

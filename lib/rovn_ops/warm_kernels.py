@@ -28,6 +28,7 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "I
            "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3", "psutil", "tornado.platform.asyncio",
            "tornado.queues")
 INLINE = "module://matplotlib_inline.backend_inline"
+SESSION = True  # a forked kernel has a session of its own, as a launched one has
 
 
 def enabled() -> bool:
@@ -81,7 +82,6 @@ def check(req: dict, nfds: int) -> None:
 def child(req: dict, fds: list[int], conn) -> int:
     """Become the kernel the runner asked for."""
     conn.close()
-    os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)

@@ -35,9 +35,10 @@ def runtime(monkeypatch, sandbox, evidence_dir):
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _start(*args: str, stdin=subprocess.DEVNULL, **env) -> subprocess.Popen:
+def _start(*args: str, stdin=subprocess.DEVNULL, umask: int = 0o022, **env) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", *args], cwd=ROOT, text=True, stdin=stdin,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env},
+                            preexec_fn=lambda: os.umask(umask))
 
 
 def _warm(kernels: Path, timeout: float = 90) -> None:
@@ -64,6 +65,12 @@ def test_a_scripts_command_runs_forked_with_its_streams_and_exit_code(runtime):
     assert second.returncode == 0, out + err
     assert _kernel_parent(out) != second.pid  # the run's process was the forked child
     assert out.startswith("run ") and "evidence: " in out  # its stdout, through the same pipe
+    private = _start("run", str(PROBE), "--quiet", umask=0o077)  # the caller's umask, not the server's
+    out, err = private.communicate(timeout=120)
+    run_dir = Path(out.split("evidence: ", 1)[1].split()[0]).parent
+    assert private.returncode == 0 and _kernel_parent(out) != private.pid
+    assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+    assert {oct(f.stat().st_mode & 0o777) for f in run_dir.iterdir()} == {"0o600"}
     bad = _start("run", "service_status", "-p", "events=lots")
     out, err = bad.communicate(timeout=60)
     assert (bad.returncode, out) == (2, "") and err.startswith("rovn-ops: error:") and len(err.splitlines()) == 1

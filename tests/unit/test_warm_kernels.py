@@ -90,3 +90,29 @@ def test_a_request_that_went_out_unanswered_is_never_run_again_in_process(tmp_pa
 def test_a_request_the_server_refused_before_forking_runs_in_process(tmp_path, monkeypatch):
     code, started = _relay_through(tmp_path, monkeypatch, b'{"error": "ValueError: no"}')
     assert code is None and started
+
+
+def test_a_requester_in_other_namespaces_or_with_higher_limits_is_refused():
+    import resource
+
+    ctx = forkserver.process_context()
+    forkserver._check_context(ctx)  # this process, as it is: accepted
+    elsewhere = {**ctx, "where": {**ctx["where"], "net": "net:[1]"}}  # e.g. `unshare -n`
+    try:
+        forkserver._check_context(elsewhere)
+        raise AssertionError("another network namespace was accepted")
+    except ValueError as e:
+        assert "namespaces" in str(e)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        more = {**ctx, "limits": {**ctx["limits"], "RLIMIT_NOFILE": [soft, hard + 1]}}
+        try:
+            forkserver._check_context(more)
+            raise AssertionError("a limit above the server's was accepted")
+        except ValueError as e:
+            assert "RLIMIT_NOFILE" in str(e)
+
+
+def test_a_server_gets_no_secret_named_variable():
+    env = {"JUPYTER_TOKEN": "t", "PYTHON_SECRET": "s", "HOME": "/root", "PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "k"}
+    assert forkserver.import_env(env) == {"HOME": "/root", "PATH": "/bin"}
