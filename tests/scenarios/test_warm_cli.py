@@ -22,17 +22,23 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
 
 
-@pytest.fixture
-def runtime(monkeypatch, sandbox, evidence_dir):
-    """Private servers for this test (a short directory: a socket's path is at most 107
-    bytes); kernels launched, so a kernel's parent is the command's process."""
+@pytest.fixture(scope="module")
+def servers(sandbox):
+    """Private servers for this module's tests (a short directory: a socket's path is at
+    most 107 bytes), started by its first test, stopped after its last."""
     d = Path(tempfile.mkdtemp(prefix="rc-"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    monkeypatch.setenv("ROVN_WARM_KERNELS", "0")
-    monkeypatch.delenv("ROVN_WARM_CLI", raising=False)
-    yield d / "kernels"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", str(d))
+        mp.setenv("ROVN_WARM_KERNELS", "0")
+        mp.delenv("ROVN_WARM_CLI", raising=False)
+        yield d / "kernels"
     forkserver.stop(d / "kernels")
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime(servers, evidence_dir):
+    return servers
 
 
 def _start(*args: str, stdin=subprocess.DEVNULL, umask: int = 0o022, **env) -> subprocess.Popen:
@@ -42,6 +48,9 @@ def _start(*args: str, stdin=subprocess.DEVNULL, umask: int = 0o022, **env) -> s
 
 
 def _warm(kernels: Path, timeout: float = 90) -> None:
+    """The module's command server, started by a command if no test has yet."""
+    if not list(kernels.glob("warm_cli-*.sock")):
+        _start("list").communicate(timeout=120)
     deadline = time.monotonic() + timeout
     while not list(kernels.glob("warm_cli-*.sock")) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -77,7 +86,6 @@ def test_a_scripts_command_runs_forked_with_its_streams_and_exit_code(runtime):
 
 
 def test_signals_reach_the_forked_command_and_it_dies_with_its_client(runtime, tmp_path):
-    _start("list").communicate(timeout=120)
     _warm(runtime)
     ready = tmp_path / "kernel.pid"
     proc = _start("run", str(PROBE), "--quiet", "-p", "seconds=120", "-p", f"ready_file={ready}")
@@ -97,7 +105,6 @@ def test_signals_reach_the_forked_command_and_it_dies_with_its_client(runtime, t
 
 
 def test_on_a_terminal_the_command_runs_in_process(runtime):
-    _start("list").communicate(timeout=120)
     _warm(runtime)
     leader, follower = pty.openpty()
     try:

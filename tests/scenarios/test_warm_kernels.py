@@ -21,16 +21,22 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
 
 
-@pytest.fixture
-def runtime(monkeypatch, sandbox, evidence_dir):
-    """A private warm-kernel directory for this test (short: a socket's path is at most
-    107 bytes); its server is stopped after."""
+@pytest.fixture(scope="module")
+def servers(sandbox):
+    """Private servers for this module's tests (a short directory: a socket's path is at
+    most 107 bytes), started by its first test, stopped after its last."""
     d = Path(tempfile.mkdtemp(prefix="rk-"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    monkeypatch.delenv("ROVN_WARM_KERNELS", raising=False)
-    yield d / "kernels"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", str(d))
+        mp.delenv("ROVN_WARM_KERNELS", raising=False)
+        yield d / "kernels"
     forkserver.stop(d / "kernels")
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime(servers, evidence_dir):
+    return servers
 
 
 def _start(*args: str, **env) -> subprocess.Popen:
@@ -58,6 +64,13 @@ def _server(kernels: Path, timeout: float = 60) -> int:
     raise AssertionError("no warm-kernel server started")
 
 
+def _ensure_server(kernels: Path) -> int:
+    """The module's server, started by a run if no test has yet."""
+    if not list(kernels.glob("warm_kernels-*.sock")):
+        _probe(_start())
+    return _server(kernels)
+
+
 def test_the_next_run_gets_a_forked_kernel_with_its_own_run_environment(runtime):
     cold = _probe(_start())
     assert cold["ppid"] == cold["runner"]  # launched by the runner, as always
@@ -76,8 +89,7 @@ def test_the_next_run_gets_a_forked_kernel_with_its_own_run_environment(runtime)
 
 
 def test_a_forked_kernel_dies_with_its_runner(runtime, tmp_path):
-    _probe(_start())
-    _server(runtime)
+    _ensure_server(runtime)
     ready = tmp_path / "kernel.pid"
     proc = _start("-p", "seconds=120", "-p", f"ready_file={ready}")
     deadline = time.monotonic() + 60
@@ -101,7 +113,6 @@ def _alive(pid: int) -> bool:
 
 
 def test_switched_off_every_run_launches_its_own_kernel(runtime):
-    _probe(_start())
-    _server(runtime)
+    _ensure_server(runtime)
     off = _probe(_start(ROVN_WARM_KERNELS="0"))
     assert off["ppid"] == off["runner"]
