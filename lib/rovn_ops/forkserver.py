@@ -284,6 +284,9 @@ def serve(role: str, path: Path, lock_fd: int) -> None:
     os.write(lock_fd, f"{os.getpid()}\n".encode())  # for stop()
     handler = importlib.import_module(role)
     handler.preload()
+    import gc
+
+    gc.freeze()  # what is loaded stays shared: a child's collections never touch (and copy) it
     if threading.active_count() != 1:
         raise SystemExit("a preloaded library started a thread: forking would be unsafe")
     signal.signal(signal.SIGCHLD, _reap)

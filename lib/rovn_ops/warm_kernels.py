@@ -26,7 +26,7 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "I
            "pydantic", "sqlglot", "yaml", "cryptography.hazmat.primitives.asymmetric.ed25519",
            "cryptography.fernet", "ahocorasick_rs", "IPython.core.debugger", "IPython.core.completerlib",
            "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3", "psutil", "tornado.platform.asyncio",
-           "tornado.queues")
+           "tornado.queues", "ipykernel.debugger", "xmlrpc.server", "http.server", "pydoc")  # (the kernel's own init)
 INLINE = "module://matplotlib_inline.backend_inline"
 SESSION = True  # a forked kernel has a session of its own, as a launched one has
 
