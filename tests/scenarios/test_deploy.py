@@ -276,7 +276,7 @@ def test_an_alarm_that_fires_during_the_bake_fails_the_deploy_and_rolls_back(fre
 def test_a_failed_automatic_rollback_pages_p0_and_says_what_the_service_is_doing(fresh, aws, evidence_dir):
     control.scenario(fresh, "ecs_new_tasks_fail")
     control.scenario(fresh, "health_down")
-    run = preview_then_execute("-p", "deadline_s=8")  # /health is never back: its wait ends at the deadline
+    run = preview_then_execute("-p", "deadline_s=5")  # /health is never back: its wait ends at the deadline
     assert run.returncode == 1
     pages = [p for p in control.posts(fresh) if p["channel"] == "pagerduty"]
     assert len(pages) == 1
