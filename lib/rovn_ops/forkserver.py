@@ -63,6 +63,16 @@ def key(role: str, env: dict, extra: tuple = ()) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def library_digest() -> str:
+    """The library's files as they are now, by content (a copied or extracted file can
+    keep an old mtime and size): a server that imported other ones is another's."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(str(root).encode())
+    for f in sorted(root.rglob("*.py")):
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
+
+
 def directory() -> Path | None:
     """Private to this user (0700, owned by it), or None: no fork servers then."""
     base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rovn-ops")

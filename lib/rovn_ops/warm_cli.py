@@ -43,25 +43,13 @@ def _tty(fd: int) -> bool:
         return False
 
 
-def library_stamp() -> str:
-    """The library's files as they are now, by content (a copied or extracted file can
-    keep an old mtime and size): a server that imported other ones is another's."""
-    import hashlib
-
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256(str(root).encode())
-    for f in sorted(root.rglob("*.py")):
-        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()
-
-
 def relay(argv: list[str]) -> int | None:
     """The command's exit code, run by a forked child; None when no server answers
     (the caller runs it in-process; a server starts for the next command)."""
     if not enabled():
         return None
     env = dict(os.environ)
-    path = forkserver.socket_path(ROLE, env, (library_stamp(),))
+    path = forkserver.socket_path(ROLE, env, (forkserver.library_digest(),))
     if path is None:
         return None
     try:

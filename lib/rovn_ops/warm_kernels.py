@@ -8,8 +8,9 @@ is there, starting the server for the next run. A forked kernel is what a launch
 one would be: the run's whole environment and working directory, a session of its
 own (Ctrl-C on the terminal reaches the runner, not the kernel), /dev/null for
 fds 0–2, and it dies with its runner (ipykernel's parent poller cannot see the
-runner: the server is the kernel's parent). The server imports third-party
-libraries only, never rovn_ops: an edit to the library counts at the next run.
+runner: the server is the kernel's parent). The server imports the library's
+runbook modules too, and is keyed by the library's contents: an edit gets a new
+server at the next run.
 `ROVN_WARM_KERNELS=0` (or `ROVN_WARM=0`) launches every kernel.
 """
 from __future__ import annotations
@@ -26,7 +27,14 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "I
            "pydantic", "sqlglot", "yaml", "cryptography.hazmat.primitives.asymmetric.ed25519",
            "cryptography.fernet", "ahocorasick_rs", "IPython.core.debugger", "IPython.core.completerlib",
            "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3", "psutil", "tornado.platform.asyncio",
-           "tornado.queues", "ipykernel.debugger", "xmlrpc.server", "http.server", "pydoc")  # (the kernel's own init)
+           "tornado.queues", "ipykernel.debugger", "xmlrpc.server", "http.server", "pydoc",  # (the kernel's own init)
+           # and what the runbooks import of the library (the server is keyed by its contents)
+           "rovn_ops.context", "rovn_ops.status", "rovn_ops.rollback", "rovn_ops.protocol", "rovn_ops.triage.gather",
+           "rovn_ops.triage.classify", "rovn_ops.triage.correlate", "rovn_ops.triage.metrics",
+           "rovn_ops.triage.plots", "rovn_ops.triage.postmortem", "rovn_ops.triage.report", "rovn_ops.triage.notify",
+           "rovn_ops.triage.window", "rovn_ops.secrets.rotation", "rovn_ops.migrations.reverse",
+           "rovn_ops.migrations.retention", "rovn_ops.migrations.baseline", "rovn_ops.deploy.steps",
+           "rovn_ops.recorder")
 INLINE = "module://matplotlib_inline.backend_inline"
 SESSION = True  # a forked kernel has a session of its own, as a launched one has
 
@@ -40,7 +48,7 @@ def launch(cmd: list[str], env: dict, cwd: str) -> "forkserver.Forked | None":
     it cold, and the server is started for the runs after this one."""
     if not enabled() or not _is_ipykernel(cmd):
         return None
-    path = forkserver.socket_path(ROLE, env)
+    path = forkserver.socket_path(ROLE, env, (forkserver.library_digest(),))
     if path is None:
         return None
     try:
@@ -85,8 +93,6 @@ def child(req: dict, fds: list[int], conn) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    for name in [m for m in sys.modules if m == "rovn_ops" or m.startswith("rovn_ops.")]:
-        del sys.modules[name]  # the library as it is on disk now, not as the server found it
     sys.argv = ["ipykernel_launcher", *req["cmd"][3:]]
     from ipykernel import kernelapp
 
