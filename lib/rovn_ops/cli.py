@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         if code is not None:
             return code
     try:
+        os.getcwd()
+    except OSError:  # a deleted working directory: one line, not a traceback from deep inside
+        print("rovn-ops: error: the current directory no longer exists; cd to one that does", file=sys.stderr)
+        return 2
+    try:
         args = _parser().parse_args(pair_parameters(sys.argv[1:] if argv is None else argv))
         if args.command in RECOVERING:
             from .evidence import spool

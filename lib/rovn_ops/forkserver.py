@@ -415,8 +415,9 @@ def _child(handler, req: dict, fds: list[int], conn) -> None:
     code = 1
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP):
+        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python starts: a closed pipe is an error, not death
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if getattr(handler, "SESSION", False):  # a session of its own (a kernel: Ctrl-C reaches the runner)
             os.setsid()

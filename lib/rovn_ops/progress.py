@@ -79,35 +79,41 @@ class Progress:
         self._emit(text if text.endswith("\n") else text + "\n")
 
     def flush(self) -> None:
-        self.stream.flush()
+        with self._lock:
+            self._out()
 
     def close(self) -> None:
         self._stop.set()
         with self._lock:
-            if self.github and self.step:
-                self.stream.write("::endgroup::\n")
+            self._out("::endgroup::\n" if self.github and self.step else "")
             self.step = ""
-            self.stream.flush()
 
     # framing ---------------------------------------------------------------------
     def _enter(self, title: str | None) -> None:
         if not title or title == "parameters" or title == self.step:
             return
         with self._lock:
-            if self.github and self.step:
-                self.stream.write("::endgroup::\n")
+            ended = "::endgroup::\n" if self.github and self.step else ""
             self.step, self.step_started = title, time.monotonic()
             elapsed = self.step_started - self.started
-            self.stream.write(f"::group::{self.runbook}: {title}\n" if self.github else
-                              f"[{self.runbook} {elapsed:5.0f}s] {title}\n")
-            self.stream.flush()
-            self.last = time.monotonic()
+            self._out(ended + (f"::group::{self.runbook}: {title}\n" if self.github else
+                               f"[{self.runbook} {elapsed:5.0f}s] {title}\n"))
 
     def _emit(self, text: str) -> None:
         with self._lock:
-            self.stream.write(text)
-            self.stream.flush()
-            self.last = time.monotonic()
+            self._out(text)
+
+    def _out(self, text: str = "") -> None:
+        """Write and flush (the caller holds the lock). A reader that went away (`| head`,
+        a CI log cut) stops the stream, never the run: a deploy must not die mid-change."""
+        if self.stream is not None:
+            try:
+                if text:
+                    self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.stream = None
+        self.last = time.monotonic()
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(min(1.0, self.heartbeat_s / 2)):

@@ -49,11 +49,15 @@ def relay(argv: list[str]) -> int | None:
     if not enabled():
         return None
     env = dict(os.environ)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # (a deleted directory: the command says so itself)
+        return None
     path = forkserver.socket_path(ROLE, env, (forkserver.library_digest(),))
     if path is None:
         return None
     try:
-        reply, pidfd, conn = forkserver.request(path, {"argv": argv, "env": env, "cwd": os.getcwd()}, [0, 1, 2])
+        reply, pidfd, conn = forkserver.request(path, {"argv": argv, "env": env, "cwd": cwd}, [0, 1, 2])
     except forkserver.Lost as e:  # the command may have started: never run it a second time
         print(f"rovn-ops: {e}; the command may have begun: check `rovn-ops evidence list`, then run it "
               "again (with ROVN_WARM=0 to bypass the server)", file=sys.stderr)
@@ -87,8 +91,11 @@ def relay(argv: list[str]) -> int | None:
     if received:  # it died of a signal we passed on: so do we, as the shell expects
         signal.signal(received[-1], signal.SIG_DFL)
         os.kill(os.getpid(), received[-1])
-    print("rovn-ops: the command's process ended without an exit status", file=sys.stderr)
-    return 1
+    # Killed outright (the OOM killer, kill -9): say so with the shell's code for it, not 1
+    # ("the runbook failed"): its evidence is a spool the next command archives.
+    print("rovn-ops: the command's process was killed before it finished (out of memory?); the next "
+          "rovn-ops command archives what it did as interrupted", file=sys.stderr)
+    return 128 + signal.SIGKILL
 
 
 # ------------------------------------------------------------- the server's side

@@ -132,3 +132,17 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_closed_stderr_or_a_deleted_directory_is_no_crash(runtime, tmp_path):
+    _warm(runtime)
+    proc = _start("run", "service_status")  # progress streams to stderr, which nobody reads any more
+    proc.stderr.close()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "evidence: " in out
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    res = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m rovn_ops.cli list'],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL, env=os.environ, timeout=60)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "rovn-ops: error: the current directory no longer exists; cd to one that does"]

@@ -30,3 +30,18 @@ def test_quick_save_reads_back_as_nbformat_writes_it(tmp_path):
     assert "transient" not in quick.read_text() and "orig_nbformat" not in quick.read_text()
     assert "é" in quick.read_text(encoding="utf-8") and not list(tmp_path.glob("*.saving"))
     assert nb.cells[1].outputs[1]["transient"]  # the notebook in memory is left as it was
+
+
+def test_a_reader_that_goes_away_stops_the_stream_not_the_run():
+    import os
+
+    from rovn_ops.progress import Progress
+
+    r, w = os.pipe()
+    os.close(r)  # `rovn-ops run … 2>&1 | head -1`: the reader is gone
+    p = Progress("deploy", stream=os.fdopen(w, "w"))
+    p._enter("build")
+    p.write("phase BUILD")
+    p.flush()
+    p.close()  # no BrokenPipeError reached the runner
+    assert p.stream is None
