@@ -88,15 +88,22 @@ def _already(s3, bucket: str, key: str, body: bytes) -> bool:
 def upload(s3, archive: dict, files: dict[str, Path], line: dict, public_pem: bytes, key_id: str) -> None:
     """The run's files ({relative path: file}), its ledger entry, and the key: each written
     once, whoever else writes it. A conflict does not stop the rest; all are raised at the end."""
-    objects = [(archive["prefix"] + rel, path.read_bytes) for rel, path in files.items()]
-    objects += [(ledger_key(line), lambda: (json.dumps(line, sort_keys=True) + "\n").encode()),
-                (f"{KEYS_PREFIX}{key_id}.pem", lambda: public_pem)]
-    conflicts = []
-    for key, body in objects:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_files = [(archive["prefix"] + rel, path.read_bytes) for rel, path in files.items()]
+    entry = [(ledger_key(line), lambda: (json.dumps(line, sort_keys=True) + "\n").encode()),
+             (f"{KEYS_PREFIX}{key_id}.pem", lambda: public_pem)]
+
+    def one(item) -> str:
         try:
-            put(s3, archive, key, body())
+            put(s3, archive, item[0], item[1]())
+            return ""
         except Conflict as e:
-            conflicts.append(str(e))
+            return str(e)
+    conflicts = []
+    with ThreadPoolExecutor(max_workers=8) as pool:  # each PUT is a round trip: at once, not in turn
+        for batch in (run_files, entry):  # the run's files before the ledger entry that names them
+            conflicts += [c for c in pool.map(one, batch) if c]
     if conflicts:
         raise Conflict("; ".join(conflicts))
 
