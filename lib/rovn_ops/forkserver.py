@@ -144,7 +144,16 @@ def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socke
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.settimeout(5)
-        s.connect(str(path))
+        # Through the directory as opened and checked now (not a symlink, ours, 0700): a
+        # directory renamed or swapped since directory() looked at it is not followed.
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            st = os.fstat(folder)
+            if st.st_uid != os.getuid() or st.st_mode & 0o077:
+                raise PermissionError(f"{path.parent} is not private to this user")
+            s.connect(f"/proc/self/fd/{folder}/{path.name}")
+        finally:
+            os.close(folder)
     except OSError as e:
         s.close()
         raise Unavailable(f"no fork server at {path}: {e}") from None
