@@ -129,19 +129,18 @@ def _where() -> dict:
 # ---------------------------------------------------------------------------- client
 
 class Unavailable(OSError):
-    """No server took the request, and no child was forked: the caller does the work
-    itself (and starts a server for the next time)."""
-
-
-class Lost(OSError):
-    """The request went out and no answer came back: a child may be running it, so
-    the caller must not do the work again."""
+    """No child will run the request (no server, a refusal, or a failure before our
+    go): the caller does the work itself, and starts a server for the next time."""
 
 
 def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socket.socket]:
     """A child for `payload`: (reply, the child's pidfd, the open connection). Our own
-    pidfd goes along after `fds`, so the child dies with us."""
+    pidfd goes along after `fds`, so the child dies with us. A forked child runs only
+    once it reads our go, sent last: whatever fails before that, nothing has run, and
+    nothing will (the child reads the end of the connection and exits)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    got: list[int] = []
+    me = -1
     try:
         s.settimeout(5)
         # Through the directory as opened and checked now (not a symlink, ours, 0700): a
@@ -154,15 +153,10 @@ def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socke
             s.connect(f"/proc/self/fd/{folder}/{path.name}")
         finally:
             os.close(folder)
-    except OSError as e:
-        s.close()
-        raise Unavailable(f"no fork server at {path}: {e}") from None
-    if _peer_uid(s) != os.getuid():  # a socket another user put there: tell it nothing
-        s.close()
-        raise Unavailable(f"the fork server at {path} is not this user's")
-    s.settimeout(None)  # once it is sent, a child may exist: wait for the answer, however slow
-    me = os.pidfd_open(os.getpid())
-    try:
+        if _peer_uid(s) != os.getuid():  # a socket another user put there: tell it nothing
+            raise PermissionError(f"the fork server at {path} is not this user's")
+        s.settimeout(None)  # a slow server is waited for, however slow: nothing runs before our go
+        me = os.pidfd_open(os.getpid())
         body = json.dumps(payload | {"context": process_context()}).encode()
         socket.send_fds(s, [len(body).to_bytes(8, "big") + body], [*fds, me])
         data, got, _, _ = socket.recv_fds(s, 1024, 1)
@@ -170,20 +164,18 @@ def request(path: Path, payload: dict, fds: list[int]) -> tuple[dict, int, socke
             reply = json.loads(data or b"{}")
         except ValueError:
             reply = {}
-        if got and "pid" in reply:
-            s.sendall(b"g")  # go: the child waits for it, so a child nobody waits for never starts
-            return reply, got[0], s
+        if not (got and "pid" in reply):
+            raise ConnectionError(reply.get("error") or "the fork server gave no child")
+        s.sendall(b"g")  # go
+        return reply, got[0], s
     except OSError as e:
+        for fd in got:
+            os.close(fd)
         s.close()
-        raise Lost(f"the fork server did not answer: {e}") from None
+        raise Unavailable(f"no warm child from {path}: {e}") from None
     finally:
-        os.close(me)
-    for fd in got:
-        os.close(fd)
-    s.close()
-    if "error" in reply:  # refused before forking
-        raise Unavailable(reply["error"])
-    raise Lost("the fork server closed the connection without an answer")
+        if me >= 0:
+            os.close(me)
 
 
 def _peer_uid(s: socket.socket) -> int:

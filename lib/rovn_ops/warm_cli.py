@@ -58,11 +58,7 @@ def relay(argv: list[str]) -> int | None:
         return None
     try:
         reply, pidfd, conn = forkserver.request(path, {"argv": argv, "env": env, "cwd": cwd}, [0, 1, 2])
-    except forkserver.Lost as e:  # the command may have started: never run it a second time
-        print(f"rovn-ops: {e}; the command may have begun: check `rovn-ops evidence list`, then run it "
-              "again (with ROVN_WARM=0 to bypass the server)", file=sys.stderr)
-        return 1
-    except OSError:
+    except OSError:  # nothing ran: the command runs here
         forkserver.start(ROLE, path, env)
         return None
     child = forkserver.Forked(reply["pid"], pidfd)

@@ -53,9 +53,7 @@ def launch(cmd: list[str], env: dict, cwd: str) -> "forkserver.Forked | None":
         return None
     try:
         reply, pidfd, conn = forkserver.request(path, {"cmd": cmd, "env": env, "cwd": str(cwd)}, [])
-    except forkserver.Lost as e:  # a kernel may be binding this run's sockets: launching another would clash
-        raise RuntimeError(f"warm kernel: {e} (ROVN_WARM_KERNELS=0 launches kernels instead)") from None
-    except OSError:
+    except OSError:  # no kernel was forked, or it never started: launch one
         forkserver.start(ROLE, path, env)
         return None
     conn.close()

@@ -146,3 +146,23 @@ def test_a_closed_stderr_or_a_deleted_directory_is_no_crash(runtime, tmp_path):
                          capture_output=True, text=True, stdin=subprocess.DEVNULL, env=os.environ, timeout=60)
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "rovn-ops: error: the current directory no longer exists; cd to one that does"]
+
+
+def test_a_forked_command_whose_client_left_before_its_go_runs_nothing(runtime, evidence_dir):
+    """What makes a second run impossible: a client that gives up (and runs the command
+    itself) never sent the go its forked child waits for."""
+    import socket
+
+    _warm(runtime)
+    path = next(runtime.glob("warm_cli-*.sock"))
+    me, null = os.pidfd_open(os.getpid()), os.open(os.devnull, os.O_RDWR)
+    body = json.dumps({"argv": ["run", str(PROBE), "--quiet"], "env": dict(os.environ), "cwd": str(ROOT),
+                       "context": forkserver.process_context()}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(path))
+        socket.send_fds(s, [len(body).to_bytes(8, "big") + body], [null, null, null, me])
+        data, fds, _, _ = socket.recv_fds(s, 1024, 1)
+        child = forkserver.Forked(json.loads(data)["pid"], fds[0])
+    child.wait(timeout=30)  # it read the end of the connection, not a go, and left
+    os.close(me), os.close(null)
+    assert not list(evidence_dir.rglob("manifest.json")) and not list(evidence_dir.rglob("*.ipynb"))

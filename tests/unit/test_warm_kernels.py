@@ -81,10 +81,10 @@ def _relay_through(tmp_path, monkeypatch, answer):
     return code, started
 
 
-def test_a_request_that_went_out_unanswered_is_never_run_again_in_process(tmp_path, monkeypatch, capsys):
+def test_a_request_the_server_hung_up_on_runs_in_process(tmp_path, monkeypatch):
+    """(A child forked for it would never have had our go: it runs nothing.)"""
     code, started = _relay_through(tmp_path, monkeypatch, None)
-    assert code == 1 and not started  # not None: the caller would run the command a second time
-    assert "may have begun" in capsys.readouterr().err
+    assert code is None and started
 
 
 def test_a_request_the_server_refused_before_forking_runs_in_process(tmp_path, monkeypatch):
