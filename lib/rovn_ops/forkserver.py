@@ -331,7 +331,7 @@ def _reap(*_) -> None:
 
 
 def _read_request(conn) -> tuple[dict, list[int]]:
-    conn.settimeout(10)
+    conn.settimeout(2)  # a client sends at once; a silent one holds up the queue no longer (it then runs here)
     head, fds, _, _ = socket.recv_fds(conn, 8, 8)
     size = int.from_bytes(head, "big") if len(head) == 8 else 0
     if not 0 < size <= MAX_REQUEST:
