@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -12,6 +16,7 @@ from rovn_ops.sandbox import control
 
 ROOT = Path(__file__).resolve().parents[1]
 collect_ignore_glob = ["fixtures/*"]  # notebooks the tests run, not tests
+PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"  # what a run's kernel is: parent, session, env, cwd
 
 
 @pytest.fixture(scope="session")
@@ -19,21 +24,52 @@ def sandbox() -> dict:
     return control.require()
 
 
+@contextmanager
+def private_servers(prefix: str, **env):
+    """A warm-server directory of one's own (short: a socket's path is at most 107 bytes),
+    with `env` set (None: unset) while it is in use; its servers stopped after."""
+    from rovn_ops import forkserver
+
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", str(d))
+        for name, value in env.items():
+            mp.delenv(name, raising=False) if value is None else mp.setenv(name, value)
+        try:
+            yield d / "kernels"
+        finally:
+            forkserver.stop(d / "kernels")
+            shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def warm_servers():
     """Commands and their kernels are forked from this session's own servers (one of
     each per xdist worker), stopped when the session ends rather than idling on."""
-    from rovn_ops import forkserver
+    with private_servers("rovn-rt-") as kernels:
+        yield kernels
 
-    import shutil
-    import tempfile
 
-    d = Path(tempfile.mkdtemp(prefix="rovn-rt-"))  # short: a socket's path is at most 107 bytes
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_RUNTIME_DIR", str(d))
-        yield d
-    forkserver.stop(d / "kernels")
-    shutil.rmtree(d, ignore_errors=True)
+@pytest.fixture
+def runtime(servers, evidence_dir) -> Path:
+    """A test module's private servers (its `servers` fixture), and its own evidence."""
+    return servers
+
+
+def probe_report(stdout: str) -> dict:
+    """What tests/fixtures/kernel_probe.ipynb printed, from the run's archived notebook."""
+    notebook = Path(stdout.split("evidence: ", 1)[1].split()[0])
+    text = "".join("".join(o.get("text", "")) for c in json.loads(notebook.read_text())["cells"]
+                   for o in c.get("outputs", []))
+    return json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
+
+
+def process_alive(pid: int) -> bool:
+    """Running (a zombie, ended but not yet reaped, is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture

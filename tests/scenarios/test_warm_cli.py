@@ -6,39 +6,24 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from rovn_ops import forkserver
-
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
+from tests.conftest import PROBE, ROOT, private_servers, probe_report, process_alive
 
 
 @pytest.fixture(scope="module")
 def servers(sandbox):
-    """Private servers for this module's tests (a short directory: a socket's path is at
-    most 107 bytes), started by its first test, stopped after its last."""
-    d = Path(tempfile.mkdtemp(prefix="rc-"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_RUNTIME_DIR", str(d))
-        mp.setenv("ROVN_WARM_KERNELS", "0")
-        mp.delenv("ROVN_WARM_CLI", raising=False)
-        yield d / "kernels"
-    forkserver.stop(d / "kernels")
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def runtime(servers, evidence_dir):
-    return servers
+    """Private servers for this module's tests, started by its first test, stopped after
+    its last. Kernels are launched, so a kernel's parent is the command's process."""
+    with private_servers("rc-", ROVN_WARM_KERNELS="0", ROVN_WARM_CLI=None) as kernels:
+        yield kernels
 
 
 def _start(*args: str, stdin=subprocess.DEVNULL, umask: int = 0o022, **env) -> subprocess.Popen:
@@ -58,10 +43,7 @@ def _warm(kernels: Path, timeout: float = 90) -> None:
 
 
 def _kernel_parent(out: str) -> int:
-    notebook = Path(out.split("evidence: ", 1)[1].split()[0])
-    text = "".join("".join(o.get("text", "")) for c in json.loads(notebook.read_text())["cells"]
-                   for o in c.get("outputs", []))
-    return json.loads(text.split("PROBE ", 1)[1].splitlines()[0])["ppid"]
+    return probe_report(out)["ppid"]
 
 
 def test_a_scripts_command_runs_forked_with_its_streams_and_exit_code(runtime):
@@ -101,7 +83,7 @@ def test_signals_reach_the_forked_command_and_it_dies_with_its_client(runtime, t
     assert child != proc.pid
     proc.kill()  # SIGKILL: nothing may run on after the command is gone
     proc.communicate(timeout=30)
-    _wait(lambda: not _alive(child) and not _alive(kernel), timeout=10)
+    _wait(lambda: not process_alive(child) and not process_alive(kernel), timeout=10)
 
 
 def test_on_a_terminal_the_command_runs_in_process(runtime):
@@ -125,13 +107,6 @@ def _wait(condition, timeout: float = 60) -> None:
 
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_closed_stderr_or_a_deleted_directory_is_no_crash(runtime, tmp_path):

@@ -3,40 +3,23 @@ the first run launches its kernel and starts the fork server; the next one gets 
 forked kernel that is, to its notebook, the kernel the run would have launched."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from rovn_ops import forkserver, warm_kernels
-
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"
+from tests.conftest import PROBE, ROOT, private_servers, probe_report, process_alive
 
 
 @pytest.fixture(scope="module")
 def servers(sandbox):
-    """Private servers for this module's tests (a short directory: a socket's path is at
-    most 107 bytes), started by its first test, stopped after its last."""
-    d = Path(tempfile.mkdtemp(prefix="rk-"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_RUNTIME_DIR", str(d))
-        mp.delenv("ROVN_WARM_KERNELS", raising=False)
-        yield d / "kernels"
-    forkserver.stop(d / "kernels")
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def runtime(servers, evidence_dir):
-    return servers
+    """Private servers for this module's tests, started by its first test, stopped after
+    its last. _start runs commands in-process: the runner is the process it starts."""
+    with private_servers("rk-", ROVN_WARM_KERNELS=None) as kernels:
+        yield kernels
 
 
 def _start(*args: str, **env) -> subprocess.Popen:
@@ -48,10 +31,7 @@ def _start(*args: str, **env) -> subprocess.Popen:
 def _probe(proc: subprocess.Popen) -> dict:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
-    notebook = Path(out.split("evidence: ", 1)[1].split()[0])
-    text = "".join("".join(o.get("text", "")) for c in json.loads(notebook.read_text())["cells"]
-                   for o in c.get("outputs", []))
-    return json.loads(text.split("PROBE ", 1)[1].splitlines()[0]) | {"runner": proc.pid, "stdout": out}
+    return probe_report(out) | {"runner": proc.pid, "stdout": out}
 
 
 def _server(kernels: Path, timeout: float = 60) -> int:
@@ -100,16 +80,9 @@ def test_a_forked_kernel_dies_with_its_runner(runtime, tmp_path):
     proc.kill()
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while _alive(kernel) and time.monotonic() < deadline:
+    while process_alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(kernel), "the forked kernel outlived its runner"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert not process_alive(kernel), "the forked kernel outlived its runner"
 
 
 def test_switched_off_every_run_launches_its_own_kernel(runtime):
