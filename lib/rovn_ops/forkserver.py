@@ -7,8 +7,8 @@ Only the user who owns a server can reach it: its socket is in a 0700 directory
 the user owns (checked, never followed through a symlink) and the server checks the
 peer's uid. A server is keyed by its role, the interpreter, the installed packages
 (a site-packages directory changes when one is installed or removed), the
-environment variables libraries read when they are imported, and whatever the role
-adds (warm_cli: the library's own files), so a `make venv`, an edit or another
+environment variables libraries read when they are imported, and the library's own
+files (both roles import it), so a `make venv`, an edit or another
 MPLBACKEND gets a new server. It gets only those variables, never a run's own. It
 exits after IDLE_S without a request. `ROVN_WARM=0` turns both roles off.
 
@@ -105,11 +105,18 @@ def process_context() -> dict:
     already (a server elsewhere refuses, and the requester does the work itself)."""
     import resource
 
-    mask = os.umask(0)
-    os.umask(mask)
     limits = {name: list(resource.getrlimit(getattr(resource, name))) for name in dir(resource)
               if name.startswith("RLIMIT_")}
-    return {"umask": mask, "nice": os.getpriority(os.PRIO_PROCESS, 0), "limits": limits, "where": _where()}
+    return {"umask": _umask(), "nice": os.getpriority(os.PRIO_PROCESS, 0), "limits": limits, "where": _where()}
+
+
+def _umask() -> int:
+    """Read, not set: os.umask(0) and back would let another thread of the runner (the
+    archiver's) create a file with no mask in between."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    raise OSError("no Umask in /proc/self/status")  # (Linux < 4.7: no warm servers)
 
 
 def _where() -> dict:
@@ -212,10 +219,19 @@ def stop(d: Path | None = None) -> list[int]:
 
 
 def stop_one(lock: Path) -> int:
-    """The server holding `lock` (its pid is written there), told to stop; 0 if none."""
+    """The server holding `lock` (it wrote its pid there), told to stop; 0 if none holds
+    it. The flock, not the pid, says a server lives: a dead server's pid may be reused,
+    even by a child another server forked (a run), which shares its command line."""
+    import fcntl
+
     try:
-        pid = int(lock.read_text().strip() or 0)
-        if pid and b"rovn_ops.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes() and pid != os.getpid():
+        with open(lock) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return 0  # nobody holds it: that server is gone
+            except OSError:
+                pid = int(f.read().strip() or 0)
+        if pid and pid != os.getpid():
             os.kill(pid, signal.SIGTERM)
             return pid
     except (OSError, ValueError):
@@ -265,6 +281,17 @@ class Forked:
 
 SERVICES = ("secretsmanager", "ecs", "cloudwatch", "rds", "s3", "ecr", "logs", "codebuild", "synthetics", "sts",
             "iam", "elbv2")
+
+
+def preload(modules: tuple[str, ...]) -> None:
+    """A role's imports, and botocore's models parsed for every child to share. A module
+    that fails here is imported (and fails, if it must) in the child that needs it."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001
+            pass
+    share_botocore_models()
 
 
 def share_botocore_models() -> None:

@@ -99,12 +99,7 @@ def relay(argv: list[str]) -> int | None:
 def preload() -> None:
     from .evidence import render
 
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:  # imported by the command itself, if it needs it
-            pass
-    forkserver.share_botocore_models()
+    forkserver.preload(PRELOAD)
     render.prewarm()  # templates compiled, lexers and markdown loaded: every run renders at once
 
 

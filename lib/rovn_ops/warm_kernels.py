@@ -72,12 +72,7 @@ def _is_ipykernel(cmd: list[str]) -> bool:
 
 def preload() -> None:
     os.environ.setdefault("MPLBACKEND", INLINE)  # what ipykernel sets before a notebook imports matplotlib
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except Exception:  # noqa: BLE001 - a library missing here is imported by the kernel itself
-            pass
-    forkserver.share_botocore_models()
+    forkserver.preload(PRELOAD)
 
 
 def check(req: dict, nfds: int) -> None:

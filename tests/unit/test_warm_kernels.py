@@ -116,3 +116,26 @@ def test_a_requester_in_other_namespaces_or_with_higher_limits_is_refused():
 def test_a_server_gets_no_secret_named_variable():
     env = {"JUPYTER_TOKEN": "t", "PYTHON_SECRET": "s", "HOME": "/root", "PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "k"}
     assert forkserver.import_env(env) == {"HOME": "/root", "PATH": "/bin"}
+
+
+def test_a_dead_servers_lock_never_gets_a_live_process_stopped(tmp_path):
+    """Its pid may be anybody's now (a run another server forked shares its command line)."""
+    import subprocess
+
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        lock = tmp_path / "warm_cli-x.sock.lock"
+        lock.write_text(f"{bystander.pid}\n")  # nobody holds the flock
+        assert forkserver.stop_one(lock) == 0 and bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_umask_is_read_without_being_changed():
+    old = os.umask(0o027)
+    try:
+        assert forkserver.process_context()["umask"] == 0o027
+        assert os.umask(0o027) == 0o027  # untouched by the read
+    finally:
+        os.umask(old)
