@@ -451,7 +451,16 @@ def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
     except ValidationError as e:
         raise BadInput(describe(e)) from None
     check_region(p)
+    check_endpoints(p)
     return p
+
+
+def check_endpoints(p: RunbookParams) -> None:
+    """A secret goes only to its declared endpoint (endpoints.py)."""
+    from . import endpoints
+
+    declared = endpoints.declared(environment_file(p.env))
+    endpoints.check(p.model_dump(), p.env, declared, environment_defaults(p.env))
 
 
 _ASSIGNMENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)", re.DOTALL)

@@ -71,8 +71,9 @@ def test_a_failing_commit_status_is_refused(fresh, evidence_dir):
 
 
 def test_a_token_github_refuses_is_named_not_shown(fresh, evidence_dir):
-    out = _refused(fresh, "GitHub refused the token secret:rovn/prod/stripe-api-key (401 Bad credentials)",
-                   extra=("-p", "github_token_secret=secret:rovn/prod/stripe-api-key"))
+    # (no other secret can be named as the token: endpoints.py)
+    control.scenario(fresh, "github_token_revoked")
+    out = _refused(fresh, "GitHub refused the token secret:rovn/prod/github-status-token (401 Bad credentials)")
     assert "Bearer" not in out
 
 

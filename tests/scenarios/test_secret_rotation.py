@@ -255,7 +255,7 @@ def test_refusals_change_nothing(fresh, aws, evidence_dir):
     # a destination off the sandbox: refused before any value is sent
     run = rovn_ops("run", "secret_rotation", "--quiet", "-p", "secret=rovn/prod/mcp-inbound-token",
                    "-p", "mcp_inbound_url=http://mcp.attacker.example/mcp")
-    assert run.returncode == 3 and "mcp_inbound_url is not a sandbox (loopback) URL" in run.stdout
+    assert run.returncode == 2 and "parameter 'mcp_inbound_url': expected a loopback URL" in run.stderr
     run = rovn_ops("run", "secret_rotation", "--quiet", "-p", "secret=no/such/secret")
     assert run.returncode in (1, 2) and "parameter 'secret'" in run.stdout + run.stderr
     assert stages(sm, STRIPE) == before

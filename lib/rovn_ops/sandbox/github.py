@@ -70,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> bool:
         scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+        if scenarios.active("github_token_revoked"):  # revoked on GitHub's side: every value is refused
+            return False
         return scheme.lower() in ("bearer", "token") and given and given == self.token()
 
     def _commit(self, ref: str) -> str | None:

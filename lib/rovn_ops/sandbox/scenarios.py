@@ -10,6 +10,7 @@ KNOWN = {
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
     "github_status_failing": "GitHub's combined commit status is failure for every commit (CI failed)",
+    "github_token_revoked": "GitHub answers 401 Bad credentials to every token (the status token was revoked)",
     "ecs_fargate_no_tmpfs": "ECS as before 2026-01-06: a FARGATE task definition with tmpfs is refused",
     "ecs_update_service_hangs": "ECS UpdateService hangs while on, then fails without updating",
     "secret_checks_hang": "the fake provider and MCP stub hold checks of keys newer than the seed while on",
