@@ -351,9 +351,10 @@ def cmd_lab(args) -> int:
     from . import paths
     from .sandbox import control
 
-    missing = [f for f in args.files if not Path(f).is_file()]
-    if missing:
-        raise BadInput(f"-f {missing[0]}: file not found")
+    from .params import read_parameter_file
+
+    for f in args.files:  # parameter files only, checked before JupyterLab starts
+        read_parameter_file(f)
     state, _ = control.up()
     control.apply_env(state)
     if args.files:  # the kernels resolve parameters with them, as `rovn-ops run -f` does

@@ -325,19 +325,40 @@ def _interpolate(value):
 
 
 _PARSED: dict = {}
+PARAMETER_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_NODES = 100_000        # YAML nodes a file may expand to (an alias bomb expands to billions)
 
 
 def _parse(path: Path):
     """A YAML file's data, parsed once per process while the file is unchanged (a run
-    reads its environment file several times), with libyaml's safe loader when present."""
+    reads its environment file several times), with libyaml's safe loader when present.
+    Aliases are refused and the node count is bounded (yaml_limits), so a few hundred
+    bytes cannot expand into billions of nodes."""
     import yaml
 
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
     if key not in _PARSED:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        _PARSED[key] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - safe loader
+        _PARSED[key] = _load_limited(path.read_text(encoding="utf-8")) or {}
     return _PARSED[key]
+
+
+def _load_limited(text: str):
+    """yaml.safe_load, refusing anchors and aliases and more than MAX_NODES nodes
+    (checked on the event stream, before anything is built)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    nodes = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise yaml.YAMLError(f"line {mark.line + 1}: anchors and aliases (&, *) are not accepted "
+                                 "in a parameter file")
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise yaml.YAMLError(f"more than {MAX_NODES} YAML nodes")
+    return yaml.load(text, Loader=loader)  # noqa: S506 - safe loader, aliases refused above
 
 
 def _read_yaml(path: Path, label: str) -> dict:
@@ -353,8 +374,28 @@ def _read_yaml(path: Path, label: str) -> dict:
         raise BadInput(f"{label} {path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise BadInput(f"{label} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except (RecursionError, MemoryError):
+        raise BadInput(f"{label} {path}: nested too deeply; expected a mapping of NAME: VALUE") from None
     if not isinstance(data, dict):
         raise BadInput(f"{label} {path}: expected a mapping of NAME: VALUE")
+    return data
+
+
+def read_parameter_file(f) -> dict:
+    """A `-f` file: a parameter file only (YAML or JSON by its name), a mapping of
+    parameter names to a scalar or a list of scalars. Any other file (a credentials
+    file, /proc/self/environ, a notebook) is refused without showing what it holds."""
+    path = Path(f)
+    if path.suffix.lower() not in PARAMETER_FILE_SUFFIXES:
+        raise BadInput(f"-f {f}: expected a parameter file (.yaml, .yml or .json), not a {path.suffix or 'file without a suffix'}")
+    data = _read_yaml(path, "-f")
+    for name, value in data.items():
+        if not isinstance(name, str):
+            raise BadInput(f"-f {f}: expected parameter names as keys, got a {type(name).__name__}")
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (dict, list)) for v in items):
+            raise BadInput(f"parameter '{name}' (-f {f}): expected a value or a list of values, not a nested "
+                           "mapping or list")
     return data
 
 
@@ -403,7 +444,7 @@ def _layers(runbook: str, env: str, files, model: type[RunbookParams]) -> dict:
     """The environment file's values, then each file's, over the model's defaults."""
     merged: dict = {k: v for k, v in environment_defaults(env).items() if k in model.model_fields}
     for f in files:
-        for name, value in _read_yaml(Path(f), "-f").items():
+        for name, value in read_parameter_file(f).items():
             _check_name(model, runbook, name, f"-f {f}")
             merged[name] = value
     return merged
@@ -499,5 +540,7 @@ def describe(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"parameter '{name}': unknown"
     expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    if looks_secret_value(first.get("input")) or looks_secret_name(name):
+        return f"parameter '{name}': expected {expected} (the value given is not shown: it looks like a secret)"
     got = repr(first.get("input"))
     return f"parameter '{name}': expected {expected}, got {got if len(got) <= 80 else got[:60] + '…'}"

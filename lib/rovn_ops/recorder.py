@@ -79,6 +79,7 @@ class Recorder:
         # record() and the secret reads of this kernel now feed the run's spool
         os.environ["ROVN_RESULT_FILE"] = str(self.spool.result_file)
         os.environ[scrub.REDACT_KEY_ENV] = redact_key
+        scrub.register_operator()  # the operator's own credentials (AWS_SECRET_ACCESS_KEY, DATABASE_URL's password)
         scrub._seal(sorted(scrub.registered()))  # values read before begin(): this run's too
         # Cells executed before begin() (the parameters cell, as the operator edited it):
         # their sources, from the kernel's own input history; this cell is recorded whole.

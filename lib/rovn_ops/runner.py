@@ -122,6 +122,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     model = params_mod.MODELS.get(runbook) or params_mod.inferred_model(source)
     params_mod.resolve(runbook, env, list(files), list(assignments), model)  # bad input: exit before anything
     prepare_environment(env, profile)
+    scrub.register_operator()  # what the operator brings (AWS keys, PGPASSWORD, DATABASE_URL's password)
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)

@@ -69,6 +69,8 @@ _REGISTERED: set[str] = set()
 def looks_secret_value(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(looks_secret_value(v) for v in value)
+    if isinstance(value, dict):
+        return any(looks_secret_value(v) or looks_secret_value(k) for k, v in value.items())
     if not isinstance(value, str):
         return False
     return any(p.search(value) for p in PATTERNS) or bool(AWS_SECRET_KEY.fullmatch(value.strip()))
@@ -137,6 +139,70 @@ def register(value: str) -> list[str]:
     if new:
         _seal(new)
     return [p for p in [value, *_secret_leaves(value)] if p and len(p) < MIN_SECRET_LEN]
+
+
+# What the operator brings: credentials in this process's environment and files ---------
+
+# Names that say secret but hold an identifier, a path or a switch, not a credential.
+_NOT_CREDENTIALS = re.compile(r"(?i)(^AWS_ACCESS_KEY_ID$|_(FILE|PATH|DIR|SOCK|SOCKET|ID|URI_PREFIX)$|^SSH_AUTH_SOCK$)")
+
+
+def operator_credentials(environ=None) -> list[str]:
+    """Every credential this process can see: each environment variable whose name says
+    secret (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, PGPASSWORD, GITHUB_TOKEN …), the
+    password of each URL or libpq conninfo in the environment (DATABASE_URL), the
+    secret keys and session tokens of the AWS shared credentials file's profiles, and
+    the passwords of ~/.pgpass. Registered at start, so nothing a draft prints of them
+    reaches the evidence."""
+    environ = os.environ if environ is None else environ
+    found = [v for k, v in environ.items() if looks_secret_env_name(k) and not _NOT_CREDENTIALS.search(k)]
+    found += [pw for v in environ.values() for pw in _passwords_in(v)]
+    found += _aws_file_secrets(environ) + _pgpass_passwords(environ)
+    return sorted({v.strip() for v in found if v and v.strip()})
+
+
+def register_operator(environ=None) -> None:
+    for value in operator_credentials(environ):
+        register(value)
+
+
+def _passwords_in(value: str) -> list[str]:
+    """The password of a URL (scheme://user:password@host) or a conninfo (password=…)."""
+    from urllib.parse import unquote, urlsplit
+
+    out = []
+    if "://" in value and "@" in value:
+        try:
+            password = urlsplit(value.strip()).password
+        except ValueError:
+            password = None
+        out += [password, unquote(password)] if password else []
+    out += [m.group(1) or m.group(2) for m in re.finditer(r"\bpassword\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))", value)]
+    return [p for p in out if p]
+
+
+def _aws_file_secrets(environ) -> list[str]:
+    import configparser
+
+    path = environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.expanduser("~/.aws/credentials")
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return []
+    return [v for section in parser.sections() for k, v in parser.items(section)
+            if k in ("aws_secret_access_key", "aws_session_token", "aws_security_token")]
+
+
+def _pgpass_passwords(environ) -> list[str]:
+    path = environ.get("PGPASSFILE") or os.path.expanduser("~/.pgpass")
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    # host:port:database:user:password, with \: and \\ escaped
+    fields = [re.split(r"(?<!\\):", line, maxsplit=4) for line in lines if line.strip() and not line.startswith("#")]
+    return [f[4].replace("\\:", ":").replace("\\\\", "\\") for f in fields if len(f) == 5]
 
 
 def _secret_leaves(value: str) -> list[str]:

@@ -35,6 +35,11 @@ def draft(tmp_path, name: str, body) -> str:
     return str(path)
 
 
+# 306 bytes that expand to 9**9 strings (the "billion laughs" of YAML)
+BOMB = b"a: &a [x,x,x,x,x,x,x,x,x]\n" + b"".join(
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n".encode() for p, n in zip("abcdefgh", "bcdefghi"))
+
+
 def cases(tmp_path) -> dict[str, tuple[list[str], dict, str]]:
     """name: (arguments, extra environment, what the one line must say)."""
     def yaml_file(name, content: bytes):
@@ -67,6 +72,18 @@ def cases(tmp_path) -> dict[str, tuple[list[str], dict, str]]:
                                     {}, "parameter 'limit': default 'DEFAULT_LIMIT' is not a literal"),
         "draft default runs code": (["run", draft(tmp_path, "evil.ipynb", 'x: str = __import__("os").system("touch '
                                                   f'{tmp_path}/pwned")\n'), "--quiet"], {}, "is not a literal"),
+        # -f takes parameter files only (issue 20, classes 6 and 7)
+        "yaml alias bomb in -f": (["run", "service_status", "--quiet", "-f", yaml_file("bomb.yaml", BOMB)], {},
+                                  "anchors and aliases (&, *) are not accepted"),
+        "-f a credentials file": (["run", "service_status", "--quiet", "-f", yaml_file(
+            "credentials", b"[default]\naws_secret_access_key = hunter2hunter2hunter2\n")], {},
+            "expected a parameter file (.yaml, .yml or .json)"),
+        "-f /proc/self/environ": (["run", "service_status", "--quiet", "-f", "/proc/self/environ"], {},
+                                  "expected a parameter file"),
+        "-f a nested mapping": (["run", "service_status", "--quiet", "-f", yaml_file(
+            "nested.yaml", b"health_url: {password: hunter2hunter2}\n")], {}, "not a nested mapping or list"),
+        "-f a secret-shaped value": (["run", "service_status", "--quiet", "-f", yaml_file(
+            "secret.yaml", b"events: 'postgresql://app:hunter2@db/x'\n")], {}, "looks like a secret value"),
         "public key not a key": (["evidence", "verify", "--offline", "--public-key",
                                   yaml_file("key.pem", b"hello\n")], {}, "not a PEM public key"),
         "public key not ed25519": (["evidence", "verify", "--offline", "--public-key", yaml_file("rsa.pem", _rsa_pem())],

@@ -112,3 +112,37 @@ def test_no_form_of_a_secret_reaches_any_copy(fresh, aws, evidence_dir):
     assert "run key: [REDACTED]" in nb_text  # the per-run sealing key, printed from the environment
     assert "ShortSecretWarning" in nb_text and "rovn/sandbox/leak-canary-short" in nb_text
     assert m["short_secrets"] == ["rovn/sandbox/leak-canary-short"]
+
+
+def test_the_operators_own_credentials_never_reach_the_evidence(fresh, evidence_dir, tmp_path):
+    """What the operator brings (issue 20, class 6): AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    PGPASSWORD, DATABASE_URL's password and the shared credentials file, printed by a draft."""
+    import os
+
+    from tests.scenarios.test_bad_input import draft
+
+    session_token = "IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(24)
+    pg_password = "pg-" + secrets.token_hex(8)
+    file_secret = "file-" + secrets.token_hex(12)
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[other]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = {file_secret}\n")
+    db_password = "db-" + secrets.token_hex(8)  # the sandbox trusts loopback: a password is never asked for
+    database_url = psycopg.conninfo.make_conninfo(fresh["database_url"], password=db_password)
+    body = ("import os\n"
+            "for k in ('AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'PGPASSWORD', 'DATABASE_URL'):\n"
+            "    print(k, os.environ[k])\n"
+            "print(open(os.environ['AWS_SHARED_CREDENTIALS_FILE']).read())\n")
+    nb = draft(tmp_path, "creds_draft.ipynb", "x: int = 1\n")
+    data = json.loads(Path(nb).read_text())
+    data["cells"][1]["source"] = body
+    Path(nb).write_text(json.dumps(data))
+    run = rovn_ops("run", nb, env={"AWS_SESSION_TOKEN": session_token, "PGPASSWORD": pg_password,
+                                    "AWS_SHARED_CREDENTIALS_FILE": str(creds), "DATABASE_URL": database_url})
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = sources(evidence_dir, {}, run.stdout, run.stderr, [])
+    notebook = next(k for k in found if k.endswith("creds_draft.ipynb"))
+    assert "AWS_SESSION_TOKEN [REDACTED]" in "".join(found[notebook])  # it ran, and printed
+    for name, value in {"AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"], "AWS_SESSION_TOKEN":
+                        session_token, "PGPASSWORD": pg_password, "DATABASE_URL's password": db_password,
+                        "credentials file": file_secret}.items():
+        assert not where(found, value), (name, where(found, value))

@@ -144,3 +144,50 @@ def test_a_draft_that_is_not_a_notebook(tmp_path, content):
     with pytest.raises(BadInput) as e:
         params.inferred_model(nb)
     assert str(e.value).startswith(f"runbook {nb}: not a Jupyter notebook") and "\n" not in str(e.value)
+
+
+def test_a_parameter_file_is_yaml_or_json_without_aliases(tmp_path):
+    """-f takes parameter files only (issue 20 class 6); an alias bomb is refused on the
+    event stream, before anything expands (class 7)."""
+    import time
+
+    from tests.scenarios.test_bad_input import BOMB
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_bytes(BOMB)
+    started = time.monotonic()
+    with pytest.raises(BadInput, match="anchors and aliases"):
+        params.resolve("service_status", "sandbox", [str(bomb)])
+    assert time.monotonic() - started < 1
+    for name in ("credentials", "x.ipynb", "notes.txt"):
+        (tmp_path / name).write_text("events: 5\n")
+        with pytest.raises(BadInput, match=r"expected a parameter file \(.yaml, .yml or .json\)"):
+            params.resolve("service_status", "sandbox", [str(tmp_path / name)])
+    ok = tmp_path / "preset.JSON"
+    ok.write_text('{"events": 5}')
+    assert params.resolve("service_status", "sandbox", [str(ok)]).events == 5
+
+
+def test_a_value_refused_as_secret_shaped_is_never_echoed(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("health_url: {password: hunter2hunter2}\n")
+    with pytest.raises(BadInput) as e:
+        params.resolve("service_status", "sandbox", [str(f)])
+    assert "hunter2" not in str(e.value)
+    f.write_text("events: 'xoxb-1234567890-abcdefghij'\n")
+    with pytest.raises(BadInput, match="looks like a secret") as e:
+        params.resolve("service_status", "sandbox", [str(f)])
+    assert "xoxb" not in str(e.value)
+    # a type error on a secret-shaped value names the parameter, not the value
+    msg = params.describe(_validation_error(params.ServiceStatusParams, events="Bearer abcdefghijklmnopqrstuvwxyz"))
+    assert "parameter 'events'" in msg and "abcdefghij" not in msg
+
+
+def _validation_error(model, **values):
+    from pydantic import ValidationError
+
+    try:
+        model(**values)
+    except ValidationError as e:
+        return e
+    raise AssertionError("valid")

@@ -131,3 +131,24 @@ def test_stderr_split_by_a_stdout_write_is_redacted_once_joined():
         {"output_type": "stream", "name": "stderr", "text": CANARY[half:] + "\n"}]}]}
     out = json.loads(scrub.Redactor([CANARY]).document(json.dumps(manifest.joined(nb), ensure_ascii=False)))
     assert [o["text"] for o in out["cells"][0]["outputs"]] == ["e [REDACTED]\n", "between\n"]
+
+
+def test_operator_credentials_are_every_credential_the_process_sees(tmp_path):
+    """Issue 20 class 6: what the operator brings is registered at start."""
+    creds = tmp_path / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = from-the-file-1234\n"
+                     "aws_session_token = session-from-file-5678\n")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text("# comment\ndb.example:5432:*:app:pass\\:with-colon\n")
+    environ = {"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SESSION_TOKEN": "IQoJsession-tok",
+               "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "PGPASSWORD": "pg-password-1",
+               "DATABASE_URL": "postgresql://app:url%40password@db.example:5432/rovn",
+               "ROVN_MIGRATION_DATABASE_URL": "host=db.example password='conninfo pw' user=owner",
+               "GITHUB_TOKEN": "gh-token-value", "SSH_AUTH_SOCK": "/tmp/ssh-agent.sock", "HOME": "/home/x",
+               "AWS_SHARED_CREDENTIALS_FILE": str(creds), "PGPASSFILE": str(pgpass)}
+    found = scrub.operator_credentials(environ)
+    for v in ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "IQoJsession-tok", "pg-password-1", "url@password",
+              "conninfo pw", "gh-token-value", "from-the-file-1234", "session-from-file-5678", "pass:with-colon"):
+        assert v in found, v
+    for v in ("AKIAIOSFODNN7EXAMPLE", "/tmp/ssh-agent.sock", "/home/x", "AKIDEXAMPLE"):
+        assert v not in found, v
