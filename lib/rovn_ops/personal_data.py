@@ -25,6 +25,7 @@ PATTERNS = [
                               r"(\"?\s*[:=]?\s*\"?)(?!\[REDACTED)[^\s\",;}&=][^\",;}&=\n]*?"
                               r"(?=\s+\w+\s*[:=]|\s+(?:dob|ssn|mrn|phone|email)\b|[\",;}&\n]|$)")),
     ("ssn", re.compile(r"(?i)(?<=ssn)[\"'\s:=#]*\d{9}(?!\d)")),
+    ("npi", re.compile(r"(?i)(?<=npi)[\"'\s:=#]*\d{10}(?!\d)")),
     ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
     ("ssn", re.compile(r"(?<![\w-])\d{3}([- .])\d{2}\1\d{4}(?![\w-])")),
     # international (E.164-style): a +country code, then 7 to 13 more digits in groups
@@ -47,3 +48,39 @@ def redact(text: str) -> str:
         else:
             text = pattern.sub(f"[REDACTED:{kind}]", text)
     return text
+
+
+# PHI-shaped data in a line the app logged (§5: logs are PHI-scrubbed before write, so
+# any such line is the scrubber failing, and §6 makes suspected PHI exposure a P0).
+# What is found is named by kind only: the value never leaves this function.
+_NPI = re.compile(r"(?<!\d)[12]\d{9}(?!\d)")
+_NPI_WORD = re.compile(r"(?i)npi")
+_SSN = [p for kind, p in PATTERNS if kind == "ssn"]
+_DOB = re.compile(r"(?i)\b(?:dob|date_?of_?birth|birth_?date)\b[\"'\s:=]*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})")
+_NAME = re.compile(r"(?i)\b(?:patient(?:_?name)?|(?:full|first|last|given|family)_?name|name)\b[\"'\s]*[:=]?[\"'\s]*"
+                   r"[A-Za-z][A-Za-z.'-]+")
+
+
+def npi_valid(digits: str) -> bool:
+    """The NPI's check digit: Luhn over the 9 digits prefixed with 80840 (CMS, "NPI
+    check digit", https://www.cms.gov/Regulations-and-Guidance/Administrative-Simplification/NationalProvIdentStand/Downloads/NPIcheckdigit.pdf)."""
+    body = "80840" + digits[:9]
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return (10 - total % 10) % 10 == int(digits[9])
+
+
+def phi_kinds(text: str) -> set[str]:
+    """The kinds of PHI-shaped data in `text`: an NPI (a check-digit-valid 10-digit
+    number in a line that says NPI; a bare 10-digit number is as likely a timestamp),
+    an SSN, a date of birth with a name beside it."""
+    found = set()
+    if _NPI_WORD.search(text) and any(npi_valid(m.group()) for m in _NPI.finditer(text)):
+        found.add("npi")
+    if any(p.search(text) for p in _SSN):
+        found.add("ssn")
+    if _DOB.search(text) and _NAME.search(text):
+        found.add("dob with name")
+    return found

@@ -34,6 +34,7 @@ class Shape:
     latency_scale: callable = lambda m: 1.0
     running: callable = lambda m: 3
     error_logs: callable = lambda m: []  # messages logged at ERROR in that minute
+    other_logs: callable = lambda m: []  # whole JSON bodies logged in that minute, any level
     extra: dict = field(default_factory=dict)
 
 
@@ -75,6 +76,8 @@ def _log_events(shape: Shape, minutes: int, now: datetime, rng: random.Random) -
                 "status": 200, "duration_ms": rng.randint(20, 180)}))
         for i, message in enumerate(shape.error_logs(m)):
             events.append((base + timedelta(seconds=2 + i), {"level": "ERROR", "message": message, "status": 500}))
+        for i, body in enumerate(shape.other_logs(m)):
+            events.append((base + timedelta(seconds=40 + i), body))
     events.sort(key=lambda e: e[0])
     return [{"timestamp": int(at.timestamp() * 1000), "message": json.dumps(body)} for at, body in events]
 
@@ -117,7 +120,27 @@ def tasks_crashing(since: int = -6) -> Shape:
                  error_logs=_every(4, oom, since - 2, since))
 
 
-SHAPES = {"quiet": quiet, "bad_deploy": bad_deploy, "db_saturation": db_saturation, "tasks_crashing": tasks_crashing}
+# PHI as the scrubber should have caught it: a check-digit-valid NPI, an SSN, a name with a DOB.
+PHI = {"npi": "1234567893", "ssn": "219-09-9999", "name": "Maria Q Delgado", "dob": "1984-07-19"}
+
+
+def phi_logged(since: int = -12) -> Shape:
+    """Traffic is fine; the app logs at CRITICAL and FATAL (which a filter on ERROR never
+    sees), and three lines carry PHI: one at INFO, where no error filter looks."""
+    def lines(m: int) -> list[dict]:
+        if m < since:
+            return []
+        out = [{"level": "CRITICAL", "message": "audit writer queue full; dropping audit events", "status": 500},
+               {"levelname": "FATAL", "message": "worker cannot reach the KMS key; exiting", "status": 500}]
+        if m == since:
+            out += [{"level": "INFO", "message": f"credential check for provider NPI {PHI['npi']} ok"},
+                    {"level": "WARNING", "message": "identity mismatch", "ssn": PHI["ssn"]},
+                    {"level": "ERROR", "message": f"patient_name={PHI['name']} dob={PHI['dob']} not matched"}]
+        return out
+    return Shape(other_logs=lines)
+
+
+SHAPES = {"quiet": quiet, "phi_logged": phi_logged, "bad_deploy": bad_deploy, "db_saturation": db_saturation, "tasks_crashing": tasks_crashing}
 
 
 class Writer:
@@ -193,6 +216,29 @@ def write_quiet(sb) -> None:
     w = Writer(sb)
     w.telemetry(quiet(), seed=1)
     w.sentry([_background_issue(w)])
+
+
+def write_phi_logged(sb) -> None:
+    w = Writer(sb)
+    w.telemetry(phi_logged(), seed=5)
+    w.sentry([_background_issue(w)])
+
+
+CANARY = "rovn-prod-health"
+
+
+def write_canary_first_run(sb) -> None:
+    """A canary created a minute ago, its first check still RUNNING (no Completed)."""
+    from . import synthetics_sim
+
+    w = Writer(sb)
+    w.telemetry(quiet(), seed=6)
+    w.client("synthetics").create_canary(
+        Name=CANARY, Code={"Handler": "index.handler", "S3Bucket": "rovn-canaries", "S3Key": "health.zip"},
+        ArtifactS3Location=f"s3://cw-syn-results-{ACCOUNT}-{w.world['region']}/canary/{CANARY}",
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/rovn-canary", Schedule={"Expression": "rate(1 minute)"},
+        RuntimeVersion="syn-python-selenium-5.1")
+    synthetics_sim.add_run(CANARY, "RUNNING", w.at(0) - timedelta(seconds=20))
 
 
 def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
@@ -300,7 +346,7 @@ def _stop_tasks(w: Writer, minute: int) -> None:
             svc.events[0]["createdAt"] = w.moto_at(minute + 2 * i)
 
 
-WRITERS = {"quiet": write_quiet, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
+WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
            "tasks_crashing": write_tasks_crashing}
 
 
@@ -313,4 +359,7 @@ def install(sandbox) -> None:
 
 
 def clear() -> None:
+    from . import synthetics_sim
+
     SENTRY_ISSUES.clear()
+    synthetics_sim.RUNS.clear()

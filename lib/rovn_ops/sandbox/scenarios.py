@@ -19,6 +19,9 @@ KNOWN = {
     "db_saturation": "RDS CPU at 95% for the last 15 minutes, connections climbing, then 5xx",
     "tasks_crashing": "running 0 of desired for the last 6 minutes (OOM kills); /health answers 503",
     "quiet": "two hours of ordinary traffic: nothing wrong",
+    "phi_logged": "ordinary traffic, but the app logs CRITICAL and FATAL lines and lines carrying PHI "
+                  "(an NPI, an SSN, a patient's name with a DOB)",
+    "canary_first_run": "the health canary rovn-prod-health was just created: its first check is RUNNING",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
     "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",

@@ -74,7 +74,8 @@ class Sandbox:
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
         from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github,
-                       httpd, incidents, rds_faults, secretsmanager_fixes, task_credentials, world_snapshot)
+                       httpd, incidents, rds_faults, secretsmanager_fixes, synthetics_sim, task_credentials,
+                       world_snapshot)
 
         ecs_rollout.install()
         bake_incidents.install(self.world["region"])
@@ -83,6 +84,7 @@ class Sandbox:
         rds_faults.install()
         codebuild_sim.install()
         secretsmanager_fixes.install()
+        synthetics_sim.install()
         ecs = self.world["ecs"]
         self.captures = task_credentials.Captures(self.world["region"], ecs["cluster"], ecs["service"],
                                                   ecs["secrets"]["DATABASE_URL"])

@@ -1,14 +1,18 @@
 """P0, P1 or no incident (§5, §6), and the rule that decided, in words.
 
 - P0: a customer-impacting outage (/health fails, no task running, 5xx at outage
-  level), or what a human reports: suspected PHI exposure, a suspected security
-  incident, a data-integrity event. Escalate within 5 minutes; page on-call.
+  level), suspected PHI exposure (a log line carrying PHI-shaped data), or what a
+  human reports: suspected PHI exposure, a suspected security incident, a
+  data-integrity event. Escalate within 5 minutes; page on-call.
 - P1: degraded but not down: 5xx above 1% sustained, RDS CPU above 85% sustained,
   fewer tasks than desired, an alarm in ALARM. Slack in business hours.
-The most severe signal decides; every signal is listed.
+The most severe signal decides; every signal is listed. An alarm in ALARM carries its
+own label (P0 or P1 in its description, §5: "P0 alarms wake the on-call rotation");
+where it differs from the verdict, the verdict says why (`label_notes`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +40,7 @@ class Verdict:
     severity: str
     rule: str
     signals: tuple[Signal, ...]
+    label_notes: tuple[str, ...] = ()  # an alarm's own P0/P1 that differs from the verdict, and why
 
     @property
     def incident(self) -> bool:
@@ -59,6 +64,8 @@ class Verdict:
         lines = [head, "", f"Decided by: {self.rule}"]
         if len(self.signals) > 1:
             lines += ["", "Also seen:"] + [f"- {s.severity}: {s.rule}" for s in self.signals[1:]]
+        if self.label_notes:
+            lines += ["", "Alarm labels:"] + [f"- {n}" for n in self.label_notes]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -74,6 +81,12 @@ def signals(p, found) -> list[Signal]:
     out = [Signal("P0", "human", f"a human reported {words} (§6: P0)")
            for flag, words in HUMAN_FLAGS.items() if getattr(p, flag)]
     df, n = found.metrics, p.sustained_minutes
+    phi = getattr(found.logs, "phi_lines", 0)
+    if phi:
+        kinds = ", ".join(sorted(found.logs.phi))
+        out.append(Signal("P0", "phi", f"suspected PHI exposure: {phi} log line(s) in {found.logs.group} carry "
+                                       f"PHI-shaped data ({kinds}); §5 scrubs PHI before write (§6: P0)",
+                          found.logs.phi_first))
     if found.health is not None and not found.health.ok:
         out.append(Signal("P0", "health", f"customer-impacting outage: {found.health_source} fails "
                                           f"({found.health.detail or found.health.status})", found.gathered_at))
@@ -121,10 +134,37 @@ def _alarm_kind(alarm: dict) -> str:
     return {"AWS/ApplicationELB": "errors", "AWS/RDS": "database", "ECS/ContainerInsights": "tasks"}.get(ns, "alarm")
 
 
+_LABEL = re.compile(r"\b(P[01])\b")
+
+
+def alarm_label(alarm: dict) -> str | None:
+    """The severity an alarm names for itself in its description ("… (P0)")."""
+    m = _LABEL.search(alarm.get("AlarmDescription") or "")
+    return m.group(1) if m else None
+
+
+def label_notes(found, severity: str, found_signals: list[Signal]) -> tuple[str, ...]:
+    """Each alarm in ALARM whose own label differs from the verdict, with the reason."""
+    notes = []
+    for a in found.alarms:
+        label = alarm_label(a)
+        if a["StateValue"] != "ALARM" or label is None or label == severity:
+            continue
+        own = [s for s in found_signals if s.kind == _alarm_kind(a)]
+        if RANK[label] < RANK[severity]:  # the alarm says worse than triage finds
+            reading = own[0].rule if own else "no signal of its kind crossed triage's threshold"
+            notes.append(f"alarm {a['AlarmName']} is labelled {label} (it pages on-call itself) but triage finds "
+                         f"{severity}: {reading}. Check the alarm's threshold against §6 before standing down.")
+        else:  # triage finds worse than the alarm's label
+            top = found_signals[0].rule if found_signals else ""
+            notes.append(f"alarm {a['AlarmName']} is labelled {label} but triage finds {severity}: {top}")
+    return tuple(notes)
+
+
 def classify(p, found) -> Verdict:
     found_signals = signals(p, found)
     if not found_signals:
         return Verdict("none", "no signal crossed a §5 threshold, every alarm is OK, /health answers, and no "
                                "human flag is set", ())
     top = found_signals[0]
-    return Verdict(top.severity, top.rule, tuple(found_signals))
+    return Verdict(top.severity, top.rule, tuple(found_signals), label_notes(found, top.severity, found_signals))

@@ -152,20 +152,33 @@ def load_balancer(ctx, service: dict | None) -> str:
 
 
 def _health(ctx, found: Findings):
-    """The canary's latest run when one is named (moto has no canary runs), else
-    /health polled now."""
+    """The canary's latest finished run when one is named, else /health polled now."""
     p = ctx.params
     if p.canary:
         try:
-            runs = ctx.client("synthetics").get_canary_runs(Name=p.canary, MaxResults=5)["CanaryRuns"]
-            if runs:
-                last = runs[0]
-                ok = last["Status"]["State"] == "PASSED"
-                return status.Health(f"canary {p.canary}", ok, None, None,
-                                     "" if ok else last["Status"].get("StateReason", "")), "synthetics canary"
+            runs = ctx.client("synthetics").get_canary_runs(Name=p.canary, MaxResults=20)["CanaryRuns"]
+            verdict = canary_health(p.canary, runs)
+            if verdict is not None:
+                return verdict, "synthetics canary"
+            # none finished yet (a new canary's first check is RUNNING): not a failure
+            return status.health(p.health_url), f"/health polled now (canary {p.canary} has no finished run yet)"
         except Exception as e:  # noqa: BLE001 - fall back to polling /health ourselves
             found.note("canary", e)
     return status.health(p.health_url), "/health polled now"
+
+
+def canary_health(name: str, runs: list[dict]) -> status.Health | None:
+    """The newest run that finished, PASSED or FAILED; None when none has. A run in
+    State RUNNING has no result yet (CanaryRunStatus: RUNNING | PASSED | FAILED,
+    https://docs.aws.amazon.com/AmazonSynthetics/latest/APIReference/API_CanaryRunStatus.html),
+    so it is neither a pass nor a failure."""
+    done = [r for r in runs if r.get("Status", {}).get("State") in ("PASSED", "FAILED")]
+    if not done:
+        return None
+    last = max(done, key=lambda r: r.get("Timeline", {}).get("Completed") or r.get("Timeline", {}).get("Started")
+               or datetime.min.replace(tzinfo=timezone.utc))
+    ok = last["Status"]["State"] == "PASSED"
+    return status.Health(f"canary {name}", ok, None, None, "" if ok else last["Status"].get("StateReason", ""))
 
 
 def _sentry(ctx, found: Findings):

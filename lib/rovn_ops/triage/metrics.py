@@ -2,7 +2,12 @@
 ELB 5xx, target p95 latency; RDS CPU and connections; ECS running and desired tasks.
 
 CloudWatch's metric math would give the 5xx rate; moto has none, so the rate is
-computed here (HTTPCode_Target_5XX_Count / RequestCount per minute), as everywhere.
+computed here, per minute: (HTTPCode_Target_5XX_Count + HTTPCode_ELB_5XX_Count) over
+the requests. The load balancer's own 5xx are the outage's: with every task down the
+targets answer nothing (target 5xx 0) and the ALB answers 503 to everyone. RequestCount
+may leave out requests the ALB rejected before choosing a target, so the share is over
+the larger of RequestCount and the 5xx count, never above 100%.
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
 """
 from __future__ import annotations
 
@@ -78,8 +83,10 @@ def frame(raw: dict[str, tuple[list, list]], window: Window):
             s = pd.Series(vs, index=pd.DatetimeIndex(ts).tz_convert("UTC").floor("min"), dtype="float64")
             s = s.groupby(level=0).last()
             df[column] = s.reindex(index)
+    errors = df[["target_5xx", "elb_5xx"]].sum(axis=1, min_count=1)
+    served = np.fmax(df["requests"], errors)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["error_rate_pct"] = (df["target_5xx"] / df["requests"].where(df["requests"] > 0)) * 100
+        df["error_rate_pct"] = (errors / served.where(served > 0)) * 100
     return df
 
 

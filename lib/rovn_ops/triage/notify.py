@@ -76,7 +76,7 @@ def incident(ctx, verdict, now: datetime | None = None) -> Incident | None:
         f"INC-{now:%Y%m%d-%H%M}-{p.service}"
     previous = _rows(ctx.db, iid)
     detected = min([datetime.fromisoformat(r["detected_at"]) for r in previous if r.get("detected_at")]
-                   + [verdict.onset("alarm", "errors", "tasks", "health", "database") or now, now])
+                   + [verdict.onset("alarm", "errors", "tasks", "health", "database", "phi") or now, now])
     return Incident(iid, detected, bool(previous), previous)
 
 

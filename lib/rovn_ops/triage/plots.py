@@ -67,7 +67,7 @@ def traffic(found, p) -> Chart:
     """5xx share of requests (with the §5 threshold) and target p95 latency."""
     df = found.metrics
     fig, (rate, latency) = _figure(2)
-    rate.plot(df.index, df["error_rate_pct"], color="#c62828", label="target 5xx % of requests")
+    rate.plot(df.index, df["error_rate_pct"], color="#c62828", label="5xx (target + ALB) % of requests")
     rate.axhline(p.error_rate_pct, color="#c62828", alpha=0.4, linestyle=":", label=f"§5 threshold {p.error_rate_pct:g}%")
     latency.plot(df.index, df["p95_latency_s"], color="#1565c0", label="target p95 latency (s)")
     _changes(rate, found.changes, label=True)

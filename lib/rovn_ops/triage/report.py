@@ -38,6 +38,7 @@ def outcome(ctx, verdict, story, notice, draft) -> Outcome:
     inc = notice.incident
     ctx.record(outcome="success", targets=[f"{ctx.params.cluster}/{ctx.params.service}"], facts={"triage": {
         "severity": verdict.severity, "rule": verdict.rule, "suspect": story.suspect,
+        "alarm_labels": list(verdict.label_notes),
         "incident_id": inc.id if inc else None, "notifications": notice.channels,
         "next_commands": story.commands,
         "postmortem": f"artifacts/{draft.path.name}" if draft else None,
