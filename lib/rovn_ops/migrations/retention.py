@@ -58,12 +58,8 @@ class Snap:
 
 
 def manual_snapshots(rds, instance: str) -> list[Snap]:
-    out = []
-    pages = rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance, SnapshotType="manual")
-    for page in pages:
-        for s in page["DBSnapshots"]:
-            tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=s["DBSnapshotArn"])["TagList"]}
-            out.append(Snap(s["DBSnapshotIdentifier"], s["DBSnapshotArn"], s["SnapshotCreateTime"], s["Status"], tags))
+    out = [Snap(s["DBSnapshotIdentifier"], s["DBSnapshotArn"], s["SnapshotCreateTime"], s["Status"],
+                snapshot._tags(rds, s["DBSnapshotArn"])) for s in snapshot.manual(rds, instance)]
     return sorted(out, key=lambda s: s.created)
 
 

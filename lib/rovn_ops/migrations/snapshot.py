@@ -1,8 +1,15 @@
 """The pre-migration RDS snapshot (§3): named after the migration and the UTC time,
-tagged with its expiry (90 days), waited on until available. A re-run for the same
-migration reuses the snapshot it already took."""
+tagged with its expiry (90 days), waited on until available.
+
+"Every migration deploy is preceded by a manual RDS snapshot": each deploy takes its
+own. The only snapshot reused is one this run took, or one taken for the same
+migration within FRESH_MINUTES (a run killed after asking RDS for it, re-run): an
+older snapshot for the same file (a deploy that failed last month) is not "preceding"
+this one. Snapshots are listed page by page (DescribeDBSnapshots answers 100 at most).
+"""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -11,6 +18,8 @@ from ..errors import Refused
 
 RETENTION_DAYS = 90
 TAG_MIGRATION, TAG_EXPIRES, TAG_RUN = "rovn:migration", "rovn:expires-at", "rovn:run-id"
+FRESH_MINUTES = 15
+MAX_ID = 255
 
 
 @dataclass(frozen=True)
@@ -22,31 +31,50 @@ class Snapshot:
 
 
 def snapshot_id(stem: str, now: datetime) -> str:
-    """`<stem>-<UTC timestamp>`, in RDS's alphabet: lowercase letters, digits and
-    hyphens, starting with a letter (so `_` becomes `-`, and a leading digit gets `m`)."""
-    base = stem.replace("_", "-").lower()
-    if not base[0].isalpha():
+    """`<stem>-<UTC timestamp>`, a valid DBSnapshotIdentifier whatever the file is
+    called: 1 to 255 letters, digits or hyphens, the first a letter, no two hyphens
+    together, none at the end (CreateDBSnapshot,
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html).
+    Anything else in the stem (`_`, `.`, spaces, non-ASCII) becomes a hyphen, runs of
+    hyphens become one, a leading digit (or nothing) gets `m`."""
+    stamp = f"{now:%Y%m%dt%H%M%Sz}"
+    base = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", stem.lower())).strip("-")
+    if not base[:1].isalpha():
         base = "m" + base
-    return f"{base}-{now:%Y%m%dt%H%M%Sz}"
+    base = base[:MAX_ID - len(stamp) - 1].rstrip("-")
+    return f"{base}-{stamp}"
+
+
+def manual(rds, instance: str) -> list[dict]:
+    """Every manual snapshot of the instance, all pages."""
+    pages = rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance, SnapshotType="manual")
+    return [s for page in pages for s in page["DBSnapshots"]]
 
 
 def _tags(rds, arn: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
 
 
-def find_reusable(rds, instance: str, stem: str, now: datetime) -> Snapshot | None:
-    snaps = rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="manual")["DBSnapshots"]
-    for s in sorted(snaps, key=lambda s: s.get("SnapshotCreateTime") or now, reverse=True):
+def find_reusable(rds, instance: str, stem: str, now: datetime, run_id: str = "") -> Snapshot | None:
+    """This run's snapshot for the migration, or one taken for it in the last
+    FRESH_MINUTES; never an older one."""
+    fresh_since = now - timedelta(minutes=FRESH_MINUTES)
+    for s in sorted(manual(rds, instance), key=lambda s: s.get("SnapshotCreateTime") or now, reverse=True):
+        created = s.get("SnapshotCreateTime") or now  # RDS stamps it once the snapshot starts
+        if s["Status"] not in ("available", "creating") or not s["DBSnapshotIdentifier"].startswith(
+                snapshot_id(stem, now)[:-len("-20260101t000000z")]):
+            continue
         tags = _tags(rds, s["DBSnapshotArn"])
-        if tags.get(TAG_MIGRATION) == stem and s["Status"] in ("available", "creating") \
-                and datetime.fromisoformat(tags.get(TAG_EXPIRES, "1970-01-01T00:00:00+00:00")) > now:
+        if tags.get(TAG_MIGRATION) != stem:
+            continue
+        if (run_id and tags.get(TAG_RUN) == run_id) or created >= fresh_since:
             return Snapshot(s["DBSnapshotIdentifier"], s["DBSnapshotArn"], str(s.get("SnapshotCreateTime")), True)
     return None
 
 
 def take(rds, instance: str, stem: str, run_id: str, *, deadline_s: float = 1800) -> Snapshot:
     now = datetime.now(timezone.utc)
-    found = find_reusable(rds, instance, stem, now)
+    found = find_reusable(rds, instance, stem, now, run_id)
     if found is None:
         sid = snapshot_id(stem, now)
         expires = (now + timedelta(days=RETENTION_DAYS)).isoformat(timespec="seconds")
@@ -81,7 +109,7 @@ def expired(rds, instance: str, now: datetime | None = None) -> list[dict]:
     """Manual snapshots past their retention (for the deploy's preflight)."""
     now = now or datetime.now(timezone.utc)
     out = []
-    for s in rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="manual")["DBSnapshots"]:
+    for s in manual(rds, instance):
         created = s.get("SnapshotCreateTime")
         if created and created < now - timedelta(days=RETENTION_DAYS):
             out.append({"snapshot": s["DBSnapshotIdentifier"], "created": created})

@@ -74,14 +74,15 @@ class Sandbox:
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
         from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github,
-                       httpd, incidents, rds_faults, secretsmanager_fixes, synthetics_sim, task_credentials,
-                       world_snapshot)
+                       httpd, incidents, rds_faults, rds_paging, secretsmanager_fixes, synthetics_sim,
+                       task_credentials, world_snapshot)
 
         ecs_rollout.install()
         bake_incidents.install(self.world["region"])
         ecs_fargate.install()
         cloudwatch_sim.install()
         rds_faults.install()
+        rds_paging.install()
         codebuild_sim.install()
         secretsmanager_fixes.install()
         synthetics_sim.install()
