@@ -7,8 +7,11 @@ the right shape, each accepted where it is used, and IAM principals that read th
   ALTER ROLE runs as;
 - the JWT secret is a JWKS with one signing key;
 - each API key was issued by the fake provider, each MCP token is accepted by the stub;
-- the ECS execution role reads the secrets, claude-deploy (PowerUser-like) and
-  break-glass-admin can too: the allow-list in parameters/sandbox.yaml names them.
+- the ECS execution role reads the secrets, claude-deploy (§10: PowerUser + IAMFull +
+  ArtifactSync) and break-glass-admin can too: the allow-list in parameters/sandbox.yaml
+  names them;
+- the RDS-managed master secret is rotated by RDS, as RDS sets it up (rotation on, every
+  7 days): moto creates it with rotation off.
 
 Values are set on moto's backend, keeping the versions and ages the world gave them."""
 from __future__ import annotations
@@ -106,6 +109,10 @@ def _rds_master(region: str, master: dict) -> str:
     instance = next(iter(rds_backends[ACCOUNT][region].databases.values()))
     secret = instance.master_user_secret.secret
     set_current(region, secret.name, json.dumps(master, sort_keys=True))
+    # as RDS sets it up: managed rotation on, every 7 days, no Lambda
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html)
+    secret.rotation_requested = secret.rotation_enabled = True
+    secret.auto_rotate_after_days = 7
     return secret.arn
 
 
@@ -120,6 +127,7 @@ def seed_iam(endpoint: str, region: str, spec: dict) -> None:
     iam.put_role_policy(RoleName=spec["execution_role"], PolicyName="read-service-secrets", PolicyDocument=doc(
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rovn/prod/*"}))
-    for user, policy in spec["user_policies"].items():
-        arn = iam.create_policy(PolicyName=policy["name"], PolicyDocument=doc(*policy["statements"]))["Policy"]["Arn"]
-        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    for user, policies in spec["user_policies"].items():
+        for policy in policies if isinstance(policies, list) else [policies]:
+            arn = iam.create_policy(PolicyName=policy["name"], PolicyDocument=doc(*policy["statements"]))["Policy"]["Arn"]
+            iam.attach_user_policy(UserName=user, PolicyArn=arn)

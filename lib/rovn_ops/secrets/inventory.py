@@ -161,7 +161,7 @@ def current_version_created(sm, name: str) -> datetime | None:
 
 def entry(policy: Policy, secret: dict, current_since: datetime | None, now: datetime) -> Entry:
     tags = _tags(secret)
-    klass = policy.classify(secret["Name"], tags)
+    klass = policy.classify(secret["Name"], tags, secret.get("OwningService"))
     since = max(d for d in (current_since, _when(secret.get("LastRotatedDate")), _when(secret.get("CreatedDate")),
                             datetime.fromtimestamp(0, timezone.utc)) if d is not None)
     age = (now - since).days
@@ -170,16 +170,26 @@ def entry(policy: Policy, secret: dict, current_since: datetime | None, now: dat
     if klass is None:
         return Entry(secret["Name"], secret["ARN"], None, None, age, None, UNCLASSIFIED, since.isoformat(),
                      pending, tags)
-    cadence = policy.classes[klass].cadence_days
+    managed = _managed_cadence(policy, klass, secret)
+    cadence = managed or policy.classes[klass].cadence_days
     left = cadence - age
-    status = OVERDUE if left < 0 else DUE if left <= policy.due_within_days else FINE
+    # a secret its service rotates on schedule is never "due" for us, only late if it is
+    status = OVERDUE if left < 0 else DUE if not managed and left <= policy.due_within_days else FINE
     return Entry(secret["Name"], secret["ARN"], klass, cadence, age, left, status, since.isoformat(), pending, tags)
+
+
+def _managed_cadence(policy: Policy, klass: str, secret: dict) -> int | None:
+    """A service-rotated secret's own schedule (RotationRules.AutomaticallyAfterDays),
+    while its rotation is on."""
+    if not policy.classes[klass].rotated_by or not secret.get("RotationEnabled"):
+        return None
+    return (secret.get("RotationRules") or {}).get("AutomaticallyAfterDays") or None
 
 
 def take(sm, policy: Policy, *, now: datetime | None = None, threads: int = 8) -> Inventory:
     now = now or datetime.now(timezone.utc)
     secrets = list_all(sm)
-    classified = [s for s in secrets if policy.classify(s["Name"], _tags(s))]
+    classified = [s for s in secrets if policy.classify(s["Name"], _tags(s), s.get("OwningService"))]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         since = dict(zip((s["ARN"] for s in classified),
                          pool.map(lambda s: current_version_created(sm, s["ARN"]), classified)))

@@ -78,9 +78,9 @@ class Rotation:
 
     def drift(self, inv: inventory.Inventory) -> drift.Report:
         allowed = environment_section(self.p.env, "secrets").get("readers") or []
-        resources = [e.arn for e in inv.entries if e.klass] or ["*"]
-        report = drift.check(self.ctx.client("iam"), resources, allowed)
-        self._fact(secrets_drift=report.as_dicts())
+        # every secret, classified or not: an unclassified one is read as readily
+        report = drift.check(self.ctx.client("iam"), drift.secrets_of(self.sm, inv.entries), allowed)
+        self._fact(secrets_drift=report.as_dicts(), secrets_drift_findings=report.facts())
         if not report.ok:
             self._page_drift(report)
         return report
@@ -89,9 +89,12 @@ class Rotation:
         ctx = self.ctx
         for g in report.deviations:
             text = (f"[{ctx.env}] secrets drift: {g.principal} can read secrets (secretsmanager:GetSecretValue) "
-                    f"through {g.policy} ({g.via}) and is not on the allow-list (run {ctx.run_id})")
+                    f"through {g.policy} ({g.via})" + (f", if {g.condition}," if g.conditional else "")
+                    + f" and is not on the allow-list (run {ctx.run_id})")
             audit.append(ctx.db, actor=str(ctx.operator), action="secrets_drift", target=g.principal,
-                         outcome="deviation", run_id=ctx.run_id, details={"policy": g.policy, "via": g.via, "arn": g.arn})
+                         outcome="deviation", run_id=ctx.run_id,
+                         details={"policy": g.policy, "via": g.via, "arn": g.arn, "secrets": list(g.secrets),
+                                  "condition": g.condition})
             print(notify.pagerduty(webhook(ctx, "pagerduty_webhook_url"), text, source="rovn-ops secrets_audit",
                                    dedup_key=f"secrets-drift:{g.arn}:{g.policy}"))
             print(notify.slack(webhook(ctx, "security_webhook_url"), text))
@@ -122,6 +125,10 @@ class Rotation:
         if entry.klass == "mcp-token":
             direction = entry.tags.get("direction") or ("inbound" if "inbound" in name else "outbound")
             return Mcp(direction=direction, url=getattr(p, f"mcp_{direction}_url"))
+        if entry.klass and self.policy.classes[entry.klass].rotated_by == "rds":
+            raise Refused(f"{name}: RDS rotates this secret itself (managed rotation, every {entry.cadence_days} "
+                          "days); to rotate it now: aws rds modify-db-instance --rotate-master-user-password "
+                          "--apply-immediately")
         raise Refused(f"{name}: no rotation policy for this secret (class {entry.klass or 'unknown'})")
 
     def _logged_success(self, name: str, token: str) -> bool:
