@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     aus = audit.add_subparsers(dest="action", required=True)
     aus.add_parser("verify", help="check the audit_log hash chain")
     tail = aus.add_parser("tail", help="the latest audit_log rows")
-    tail.add_argument("-n", type=int, default=20)
+    tail.add_argument("-n", type=_count, default=20)
     mig = sub.add_parser("migrations", help="forward-only migrations: status, verify, apply")
     migs = mig.add_subparsers(dest="action", required=True)
     for name, text in [("status", "each file: applied or pending, then verify"),
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         m.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
         if name == "apply":
             m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
-            m.add_argument("--lock-wait", type=float, default=10.0, help="seconds to wait for the lock")
+            m.add_argument("--lock-wait", type=_seconds, default=10.0, help="seconds to wait for the lock")
     base = migs.add_parser("baseline", help="adopt a database another runner migrated (the migrations_baseline "
                                             "runbook: preview, confirm, evidence)")
     base.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--public-key", help="the auditor's copy of the public key (PEM): trusted instead of the pin")
     ver.add_argument("--all-signatures", action="store_true",
                      help="check every entry's signature, not only the last (which vouches for the chain)")
-    ver.add_argument("--last", type=int, metavar="N",
+    ver.add_argument("--last", type=_count, metavar="N",
                      help="only the newest N runs, anchored by the latest signed checkpoint")
     pull = evs.add_parser("pull", help="sync this evidence directory (a cache) from the bucket")
     pull.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
@@ -95,6 +95,29 @@ def _parser() -> argparse.ArgumentParser:
                      help="a YAML file of parameters for every notebook of the session, as `run -f`")
     sub.add_parser("demo", help="start the sandbox; preview and execute a deploy, then service_status")
     return ap
+
+
+def _count(text: str) -> int:
+    """A count option (-n, --last): a whole number of 1 or more (`tail -n -5` is a mistake)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1 or n > 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1000000, got {text[:40]!r}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        s = float(text)
+    except ValueError:
+        s = math.nan
+    if not math.isfinite(s) or s <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text[:40]!r}")
+    return s
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ a terminal console and anything reading `text/plain` get this short text instead
 dataclass dump or `<object at 0x…>`."""
 from __future__ import annotations
 
+import html
 import re
 
 
@@ -15,7 +16,8 @@ def from_markdown(markdown: str) -> str:
         if line.startswith("```") or re.fullmatch(r"\|?[-|: ]+\|?", line.strip() or "x"):
             continue
         line = re.sub(r"^#{1,6}\s*", "", line)
-        line = line.replace("**", "").replace("`", "")
+        line = re.sub(r"(?<!\\)(\*\*|`)", "", line)
+        line = html.unescape(re.sub(r"\\([\\`*_\]|~#])", r"\1", line))  # escape.markdown's, undone
         out.append(line.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 

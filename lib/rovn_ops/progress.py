@@ -75,8 +75,11 @@ class Progress:
         with every secret the run has read (and every secret-shaped string) redacted."""
         from . import scrub
 
+        from .escape import terminal
+
         text = self.redactor().text(text) if self.redactor else scrub.Redactor().text(text)
-        self._emit(text if text.endswith("\n") else text + "\n")
+        text = "\n".join(terminal(line) for line in text.rstrip("\n").split("\n"))  # no ANSI from the world
+        self._emit(text + "\n")
 
     def flush(self) -> None:
         with self._lock:

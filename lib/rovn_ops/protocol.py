@@ -33,6 +33,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from .escape import code, markdown as md
 from . import audit, notify, plaintext
 from .authorization import Lists, committed
 from .errors import Refused
@@ -69,8 +70,8 @@ class Plan:
         return hashlib.sha256(body.encode()).hexdigest()
 
     def _repr_markdown_(self) -> str:
-        lines = [f"**Plan: {self.action} `{self.target}`**", ""]
-        lines += [f"- {s}" for s in self.summary]
+        lines = [f"**Plan: {md(self.action)} `{code(self.target)}`**", ""]
+        lines += [f"- {md(s)}" for s in self.summary]
         if self.approvals_needed > 1:
             lines += [f"- needs {self.approvals_needed} approvers other than the operator: {self.approvals_why}"]
         lines += ["", "```json", json.dumps(self.changes, indent=2, default=str), "```",

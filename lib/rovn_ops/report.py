@@ -51,7 +51,13 @@ class Report:
         return self.exit_code == 0
 
     def lines(self) -> list[str]:
-        """The human summary, between the `run …` line and the `evidence:` line."""
+        """The human summary, between the `run …` line and the `evidence:` line, for a
+        terminal: a value's control characters and ANSI sequences shown, never obeyed."""
+        from .escape import terminal
+
+        return [terminal(line) for line in self._lines()]
+
+    def _lines(self) -> list[str]:
         if self.outcome == "preview":
             out = [f"preview only: nothing was changed. plan hash {self.plan_hash}"]
             if self.confirm_command:
@@ -71,20 +77,22 @@ class Report:
 
     def markdown(self) -> str:
         """The GitHub Actions step summary (GitHub-flavoured Markdown)."""
-        head = f"### {self.runbook}: {self.outcome}" + ("" if self.ok else f" (exit {self.exit_code})")
-        rows = [("run id", f"`{self.run_id}`")]
-        rows += [("plan hash", f"`{self.plan_hash}`")] if self.plan_hash else []
-        rows += [(k, f"`{v}`") for k, v in pairs(self.summary)]
-        rows += [("reason", self.reason), ("next", self.next_step)] if not self.ok else []
-        rows += [("evidence", f"`{self.notebook}`")]
-        table = "\n".join(f"| {k} | {cell(v)} |" for k, v in rows)
+        from .escape import code, markdown as md
+
+
+        head = f"### {md(self.runbook)}: {md(self.outcome)}" + ("" if self.ok else f" (exit {self.exit_code})")
+        def span(v) -> str:  # a code span in a table cell: its pipes escaped too (GFM)
+            return "`" + code(v).replace("|", "\\|") + "`"
+
+        rows = [("run id", span(self.run_id))]
+        rows += [("plan hash", span(self.plan_hash))] if self.plan_hash else []
+        rows += [(md(k), span(v)) for k, v in pairs(self.summary)]
+        rows += [("reason", md(self.reason)), ("next", md(self.next_step))] if not self.ok else []
+        rows += [("evidence", span(self.notebook))]
+        table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         extra = f"\n\nTo execute exactly this plan:\n\n```sh\n{self.confirm_command}\n```" \
             if self.outcome == "preview" and self.confirm_command else ""
         return f"{head}\n\n| | |\n|---|---|\n{table}{extra}\n"
-
-
-def cell(value) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def split_next(error: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 
+from .escape import code, markdown as md
 from . import db, paths, plaintext
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
@@ -71,14 +72,14 @@ class Prepared:
         return [a for a in self.gate if a.verdict in (compat.BREAKING, compat.UNKNOWN)]
 
     def _repr_markdown_(self) -> str:
-        diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["diff"].items())
+        diff = "\n".join(f"| `{code(k)}` | `{code(a)}` | `{code(b)}` |" for k, (a, b) in self.plan.changes["diff"].items())
         when = (f"verified healthy at {self.since['at']:%Y-%m-%d %H:%M:%S} UTC ({self.since['action']} run "
-                f"`{self.since['run_id']}`)" if self.since else "never recorded as verified healthy")
-        rows = "\n".join(f"| `{a.name}` | {a.path} | **{a.verdict}** | {a.reasons and '; '.join(a.reasons)} |"
+                f"`{code(self.since['run_id'])}`)" if self.since else "never recorded as verified healthy")
+        rows = "\n".join(f"| `{code(a.name)}` | {md(a.path)} | **{md(a.verdict)}** | {md('; '.join(a.reasons))} |"
                          for a in self.gate)
         gate = (f"| migration | applied by | verdict | why |\n|---|---|---|---|\n{rows}" if rows
                 else "none: the schema is the one the target ran on")
-        return (f"**Roll back `{self.current.short}` → `{self.target.short}`** ({self.target.image_tag}, {when})\n\n"
+        return (f"**Roll back `{code(self.current.short)}` → `{code(self.target.short)}`** ({md(self.target.image_tag)}, {when})\n\n"
                 f"| field | now | after |\n|---|---|---|\n{diff}\n\n"
                 f"**Migrations applied since the target was verified (§7):** {gate}\n")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .escape import code, markdown as md
 from .commands import run_command
 from . import plaintext
 from .errors import RovnError
@@ -221,9 +222,9 @@ class Verdict:
         return not self.problems
 
     def _repr_markdown_(self) -> str:
-        head = (f"### Healthy: `{self.service}` on `{self.task_definition}`" if self.healthy
-                else f"### NEEDS ATTENTION: `{self.service}` on `{self.task_definition}`")
-        body = "\n".join(f"- {p}" for p in self.problems) or "- nothing to do"
+        head = (f"### Healthy: `{code(self.service)}` on `{code(self.task_definition)}`" if self.healthy
+                else f"### NEEDS ATTENTION: `{code(self.service)}` on `{code(self.task_definition)}`")
+        body = "\n".join(f"- {md(p)}" for p in self.problems) or "- nothing to do"
         nxt = ("Next: nothing; re-run this runbook after any change." if self.healthy else
                f"Next: triage it (severity, cause, the command to run, the page if P0):\n\n"
                f"```sh\n{self.triage_command}\n```")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..escape import markdown as md
+
 PASS, FAIL, WARN = "pass", "FAIL", "warn"
 
 
@@ -51,7 +53,7 @@ class Checks:
     def _repr_markdown_(self) -> str:
         # Words, not emoji: a stock Chromium or a terminal has no colour-emoji font.
         mark = {PASS: "pass", FAIL: "**FAIL**", WARN: "*warn*"}
-        rows = "\n".join(f"| {mark[c.verdict]} | {c.name} | {c.rule} | {_cell(c.detail)} |"
+        rows = "\n".join(f"| {mark[c.verdict]} | {md(c.name)} | {md(c.rule)} | {md(c.detail)} |"
                          for c in self.items)
         return f"| verdict | check | rule | detail |\n|---|---|---|---|\n{rows}\n"
 
@@ -59,7 +61,3 @@ class Checks:
         width = max((len(c.name) for c in self.items), default=0)
         return "\n".join(f"{c.verdict:<4}  {c.name:<{width}}  {c.rule:<3}  {c.detail}".rstrip()
                          for c in self.items) or "no checks"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

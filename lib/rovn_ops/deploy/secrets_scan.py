@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)  # sorted by file, line, kind: two findings in one file compare
 class Finding:
     path: str
     line: int

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
+from ..escape import code, markdown as md
 from .. import db, notify, paths, plaintext, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
@@ -44,15 +45,16 @@ class Prepared:
     alarms: list = field(default_factory=list)  # the bake alarms as they stand before the deploy
 
     def _repr_markdown_(self) -> str:
-        diff = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, (a, b) in self.plan.changes["task_definition"]["diff"].items())
-        pending = ", ".join(f"`{n}`" for n in self.pending) or "none"
-        return (f"**New revision of `{self.current.short.split(':')[0]}`** (from `{self.current.short}`), "
+        diff = "\n".join(f"| `{code(k)}` | `{code(a)}` | `{code(b)}` |"
+                         for k, (a, b) in self.plan.changes["task_definition"]["diff"].items())
+        pending = ", ".join(f"`{code(n)}`" for n in self.pending) or "none"
+        return (f"**New revision of `{code(self.current.short.split(':')[0])}`** (from `{code(self.current.short)}`), "
                 f"only these fields change:\n\n| field | now | new |\n|---|---|---|\n{diff}\n\n"
                 f"**Migrations applied before traffic:** {pending}\n\n"
-                f"**Rollback target (kept registered):** `{self.current.short}` ({self.current.image_tag})\n\n"
+                f"**Rollback target (kept registered):** `{code(self.current.short)}` ({md(self.current.image_tag)})\n\n"
                 f"**Bake alarms now** (one in ALARM must recover during the bake; one that fires fails it):\n\n"
                 "| alarm | state now | reason |\n|---|---|---|\n"
-                + "\n".join(f"| `{a.name}` | {a.state} | {a.reason[:80]} |" for a in self.alarms) + "\n")
+                + "\n".join(f"| `{code(a.name)}` | {md(a.state)} | {md(a.reason[:80])} |" for a in self.alarms) + "\n")
 
     __repr__ = plaintext.markdown_repr
 

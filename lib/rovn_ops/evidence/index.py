@@ -14,12 +14,11 @@ verified, who approved it, is the evidence intact" without opening a notebook:
 Status is words and CSS badges, never emoji (a stock Chromium has no colour-emoji font)."""
 from __future__ import annotations
 
-import html
-import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from .. import escape
 from . import manifest
 
 OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
@@ -121,12 +120,26 @@ def week_chart(data: list[dict]) -> str:
 def build(root: Path, env: str = "sandbox") -> Path:
     """env: whose pinned key the signatures are checked against."""
     data = rows(root, env)
-    page = TEMPLATE.replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
-    page = page.replace("__CHART__", week_chart(data))
-    page = page.replace("__GENERATED__", html.escape(datetime.now().astimezone().isoformat(timespec="seconds")))
+    page = TEMPLATE.replace("__CHART__", week_chart(data))
+    page = page.replace("__GENERATED__", escape.html(datetime.now().astimezone().isoformat(timespec="seconds")))
+    page = with_policy(page.replace("__DATA__", escape.script_json(data)))  # last: no value is searched for a marker
     out = root / "index.html"
     out.write_text(page)
     return out
+
+
+def with_policy(page: str) -> str:
+    """A Content-Security-Policy that lets only the page's own script run (by its hash):
+    should a value ever escape its escaping, the browser still runs none of it."""
+    import base64
+    import hashlib
+
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'")
+    return page.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n'
+                        f'<meta http-equiv="Content-Security-Policy" content="{policy}">', 1)
 
 
 TEMPLATE = """<!doctype html>

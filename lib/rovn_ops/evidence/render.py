@@ -11,11 +11,14 @@ run, and it still opens from disk in any browser.
 """
 from __future__ import annotations
 
-import html as html_lib
 from pathlib import Path
 
+from .. import escape
+
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<title>{title}</title>
 <style>
 body{{font:14px system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px;color:#222}}
 .jp-InputArea-editor,.input_area,pre{{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:4px;padding:6px;
@@ -87,7 +90,7 @@ def html(notebook: Path, header: dict | None = None) -> Path:
 
     body, _ = exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     out = notebook.with_suffix(".html")
-    out.write_text(PAGE.format(title=html_lib.escape(notebook.name), body=body,
+    out.write_text(PAGE.format(title=escape.html(notebook.name), body=body,
                                header=summary_header(header) if header else ""))
     return out
 
@@ -115,11 +118,11 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
 
 
 def _badge(word: str) -> str:
-    return f'<span class="badge {html_lib.escape(word)}">{html_lib.escape(word)}</span>'
+    return f'<span class="badge {escape.html(word)}">{escape.html(word)}</span>'
 
 
 def summary_header(f: dict) -> str:
-    e = html_lib.escape
+    e = escape.html
     checks = "<br>".join(f"{_badge(c.get('verdict', '?'))} {e(c.get('check', ''))}: {e(str(c.get('detail', '')))}"
                          for c in f["verification"])
     rows = [("Outcome", _badge(f["outcome"]) + (f" {e(f['error'])}" if f["error"] else "")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from ..escape import code, markdown as md
 from .. import db, paths, plaintext
 from ..errors import Refused
 from ..protocol import Plan, authorize, refuse
@@ -17,11 +18,11 @@ class Prepared:
     loss: list[dict]
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| {d['table']} | {d['column']} | {d['rows with data']} |" for d in self.loss)
+        rows = "\n".join(f"| {md(d['table'])} | {md(d['column'])} | {md(d['rows with data'])} |" for d in self.loss)
         loss = f"| table | column | rows with data |\n|---|---|---|\n{rows}" if rows else "nothing"
         applies = self.plan.changes["applies"]
-        also = (f"\n\nPending before it, applied first: {', '.join(applies[:-1])}" if len(applies) > 1 else "")
-        return (f"**{self.reversal.file_name}** reverses `{self.reversal.migration.name}`"
+        also = (f"\n\nPending before it, applied first: {md(', '.join(applies[:-1]))}" if len(applies) > 1 else "")
+        return (f"**{md(self.reversal.file_name)}** reverses `{code(self.reversal.migration.name)}`"
                 + (" (written by an earlier run)" if self.reversal.existing else "") +
                 f"{also}\n\n```sql\n{self.reversal.sql}```\n\n**Data that would be lost:**\n\n{loss}\n")
 

@@ -21,6 +21,18 @@ LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"
 PLANTED = {"email": "ana.ruiz@example.org", "phone": "+1 512-555-0142",
            "token": "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0ffee"}
 SENTRY_ISSUES: list[dict] = []  # what the Sentry stub serves (sentry_stub.py)
+# Strings from a hostile world (scenario hostile_strings, and the browser tests): each
+# would run script, end an embedded script or bend Markdown if rendered unescaped. The
+# script they run counts into window.__xss.
+HOSTILE = (
+    '<img src=x onerror="window.__xss=(window.__xss||0)+1">',
+    "<!--<script>",
+    "</script><script>window.__xss=(window.__xss||0)+1</script>",
+    '<svg onload="window.__xss=(window.__xss||0)+1"></svg>',
+    "[click me](javascript:window.__xss=1) ![i](x) **bold** | cell | # heading",
+    "`</code><img src=x onerror=window.__xss=1>`",
+    "\u2028\u2029 \" ' & __DATA__ __CHART__ \x1b[31mred\x1b[0m",
+)
 
 
 @dataclass
@@ -346,8 +358,26 @@ def _stop_tasks(w: Writer, minute: int) -> None:
             svc.events[0]["createdAt"] = w.moto_at(minute + 2 * i)
 
 
+def write_hostile_strings(sb) -> None:
+    """tasks_crashing (a P0, so a post-mortem is drafted), every string from the world hostile:
+    error log lines, Sentry titles, an alarm's reason and an ECS service event."""
+    from . import ecs_rollout
+
+    w = Writer(sb)
+    shape = tasks_crashing()
+    shape.error_logs = lambda m: list(HOSTILE) if -8 <= m < -6 else []
+    w.telemetry(shape, seed=5)
+    _stop_tasks(w, -6)
+    with ecs_rollout._lock:
+        ecs_rollout._event(_service(w), "has stopped 1 running tasks: " + HOSTILE[0])
+    w.alarm("rovn-prod-ecs-running-below-desired", -5, HOSTILE[3])
+    w.sentry([_issue(16 + i, f"{t} in app.views", "new", w.at(-30), w.at(-1), 40 + i) for i, t in enumerate(HOSTILE)])
+
+
 WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
-           "tasks_crashing": write_tasks_crashing}
+           "tasks_crashing": write_tasks_crashing,
+           "hostile_strings": write_hostile_strings}
+
 
 
 def install(sandbox) -> None:

@@ -22,6 +22,8 @@ KNOWN = {
     "phi_logged": "ordinary traffic, but the app logs CRITICAL and FATAL lines and lines carrying PHI "
                   "(an NPI, an SSN, a patient's name with a DOB)",
     "canary_first_run": "the health canary rovn-prod-health was just created: its first check is RUNNING",
+    "hostile_strings": "tasks_crashing, with script and Markdown injections in log lines, Sentry titles, an alarm "
+                       "reason and an ECS event",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
     "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..escape import markdown as md
 from . import metrics
 from .window import utc
 
@@ -61,11 +62,11 @@ class Verdict:
         head = {"P0": "**P0**: page on-call now, escalate within 5 minutes (§6)",
                 "P1": "**P1**: degraded, not down; ack within 15 minutes in business hours (§6)",
                 "none": "**No incident**"}[self.severity]
-        lines = [head, "", f"Decided by: {self.rule}"]
+        lines = [head, "", f"Decided by: {md(self.rule)}"]
         if len(self.signals) > 1:
-            lines += ["", "Also seen:"] + [f"- {s.severity}: {s.rule}" for s in self.signals[1:]]
+            lines += ["", "Also seen:"] + [f"- {md(s.severity)}: {md(s.rule)}" for s in self.signals[1:]]
         if self.label_notes:
-            lines += ["", "Alarm labels:"] + [f"- {n}" for n in self.label_notes]
+            lines += ["", "Alarm labels:"] + [f"- {md(n)}" for n in self.label_notes]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..escape import markdown as md
 from ..commands import run_command
 from .changes import Change
 
@@ -41,7 +42,7 @@ class Story:
 
     def _repr_markdown_(self) -> str:
         cmds = "\n".join(self.commands)
-        body = f"**Likely cause: {self.suspect}.** {self.explanation}"
+        body = f"**Likely cause: {md(self.suspect)}.** {md(self.explanation)}"
         return body + (f"\n\nNext:\n\n```sh\n{cmds}\n```" if cmds else "")
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from ..escape import code, markdown as md
 from .. import audit, notify as notifier, protocol
 
 OPEN_INCIDENT_HOURS = 24  # an empty incident_id joins the service's incident of the last day
@@ -43,8 +44,8 @@ class Notice:
     def _repr_markdown_(self) -> str:
         if self.incident is None:
             return "Nothing posted: no incident."
-        rows = "\n".join(f"| {c} | {v['status']} | {v.get('detail', '')} |" for c, v in self.channels.items())
-        return (f"Incident `{self.incident.id}`" + (" (re-run: continues the open incident)" if self.incident.reused
+        rows = "\n".join(f"| {md(c)} | {md(v['status'])} | {md(v.get('detail', ''))} |" for c, v in self.channels.items())
+        return (f"Incident `{code(self.incident.id)}`" + (" (re-run: continues the open incident)" if self.incident.reused
                                                      else "") + f", audit_log row {self.audit_id}\n\n"
                 f"| channel | status | detail |\n|---|---|---|\n{rows}")
 

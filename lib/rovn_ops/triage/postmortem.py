@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import paths
 from .. import personal_data
+from ..escape import code, markdown as md
 
 DUE_AFTER = timedelta(hours=24)
 
@@ -66,8 +67,8 @@ class Draft:
     text: str
 
     def _repr_markdown_(self) -> str:
-        return (f"Post-mortem draft for `{self.incident_id}`, **due {self.due} UTC**, kept with this run's evidence "
-                f"(`artifacts/{self.path.name}`).\n\n---\n\n{self.text}")
+        return (f"Post-mortem draft for `{code(self.incident_id)}`, **due {self.due} UTC**, kept with this run's "
+                f"evidence (`artifacts/{code(self.path.name)}`).\n\n---\n\n{self.text}")
 
     def __repr__(self) -> str:
         return f"post-mortem draft {self.path.name}, due {self.due} UTC\n\n{self.text}"
@@ -82,35 +83,36 @@ def render(ctx, found, verdict, story, notice) -> str:
     df = found.metrics
     peak = df["error_rate_pct"].max() if "error_rate_pct" in df else float("nan")
     svc = found.service or {}
-    impact = [f"Severity {verdict.severity}: {verdict.rule}."]
+    impact = [f"Severity {md(verdict.severity)}: {md(verdict.rule)}."]
     if peak == peak:  # not NaN
         impact.append(f"Peak 5xx share in the window: {peak:.1f}% of requests.")
     if svc:
         impact.append(f"Tasks running at triage: {svc.get('runningCount')} of {svc.get('desiredCount')}.")
     if found.health is not None:
-        impact.append(f"{found.health_source}: {'OK' if found.health.ok else 'FAILING'}"
-                      + (f" ({found.health.detail})" if found.health.detail else "") + ".")
+        impact.append(f"{md(found.health_source)}: {'OK' if found.health.ok else 'FAILING'}"
+                      + (f" ({md(found.health.detail)})" if found.health.detail else "") + ".")
     impact.append("Affected users and design partners: to be confirmed by the incident lead.")
     first_alarm = next((t for t in found.transitions if t.new == "ALARM"), None)
     detection = [f"Detected at {inc.detected_at:%Y-%m-%d %H:%M} UTC"
-                 + (f" by alarm {first_alarm.alarm} ({first_alarm.at:%H:%M})" if first_alarm else " by triage")
+                 + (f" by alarm {md(first_alarm.alarm)} ({first_alarm.at:%H:%M})" if first_alarm else " by triage")
                  + "."]
-    detection += [f"Notified: {c} {v['status']}" + (f" ({v['detail']})" if v.get("detail") else "")
+    detection += [f"Notified: {md(c)} {md(v['status'])}" + (f" ({md(v['detail'])})" if v.get("detail") else "")
                   for c, v in notice.channels.items()]
-    hypotheses = [f"Likely cause ({story.suspect}): {story.explanation}"]
-    hypotheses += [f"Sentry {i.kind} issue {i.short_id}: {i.title} ({i.count} events)" for i in found.sentry_issues]
+    hypotheses = [f"Likely cause ({md(story.suspect)}): {md(story.explanation)}"]
+    hypotheses += [f"Sentry {md(i.kind)} issue {md(i.short_id)}: {md(i.title)} ({md(i.count)} events)"
+                   for i in found.sentry_issues]
     if found.logs:
-        hypotheses += [f"Error log, {c}×: {m}" for m, c in found.logs.counts.most_common(3)]
-    actions = [f"Mitigate: `{c}`" for c in story.commands]
+        hypotheses += [f"Error log, {c}×: {md(m)}" for m, c in found.logs.counts.most_common(3)]
+    actions = [f"Mitigate: `{code(c)}`" for c in story.commands]
     actions += ["Confirm recovery: `rovn-ops run incident_triage` shows no incident, and `rovn-ops run service_status` "
                 "is healthy.", "Assign an owner to each hypothesis; record what confirmed or ruled it out.",
                 "Add the alarm, test or check that would have caught this earlier."]
     text = TEMPLATE.format(
-        incident_id=inc.id, service=p.service, cluster=p.cluster, env=p.env, run_id=ctx.run_id,
-        severity=verdict.severity, detected=f"{inc.detected_at:%Y-%m-%d %H:%M}",
-        due=f"{inc.detected_at + DUE_AFTER:%Y-%m-%d %H:%M}", summary=f"{verdict.severity} on {p.service}: "
-        f"{verdict.rule}. Likely cause: {story.suspect}.", impact=_bullets(impact),
-        timeline=_bullets(f"{e.at:%H:%M:%S} {e.kind}: {e.what}" for e in story.events),
+        incident_id=md(inc.id), service=md(p.service), cluster=md(p.cluster), env=md(p.env), run_id=code(ctx.run_id),
+        severity=md(verdict.severity), detected=f"{inc.detected_at:%Y-%m-%d %H:%M}",
+        due=f"{inc.detected_at + DUE_AFTER:%Y-%m-%d %H:%M}", summary=f"{md(verdict.severity)} on {md(p.service)}: "
+        f"{md(verdict.rule)}. Likely cause: {md(story.suspect)}.", impact=_bullets(impact),
+        timeline=_bullets(f"{e.at:%H:%M:%S} {md(e.kind)}: {md(e.what)}" for e in story.events),
         detection=_bullets(detection), hypotheses=_bullets(hypotheses), actions=_bullets(actions),
         audit_id=notice.audit_id)
     return personal_data.redact(text)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..escape import code, markdown as md
+
 
 @dataclass
 class Outcome:
@@ -16,11 +18,11 @@ class Outcome:
     def _repr_markdown_(self) -> str:
         v, s, n = self.verdict, self.story, self.notice
         head = {"P0": "### P0", "P1": "### P1", "none": "### No incident"}[v.severity]
-        lines = [f"{head} on `{self.service}`", "", f"- Rule: {v.rule}", f"- Likely cause: **{s.suspect}**. "
-                 f"{s.explanation}"]
+        lines = [f"{head} on `{code(self.service)}`", "", f"- Rule: {md(v.rule)}", f"- Likely cause: **{md(s.suspect)}**. "
+                 f"{md(s.explanation)}"]
         if n.incident:
-            lines.append(f"- Incident `{n.incident.id}`: " + ", ".join(
-                f"{c} {x['status']}" for c, x in n.channels.items()) + f" (audit_log {n.audit_id})")
+            lines.append(f"- Incident `{code(n.incident.id)}`: " + ", ".join(
+                f"{md(c)} {md(x['status'])}" for c, x in n.channels.items()) + f" (audit_log {n.audit_id})")
         if self.draft:
             lines.append(f"- Post-mortem draft: `artifacts/{self.draft.path.name}`, due **{self.draft.due} UTC**")
         if s.commands:
