@@ -16,8 +16,17 @@ from pathlib import Path
 from .errors import BadInput, RovnError
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is bad input like any other: one line and exit 2 (argparse prints the
+    usage first, two lines or more)."""
+
+    def error(self, message: str):
+        raise BadInput(f"{self.prog.removeprefix('rovn-ops').strip() or 'rovn-ops'}: {message} "
+                       f"(see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="rovn-ops", description="Rōvn runbooks: run, inspect, audit.")
+    ap = _Parser(prog="rovn-ops", description="Rōvn runbooks: run, inspect, audit.")
     sub = ap.add_subparsers(dest="command", required=True)
     lst = sub.add_parser("list", help="the runbooks and their parameters (one runbook's, when named)")
     lst.add_argument("runbook", nargs="?", help="show only this runbook's parameters, with each environment's value")

@@ -13,7 +13,7 @@ import os
 import re
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -25,6 +25,67 @@ MAX_TEXT = 4096            # longest accepted string parameter (a 10 MB value is
 MAX_FILE = 1_000_000       # largest accepted parameter file
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 ECS_NAME = r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:(cluster|service)/[A-Za-z0-9_/-]{1,255})$"
+
+
+# What each string parameter accepts (issue 20 class 7: `cpu=abc`, an empty alarm_prefix or
+# `migrations_dir=/etc` were accepted and failed later, mid-run). Every str field has one of
+# these; a unit test feeds junk to every field of every runbook.
+URL = r"^(https?://[^\s<>\"'`\x00-\x1f]{1,2000})?$"
+URL_OR_SECRET = r"^((https?://[^\s<>\"'`\x00-\x1f]{1,2000})|secret:[A-Za-z0-9/_+=.@!-]{1,512})?$"
+ALARM = r"^[^\x00-\x1f<>`|]{1,255}$"           # a CloudWatch alarm name or name prefix (never empty)
+RDS_ID = r"^([A-Za-z][A-Za-z0-9-]{0,62})?$"
+ECR_REPOSITORY = r"^([a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)?$"
+CODEBUILD_PROJECT = r"^([A-Za-z0-9][A-Za-z0-9_-]{1,254})?$"
+S3_BUCKET = r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"
+GITHUB_REPOSITORY = r"^([A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100})?$"
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+MIGRATION_FILE = r"^([0-9]{4}_[A-Za-z0-9_.-]{1,200}\.sql)?$"
+PERSON = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$"
+PLAN_HASH = r"^([0-9a-f]{64})?$"
+SQL_IDENTIFIER = r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$"
+LOG_GROUP = r"^([.\-_/#A-Za-z0-9]{1,512})?$"
+CANARY = r"^([0-9a-z_-]{1,255})?$"
+LOAD_BALANCER = r"^(app/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32})?$"
+PATH = r"^[^\x00-\x1f]{0,1024}$"
+SECRET_REF = r"^(secret:[A-Za-z0-9/_+=.@!-]{1,512})?$"
+# How a refusal says what each kind expects (a regex is no answer for an operator).
+KIND_WORDS = {
+    URL: "an http(s) URL", URL_OR_SECRET: "an http(s) URL or secret:NAME",
+    ALARM: "a CloudWatch alarm name or prefix (1 to 255 characters; no control characters, <, >, ` or |)",
+    RDS_ID: "an RDS identifier (a letter, then letters, digits, hyphens)",
+    ECR_REPOSITORY: "an ECR repository name (lower case, digits, . _ - /)",
+    CODEBUILD_PROJECT: "a CodeBuild project name (letters, digits, _ -)",
+    S3_BUCKET: "an S3 bucket name (3 to 63 lower-case letters, digits, . -)",
+    GITHUB_REPOSITORY: "a GitHub repository OWNER/NAME", SLUG: "a Sentry slug (lower case, digits, _ -)",
+    MIGRATION_FILE: "a migration file name NNNN_name.sql", PERSON: "an approver's name from the approvers list",
+    PLAN_HASH: "the 64 hex digits a preview printed", SQL_IDENTIFIER: "a table name (letters, digits, _)",
+    LOG_GROUP: "a CloudWatch Logs group name", CANARY: "a Synthetics canary name (lower case, digits, _ -)",
+    LOAD_BALANCER: "an ALB dimension app/NAME/ID", PATH: "a path without control characters",
+    SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",
+}
+# Fargate's task sizes: cpu units, and memory in MiB (AWS ECS developer guide, task size)
+FARGATE_CPU = ("256", "512", "1024", "2048", "4096", "8192", "16384")
+
+
+# Paths a run reads: one given by -p, -f or a notebook (not the committed environment
+# file's, which names the operator's checkout) must be what the parameter says.
+def _migrations(d: Path) -> str | None:
+    if not d.is_dir():
+        return "a directory of NNNN_name.sql migrations; it is not a directory"
+    if not any(d.glob("*.sql")):
+        return "a directory of NNNN_name.sql migrations; it holds none"
+    return None
+
+
+def _registry(f: Path) -> str | None:
+    return None if f.is_file() else "an existing YAML file (the PHI columns registry)"
+
+
+def _source(p: Path) -> str | None:
+    return None if p.is_dir() or (p.is_file() and p.suffix == ".zip") else "a source directory or a .zip file"
+
+
+PATH_CHECKS = {"migrations_dir": _migrations, "phi_registry": _registry, "source": _source}
 
 
 class RunbookParams(BaseModel):
@@ -39,30 +100,33 @@ class RunbookParams(BaseModel):
 class ServiceParams(RunbookParams):
     cluster: str = Field("rovn-prod", pattern=ECS_NAME, description="ECS cluster")
     service: str = Field("rovn-passport-api", pattern=ECS_NAME, description="ECS service")
-    health_url: str = Field("", description="the service's /health URL")
+    health_url: str = Field("", pattern=URL, description="the service's /health URL")
 
 
 class ChangeParams(RunbookParams):
     """Runbooks that write: the protocol's confirm and approval, and notifications."""
 
     confirm: bool = Field(False, description="execute; without it the run is a preview only")
-    approved_by: list[str] = Field(default_factory=list, description="approvers (headless runs)")
-    plan_hash: str = Field("", description="the hash a preview printed: execute only if today's plan has it")
+    approved_by: list[Annotated[str, Field(pattern=PERSON)]] = Field(default_factory=list,
+                                                                    description="approvers (headless runs)")
+    plan_hash: str = Field("", pattern=PLAN_HASH, description="the hash a preview printed: execute only if "
+                                                              "today's plan has it")
     deployers: list[str] = Field(default_factory=list, description="never set: the allow-list comes only from "
                                  "parameters/<env>.yaml (§10); a value here is refused")
-    slack_webhook_url: str = Field("", description="Slack webhook (URL or secret:NAME)")
-    pagerduty_webhook_url: str = Field("", description="PagerDuty events URL (URL or secret:NAME)")
+    slack_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="Slack webhook (URL or secret:NAME)")
+    pagerduty_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="PagerDuty events URL (URL or "
+                                                                              "secret:NAME)")
 
 
 class ServiceStatusParams(ServiceParams):
     events: int = Field(10, ge=1, le=100, description="how many recent service events to show")
-    alarm_prefix: str = Field("rovn-prod-", description="CloudWatch alarms to show, by name prefix")
+    alarm_prefix: str = Field("rovn-prod-", pattern=ALARM, description="CloudWatch alarms to show, by name prefix")
 
 
 class MigrationParams(ChangeParams):
-    migrations_dir: str = Field("", description="migrations directory; empty takes the environment's")
-    phi_registry: str = Field("", description="PHI columns registry; empty takes the environment's")
-    rds_instance: str = Field("", description="RDS instance to snapshot; empty takes the environment's")
+    migrations_dir: str = Field("", pattern=PATH, description="migrations directory; empty takes the environment's")
+    phi_registry: str = Field("", pattern=PATH, description="PHI columns registry; empty takes the environment's")
+    rds_instance: str = Field("", pattern=RDS_ID, description="RDS instance to snapshot; empty takes the environment's")
     lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
 
 
@@ -80,27 +144,33 @@ class WatchParams(RunbookParams):
 
 
 class DeployParams(ServiceParams, MigrationParams, WatchParams):
-    source: str = Field("", description="the service's source to build: a directory or a .zip; "
-                                        "empty takes the environment's")
+    source: str = Field("", pattern=PATH, description="the service's source to build: a directory or a .zip; "
+                                                      "empty takes the environment's")
     image_tag: str = Field("", description="deploy this image, already in ECR, instead of building")
     tag_suffix: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,39})?$",
                             description="suffix of the built image's tag (lowercase, digits, hyphens)")
-    repository: str = Field("", description="ECR repository; empty takes the environment's")
-    codebuild_project: str = Field("", description="CodeBuild project; empty takes the environment's")
-    source_bucket: str = Field("", description="CodeBuild source bucket; empty takes the environment's")
+    repository: str = Field("", pattern=ECR_REPOSITORY, max_length=256,
+                            description="ECR repository; empty takes the environment's")
+    codebuild_project: str = Field("", pattern=CODEBUILD_PROJECT, description="CodeBuild project; empty takes "
+                                                                              "the environment's")
+    source_bucket: str = Field("", pattern=S3_BUCKET, description="CodeBuild source bucket; empty takes the "
+                                                                  "environment's")
     severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="scan findings at or above this refuse")
-    cpu: str = Field("", description="new task cpu units; empty keeps the current")
-    memory: str = Field("", description="new task memory (MiB); empty keeps the current")
+    cpu: Literal[("",) + FARGATE_CPU] = Field("", description="new task cpu units (Fargate: 256 … 16384); "
+                                                               "empty keeps the current")
+    memory: str = Field("", pattern=r"^([1-9][0-9]{2,5})?$", description="new task memory (MiB, 512 … 122880); "
+                                                                         "empty keeps the current")
     set_env: list[str] = Field(default_factory=list, description="environment variables to change, "
                                "never a secret: each a name and value joined by an equals sign")
     deadline_s: float = Field(900, gt=0, description="seconds the rollout may take before it is a failure")
     bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
-    bake_alarms: list[str] = Field(default_factory=list, description="alarms that must stay out of ALARM")
+    bake_alarms: list[Annotated[str, Field(pattern=ALARM)]] = Field(default_factory=list,
+                                                                   description="alarms that must stay out of ALARM")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
-    github_repository: str = Field("", description="the source's GitHub repository (owner/name); empty takes "
-                                                   "the environment's")
-    github_api_url: str = Field("", description="GitHub's REST API; empty takes the environment's")
-    github_token_secret: str = Field("", pattern=r"^(secret:.+)?$", description="GitHub token for commit statuses, "
+    github_repository: str = Field("", pattern=GITHUB_REPOSITORY, description="the source's GitHub repository "
+                                   "(owner/name); empty takes the environment's")
+    github_api_url: str = Field("", pattern=URL, description="GitHub's REST API; empty takes the environment's")
+    github_token_secret: str = Field("", pattern=SECRET_REF, description="GitHub token for commit statuses, "
                               "as secret:NAME; empty takes the environment's")
 
     @field_validator("image_tag")
@@ -125,7 +195,7 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
                                              "as verified healthy")
     override_schema_gate: bool = Field(False, description="go back despite a breaking or unknown migration since "
                                        "the target (§7); needs two approvers, and is recorded as an override")
-    migrations_dir: str = Field("", description="migrations directory; empty takes the environment's")
+    migrations_dir: str = Field("", pattern=PATH, description="migrations directory; empty takes the environment's")
     deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
 
     @field_validator("to_revision")
@@ -137,21 +207,26 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
 
 
 class SnapshotRetentionParams(ChangeParams):
-    rds_instance: str = Field("", description="RDS instance whose manual snapshots are kept 90 days; empty takes "
-                                              "the environment's")
+    rds_instance: str = Field("", pattern=RDS_ID, description="RDS instance whose manual snapshots are kept "
+                                                              "90 days; empty takes the environment's")
 
 
 class MigrationBaselineParams(MigrationParams):
-    through: str = Field("", description="the last file another runner applied; empty: every file")
+    through: str = Field("", pattern=r"^([0-9]{4}_[A-Za-z0-9_.-]{1,200}\.sql|[0-9]{4}_[0-9]{2}_[0-9]{2}_"
+                         r"[A-Za-z0-9_.-]{1,200}\.sql)?$", description="the last file another runner applied; "
+                                                                      "empty: every file")
 
 
 class MigrationReversalParams(MigrationParams):
-    migration: str = Field("0011_add_worker_npi.sql", description="the applied migration to reverse")
+    migration: str = Field("0011_add_worker_npi.sql", pattern=MIGRATION_FILE, min_length=1,
+                           description="the applied migration to reverse")
 
 
 class SecretsAuditParams(RunbookParams):
-    pagerduty_webhook_url: str = Field("", description="PagerDuty events URL (URL or secret:NAME): drift pages")
-    security_webhook_url: str = Field("", description="security Slack channel webhook (URL or secret:NAME)")
+    pagerduty_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="PagerDuty events URL (URL or "
+                                                                              "secret:NAME): drift pages")
+    security_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="security Slack channel webhook "
+                                                                             "(URL or secret:NAME)")
 
 
 class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
@@ -161,12 +236,14 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
                                                                       "max_token_lifetime_s")
     max_token_lifetime_s: float = Field(86400, gt=0, description="JWT: the longest a token lives; a retired "
                                                                  "key verifies this long after it stops signing")
-    db_probe_table: str = Field("", description="database: a table the new user must be able to write "
-                                                "(one row rewritten, rolled back)")
-    provider_endpoint: str = Field("", description="API keys: the providers' host (empty: each provider's own)")
-    mcp_inbound_url: str = Field("", description="MCP inbound token API (our MCP server)")
-    mcp_outbound_url: str = Field("", description="MCP outbound token API (the MCP server we call)")
-    security_webhook_url: str = Field("", description="security Slack channel webhook (URL or secret:NAME)")
+    db_probe_table: str = Field("", pattern=SQL_IDENTIFIER, description="database: a table the new user must "
+                                "be able to write (one row rewritten, rolled back)")
+    provider_endpoint: str = Field("", pattern=URL, description="API keys: the providers' host (empty: each "
+                                                                "provider's own)")
+    mcp_inbound_url: str = Field("", pattern=URL, description="MCP inbound token API (our MCP server)")
+    mcp_outbound_url: str = Field("", pattern=URL, description="MCP outbound token API (the MCP server we call)")
+    security_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="security Slack channel webhook "
+                                                                             "(URL or secret:NAME)")
     deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
 
 class TriageParams(ServiceParams):
@@ -185,16 +262,18 @@ class TriageParams(ServiceParams):
     business_days: list[str] = Field(default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"],
                                      description="weekdays with business hours (Mon … Sun)")
     time_zone: str = Field("America/Chicago", description="IANA time zone of the business hours")
-    alarm_prefix: str = Field("rovn-prod-", description="CloudWatch alarms to read, by name prefix")
-    load_balancer: str = Field("", description="the ALB's CloudWatch dimension (app/NAME/ID); empty takes the "
-                                               "environment's")
-    rds_instance: str = Field("", description="RDS instance; empty takes the environment's")
-    log_group: str = Field("", description="the app's log group; empty means /ecs/<service>")
-    canary: str = Field("", description="CloudWatch Synthetics canary for /health; empty polls /health now")
-    sentry_url: str = Field("", description="Sentry base URL; empty takes the environment's (none: skipped)")
-    sentry_org: str = Field("rovn", description="Sentry organization slug")
-    sentry_project: str = Field("rovn-passport-api", description="Sentry project slug")
-    sentry_token_secret: str = Field("", description="the Sentry auth token, as secret:NAME (Secrets Manager); "
+    alarm_prefix: str = Field("rovn-prod-", pattern=ALARM, description="CloudWatch alarms to read, by name prefix")
+    load_balancer: str = Field("", pattern=LOAD_BALANCER, description="the ALB's CloudWatch dimension "
+                               "(app/NAME/ID); empty takes the environment's")
+    rds_instance: str = Field("", pattern=RDS_ID, description="RDS instance; empty takes the environment's")
+    log_group: str = Field("", pattern=LOG_GROUP, description="the app's log group; empty means /ecs/<service>")
+    canary: str = Field("", pattern=CANARY, description="CloudWatch Synthetics canary for /health; empty polls "
+                                                        "/health now")
+    sentry_url: str = Field("", pattern=URL, description="Sentry base URL; empty takes the environment's "
+                                                         "(none: skipped)")
+    sentry_org: str = Field("rovn", pattern=SLUG, description="Sentry organization slug")
+    sentry_project: str = Field("rovn-passport-api", pattern=SLUG, description="Sentry project slug")
+    sentry_token_secret: str = Field("", pattern=SECRET_REF, description="the Sentry auth token, as secret:NAME (Secrets Manager); "
                                                      "empty takes the environment's")
     error_rate_pct: float = Field(1.0, gt=0, le=100, description="5xx share of requests that is an incident (§5)")
     outage_error_rate_pct: float = Field(25.0, gt=0, le=100, description="5xx share that is an outage (P0)")
@@ -204,9 +283,11 @@ class TriageParams(ServiceParams):
                                                                    "after a change point at it")
     top_messages: int = Field(10, ge=1, le=100, description="how many error-log messages to show")
     notify: bool = Field(True, description="page and post as the severity says; false only shows what would go")
-    slack_webhook_url: str = Field("", description="Slack webhook (URL or secret:NAME)")
-    pagerduty_webhook_url: str = Field("", description="PagerDuty Events API v2 URL (URL or secret:NAME)")
-    pagerduty_routing_key: str = Field("", description="PagerDuty integration key, as secret:NAME")
+    slack_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="Slack webhook (URL or secret:NAME)")
+    pagerduty_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="PagerDuty Events API v2 URL (URL "
+                                                                              "or secret:NAME)")
+    pagerduty_routing_key: str = Field("", pattern=SECRET_REF, description="PagerDuty integration key, as "
+                                                                          "secret:NAME")
 
     @field_validator("window_end")
     @classmethod
@@ -493,7 +574,18 @@ def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
         raise BadInput(describe(e)) from None
     check_region(p)
     check_endpoints(p)
+    check_paths(p)
     return p
+
+
+def check_paths(p: RunbookParams) -> None:
+    committed = environment_defaults(p.env)
+    for name, check in PATH_CHECKS.items():
+        value = getattr(p, name, "")
+        if value and value != committed.get(name):
+            problem = check(paths.project_path(value))
+            if problem:
+                raise BadInput(f"parameter '{name}': expected {problem}, got {value[:80]!r}")
 
 
 def check_endpoints(p: RunbookParams) -> None:
@@ -536,10 +628,16 @@ def check_region(p: RunbookParams) -> None:
 def describe(error: ValidationError) -> str:
     """One line for the first problem: the parameter, what was expected, what came."""
     first = error.errors()[0]
-    name = ".".join(str(p) for p in first["loc"]) or "?"
+    loc = [str(p) for p in first["loc"]] or ["?"]
+    name = loc[0]  # a list's item is named by its parameter (and its position below)
     if first["type"] == "extra_forbidden":
         return f"parameter '{name}': unknown"
     expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    if first["type"] == "string_pattern_mismatch":
+        pattern = first["ctx"]["pattern"]
+        expected = KIND_WORDS.get(pattern) or "a value of the form " + pattern.removeprefix("^").removesuffix("$")
+    if len(loc) > 1:
+        expected += f" (item {int(loc[1]) + 1})" if loc[1].isdigit() else f" ({'.'.join(loc[1:])})"
     if looks_secret_value(first.get("input")) or looks_secret_name(name):
         return f"parameter '{name}': expected {expected} (the value given is not shown: it looks like a secret)"
     got = repr(first.get("input"))

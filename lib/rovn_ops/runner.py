@@ -55,6 +55,16 @@ class RunResult:
 
 
 def notebook_path(runbook: str) -> Path:
+    """The runbook's notebook; a name or path the filesystem cannot take (too long, a NUL)
+    is bad input, one line, like any other."""
+    try:
+        return _notebook_path(runbook)
+    except (OSError, ValueError) as e:
+        raise BadInput(f"runbook {runbook[:60]!r}{'…' if len(runbook) > 60 else ''}: not a runbook name or "
+                       f"notebook path ({getattr(e, 'strerror', None) or e})") from None
+
+
+def _notebook_path(runbook: str) -> Path:
     if runbook.endswith(".ipynb"):  # a notebook by path, e.g. one under development
         path = Path(runbook)
         if not path.is_file():

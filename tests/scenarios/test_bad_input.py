@@ -84,6 +84,15 @@ def cases(tmp_path) -> dict[str, tuple[list[str], dict, str]]:
             "nested.yaml", b"health_url: {password: hunter2hunter2}\n")], {}, "not a nested mapping or list"),
         "-f a secret-shaped value": (["run", "service_status", "--quiet", "-f", yaml_file(
             "secret.yaml", b"events: 'postgresql://app:hunter2@db/x'\n")], {}, "looks like a secret value"),
+        # junk accepted before, failing mid-run (issue 20, class 7); tests/unit/test_params_fuzz.py has every field
+        "cpu not a Fargate size": (run + ["-p", "cpu=abc"], {}, "parameter 'cpu'"),
+        "empty alarm_prefix": (["run", "service_status", "--quiet", "-p", "alarm_prefix="], {},
+                               "parameter 'alarm_prefix': expected a CloudWatch alarm name"),
+        "migrations_dir=/etc": (["run", "migration_reversal", "--quiet", "-p", "migrations_dir=/etc"], {},
+                                "parameter 'migrations_dir': expected a directory of NNNN_name.sql migrations"),
+        "300-character runbook name": (["run", "r" * 300, "--quiet"], {}, "not a runbook name or notebook path"),
+        "audit tail -n -5": (["audit", "tail", "-n", "-5"], {}, "audit tail: argument -n: expected a whole number"),
+        "unknown command": (["deploy-now"], {}, "invalid choice: 'deploy-now'"),
         "public key not a key": (["evidence", "verify", "--offline", "--public-key",
                                   yaml_file("key.pem", b"hello\n")], {}, "not a PEM public key"),
         "public key not ed25519": (["evidence", "verify", "--offline", "--public-key", yaml_file("rsa.pem", _rsa_pem())],

@@ -164,3 +164,18 @@ def test_the_watch_ends_on_its_deadline_with_a_verdict_not_max_attempts():
     assert not v.ok and v.state == "deadline" and "within the 0.3s deadline" in v.reason and "may still be running" in v.reason
     assert v.polls == ecs.calls and v.polls >= 3
     assert v.elapsed >= 0.3  # it looked once more at the deadline before deciding
+
+
+def test_two_secrets_in_one_file_are_both_named_in_order(tmp_path):
+    """Issue 20 class 7: two detect-secrets findings in one file raised TypeError (the
+    findings were not orderable); every refusal sorts by file, line and kind."""
+    from rovn_ops.deploy import secrets_scan
+
+    key = "AKIA" + "QX7RT2ZK5MN4PLW8"  # split: this file holds no key-shaped literal
+    (tmp_path / "settings.py").write_text(f'A = "{key}"\nPEM = "-----BEGIN RSA PRIVATE KEY-----"\nB = "{key}"\n')
+    (tmp_path / "other.py").write_text(f'K = "{key}"\n')
+    found = secrets_scan.scan(tmp_path, [tmp_path / "settings.py", tmp_path / "other.py"])
+    assert [(f.path, f.line) for f in found][:2] == [("other.py", 1), ("settings.py", 1)]
+    assert len([f for f in found if f.path == "settings.py"]) >= 2
+    assert found == sorted(found)
+    assert all(key not in p for p in secrets_scan.problems(tmp_path, [tmp_path / "settings.py"]))
