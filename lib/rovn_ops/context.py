@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
@@ -55,6 +55,7 @@ class RunContext:
     run_id: str
     mode: str  # "headless" (rovn-ops run), "interactive" (a person at a kernel), "papermill" (bare, no stdin)
     operator: Operator
+    given: dict = field(default_factory=dict, repr=False)  # the values begin() was called with
 
     @property
     def env(self) -> str:
@@ -84,6 +85,19 @@ class RunContext:
 
         return secret_values.read(self.client("secretsmanager"), value.removeprefix("secret:"))
 
+    def changed_parameters(self) -> list[str]:
+        """The parameters whose value in this kernel's namespace is no longer the one begin()
+        validated: a person edited the parameters cell (or set a name) and did not run begin
+        again. Headless (papermill runs every cell in order) nothing can change in between."""
+        if self.headless or not self.given:
+            return []
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return []
+        ns = getattr(get_ipython(), "user_ns", None) or {}
+        return sorted(n for n, v in self.given.items() if n in ns and not _same(ns[n], v))
+
     def record(self, **facts) -> None:
         """Facts for the run's manifest (headless runs)."""
         record(**facts)
@@ -100,6 +114,13 @@ class RunContext:
         return "\n".join(f"{k:>12}: {v}" for k, v in self.summary().items())
 
 
+def _same(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - an object that cannot compare is not the value validated
+        return False
+
+
 def _display_options() -> None:
     """Tables wide enough to read in the archived notebook's plain-text copy."""
     import pandas as pd
@@ -107,6 +128,16 @@ def _display_options() -> None:
     pd.set_option("display.width", 160)
     pd.set_option("display.max_colwidth", 90)
     pd.set_option("display.max_columns", 20)
+
+
+def _copy(value):
+    """A snapshot of a parameter's value (a list edited in place later is a change)."""
+    import copy
+
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001
+        return value
 
 
 def begin(runbook: str, **values) -> RunContext:
@@ -128,6 +159,7 @@ def begin(runbook: str, **values) -> RunContext:
         # a kernel rovn-ops did not start: a person (JupyterLab), or bare papermill (no stdin)
         mode="headless" if headless else "interactive" if recorder.stdin_available() else "papermill",
         operator=operator(p.env, p.region),
+        given={k: _copy(v) for k, v in values.items()},
     )
     if not headless:
         recorder.start(ctx)  # what this kernel executes from here is the run's evidence

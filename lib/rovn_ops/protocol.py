@@ -11,7 +11,8 @@ The API a writing runbook uses (deploy, rollback, migration_reversal, secret rot
     plan = Plan(action, target, changes, summary, approvals_needed=2, approvals_why="PHI (§3)")
     change = Change(ctx, plan)
     change.confirm()                    # preview only, or a bound approval (below)
-    change.execute(fn, ...)             # a failure (or SIGINT) is logged, then re-raised
+    change.execute(steps.execute, prepared, ...)   # re-derives the plan first (below); a failure
+                                        # (or SIGINT) is logged, then re-raised
     change.verify(fn, ..., details=f)   # on success *this* step writes the success row
     refuse(ctx, action, target, why)    # a gate said no before anything changed
 
@@ -24,6 +25,18 @@ Confirm binds a yes to one plan, in both modes alike:
 - interactive (JupyterLab) also asks the operator to type the target's name.
 A refused confirm is logged (`refused` in audit_log) and raises `Refused`; the run is
 archived with outcome `refused` (exit code 3), distinct from `failed` mid-change.
+
+Execute binds the approval to what executes, in every mode (a JupyterLab user can re-run
+any cell, skip one, or edit the parameters cell between them):
+- the plan is re-derived from the live state and the run's parameters (the owner of `fn`,
+  a runbook's Steps, has `replan()`; or `Change(..., replan=)`), and so is every plan
+  handed to `fn` (a `prepared` from a re-run cell): each must hash to the approved one;
+- interactively, the parameters the kernel holds must still be those begin() validated;
+- an approval is used once: a Change executes once (a re-run after an interrupt resumes,
+  the steps being idempotent), and a plan hash with a final (success/failed) audit row
+  never executes again. The hash covers the id of the last final row of the same action
+  on the same target (`Plan.after`), so a fresh preview after a change gets a new hash
+  while a re-run after a crash (no final row) computes the very hash that was approved.
 """
 from __future__ import annotations
 
@@ -56,17 +69,19 @@ class Plan:
     approvals_needed: int = 1   # distinct approvers other than the operator (PHI, overrides: 2)
     approvals_why: str = ""
     parameters: dict = field(default_factory=dict)  # the run's bound parameters (see bind)
+    after: int | None = None  # the last final audit row of this action on this target (see Change)
+    lock: str = ""  # what one change at a time is about (change_lock.service(...)); not in the hash
 
-    def bind(self, params) -> "Plan":
+    def bind(self, params, after: int | None = None) -> "Plan":
         """This plan with the run's parameters in its hash: every one but the confirmation
         itself, so an approved hash cannot run with another health_url, bake, deadline or
         auto_rollback. Change binds every plan it walks; binding twice gives the same hash."""
-        return replace(self, parameters=bound_parameters(params))
+        return replace(self, parameters=bound_parameters(params), after=self.after if after is None else after)
 
     @property
     def hash(self) -> str:
         body = json.dumps({"action": self.action, "target": self.target, "changes": self.changes,
-                           "parameters": self.parameters}, sort_keys=True, default=str)
+                           "parameters": self.parameters, "after": self.after}, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()
 
     def _repr_markdown_(self) -> str:
@@ -102,14 +117,20 @@ class Approval:
 class Change:
     """One production write, walked through the protocol's steps."""
 
-    def __init__(self, ctx, plan: Plan):
-        self.ctx, self.plan = ctx, plan.bind(ctx.params)
+    def __init__(self, ctx, plan: Plan, replan=None):
+        self.ctx, self.replan = ctx, replan
+        self.plan = self._bound(plan)
+        self.spent = False  # this approval executed (or failed): it never executes again
+        self.lock = None    # change_lock.ChangeLock, held from execute to the final log
         self.approval: Approval | None = None
         self.result = None
         self.verification = None
         self.outcome: str | None = None
         self.entry: audit.Entry | None = None
         self.deliveries: list[notify.Delivery] = []
+
+    def _bound(self, plan: Plan) -> Plan:
+        return plan.bind(self.ctx.params, after=last_final(self.ctx.db, plan.action, plan.target))
 
     # preview ---------------------------------------------------------------
     def execute_command(self) -> str:
@@ -178,8 +199,65 @@ class Change:
             return None
         if _stop_requested():  # interrupted between cells: nothing has changed yet
             raise KeyboardInterrupt("interrupted before execute")
-        self.result = self._logged_on_failure("execute", fn, *args, **kwargs)
+        self._take_lock()  # first: the plan is re-derived under it, so no other change slips in between
+        why = self._unapproved(fn, args)
+        if why:
+            self._release()
+            refuse(self.ctx, self.plan.action, self.plan.target, why, {"plan_hash": self.approval.plan_hash})
+        try:
+            self.result = self._logged_on_failure("execute", fn, *args, **kwargs)
+        except KeyboardInterrupt:
+            raise  # not spent: a re-run resumes the change (each runbook's execute is idempotent)
+        except BaseException:
+            self.spent = True
+            raise
+        self.spent = True
         return self.result
+
+    def _take_lock(self) -> None:
+        from .change_lock import ChangeLock
+
+        if not self.plan.lock or (self.lock is not None and self.lock.held):
+            return
+        op = self.ctx.operator
+        try:
+            self.lock = ChangeLock.take(self.plan.lock, self.ctx.run_id, f"{op.name} ({op.local_user})")
+        except Refused as e:
+            refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.approval.plan_hash,
+                                                                          "lock": self.plan.lock})
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def _unapproved(self, fn, args) -> str | None:
+        """Why what is about to execute is not what was approved; None when it is."""
+        approved, ctx = self.approval.plan_hash, self.ctx
+        again = f"preview again (`rovn-ops run {ctx.runbook}`, or run every cell from begin), review, and confirm"
+        if self.spent:
+            return (f"plan {approved[:12]} already executed in this kernel: an approval executes once; {again}")
+        done = executed(ctx.db, self.plan.action, approved)
+        if done:
+            return (f"plan {approved[:12]} already executed (run {done['run_id']}, {done['outcome']} at "
+                    f"{done['at']}): an approval executes once; {again}")
+        changed = ctx.changed_parameters() if hasattr(ctx, "changed_parameters") else []
+        if changed:
+            return (f"parameters changed since begin() validated them ({', '.join(changed)}): the approval is for "
+                    f"the plan previewed with the old values; {again}")
+        for arg in args:
+            plan = getattr(arg, "plan", None)
+            if isinstance(plan, Plan) and self._bound(plan).hash != approved:
+                return (f"the plan handed to execute is not the approved plan {approved[:12]} (a cell was re-run "
+                        f"after the confirmation?); {again}")
+        replan = self.replan or getattr(getattr(fn, "__self__", None), "replan", None)
+        if replan is None:
+            return ("execute cannot re-derive the plan from the live state (expected a runbook's Steps.execute, "
+                    "whose replan() recomputes it): nothing was executed")
+        if self._bound(replan()).hash != approved:
+            # Never today's hash: copied from an error, it would skip the review.
+            return (f"the live state or a parameter changed since plan {approved[:12]} was approved: today's plan "
+                    f"differs; {again}")
+        return None
 
     def verify(self, fn, *args, details=None, **kwargs):
         """Check the world; when it passes, this step writes the success row itself
@@ -263,6 +341,7 @@ class Change:
                               **(details or {})}])
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how}])
+        self._release()  # the change is logged (ended, or interrupted: a re-run takes the lock again)
         self.deliveries.append(notify.slack(
             webhook(ctx, "slack_webhook_url"),
             f"[{ctx.env}] {self.plan.action} {self.plan.target}: {outcome} "
@@ -319,6 +398,29 @@ def _stop_requested() -> bool:
 
     stop = os.environ.get("ROVN_STOP_FILE")
     return bool(stop) and os.path.exists(stop)
+
+
+FINAL = ("success", "failed")  # a change that ended; `interrupted` is resumed by a re-run
+
+
+def last_final(conn, action: str, target: str) -> int | None:
+    """The id of the last final row a Change wrote for this action on this target."""
+    if conn is None:
+        return None
+    row = conn.execute("SELECT max(id) FROM audit_log WHERE action = %s AND target = %s AND outcome = ANY(%s) "
+                       "AND details ? 'plan_hash'", [action, target, list(FINAL)]).fetchone()
+    return row[0] if row else None
+
+
+def executed(conn, action: str, plan_hash: str) -> dict | None:
+    """The final audit row of a Change that executed this plan hash, or None (a runbook's
+    own journal rows, e.g. secret_rotation_step, are another action: they never count)."""
+    if conn is None or not plan_hash:
+        return None
+    row = conn.execute("SELECT run_id, outcome, occurred_at FROM audit_log WHERE action = %s "
+                       "AND details->>'plan_hash' = %s AND outcome = ANY(%s) ORDER BY id LIMIT 1",
+                       [action, plan_hash, list(FINAL)]).fetchone()
+    return {"run_id": row[0], "outcome": row[1], "at": row[2].isoformat(timespec="seconds")} if row else None
 
 
 def _hash_matches(given: str, actual: str) -> bool:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from .escape import code, markdown as md
-from . import db, paths, plaintext
+from . import change_lock, db, paths, plaintext
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
 from .errors import RovnError
@@ -127,7 +127,8 @@ class Steps:
             "diff": taskdef.diff(current.spec, target.spec), "target_verified": since and since["audit_id"],
             "schema_gate": [a.as_dict() for a in gate], "override_schema_gate": p.override_schema_gate},
             (f"{current.short} ({current.image_tag}) → {target.short} ({target.image_tag})",),
-            2 if p.override_schema_gate else 1, "overriding §7's schema gate" if p.override_schema_gate else "")
+            2 if p.override_schema_gate else 1, "overriding §7's schema gate" if p.override_schema_gate else "",
+            lock=change_lock.service(p.cluster, p.service))
         if not checks.ok:
             refuse(ctx, "rollback", p.service, checks.refusal().replace("deploy refused", "rollback refused"),
                    {"checks": checks.as_dicts(), "schema_gate": plan.changes["schema_gate"]})
@@ -162,6 +163,11 @@ class Steps:
         return (f"{named}. {target.short}'s image cannot be trusted on this schema. Order to follow: "
                 + "; then ".join(steps + [f"rovn-ops run rollback --env {env} -p to_revision={target.short}"])
                 + " (or, reviewed by two approvers, -p override_schema_gate=true)")
+
+    def replan(self) -> Plan:
+        """The plan again from the live state, for protocol.Change.execute to compare with
+        the approved one before anything changes."""
+        return self.prepare().plan
 
     def execute(self, prepared: Prepared, approval) -> rollout.Verdict:
         p = self.p

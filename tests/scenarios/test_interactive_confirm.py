@@ -14,7 +14,7 @@ from rovn_ops.protocol import Change, Plan
 plan = Plan("annotate", "rovn-passport-api", {"note": "interactive test"})
 ctx = RunContext("demo_change", ChangeParams(confirm=True, plan_hash=plan.bind(ChangeParams()).hash, approved_by=APPROVERS),
                  "run-interactive", "interactive", Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))
-change = Change(ctx, plan)
+change = Change(ctx, plan, replan=lambda: plan)
 approval = change.confirm()
 change.execute(lambda: "done")
 change.verify(lambda: True)

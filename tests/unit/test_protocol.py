@@ -171,7 +171,7 @@ def test_log_writes_audit_then_notifies(fresh, app_db):
     c = ctx(confirm=True, approved_by=["giles", "christian"], plan_hash=hash_for(slack_webhook_url=hook),
             slack_webhook_url=hook)
     c.__dict__["db"] = app_db
-    change = Change(c, PLAN)
+    change = Change(c, PLAN, replan=lambda: PLAN)
     change.confirm()
     change.execute(lambda: "registered")
     change.verify(lambda: True)
@@ -189,7 +189,7 @@ def test_a_notifier_that_is_down_does_not_block_the_audit_write(fresh, app_db):
     hook = fresh["sink_url"] + "/slack"
     c = ctx(confirm=True, approved_by=["giles"], plan_hash=hash_for(slack_webhook_url=hook), slack_webhook_url=hook)
     c.__dict__["db"] = app_db
-    change = Change(c, PLAN)
+    change = Change(c, PLAN, replan=lambda: PLAN)
     change.confirm()
     change.execute(lambda: "done")
     entry = change.log("success")
@@ -206,7 +206,7 @@ def test_webhook_from_secrets_manager(fresh, app_db, aws):
     c.__dict__["db"] = app_db
     hook = c.webhook("slack_webhook_url")
     assert hook.reveal() == url and hook.name == "rovn/sandbox/slack-webhook-url" and url not in repr(hook)
-    change = Change(c, PLAN)
+    change = Change(c, PLAN, replan=lambda: PLAN)
     change.confirm()
     change.execute(lambda: "done")
     change.log("success")
@@ -246,3 +246,121 @@ def test_prod_writes_need_a_checkout_and_the_sandbox_outside_one_is_read_as_is(t
     with pytest.raises(Refused, match="parameters/prod.yaml is not in a git checkout"):
         authorization.committed("prod")
     assert authorization.committed("sandbox")["commit"] == ""
+
+
+# Issue 20, class 1: execute re-derives the plan; an approval executes once ----------------
+
+OTHER = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-passport-api:288",
+                                                                  "after": "rovn-passport-api:290"}})
+
+
+class Prepared:
+    def __init__(self, plan):
+        self.plan = plan
+
+
+def approved_change(replan=lambda: PLAN, db=None, **values) -> Change:
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=HASH, **values)
+    c.__dict__["db"] = db
+    change = Change(c, PLAN, replan=replan)
+    change.confirm()
+    return change
+
+
+def test_execute_refuses_a_plan_handed_to_it_that_is_not_the_approved_one(refusals):
+    ran = []
+    change = approved_change()
+    with pytest.raises(Refused, match="not the approved plan"):
+        change.execute(ran.append, Prepared(OTHER))
+    assert ran == [] and refusals[-1]["outcome"] == "refused"
+    assert change.execute(ran.append, Prepared(PLAN)) is None and ran  # the approved one runs
+
+
+def test_execute_rederives_the_plan_from_the_live_state(refusals):
+    ran = []
+    change = approved_change(replan=lambda: OTHER)  # the world moved since the confirmation
+    with pytest.raises(Refused, match="live state or a parameter changed") as e:
+        change.execute(ran.append, Prepared(PLAN))
+    assert ran == [] and OTHER.bind(ChangeParams()).hash[:12] not in str(e.value)  # never today's hash
+
+
+def test_execute_without_a_way_to_rederive_the_plan_is_refused(refusals):
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=HASH)
+    change = Change(c, PLAN)
+    change.confirm()
+    with pytest.raises(Refused, match="cannot re-derive the plan"):
+        change.execute(lambda: 1)
+
+
+def test_steps_execute_rederives_through_its_owners_replan(refusals):
+    class Steps:
+        def replan(self):
+            return OTHER
+
+        def execute(self, prepared):
+            return "executed"
+
+    with pytest.raises(Refused, match="live state"):
+        approved_change(replan=None).execute(Steps().execute, Prepared(PLAN))
+
+
+def test_an_approval_executes_once_and_an_interrupted_one_resumes(refusals):
+    calls = []
+
+    def step():
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt("killed mid-way")
+        return "done"
+
+    change = approved_change()
+    with pytest.raises(KeyboardInterrupt):
+        change.execute(step)
+    assert refusals[-1]["outcome"] == "interrupted"
+    assert change.execute(step) == "done"  # a re-run resumes (the steps are idempotent)
+    with pytest.raises(Refused, match="already executed in this kernel"):
+        change.execute(step)
+    assert len(calls) == 2
+
+
+def test_a_failed_execute_is_spent_too(refusals):
+    change = approved_change()
+    with pytest.raises(RuntimeError):
+        change.execute(lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(Refused, match="executes once"):
+        change.execute(lambda: "again")
+
+
+def test_an_executed_plan_hash_never_executes_again(fresh, app_db):
+    change = approved_change(db=app_db)
+    change.execute(lambda: "done")
+    change.verify(lambda: True)
+    row = max((r for r in audit.rows(app_db) if r["outcome"] == "success"), key=lambda r: r["id"])
+    from rovn_ops import protocol
+
+    assert protocol.executed(app_db, "deploy", HASH)["run_id"] == "run-1"
+    # The same plan previewed now has another hash (it covers the last final row): the old
+    # approval cannot confirm it, and a new preview needs a new approval.
+    c = ctx(confirm=True, approved_by=["giles"], plan_hash=HASH)
+    c.__dict__["db"] = app_db
+    again = Change(c, PLAN, replan=lambda: PLAN)
+    assert again.plan.after == row["id"] and again.plan.hash != HASH
+    with pytest.raises(Refused, match="does not match today's plan"):
+        again.confirm()
+    # A Change holding the old approval (a forged or stale one) meets the audit row.
+    again.approval = protocol.Approval(True, HASH, ["giles"], "forged")
+    with pytest.raises(Refused, match=r"already executed \(run run-1, success"):
+        again.execute(lambda: "twice")
+
+
+def test_interactive_parameters_edited_after_begin_are_refused_at_execute(refusals, monkeypatch):
+    import IPython
+
+    ns = {"set_env": ["A=1"], "confirm": True}
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"user_ns": ns})())
+    change = approved_change()
+    change.ctx.mode = "interactive"
+    change.ctx.given = {"set_env": ["A=1"], "confirm": True}
+    ns["set_env"].append("B=2")  # edited in place in the kernel, begin not run again
+    with pytest.raises(Refused, match=r"parameters changed since begin\(\) validated them \(set_env\)"):
+        change.execute(lambda: "x")

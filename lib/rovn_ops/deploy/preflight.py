@@ -10,13 +10,25 @@ from ..status import short_td
 from .checks import Checks
 
 
-def stable(checks: Checks, service: dict) -> None:
+def foreign_in_flight(service: dict) -> str | None:
+    """The one check of "a deployment this change did not start is in flight" (issue 20,
+    class 8): deploy and rollback ask it at the preview and again at execute, under the
+    change lock (execute re-derives the plan there). A deploy resuming its own rollout
+    does not ask (resume.py knows that deployment as ours). None when the service has one
+    deployment, PRIMARY and COMPLETED; else the deployments, in one line."""
     deps = service["deployments"]
     primary = next((d for d in deps if d["status"] == "PRIMARY"), None)
+    if len(deps) == 1 and primary and primary.get("rolloutState") == "COMPLETED":
+        return None
+    return "a deployment is in flight: " + ", ".join(
+        f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}" for d in deps)
+
+
+def stable(checks: Checks, service: dict) -> None:
     problems = []
-    if len(deps) != 1 or not primary or primary.get("rolloutState") != "COMPLETED":
-        problems.append("a deployment is in flight: " + ", ".join(
-            f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}" for d in deps))
+    foreign = foreign_in_flight(service)
+    if foreign:
+        problems.append(foreign)
     elif service["runningCount"] != service["desiredCount"]:
         problems.append(f"running {service['runningCount']} of {service['desiredCount']} desired")
     checks.add("service stable, no deployment in flight", problems,

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from ..escape import code, markdown as md
-from .. import db, notify, paths, plaintext, rollback
+from .. import change_lock, db, notify, paths, plaintext, rollback
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
@@ -180,6 +180,13 @@ class Steps:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
         return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, prov, alarms)
 
+    def replan(self) -> Plan:
+        """The plan again from the live state (the service, the source as it is now, the
+        migrations), for protocol.Change.execute to compare with the approved one."""
+        if self.p.source:  # a commit made since the preview is a new plan
+            self.source = Source.open(paths.project_path(self.p.source))
+        return self.prepare().plan
+
     def _built_before(self, source: Source) -> str:
         """The tag of an earlier successful build of this very source, or ""."""
         found = build.previous(self.ctx.client("codebuild"), self.p.codebuild_project, source.sha256,
@@ -211,7 +218,8 @@ class Steps:
                    f"rollout watched by deployment id for up to {p.deadline_s:.0f}s, then {p.bake_s:.0f}s of bake")
         touching = self._phi(pending)
         return Plan("deploy", p.service, changes, summary, 2 if touching else 1,
-                    f"PHI migrations ({', '.join(touching)}), §3" if touching else "")
+                    f"PHI migrations ({', '.join(touching)}), §3" if touching else "",
+                    lock=change_lock.service(p.cluster, p.service))
 
     def _phi(self, pending: list[str]) -> list[str]:
         """The pending migrations that touch a PHI column: the deploy needs two approvers."""

@@ -169,6 +169,11 @@ class Steps:
                    + "; ".join(problems), {"disagreements": problems})
         return Prepared(adopt, names[len(upto):], compared, want.unchecked, plan)
 
+    def replan(self) -> Plan:
+        """The plan again from the live state, for protocol.Change.execute to compare with
+        the approved one before anything changes."""
+        return self.prepare().plan
+
     def execute(self, prepared: Prepared) -> list[str]:
         """Idempotent: a file already recorded (by a killed earlier run) is skipped."""
         op = self.ctx.operator

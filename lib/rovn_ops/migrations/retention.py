@@ -97,6 +97,11 @@ class Steps:
                      f"keep {len(keep)}: younger than {snapshot.RETENTION_DAYS} days, or not this suite's"))
         return Prepared(delete, keep, plan)
 
+    def replan(self) -> Plan:
+        """The plan again from the live state, for protocol.Change.execute to compare with
+        the approved one before anything changes."""
+        return self.prepare().plan
+
     def execute(self, prepared: Prepared) -> list[str]:
         """Idempotent: a snapshot already gone (an earlier, killed run) counts as deleted."""
         done = []

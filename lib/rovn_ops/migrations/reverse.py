@@ -69,6 +69,11 @@ class Steps:
         applies = [n for n in report.pending if n != rev.file_name] + [rev.file_name]
         return Prepared(rev, reversal.plan(rev, loss, applies, sorted(phi.touched(target, self.registry))), loss)
 
+    def replan(self) -> Plan:
+        """The plan again from the live state, for protocol.Change.execute to compare with
+        the approved one before anything changes."""
+        return self.prepare().plan
+
     def execute(self, prepared: Prepared, approval) -> engine.ApplyResult:
         self.prepared, rev = prepared, prepared.reversal
         if not rev.path.exists():  # idempotent: a re-run finds the file already written

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import audit, notify
+from .. import audit, change_lock, notify
 from ..deploy.checks import Checks
 from ..errors import BadInput, Refused, RovnError
 from ..params import environment_section
@@ -176,13 +176,20 @@ class Rotation:
                    "strategy": strategy.plan(base.value, token),
                    "service": f"{p.cluster}/{p.service}" if uses else None, "task_variables": uses}
         plan = Plan("secret_rotation", entry.name, changes,
-                    (f"{entry.name}: {p.action} ({entry.klass}), version {base_id} → {token}", state)).bind(p)
+                    (f"{entry.name}: {p.action} ({entry.klass}), version {base_id} → {token}", state),
+                    # its forced deployment moves the service: one change of it at a time
+                    lock=change_lock.service(p.cluster, p.service) if uses else "").bind(p)
         if not checks.ok:
             from ..protocol import refuse
 
             refuse(ctx, "secret_rotation", entry.name, checks.refusal().replace("deploy refused", "rotation refused"),
                    {"checks": checks.as_dicts()})
         return Prepared(entry, strategy, st, base, token, state, uses, checks, plan)
+
+    def replan(self) -> Plan:
+        """The plan again from the live state (a fresh inventory, the version stages now),
+        for protocol.Change.execute to compare with the approved one."""
+        return self.prepare(self.inventory()).plan
 
     def _destinations(self, name: str) -> None:
         """Where a secret is sent (a provider's or MCP server's URL): in prod only the
