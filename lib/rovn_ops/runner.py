@@ -23,7 +23,7 @@ from pathlib import Path
 from . import aws, params as params_mod, paths, record, scrub, warm_kernels
 from .evidence import archive, spool
 from .context import local_user, new_run_id
-from .errors import BadInput
+from .errors import BadInput, RovnError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
 # A run whose notebook completed can still end non-zero: service_status's verdict
@@ -133,6 +133,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     params_mod.resolve(runbook, env, list(files), list(assignments), model)  # bad input: exit before anything
     prepare_environment(env, profile)
     scrub.register_operator()  # what the operator brings (AWS keys, PGPASSWORD, DATABASE_URL's password)
+    spool.check_writable()  # a read-only or full evidence directory: refused before anything runs
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
@@ -158,14 +159,36 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
         streamed = Progress(runbook, redactor=live) if progress else None
         with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
             outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
+    bad = _bad_input(outcome, error, sp)
+    if bad is not None:  # the kernel refused its input before it did anything: exit 2, nothing archived
+        sp.release()
+        raise bad
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
         m = archiver.finish(sp, outcome=outcome, error=error, sealed=live.seen)
+    except OSError as e:  # the disk filled (or went read-only) mid-archive: the spool keeps the run
+        raise RovnError(f"run {run_id} ended ({outcome}) but its evidence could not be archived: "
+                        f"{e.strerror or e}; it is kept in {sp.dir}: free space, then any rovn-ops command "
+                        "archives it") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     code = EXIT_CODES.get(m["outcome"], EXIT_FAILED)
     directory = Path(m["path"])
     return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
+
+
+def _bad_input(outcome: str, error: str, sp) -> BadInput | None:
+    """BadInput raised inside the kernel (a migration file the engine cannot name, a
+    secret that does not exist) is bad input as on the command line, exit 2, provided the
+    run recorded nothing it did: no audit_log row, nothing acted on. Otherwise it failed
+    mid-change and is archived as a failure."""
+    if outcome != "failed" or not error.startswith("BadInput:"):
+        return None
+    done = record.read(sp.result_file)
+    if done.get("audit_log") or done.get("acted_on") or done.get("approvals"):
+        return None
+    return BadInput(error.removeprefix("BadInput:").strip().splitlines()[0] if error.strip() != "BadInput:" else
+                    "the runbook refused its input")
 
 
 def _local_kernel_manager(sockets: str):

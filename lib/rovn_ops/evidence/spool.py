@@ -30,6 +30,35 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
+MIN_FREE = 20 * 1024 * 1024  # a run's notebook, HTML and artifacts with room to spare
+
+
+def check_writable() -> None:
+    """Before a run starts: the evidence and spool directories can be created and written,
+    and have room. Otherwise one line and exit 2, and nothing runs (a read-only or full
+    evidence directory failed mid-archive with a traceback, after the change was made)."""
+    import errno
+
+    from ..errors import BadInput
+
+    for where in dict.fromkeys([paths.evidence(), paths.spool()]):
+        try:
+            _private_dir(where) if where == paths.spool() else where.mkdir(parents=True, exist_ok=True)
+            probe = where / f".probe-{secrets.token_hex(4)}"
+            try:
+                probe.write_bytes(b"\0" * 4096)
+            finally:
+                probe.unlink(missing_ok=True)
+            free = shutil.disk_usage(where).free
+        except OSError as e:
+            hint = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "set ROVN_EVIDENCE_DIR to a " \
+                "writable directory"
+            raise BadInput(f"evidence directory {where}: cannot be written ({e.strerror or e}); {hint}") from None
+        if free < MIN_FREE:
+            raise BadInput(f"evidence directory {where}: {free // 1024} KiB free, a run needs {MIN_FREE // 2**20} MiB; "
+                           "free some space or set ROVN_EVIDENCE_DIR")
+
+
 @dataclass
 class Spool:
     dir: Path
