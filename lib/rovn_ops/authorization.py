@@ -11,8 +11,16 @@ never from a parameter:
 A principal is a full ARN or, account-relative, `user/NAME`, `role/NAME` or
 `assumed-role/ROLE/SESSION` (the operator's own account). Identities are compared
 as normalized ARNs, case-insensitively: an IAM user's path is dropped, and an STS
-assumed-role session keeps its role and session name. Local user names count for
-nothing: an approver is a person the environment file names, never the operator.
+assumed-role session keeps its role and session name. An approver is a person the environment file names, never the operator: besides the
+normalized ARNs, the operator's human names (the IAM user, or the assumed role's session
+name, and the local user) are compared with the approver's (its name in the file and its
+principal's user or session name), by whole name and by their first word (`giles`,
+`Giles@rovn.to`, `giles-admin`): a match is the operator, a partial one is ambiguous, and
+both are refused with one line. So a role session named after an approver cannot approve.
+
+The lists are read from the protected branch (`origin/main` as fetched; prod fetches it
+first), never from the working copy or a local commit: an unpushed commit that adds a
+deployer counts for nothing. The plan and the manifest name the commit they came from.
 
 "Committed" is checked for every write (`committed`): a working-copy edit of the file
 (a local approver, a local deployer) is refused, and the manifest records the file's
@@ -23,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+
+import yaml
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,18 +87,20 @@ class Lists:
     env: str
     deployers: tuple[str, ...]
     approvers: dict  # name (lower-case) → principal as written
+    source: str = ""  # where they were read: "parameters/<env>.yaml at origin/main <commit>"
 
     @classmethod
     def of(cls, env: str) -> "Lists":
-        from .params import environment_file
-
-        data = environment_file(env)
+        text, facts = protected(env)
+        data = yaml.safe_load(text) or {}
         deployers = data.get("deployers") or []
         approvers = data.get("approvers") or {}
         if not isinstance(deployers, list) or not isinstance(approvers, dict):
             raise Refused(f"parameters/{env}.yaml: expected `deployers` as a list and `approvers` as a mapping "
                           "of name to IAM principal")
-        return cls(env, tuple(str(d) for d in deployers), {str(k).lower(): str(v) for k, v in approvers.items()})
+        where = f"{facts['file']} at {facts['ref']}" + (f" {facts['commit'][:12]}" if facts["commit"] else "")
+        return cls(env, tuple(str(d) for d in deployers), {str(k).lower(): str(v) for k, v in approvers.items()},
+                   where)
 
     def deployer_problem(self, operator_arn: str) -> str | None:
         """None if the operator is on the allow-list; else why not, in one line."""
@@ -96,13 +108,15 @@ class Lists:
         me = normalize(operator_arn)
         if any(same_identity(normalize(d, account, partition), me) for d in self.deployers):
             return None
-        return (f"{operator_arn} is not on the deployers allow-list of parameters/{self.env}.yaml "
+        return (f"{operator_arn} is not on the deployers allow-list of {self.source or f'parameters/{self.env}.yaml'} "
                 f"({', '.join(self.deployers) or 'empty'})")
 
-    def approvers_for(self, named: list[str], operator_arn: str, needed: int = 1, why: str = "") -> list[str]:
+    def approvers_for(self, named: list[str], operator_arn: str, needed: int = 1, why: str = "",
+                      local_user: str = "") -> list[str]:
         """The distinct approvers named, each on the list and none the operator; raises Refused."""
         partition, account = account_of(operator_arn)
         me = normalize(operator_arn)
+        mine = human_names(operator_arn, local_user)
         seen: dict[str, str] = {}
         for raw in (a.strip() for a in named):
             if not raw:
@@ -118,6 +132,11 @@ class Lists:
             if same_identity(normalize(principal, account, partition), me):
                 raise Refused(f"approved_by: {raw} is the operator ({operator_arn}, compared by IAM identity); "
                               "an approver must be someone else")
+            clash = _clash(human_names(principal, key), mine)
+            if clash:
+                raise Refused(f"approved_by: {raw} {clash} the operator ({operator_arn}, local user "
+                              f"{local_user or '?'}): an approver must be someone else (a role session is named "
+                              "after the person who assumed it; use one that names you, not an approver)")
             seen.setdefault(key, raw)
         if not seen:
             raise Refused("confirm=True needs approved_by: expected the name of at least one approver from "
@@ -126,6 +145,67 @@ class Lists:
             raise Refused(f"this change needs {needed} distinct approvers other than the operator"
                           + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}")
         return [k for k in seen]
+
+
+def human_names(principal: str, *others: str) -> set[str]:
+    """The names a principal goes by as a person: an IAM user's name, an assumed role's
+    session name (an SSO session is the person's e-mail), and any names given (a local
+    user, an approver's name in the file), lower-case."""
+    resource = principal.strip().rsplit(":", 1)[-1]
+    kind, _, rest = resource.partition("/")
+    names = set()
+    if kind.lower() in ("user", "assumed-role"):
+        names.add(rest.rsplit("/", 1)[-1])
+    return {n.strip().lower() for n in (*names, *others) if n and n.strip()}
+
+
+def _first_word(name: str) -> str:
+    return re.split(r"[@._+\-\s]", name, maxsplit=1)[0]
+
+
+def _clash(theirs: set[str], mine: set[str]) -> str:
+    """'is' (the same name), 'may be' (the same first word: ambiguous), or ''."""
+    if theirs & mine:
+        return "is"
+    firsts = {_first_word(n) for n in mine} - {""}
+    return "may be (ambiguous: the same first name as)" if {_first_word(n) for n in theirs} & firsts else ""
+
+
+PROTECTED_REF = "origin/main"  # the reviewed branch; never the local HEAD
+
+
+def protected(env: str) -> tuple[bytes, dict]:
+    """parameters/<env>.yaml as the protected branch has it, and {file, ref, commit}.
+    Outside a git checkout (the sandbox only) the file as it is; a checkout without the
+    remote branch (the sandbox only) its HEAD; prod fetches the branch first and refuses
+    without it."""
+    from . import paths
+
+    path = paths.parameters() / f"{env}.yaml"
+    name = f"parameters/{env}.yaml"
+    top = _git(path.parent, "rev-parse", "--show-toplevel")
+    if not top:
+        if env == "prod":
+            raise Refused(f"{name} is not in a git checkout: a production write takes its deployers and approvers "
+                          f"only from the protected branch ({PROTECTED_REF})")
+        return path.read_bytes(), {"file": name, "ref": "the working copy", "commit": ""}
+    if env == "prod" and _git(top.decode().strip(), "fetch", "-q", "origin", "main") is None:
+        raise Refused(f"could not fetch {PROTECTED_REF}: the deployers and approvers come only from the protected "
+                      "branch; check the checkout's remote and credentials")
+    ref = PROTECTED_REF
+    commit = (_git(path.parent, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}") or b"").decode().strip()
+    if not commit:
+        if env == "prod":
+            raise Refused(f"no {PROTECTED_REF} in this checkout: the deployers and approvers come only from the "
+                          "protected branch (`git fetch origin main`)")
+        ref = "HEAD"  # a sandbox checkout without a remote (a test's own repository)
+        commit = (_git(path.parent, "rev-parse", "HEAD") or b"").decode().strip()
+    rel = path.resolve().relative_to(Path(top.decode().strip()).resolve()).as_posix()
+    data = _git(path.parent, "show", f"{commit}:{rel}")
+    if data is None:
+        raise Refused(f"{name} is not on {ref} ({commit[:12]}): the deployers and approvers come only from the "
+                      "protected branch")
+    return data, {"file": name, "ref": ref, "commit": commit}
 
 
 def committed(env: str) -> dict:

@@ -181,9 +181,10 @@ class Change:
         if not _hash_matches(p.plan_hash, self.plan.hash):
             raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world or a parameter "
                           "changed since the preview; preview again with the same parameters and review")
-        self.ctx.record(environment_file=committed(self.ctx.env))  # §10: never a working-copy edit
-        approvers = Lists.of(self.ctx.env).approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
-                                                        self.plan.approvals_why)
+        lists = Lists.of(self.ctx.env)  # from the protected branch, never a local commit
+        self.ctx.record(environment_file={**committed(self.ctx.env), "lists_from": lists.source})
+        approvers = lists.approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
+                                        self.plan.approvals_why, local_user=op.local_user)
         if not self.ctx.headless:
             typed = ask(f"Type the target's name ({self.plan.target}) to {self.plan.action}: ").strip()
             if typed != self.plan.target:
@@ -295,6 +296,7 @@ class Change:
             return self.plan._repr_markdown_()
         if not self.approval.executed:
             return (f"**Preview only: nothing was changed.** Plan hash `{self.plan.hash}`.\n\n"
+                    f"Deployers and approvers: {self._lists_source()}.\n\n"
                     f"To execute exactly this plan, headless:\n\n```sh\n{self.execute_command()}\n```\n\n"
                     "or, interactively, set `confirm = True`, `approved_by` and "
                     f"`plan_hash = \"{self.plan.hash}\"` in the parameters cell and run all cells."
@@ -305,6 +307,13 @@ class Change:
         return f"**{self.plan.action} `{self.plan.target}`: {state}.** {self.approval}"
 
     __repr__ = plaintext.markdown_repr
+
+    def _lists_source(self) -> str:
+        """Which commit of the protected branch the allow-list and approvers come from."""
+        try:
+            return Lists.of(self.ctx.env).source
+        except Exception as e:  # noqa: BLE001 - the preview still shows; confirm refuses with the reason
+            return f"unreadable ({e})"
 
     def finish(self) -> str | None:
         """The last cell: the run's outcome for its evidence (an interactive recording is
@@ -359,10 +368,11 @@ def authorize(ctx, action: str, target: str) -> str:
     if given:
         refuse(ctx, action, target, f"parameter 'deployers' ({', '.join(given)}) is refused: the allow-list comes "
                f"only from the committed parameters/{ctx.env}.yaml (§10)")
-    problem = Lists.of(ctx.env).deployer_problem(ctx.operator.arn)
+    lists = Lists.of(ctx.env)  # from the protected branch (origin/main), never a local commit
+    problem = lists.deployer_problem(ctx.operator.arn)
     if problem:
         refuse(ctx, action, target, problem)
-    return f"{ctx.operator.arn} is on parameters/{ctx.env}.yaml's deployers"
+    return f"{ctx.operator.arn} is on the deployers of {lists.source}"
 
 
 def checks_of(verification) -> list[dict]:

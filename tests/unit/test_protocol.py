@@ -133,7 +133,7 @@ def test_a_deployers_parameter_is_refused_in_prod_and_everywhere(refusals):
         c.params = c.params.model_copy(update={"env": env})
         with pytest.raises(Refused, match="allow-list comes only from the committed parameters/" + env):
             authorize(c, "deploy", "rovn-passport-api")
-    assert authorize(ctx(), "deploy", "rovn-passport-api").endswith("deployers")
+    assert "is on the deployers of parameters/sandbox.yaml at " in authorize(ctx(), "deploy", "rovn-passport-api")
 
 
 def test_stale_plan_hash_is_refused_and_prefix_accepted(refusals):
@@ -235,7 +235,7 @@ def test_a_write_refuses_a_working_copy_edit_of_the_environment_file(refusals, t
     facts = authorization.committed("sandbox")
     assert len(facts["commit"]) == 40 and facts["sha256"] == hashlib.sha256(sandbox.read_bytes()).hexdigest()
     sandbox.write_text(sandbox.read_text().replace("approvers:", "approvers:\n  mallory: user/mallory", 1))
-    assert "mallory" in authorization.Lists.of("sandbox").approvers  # the working copy does list her
+    assert "mallory" not in authorization.Lists.of("sandbox").approvers  # the working copy is not read
     with pytest.raises(Refused, match=r"parameters/sandbox.yaml differs from the committed version"):
         Change(ctx(confirm=True, approved_by=["mallory"], plan_hash=HASH), PLAN).confirm()
     assert "differs from the committed" in refusals[-1]["details"]["reason"]
@@ -364,3 +364,65 @@ def test_interactive_parameters_edited_after_begin_are_refused_at_execute(refusa
     ns["set_env"].append("B=2")  # edited in place in the kernel, begin not run again
     with pytest.raises(Refused, match=r"parameters changed since begin\(\) validated them \(set_env\)"):
         change.execute(lambda: "x")
+
+
+# Issue 20, class 5: the allow-list from the protected branch; human identities compared --------
+
+def _git(where, *args):
+    return subprocess.run(["git", "-C", str(where), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_an_unpushed_local_commit_adding_a_deployer_counts_for_nothing(refusals, tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    sandbox = _checkout(tmp_path / "work", monkeypatch)
+    remote = tmp_path / "origin.git"
+    _git(tmp_path, "init", "-q", "--bare", str(remote))
+    work = tmp_path / "work"
+    _git(work, "branch", "-M", "main")
+    _git(work, "remote", "add", "origin", str(remote))
+    _git(work, "push", "-q", "origin", "main")
+    pushed = _git(work, "rev-parse", "HEAD")
+    sandbox.write_text(sandbox.read_text().replace("deployers:", "deployers:\n  - user/mallory", 1))
+    _git(work, "commit", "-qam", "add mallory")  # committed locally, never pushed, never reviewed
+    mallory = "arn:aws:iam::123456789012:user/mallory"
+    lists = authorization.Lists.of("sandbox")
+    assert "not on the deployers allow-list of parameters/sandbox.yaml at origin/main " + pushed[:12] \
+        in lists.deployer_problem(mallory)
+    assert authorization.committed("sandbox")["commit"] != pushed  # the working copy is HEAD: not refused as
+    c = ctx()                                                       # an edit, and still not a deployer
+    c.operator = Operator(mallory, "mallory")
+    with pytest.raises(Refused, match="mallory is not on the deployers allow-list of parameters/sandbox.yaml at "
+                                      "origin/main " + pushed[:12]):
+        authorize(c, "deploy", "rovn-passport-api")
+    _git(work, "push", "-q", "origin", "main")  # reviewed and merged: now she is one
+    _git(work, "fetch", "-q", "origin")
+    assert authorization.Lists.of("sandbox").deployer_problem(mallory) is None
+
+
+LISTS = authorization.Lists("prod", ("role/Deploy",), {"giles": "user/giles", "christian": "user/christian"})
+
+
+@pytest.mark.parametrize("operator, local_user", [
+    ("arn:aws:sts::1:assumed-role/Deploy/giles", "ci"),           # the session named after the approver
+    ("arn:aws:sts::1:assumed-role/Deploy/Giles@rovn.to", "ci"),   # the SSO e-mail
+    ("arn:aws:sts::1:assumed-role/Deploy/ci-7", "giles"),         # the local user
+    ("arn:aws:sts::1:assumed-role/Deploy/giles-admin", "ci"),     # ambiguous: refused too
+    ("arn:aws:iam::1:user/giles.m", "ci"),
+])
+def test_an_approver_who_is_the_operators_human_identity_is_refused(operator, local_user):
+    with pytest.raises(Refused, match=r"approved_by: giles (is|may be) .*the operator"):
+        LISTS.approvers_for(["giles"], operator, local_user=local_user)
+
+
+def test_a_role_session_that_names_someone_else_may_be_approved_by_giles():
+    assert LISTS.approvers_for(["giles"], "arn:aws:sts::1:assumed-role/Deploy/christian", local_user="christian") \
+        == ["giles"]
+    assert LISTS.approvers_for(["giles"], "arn:aws:sts::1:assumed-role/Deploy/ci-7", local_user="runner") == ["giles"]
+
+
+def test_confirm_compares_the_local_user_too(refusals):
+    c = ctx(confirm=True, plan_hash=HASH, approved_by=["giles"])
+    c.operator = Operator("arn:aws:sts::123456789012:assumed-role/Deploy/deploy-bot", "giles")
+    with pytest.raises(Refused, match="approved_by: giles is the operator"):
+        Change(c, PLAN).confirm()

@@ -78,7 +78,7 @@ def _authorize(conn, env: str, actor: engine.Actor, approvers: list[str]) -> Non
         if problem:
             raise Refused(problem)
         if approvers:
-            approvers[:] = lists.approvers_for(approvers, actor.arn)
+            approvers[:] = lists.approvers_for(approvers, actor.arn, local_user=actor.local_user)
     except Refused as e:
         engine._audit(conn, actor, "(pending set)", "refused", reason=str(e))
         raise
