@@ -161,7 +161,8 @@ class Steps:
         plan = Plan("migrations baseline", self.directory.name or "migrations",
                     {"database": self.conn.info.dbname, "directory": str(self.directory),
                      "baseline": [{"name": m.name, "checksum": m.checksum} for m in adopt],
-                     "compared": compared, "pending_after": names[len(upto):]},
+                     "compared": compared, "pending_after": names[len(upto):],
+                     "revoke": [f"{priv} on schema_migrations from {role}" for role, priv in engine.writers(self.conn)]},
                     (f"record {len(adopt)} file(s) as baselined in schema_migrations",
                      f"the schema agrees with them: {compared}"))
         if problems:
@@ -178,6 +179,7 @@ class Steps:
         """Idempotent: a file already recorded (by a killed earlier run) is skipped."""
         op = self.ctx.operator
         engine.ensure_ledger(self.conn)
+        engine.restrict_ledger(self.conn)  # the baseline's grants: only the migration role writes the ledger
         with self.conn.transaction():
             for m in prepared.adopt:
                 creates, drops = engine.table_changes(m)

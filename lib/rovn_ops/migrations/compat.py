@@ -113,12 +113,15 @@ def since(conn, directory: Path, at: datetime) -> list[Applied]:
         "SELECT target, run_id FROM audit_log WHERE action = 'migration' AND outcome = 'applied' "
         "AND occurred_at > %s", [at])}
     on_disk = {m.name: m for m in files.discover(directory)}
+    disagree = engine.unaudited(conn, rows)  # file name, checksum and time against audit_log (§7)
     out = []
     for r in rows:
         a = Applied(r["name"], r["applied_at"], path_of(r["run_id"]), r["run_id"])
         m = on_disk.get(r["name"])
-        if r["name"] not in audited:
+        if r["name"] not in audited and not r.get("baselined"):
             a.reasons = ["applied (schema_migrations) with no audit_log record"]
+        elif r["name"] in disagree:
+            a.reasons = [disagree[r["name"]]]
         elif m is None or m.checksum != r["checksum"]:
             a.reasons = [f"its file is {'missing from' if m is None else 'edited in'} {directory}"]
         else:

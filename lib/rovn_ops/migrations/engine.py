@@ -74,9 +74,77 @@ class Report:
         return f"migrations NOT OK: {head}\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
+WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+AUDIT_SLACK_S = 300  # a file's audit row follows its schema_migrations row by its commit
+
+
 def ensure_ledger(conn) -> None:
+    new = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]
     conn.execute(LEDGER)
     conn.execute(BASELINED)
+    if new:  # default privileges may have granted the runtime role writes on it
+        restrict_ledger(conn)
+
+
+def restrict_ledger(conn) -> list[str]:
+    """Only the migration role (the table's owner) writes schema_migrations; every other
+    role keeps SELECT (issue 20, class 2: rovn_app could rewrite the history the §7 gate
+    reads). Part of `apply` and of the migrations baseline. Returns what it revoked."""
+    revoked = []
+    for role, priv in writers(conn):
+        from psycopg import sql
+
+        conn.execute(sql.SQL("REVOKE {} ON schema_migrations FROM {}").format(sql.SQL(priv), sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(sql.Identifier(role)))
+        revoked.append(f"{priv} from {role}")
+    conn.execute("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM PUBLIC")
+    return revoked
+
+
+def writers(conn) -> list[tuple[str, str]]:
+    """(role, privilege) for every role other than the owner (and its members, and
+    superusers, whom no grant stops) that may write schema_migrations."""
+    if conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]:
+        return []
+    return [tuple(r) for r in conn.execute(
+        "SELECT r.rolname, p.priv FROM pg_roles r CROSS JOIN unnest(%s::text[]) AS p(priv) "
+        "WHERE NOT r.rolsuper AND r.rolname !~ '^pg_' "
+        "AND NOT pg_has_role(r.oid, (SELECT relowner FROM pg_class WHERE oid = 'schema_migrations'::regclass), "
+        "'MEMBER') AND has_table_privilege(r.oid, 'schema_migrations', p.priv) ORDER BY 1, 2",
+        [list(WRITES)]).fetchall()]
+
+
+def grant_problems(conn) -> list[str]:
+    return [f"role {role} can {priv} schema_migrations: only the migration role writes it (run the migrations "
+            "baseline, or `migrations apply`, as the migration role)" for role, priv in writers(conn)]
+
+
+def unaudited(conn, rows: list[dict]) -> dict[str, str]:
+    """Each applied (not baselined) row whose audit_log 'migration' row is missing or
+    disagrees (file name, checksum, time): audit_log is the source of truth (§7)."""
+    audited: dict[str, list] = {}
+    for id_, target, checksum, at in conn.execute(
+            "SELECT id, target, details->>'checksum', occurred_at FROM audit_log WHERE action = 'migration' "
+            "AND outcome = 'applied' ORDER BY id"):
+        audited.setdefault(target, []).append((id_, checksum, at))
+    out = {}
+    for r in rows:
+        if r.get("baselined"):
+            continue  # adopted from another runner: its audit row is the baseline's, not a file's
+        found = audited.get(r["name"], [])
+        if not found:
+            out[r["name"]] = f"{r['name']}: applied (schema_migrations) with no audit_log 'migration' row"
+            continue
+        close = [f for f in found if abs((f[2] - r["applied_at"]).total_seconds()) <= AUDIT_SLACK_S]
+        same = [f for f in close if f[1] == r["checksum"]]
+        if same:
+            continue
+        id_, checksum, at = (close or found)[-1]
+        out[r["name"]] = (f"{r['name']}: schema_migrations disagrees with audit_log row {id_} ("
+                          + (f"checksum {r['checksum'][:12]} != {str(checksum)[:12]}" if close else
+                             f"applied_at {r['applied_at'].isoformat(timespec='seconds')} != "
+                             f"{at.isoformat(timespec='seconds')}") + ")")
+    return out
 
 
 def applied(conn) -> list[dict]:
@@ -84,8 +152,8 @@ def applied(conn) -> list[dict]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT name, checksum, applied_at, applied_by, run_id, duration_ms, creates, drops "
-                           "FROM schema_migrations ORDER BY applied_at, name").fetchall()
+        return cur.execute("SELECT name, checksum, applied_at, applied_by, run_id, duration_ms, creates, drops, "
+                           "baselined FROM schema_migrations ORDER BY applied_at, name").fetchall()
 
 
 def verify(conn, directory: Path) -> Report:
@@ -107,6 +175,8 @@ def verify(conn, directory: Path) -> Report:
     last_applied = max((position[n] for n in done if n in position), default=-1)
     problems += [f"{n}: pending but ordered before an applied migration" for n in pending
                  if position[n] < last_applied]
+    problems += list(unaudited(conn, rows).values())
+    problems += grant_problems(conn)
     problems += _post_state(conn, rows)
     return Report(rows, pending, problems, ordered)
 
@@ -207,6 +277,8 @@ def apply(conn, directory: Path, *, actor: Actor, approvers: list[str], registry
         _audit(conn, actor, "(pending set)", "refused", reason=str(e))
         raise
     with lock:
+        ensure_ledger(conn)
+        restrict_ledger(conn)  # the migration role alone writes the history it is about to extend
         before = verify(conn, directory)
         if before.problems:
             _audit(conn, actor, "(pending set)", "refused", reason="integrity check failed before apply",
