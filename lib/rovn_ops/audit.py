@@ -115,9 +115,13 @@ def append(conn, *, actor: str, action: str, target: str, outcome: str,
     library read never reaches the row (its text and details are scrubbed)."""
     from psycopg.types.json import Jsonb
 
+    import os
+
     clean = scrub.current()
     actor, action, target = clean.text(actor), clean.text(action), clean.text(target)
     details = clean.tree(json.loads(_dumps(details or {})))
+    if os.environ.get("ROVN_DRAFT") == "1":  # a draft notebook's run (runner.py): never a reviewed runbook's row
+        details = {**details, "draft": True}
     row = conn.execute(
         "INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",

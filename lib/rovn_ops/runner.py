@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import aws, params as params_mod, paths, record, scrub, warm_kernels
-from .evidence import archive, spool
+from .evidence import archive, manifest as evidence_manifest, spool
 from .context import local_user, new_run_id
 from .errors import BadInput, RovnError
 
@@ -97,7 +97,8 @@ def prepare_environment(env: str, profile: str | None = None) -> None:
 def _kernel_environment(**values):
     """The kernel inherits this process's environment: set the run's, then restore."""
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for k, v in values.items():  # None: not in the kernel's environment at all
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     try:
         yield
     finally:
@@ -150,7 +151,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     sp = spool.Spool.create(run_id, runbook=runbook, source=str(source), notebook=source.name, env=env,
                             parameters=parameters, mode="headless", started=started.isoformat(),
                             local_user=local_user(), redact_key=redact_key)
-    with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(),
+    draft = "1" if evidence_manifest.is_draft(source) else None  # its audit rows say so (audit.append)
+    with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(), ROVN_DRAFT=draft,
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
                              **{scrub.REDACT_KEY_ENV: redact_key}):
         from .progress import Progress  # imports papermill: only when a run starts

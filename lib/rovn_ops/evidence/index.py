@@ -190,7 +190,7 @@ const checks = (r) => r.verification.map((c) => `${c.verdict}: ${c.check}${c.det
 const verified = (r) => r.verification.length ? checks(r) : [r.outcome === "success" ? "verified" : `${r.outcome}: ${r.error}`];
 const integrity = (r) => badge(r.signature, r.signature === "signed" ? "signed" : "bad") + " " +
   badge(r.verified.startsWith("NOT OK") ? r.verified : "intact", r.verified === "intact" ? "intact" : "bad");
-const haystack = (r) => [r.run_id, r.runbook, r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
+const haystack = (r) => [r.run_id, r.runbook, r.draft ? "draft" : "", r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
   r.error, r.changed.join(" "), checks(r).join(" "), r.plan_hash, r.audit_log.join(" "), r.signature, r.verified]
   .join(" ").toLowerCase();
 function fill(select, values) {
@@ -206,7 +206,7 @@ function shownRuns() {
 function render() {
   const [f, shown] = shownRuns();
   $("runs").tBodies[0].innerHTML = shown.map((r) => `<tr data-run="${esc(r.run_id)}">
-    <td>${esc(when(r))}</td><td>${esc(r.runbook)}</td><td>${esc(r.environment)}</td>
+    <td>${esc(when(r))}</td><td>${esc(r.runbook)}${r.draft ? " " + badge("draft") : ""}</td><td>${esc(r.environment)}</td>
     <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td>${esc(r.operator)}</td>
     <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}</td><td><code>${esc(r.run_id)}</code></td>
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}

@@ -28,7 +28,8 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification")
+SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification",
+                 "operator")  # a draft cannot name its own operator: the runner's STS identity stands
 
 
 def _code(notebook: bytes) -> list[str]:
@@ -44,16 +45,20 @@ def set_apart_claims(source: Path, result: dict) -> dict:
     Its kernel wrote the result file and could write anything there (approvals, targets):
     only a reviewed runbook's code is trusted to report what it changed and who approved
     it. A draft's such facts move under `draft_claims`, never shown as approvals."""
+    if is_draft(source):
+        result["draft_claims"] = {k: result.pop(k) for k in SELF_REPORTED if k in result}
+    return result
+
+
+def is_draft(source: Path) -> bool:
+    """Anything but runbooks/<name>.ipynb with its code as committed at HEAD."""
     from ..authorization import at_head
 
     try:
         head = at_head(source) if source.resolve().parent == paths.runbooks().resolve() else None
-        committed = head is not None and _code(head) == _code(source.read_bytes())
+        return head is None or _code(head) != _code(source.read_bytes())
     except (OSError, ValueError, KeyError, TypeError):
-        committed = False
-    if not committed:
-        result["draft_claims"] = {k: result.pop(k) for k in SELF_REPORTED if k in result}
-    return result
+        return True
 
 
 def scrub_notebook(source: Path, dest: Path, redactor: Redactor) -> Path | None:
