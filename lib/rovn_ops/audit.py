@@ -23,6 +23,12 @@ import json
 from dataclasses import dataclass
 
 from . import record, scrub
+from .errors import RovnError
+from . import audit_pending as pending
+
+
+class AuditUnavailable(RovnError):
+    """audit_log could not be written: the row is kept (audit_pending.py)."""
 
 GENESIS = "0" * 64
 TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -113,20 +119,31 @@ def append(conn, *, actor: str, action: str, target: str, outcome: str,
            run_id: str | None = None, details: dict | None = None) -> Entry:
     """Append one row; the database assigns id, time and hashes. A secret the
     library read never reaches the row (its text and details are scrubbed)."""
-    from psycopg.types.json import Jsonb
-
     import os
+
+    import psycopg
+    from psycopg.types.json import Jsonb
 
     clean = scrub.current()
     actor, action, target = clean.text(actor), clean.text(action), clean.text(target)
     details = clean.tree(json.loads(_dumps(details or {})))
     if os.environ.get("ROVN_DRAFT") == "1":  # a draft notebook's run (runner.py): never a reviewed runbook's row
         details = {**details, "draft": True}
-    row = conn.execute(
-        "INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
-        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",
-        (actor, action, target, outcome, run_id, Jsonb(details, dumps=_dumps)),
-    ).fetchone()
+    try:
+        row = conn.execute(
+            "INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, row_hash",
+            (actor, action, target, outcome, run_id, Jsonb(details, dumps=_dumps)),
+        ).fetchone()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+        # The database went away (killed mid-bake): the row is what the run knows, so it is
+        # kept, and written by the next rovn-ops command that reaches the database.
+        name = pending.keep(dict(actor=actor, action=action, target=target, outcome=outcome, run_id=run_id,
+                                 details=details))
+        record.record(audit_pending=[name])
+        raise AuditUnavailable(f"audit_log is unreachable ({type(e).__name__}): the {action} row for {target} "
+                               f"(outcome {outcome}) is kept and written by the next rovn-ops command once the "
+                               "database answers; `rovn-ops evidence verify` shows it as pending until then") from None
     entry = Entry(*row)
     # The run's manifest names every row it wrote, with the hash it had then.
     record.record(audit_log=[{"id": entry.id, "row_hash": entry.row_hash}])

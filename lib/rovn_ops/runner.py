@@ -168,6 +168,10 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the archive completes once begun
     try:
         m = archiver.finish(sp, outcome=outcome, error=error, sealed=live.seen)
+    except _db_down_errors() as e:  # audit_log's database went away: the spool keeps the run for the next command
+        raise RovnError(f"run {run_id} ended ({outcome}{': ' + error.splitlines()[0][:300] if error else ''}) but "
+                        f"audit_log is unreachable ({type(e).__name__}), so its evidence cannot be anchored yet: "
+                        "it is kept and archived by the next rovn-ops command once the database answers") from None
     except OSError as e:  # the disk filled (or went read-only) mid-archive: the spool keeps the run
         raise RovnError(f"run {run_id} ended ({outcome}) but its evidence could not be archived: "
                         f"{e.strerror or e}; it is kept in {sp.dir}: free space, then any rovn-ops command "
@@ -177,6 +181,12 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     code = EXIT_CODES.get(m["outcome"], EXIT_FAILED)
     directory = Path(m["path"])
     return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
+
+
+def _db_down_errors() -> tuple:
+    import psycopg
+
+    return (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def _bad_input(outcome: str, error: str, sp) -> BadInput | None:

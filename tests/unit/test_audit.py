@@ -102,3 +102,31 @@ def test_audit_log_belongs_to_an_owner_nobody_logs_in_as(admin_db):
 def test_runtime_role_cannot_disable_the_triggers(app_db):
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         app_db.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+
+
+def test_a_row_the_database_cannot_take_is_kept_then_written_in_order(fresh, tmp_path, monkeypatch):
+    """Issue 20 class 7: audit_log unreachable mid-run; the row is kept, never lost, and
+    written (with when it was kept) by the next command that reaches the database."""
+    import psycopg
+
+    from rovn_ops import audit_pending
+    from rovn_ops.audit import AuditUnavailable
+
+    monkeypatch.setenv("ROVN_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("ROVN_TARGET_ENV", "sandbox")
+    gone = psycopg.connect(fresh["database_url"], autocommit=True)
+    gone.close()
+    for n in (1, 2):
+        with pytest.raises(AuditUnavailable, match=f"the deploy row for svc-{n} \\(outcome success\\) is kept"):
+            audit.append(gone, actor="user/claude-deploy", action="deploy", target=f"svc-{n}", outcome="success",
+                         run_id=f"run-{n}", details={"n": n})
+    assert len(audit_pending.kept()) == 2
+    assert all(oct(p.stat().st_mode)[-3:] == "600" for p in audit_pending.kept())
+    with psycopg.connect(fresh["database_url"], autocommit=True) as conn:
+        assert audit_pending.flush(conn, "prod") == 0  # another environment's database takes none
+        assert audit_pending.flush(conn, "sandbox") == 2
+        rows = [r for r in audit.rows(conn, limit=5) if r["target"] in ("svc-1", "svc-2")]
+        assert [r["target"] for r in sorted(rows, key=lambda r: r["id"])] == ["svc-1", "svc-2"]
+        assert all(r["details"]["kept_while_unreachable_since"] for r in rows)
+        assert audit.verify(conn).ok
+    assert audit_pending.kept() == []

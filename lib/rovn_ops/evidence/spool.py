@@ -133,9 +133,30 @@ def orphans() -> list[Spool]:
     return found
 
 
+def flush_pending() -> int:
+    """audit_log rows kept while the database was unreachable (audit_pending.py), written
+    for each environment whose database answers now; one that still does not keeps them."""
+    import psycopg
+
+    from .. import audit_pending
+    from .archive import connect
+
+    done = 0
+    for env in sorted({json.loads(p.read_text()).get("env", "sandbox") for p in audit_pending.kept()}):
+        try:
+            with connect(env) as conn:
+                done += audit_pending.flush(conn, env)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            print(f"rovn-ops: warning: {env} audit_log is still unreachable; its kept rows wait for the next "
+                  "invocation", file=sys.stderr)
+    return done
+
+
 def recover() -> list[str]:
-    """Archive every orphaned spool; one warning line for any that cannot be archived now."""
+    """Archive every orphaned spool; one warning line for any that cannot be archived now.
+    Rows kept while audit_log was unreachable are written first (they come before the run's anchor)."""
     done = []
+    flush_pending()
     for sp in orphans():
         try:
             done.append(_archive_orphan(sp))

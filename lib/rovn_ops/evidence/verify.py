@@ -340,7 +340,25 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
         online.check_bucket(bucket, current, entries, report)
     order = {e.get("run_id"): n for n, e in enumerate(entries)}
     report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
+    _gaps(report)
     return report
+
+
+def _gaps(report: Report) -> None:
+    """What is not in the chain yet: audit_log rows kept while the database was unreachable,
+    and runs spooled but not archived (audit_pending.py, spool.py). A gap until written."""
+    from .. import audit_pending
+    from .spool import orphans
+
+    for path in audit_pending.kept():
+        row = json.loads(path.read_text())
+        report.add(str(row.get("run_id") or "-"), f"gap: its {row.get('action')} audit_log row (outcome "
+                   f"{row.get('outcome')}) was kept at {row.get('kept_at')} while the database was unreachable and "
+                   "is not written yet (the next rovn-ops command that reaches the database writes it)")
+    for sp in orphans():
+        report.add(sp.dir.name, "gap: the run is spooled, not archived yet (the next rovn-ops command archives it)")
+        if sp._lock is not None:
+            sp._lock.close()
 
 
 def anchor_chain(conn) -> str | None:
