@@ -10,14 +10,14 @@ unapproved revision executed with no audit row) is the last test."""
 from __future__ import annotations
 
 import json
-import queue
 
 import psycopg
 import pytest
-from jupyter_client.manager import start_new_kernel
 
 from rovn_ops.evidence import ledger
 from tests.conftest import ROOT
+from tests.scenarios.test_interactive_confirm import _run
+from tests.scenarios.test_interactive_evidence import kernel  # noqa: F401 - the fixture, as a person's JupyterLab kernel
 from tests.scenarios.test_migrations_baseline import _as_the_old_runner_left_it
 
 # runbook → (a parameter edit that still prepares, the audit action)
@@ -41,26 +41,8 @@ def cells(runbook: str, **edits) -> list[str]:
 
 def run_cell(kc, code: str) -> tuple[str, str | None]:
     """One cell, answering the confirm prompt with the target it names, as a person would."""
-    msg_id = kc.execute(code, allow_stdin=True)
-    out, error = "", None
-    while True:
-        try:
-            prompt = kc.get_stdin_msg(timeout=0.1)["content"]["prompt"]
-            kc.input(prompt.split("(", 1)[1].split(")", 1)[0] if "(" in prompt else "")
-        except queue.Empty:
-            pass
-        try:
-            msg = kc.get_iopub_msg(timeout=0.1)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out += msg["content"]["text"]
-        elif msg["msg_type"] == "error":
-            error = f"{msg['content']['ename']}: {msg['content']['evalue']}"
-        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return out, error
+    _, out, error = _run(kc, code, lambda prompt: prompt.split("(", 1)[1].split(")", 1)[0] if "(" in prompt else "")
+    return out, error
 
 
 def run_all(kc, sources: list[str], upto: str | None = None) -> None:
@@ -70,14 +52,6 @@ def run_all(kc, sources: list[str], upto: str | None = None) -> None:
         assert error is None, (src[:80], error, out[-2000:])
         if upto and upto in src:
             return
-
-
-@pytest.fixture
-def kernel(fresh, evidence_dir):
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "runbooks"))
-    yield kc
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
 
 
 def previewed(kc, evidence_dir, runbook: str) -> str:

@@ -22,14 +22,15 @@ print("AUDIT", change.log("success").id, approval.approvers)
 """
 
 
-def _run(kc, code: str, answer: str) -> tuple[list[str], str, str | None]:
+def _run(kc, code: str, answer) -> tuple[list[str], str, str | None]:
+    """One cell; `answer` (text, or a function of the prompt) is typed at each prompt."""
     msg_id = kc.execute(code, allow_stdin=True)
     prompts, out, error = [], "", None
     while True:
         try:
             req = kc.get_stdin_msg(timeout=0.2)
             prompts.append(req["content"]["prompt"])
-            kc.input(answer)
+            kc.input(answer(prompts[-1]) if callable(answer) else answer)
         except queue.Empty:
             pass
         try:
