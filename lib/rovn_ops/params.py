@@ -167,6 +167,8 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     bake_alarms: list[Annotated[str, Field(pattern=ALARM)]] = Field(default_factory=list,
                                                                    description="alarms that must stay out of ALARM")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
+    force: bool = Field(False, description="go ahead over a deployment in flight that the suite did not start; "
+                                           "needs two approvers, and is recorded in audit_log")
     github_repository: str = Field("", pattern=GITHUB_REPOSITORY, description="the source's GitHub repository "
                                    "(owner/name); empty takes the environment's")
     github_api_url: str = Field("", pattern=URL, description="GitHub's REST API; empty takes the environment's")
@@ -197,6 +199,10 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
                                        "the target (§7); needs two approvers, and is recorded as an override")
     migrations_dir: str = Field("", pattern=PATH, description="migrations directory; empty takes the environment's")
     deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
+    severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="the target's scan findings at or "
+                                                    "above this refuse it (§9)")
+    force: bool = Field(False, description="go ahead over a deployment in flight that the suite did not start; "
+                                           "needs two approvers, and is recorded in audit_log")
 
     @field_validator("to_revision")
     @classmethod

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from .escape import code, markdown as md
-from . import change_lock, db, paths, plaintext
+from . import change_lock, db, paths, plaintext, rollback_target
 from .deploy import preflight, rollout, taskdef, verify
 from .deploy.checks import Checks
 from .errors import RovnError
@@ -106,34 +106,67 @@ class Steps:
         current = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
         family = current.spec["family"]
         history = verified(self.conn, family)
-        if p.to_revision:
-            target = taskdef.TaskDefinition.describe(self.ecs, p.to_revision)
-        else:
-            found = next((h for h in history if h["task_definition"] != current.arn), None)
-            if found is None:
-                refuse(ctx, "rollback", p.service, f"audit_log records no revision of {family} other than "
-                       f"{current.short} as verified healthy: name the target with to_revision=FAMILY:N")
-            target = taskdef.TaskDefinition.describe(self.ecs, found["task_definition"])
-        since = next((h for h in history if h["task_definition"] == target.arn), None)
         checks = Checks()
+        target = self._target(checks, current, history)
+        since = next((h for h in history if h["task_definition"] == target.arn), None)
         checks.add("a different revision", None if target.arn != current.arn else
                    f"the service already runs {current.short}", f"{current.short} → {target.short}", "§7")
         checks.add("same family", None if target.spec["family"] == family else
                    f"{target.short} is not a revision of {family}")
-        preflight.stable(checks, service)
+        # A circuit breaker (or a killed run of ours) already rolling back to the target is
+        # taken over by to_revision(), so it is ours too.
+        ours = preflight.suite_deployments(self.conn) | {
+            d["id"] for d in service["deployments"] if d["taskDefinition"] == target.arn}
+        forced = preflight.stable(checks, service, ours=ours, force=p.force, what="rollback")
         gate = self._gate(checks, target, since)
+        why = (["overriding §7's schema gate"] if p.override_schema_gate else []) + (
+            ["force: over a deployment in flight the suite did not start"] if forced else [])
         plan = Plan("rollback", p.service, {
             "service": f"{p.cluster}/{p.service}", "from": current.arn, "to": target.arn,
             "diff": taskdef.diff(current.spec, target.spec), "target_verified": since and since["audit_id"],
-            "schema_gate": [a.as_dict() for a in gate], "override_schema_gate": p.override_schema_gate},
+            "schema_gate": [a.as_dict() for a in gate], "override_schema_gate": p.override_schema_gate,
+            **({"forced_over": preflight.forced_over(forced)} if forced else {})},
             (f"{current.short} ({current.image_tag}) → {target.short} ({target.image_tag})",),
-            2 if p.override_schema_gate else 1, "overriding §7's schema gate" if p.override_schema_gate else "",
-            lock=change_lock.service(p.cluster, p.service))
+            2 if why else 1, "; ".join(why), lock=change_lock.service(p.cluster, p.service))
         if not checks.ok:
             refuse(ctx, "rollback", p.service, checks.refusal().replace("deploy refused", "rollback refused"),
                    {"checks": checks.as_dicts(), "schema_gate": plan.changes["schema_gate"]})
         self.prepared = Prepared(current, target, last_deploy_to(self.conn, current.arn), checks, plan, since, gate)
         return self.prepared
+
+    def _target(self, checks: Checks, current: taskdef.TaskDefinition, history: list[dict]) -> taskdef.TaskDefinition:
+        """The revision to go back to: ACTIVE, its image in ECR and scanned clean (rollback_target).
+        Named: that one, or a refusal naming why and the newest verified one that passes.
+        By default: the newest verified-healthy revision that passes, naming those skipped."""
+        p, ctx, family = self.p, self.ctx, current.spec["family"]
+        ecr = ctx.client("ecr")
+        others = [h["task_definition"] for h in history if h["task_definition"] != current.arn]
+        name = f"target deployable (ACTIVE, image in ECR, scan below {p.severity_threshold})"
+        if p.to_revision:
+            judged = rollback_target.judge(ecr, taskdef.TaskDefinition.describe(self.ecs, p.to_revision),
+                                           p.severity_threshold)
+            if not judged.ok:
+                alt, _ = rollback_target.choose(self.ecs, ecr, [a for a in others if a != judged.target.arn],
+                                                p.severity_threshold)
+                checks.add(name, judged.problems + [f"the newest verified revision that passes is {alt.target.short}"
+                                                    f": -p to_revision={alt.target.short}" if alt else
+                                                    "no verified revision passes"], rule="§7")
+            else:
+                checks.add(name, None, judged.scan, "§7")
+            if judged.warnings:
+                checks.add("target scan current", judged.warnings, rule="§9", warn=True)
+            return judged.target
+        chosen, skipped = rollback_target.choose(self.ecs, ecr, others, p.severity_threshold)
+        if chosen is None:
+            reason = (f"audit_log records no revision of {family} other than {current.short} as verified healthy"
+                      if not skipped else "no revision verified healthy can run: "
+                      + "; ".join(j.line() for j in skipped))
+            refuse(ctx, "rollback", p.service, f"rollback refused: {reason}. Name the target with "
+                   "to_revision=FAMILY:N, or deploy a fix")
+        checks.add(name, None, chosen.scan + "".join(f"; skipped {j.line()}" for j in skipped), "§7")
+        if chosen.warnings:
+            checks.add("target scan current", chosen.warnings, rule="§9", warn=True)
+        return chosen.target
 
     def _gate(self, checks: Checks, target: taskdef.TaskDefinition, since: dict | None) -> list[compat.Applied]:
         """§7: what changed in the schema since the target last ran verified, and can it run on it."""
@@ -203,8 +236,10 @@ class Steps:
                 "deployment": verdict.as_dict() if verdict else None,
                 "undoes_deploy_run": (prepared.deploy or {}).get("run_id"),
                 "schema_gate": prepared.plan.changes["schema_gate"],
-                "override": {"schema_gate": [a.as_dict() for a in prepared.blocking]}
-                if self.p.override_schema_gate and prepared.blocking else None,
+                "override": ({"schema_gate": [a.as_dict() for a in prepared.blocking]}
+                             if self.p.override_schema_gate and prepared.blocking else {})
+                | ({"force": prepared.plan.changes["forced_over"]} if "forced_over" in prepared.plan.changes
+                   else {}) or None,
                 "rto_s": self.rto_s, "rto_target_s": RTO_TARGET_S}
 
 

@@ -130,7 +130,33 @@ def test_the_scan_gate_uses_the_threshold():
     assert scan.problems("CRITICAL") == []
     assert "1 HIGH" in scan.problems("HIGH")[0] and "1 HIGH" in scan.problems("LOW")[0]
     assert "not in ECR" in image.Scan("rovn", "t", False).problems("CRITICAL")[0]
-    assert "no finished scan" in image.Scan("rovn", "t", True, "IN_PROGRESS").problems("CRITICAL")[0]
+    assert "still in progress" in image.Scan("rovn", "t", True, "IN_PROGRESS").problems("CRITICAL")[0]
+
+
+@pytest.mark.parametrize("status, clean, words", [
+    ("COMPLETE", True, ""), ("ACTIVE", True, ""),  # basic done; enhanced, findings kept current
+    ("SCAN_ELIGIBILITY_EXPIRED", True, "not updated since"),  # judged on its last findings, with a warning
+    ("IN_PROGRESS", False, "still in progress"), ("PENDING", False, "PENDING"), ("FAILED", False, "rescan it"),
+    ("UNSUPPORTED_IMAGE", False, "cannot scan it"), ("FINDINGS_UNAVAILABLE", False, "unavailable"),
+    ("LIMIT_EXCEEDED", False, "quota"), ("IMAGE_ARCHIVED", False, "archived"),
+    ("SOMETHING_NEW", False, "does not know"), ("", False, "never scanned")])
+def test_every_ecr_scan_status_has_a_verdict(status, clean, words):
+    """Each status DescribeImageScanFindings reports, basic and enhanced scanning:
+    https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html,
+    https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanStatus.html"""
+    scan = image.Scan("rovn", "t", True, status, {"LOW": 1})
+    assert (scan.problems("CRITICAL") == []) is clean
+    said = " ".join(scan.problems("CRITICAL") + scan.warnings())
+    assert words in said and (bool(scan.warnings()) == (status == "SCAN_ELIGIBILITY_EXPIRED"))
+    assert image.Scan("rovn", "t", True, status, {"CRITICAL": 1}).problems("CRITICAL")  # findings still refuse
+
+
+def test_an_image_reference_names_its_registry_repository_and_tag_or_digest():
+    assert image.reference("123456789012.dkr.ecr.us-east-2.amazonaws.com/rovn-passport-api:prod-1") == (
+        "123456789012", "rovn-passport-api", "prod-1")
+    assert image.reference("123456789012.dkr.ecr.us-east-2.amazonaws.com/team/api@sha256:ab") == (
+        "123456789012", "team/api", "sha256:ab")
+    assert image.reference("docker.io/library/python:3.11")[0] == ""
 
 
 @pytest.mark.parametrize("tag, ok", [("prod-20261127031500", True), ("prod-20261127031500-fix-login", True),
@@ -179,3 +205,34 @@ def test_two_secrets_in_one_file_are_both_named_in_order(tmp_path):
     assert len([f for f in found if f.path == "settings.py"]) >= 2
     assert found == sorted(found)
     assert all(key not in p for p in secrets_scan.problems(tmp_path, [tmp_path / "settings.py"]))
+
+
+def _svc(deployments, running=3, desired=3):
+    return {"deployments": deployments, "runningCount": running, "desiredCount": desired,
+            "taskDefinition": deployments[0]["taskDefinition"]}
+
+
+@pytest.mark.parametrize("service, ours, force, fails, warns", [
+    # steady: nothing to say
+    (_svc([_dep("a", "PRIMARY", "COMPLETED")]), set(), False, [], []),
+    # down (0 of 3, issue 21's refusal): a warning that says the change is the remedy, never a refusal
+    (_svc([_dep("a", "PRIMARY", "COMPLETED")], running=0), set(), False, [], ["UNHEALTHY: running 0 of 3"]),
+    # someone else's rollout in flight: refused, naming it and the force path
+    (_svc([_dep("x", "PRIMARY", "IN_PROGRESS"), _dep("a", "ACTIVE", "COMPLETED")]), set(), False,
+     ["(x)", "-p force=true"], []),
+    # ... and with force, a warning that names what it goes over
+    (_svc([_dep("x", "PRIMARY", "IN_PROGRESS"), _dep("a", "ACTIVE", "COMPLETED")]), set(), True, [], ["going over"]),
+    # our own rollout (audit_log names its deployment), or the one replacing ours: never blocks
+    (_svc([_dep("ours", "PRIMARY", "IN_PROGRESS"), _dep("x", "ACTIVE", "COMPLETED")]), {"ours"}, False, [], []),
+])
+def test_preflight_blocks_only_a_rollout_the_suite_did_not_start(service, ours, force, fails, warns):
+    from rovn_ops.deploy import preflight
+    from rovn_ops.deploy.checks import Checks
+
+    checks = Checks()
+    foreign = preflight.stable(checks, service, ours=ours, force=force)
+    failed = " ".join(c.detail for c in checks.failures)
+    warned = " ".join(c.detail for c in checks.items if c.verdict == "warn")
+    assert all(w in failed for w in fails) and (bool(failed) == bool(fails)), failed
+    assert all(w in warned for w in warns) and (bool(warned) == bool(warns)), warned
+    assert bool(foreign) == (bool(fails) or force and bool(warns))

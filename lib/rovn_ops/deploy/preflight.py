@@ -1,4 +1,5 @@
-"""The deploy's preflight (who deploys, §10, is protocol.authorize): whether the service is steady, which
+"""The deploy's preflight (who deploys, §10, is protocol.authorize): whether someone else's rollout is in flight
+(the service being unhealthy never blocks: a rollback or a hotfix mends it), which
 migrations the source brings (§3), and which manual snapshots outlived their 90
 days. Each adds a row to the checks table; a failed row refuses the deploy."""
 from __future__ import annotations
@@ -16,23 +17,65 @@ def foreign_in_flight(service: dict) -> str | None:
     change lock (execute re-derives the plan there). A deploy resuming its own rollout
     does not ask (resume.py knows that deployment as ours). None when the service has one
     deployment, PRIMARY and COMPLETED; else the deployments, in one line."""
+    deps = in_flight(service)
+    return ("a deployment is in flight: " + ", ".join(
+        f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}" for d in deps)) if deps else None
+
+
+def in_flight(service: dict) -> list[dict]:
+    """The deployments of a rollout under way: all of them unless the service has one
+    PRIMARY deployment and it COMPLETED."""
     deps = service["deployments"]
-    primary = next((d for d in deps if d["status"] == "PRIMARY"), None)
-    if len(deps) == 1 and primary and primary.get("rolloutState") == "COMPLETED":
-        return None
-    return "a deployment is in flight: " + ", ".join(
-        f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}" for d in deps)
+    if len(deps) == 1 and deps[0]["status"] == "PRIMARY" and deps[0].get("rolloutState") == "COMPLETED":
+        return []
+    return deps
 
 
-def stable(checks: Checks, service: dict) -> None:
-    problems = []
-    foreign = foreign_in_flight(service)
-    if foreign:
-        problems.append(foreign)
-    elif service["runningCount"] != service["desiredCount"]:
-        problems.append(f"running {service['runningCount']} of {service['desiredCount']} desired")
-    checks.add("service stable, no deployment in flight", problems,
-               f"{short_td(service['taskDefinition'])}: {service['runningCount']}/{service['desiredCount']} running")
+def suite_deployments(conn) -> set[str]:
+    """Deployment ids the suite started, as audit_log records them (any outcome: a killed
+    or failed run's deployment is still ours to take over or to replace)."""
+    rows = conn.execute(
+        "SELECT DISTINCT x FROM (SELECT details->>'deployment_id' AS x FROM audit_log UNION ALL "
+        "SELECT details->'deployment'->>'deployment_id' FROM audit_log) d WHERE x IS NOT NULL").fetchall()
+    return {r[0] for r in rows}
+
+
+def stable(checks: Checks, service: dict, *, ours: set[str] = frozenset(), force: bool = False,
+           what: str = "deploy") -> list[dict]:
+    """Two rows. A rollout in flight that the suite did not start blocks (someone else is
+    changing the service), unless `force` (two approvers, recorded). An unhealthy service
+    (running below desired) does not: a rollback or a hotfix is what mends it, and the row
+    says so. Returns the foreign deployments in flight (forced over, or refused)."""
+    deps = service["deployments"]
+    flight = in_flight(service)
+    primary = next((d for d in flight if d["status"] == "PRIMARY"), None)
+    # A PRIMARY of ours (what it replaces still draining) is our own rollout, taken over.
+    foreign = [] if primary and primary["id"] in ours else [d for d in flight if d["id"] not in ours]
+    listed = ", ".join(f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')} ({d['id']})"
+                       for d in foreign)
+    name = "no deployment in flight that the suite did not start"
+    if foreign and force:
+        checks.add(f"{name}: FORCED (two approvers, recorded in audit_log)",
+                   [f"going over {listed}"], rule="§10", warn=True)
+    elif foreign:
+        checks.add(name, [f"a deployment is in flight: {listed}; wait for it to finish (rovn-ops run "
+                          "service_status), or, reviewed by two approvers, -p force=true"], rule="§10")
+    else:
+        checks.add(name, None, ", ".join(f"{d['status']} {short_td(d['taskDefinition'])} {d.get('rolloutState', '')}"
+                                         for d in deps), "§10")
+    if service["runningCount"] < service["desiredCount"]:
+        checks.add("service health", [f"UNHEALTHY: running {service['runningCount']} of {service['desiredCount']} "
+                                      f"desired; the {what} goes ahead: it is the remedy"], rule="§7", warn=True)
+    else:
+        checks.add("service health", None, f"{short_td(service['taskDefinition'])}: {service['runningCount']}/"
+                                           f"{service['desiredCount']} running", "§7")
+    return foreign
+
+
+def forced_over(deployments: list[dict]) -> list[dict]:
+    """What a forced plan names of the deployments it goes over (and its audit row keeps)."""
+    return [{"deployment_id": d["id"], "status": d["status"], "task_definition": short_td(d["taskDefinition"]),
+             "rollout_state": d.get("rolloutState")} for d in deployments]
 
 
 def migrations(checks: Checks, conn, directory: Path, registry: dict) -> engine.Report:

@@ -43,6 +43,7 @@ class Prepared:
     build_from: Source | None
     provenance: provenance.Provenance | None = None
     alarms: list = field(default_factory=list)  # the bake alarms as they stand before the deploy
+    forced_over: list = field(default_factory=list)  # foreign deployments in flight, gone over with force
 
     def _repr_markdown_(self) -> str:
         diff = "\n".join(f"| `{code(k)}` | `{code(a)}` | `{code(b)}` |"
@@ -76,6 +77,7 @@ class Result:
     resumes: list[str] = field(default_factory=list)   # earlier attempts this run finishes
     deployed_at: datetime | None = None                 # update-service: the bake's pre-deploy mark
     alarms: list = field(default_factory=list)          # bake.Alarm, recorded before update-service
+    forced_over: list = field(default_factory=list)     # force=true: the foreign deployments gone over
 
     def details(self) -> dict:
         """What the audit row records of this deploy."""
@@ -85,7 +87,8 @@ class Result:
                 "snapshot": self.snapshot, "deployment_id": self.deployment_id or None,
                 "deployment": self.verdict.as_dict() if self.verdict else None,
                 "rollback": self.rollback, "provenance": self.provenance, "resumes": self.resumes,
-                "bake": [a.as_dict() for a in self.alarms]}
+                "bake": [a.as_dict() for a in self.alarms],
+                "override": {"force": self.forced_over} if self.forced_over else None}
 
     def __repr__(self) -> str:
         lines = [f"image      {self.image_tag}" + (f"  ({self.build})" if self.build else ""),
@@ -138,8 +141,9 @@ class Steps:
         current = self.resuming.base if self.resuming else live
         if self.resuming:  # our own rollout may be in flight: it is taken over, not refused
             checks.add("an unfinished deploy, resumed", None, str(self.resuming), "§10")
+            forced = []
         else:
-            preflight.stable(checks, service)
+            forced = preflight.stable(checks, service, ours=preflight.suite_deployments(self.conn), force=p.force)
         report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
         self.earlier = resume.earlier_migrations(self.conn)
         planned_migrations = [m.name for m in report.files if m.name in report.pending or m.name in self.earlier]
@@ -161,6 +165,8 @@ class Steps:
             scan = image.scan(ctx.client("ecr"), p.repository, tag)
             checks.add(f"image scan below {p.severity_threshold}", scan.problems(p.severity_threshold),
                        scan.summary(), "§9")
+            if scan.warnings():
+                checks.add("image scan current", scan.warnings(), rule="§9", warn=True)
         spec = self.render(current, tag or BUILT)  # a source built before: its image, so a no-op shows
         for name, problems in taskdef.problems(spec).items():
             checks.add(f"task definition: {name}", problems, "", "§8" if "secret" in name else "§9")
@@ -175,10 +181,11 @@ class Steps:
         checks.add("bake alarms before the deploy", [f"{', '.join(firing)} already in ALARM: the bake will require "
                    "its metric to recover against the pre-deploy window"] if firing else None,
                    "none in ALARM", "§5", warn=True)
-        plan = self._plan(current, planned, planned_migrations, build_from, prov)
+        plan = self._plan(current, planned, planned_migrations, build_from, prov, forced)
         if not checks.ok:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
-        return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, prov, alarms)
+        return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, prov, alarms,
+                        plan.changes.get("forced_over", []))
 
     def replan(self) -> Plan:
         """The plan again from the live state (the service, the source as it is now, the
@@ -203,7 +210,7 @@ class Steps:
         return taskdef.render(current, f"{repo_uri}:{tag}", p.cpu, p.memory, env)
 
     def _plan(self, current, changed: dict, pending: list[str], build_from: Source | None,
-              prov: provenance.Provenance | None = None) -> Plan:
+              prov: provenance.Provenance | None = None, forced: list[dict] = ()) -> Plan:
         p = self.p
         image_change = {"from": current.image_tag, "to": p.image_tag or BUILT}
         if build_from is not None:
@@ -217,8 +224,11 @@ class Steps:
                    f"migrations before traffic: {', '.join(pending) or 'none'}",
                    f"rollout watched by deployment id for up to {p.deadline_s:.0f}s, then {p.bake_s:.0f}s of bake")
         touching = self._phi(pending)
-        return Plan("deploy", p.service, changes, summary, 2 if touching else 1,
-                    f"PHI migrations ({', '.join(touching)}), §3" if touching else "",
+        why = [f"PHI migrations ({', '.join(touching)}), §3"] if touching else []
+        if forced:  # the approved plan names what it goes over: another deployment, another hash
+            changes["forced_over"] = preflight.forced_over(forced)
+            why.append("force: over a deployment in flight the suite did not start")
+        return Plan("deploy", p.service, changes, summary, 2 if why else 1, "; ".join(why),
                     lock=change_lock.service(p.cluster, p.service))
 
     def _phi(self, pending: list[str]) -> list[str]:
@@ -230,7 +240,7 @@ class Steps:
 
     # execute -------------------------------------------------------------------
     def execute(self, prepared: Prepared, approval) -> Result:
-        result = self.result = Result(previous=prepared.current,
+        result = self.result = Result(previous=prepared.current, forced_over=prepared.forced_over,
                                       provenance=prepared.provenance.as_dict() if prepared.provenance else None)
         result.resumes = sorted({*self.earlier.values(), *([self.resuming.run_id] if self.resuming else [])})
         try:

@@ -26,13 +26,15 @@ class TaskDefinition:
     arn: str
     spec: dict   # the registerable fields
     tags: dict
+    status: str = "ACTIVE"   # ACTIVE, INACTIVE (deregistered) or DELETE_IN_PROGRESS
 
     @classmethod
     def describe(cls, ecs, ref: str) -> "TaskDefinition":
         out = ecs.describe_task_definition(taskDefinition=ref, include=["TAGS"])
         td = out["taskDefinition"]
         spec = {k: td[k] for k in REGISTERABLE if td.get(k) not in (None, [], {})}
-        return cls(td["taskDefinitionArn"], spec, {t["key"]: t["value"] for t in out.get("tags") or []})
+        return cls(td["taskDefinitionArn"], spec, {t["key"]: t["value"] for t in out.get("tags") or []},
+                   td.get("status", "ACTIVE"))
 
     @property
     def short(self) -> str:

@@ -1,0 +1,103 @@
+"""Issue 21, point 3: the outage paths. Rollback and a hotfix deploy go ahead while the
+service is down (their preflight says it is unhealthy, and that they are the remedy);
+only a rollout in flight that the suite did not start blocks, and `force` goes over it
+with two approvers, recorded in the audit row. A rollback target must be ACTIVE, its
+image in ECR and scanned clean; the default takes the newest verified revision that
+passes, naming those it skipped."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import urllib3
+
+from rovn_ops.sandbox import control
+from tests.conftest import commit_source, rovn_ops
+from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _service, preview_then_execute, previewed
+
+LIVE = "prod-202605270526-ai-competitive-fix"
+REPO = "rovn-passport-api"
+
+
+def _health(fresh) -> tuple[int, str | None]:
+    r = urllib3.request("GET", fresh["health_url"])
+    return r.status, json.loads(r.data).get("version")
+
+
+def test_rollback_goes_ahead_while_tasks_crash_and_says_the_service_is_unhealthy(fresh, aws, evidence_dir):
+    control.scenario(fresh, "tasks_crashing")
+    assert _health(fresh)[0] == 503 and _service(aws)["runningCount"] == 0
+    run = preview_then_execute("-p", "to_revision=rovn-passport-api:288", runbook="rollback")
+    assert run.returncode == 0, run.stdout + run.stderr
+    runs = sorted(evidence_dir.glob("*/*rollback*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    preview = _notebook(json.loads(runs[0].read_text()))
+    assert "UNHEALTHY: running 0 of 3 desired; the rollback goes ahead: it is the remedy" in preview
+    assert _health(fresh) == (200, LIVE) and _service(aws)["runningCount"] == 3
+    [row] = _deploy_rows(fresh["database_url"], action="rollback")
+    assert row["outcome"] == "success" and row["details"]["override"] is None
+
+
+def test_a_hotfix_deploy_goes_ahead_while_tasks_crash(fresh, aws, evidence_dir):
+    control.scenario(fresh, "tasks_crashing")
+    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: worker pool sized to the task\n")
+    commit_source(fresh, "hotfix: the worker pool")
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    assert _health(fresh) == (200, m["facts"]["new_image_tag"]) and _service(aws)["runningCount"] == 3
+    assert "UNHEALTHY: running 0 of 3 desired; the deploy goes ahead" in _notebook(m)
+
+
+def _foreign_rollout(aws) -> str:
+    """Someone else's update-service, outside the suite: a revision whose image was never
+    pushed, on a service without the circuit breaker, so it stays IN_PROGRESS."""
+    ecs = aws("ecs")
+    td = ecs.describe_task_definition(taskDefinition="rovn-passport-api:288")["taskDefinition"]
+    spec = {k: td[k] for k in ("family", "networkMode", "requiresCompatibilities", "cpu", "memory",
+                               "executionRoleArn", "taskRoleArn", "containerDefinitions")}
+    spec["containerDefinitions"][0]["image"] = td["containerDefinitions"][0]["image"].rsplit(":", 1)[0] + ":never-pushed"
+    arn = ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="rovn-prod", service=REPO, taskDefinition=arn, deploymentConfiguration={
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False}, "maximumPercent": 200,
+        "minimumHealthyPercent": 100})
+    return next(d["id"] for d in _service(aws)["deployments"] if d["status"] == "PRIMARY")
+
+
+def test_a_rollout_in_flight_the_suite_did_not_start_blocks_and_force_takes_two_approvers(fresh, aws, evidence_dir):
+    foreign = _foreign_rollout(aws)
+    refused = rovn_ops("run", "rollback", "--quiet", "-p", "to_revision=rovn-passport-api:288")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "a deployment is in flight" in refused.stdout and foreign in refused.stdout
+    assert "-p force=true" in refused.stdout
+    args = previewed("-p", "to_revision=rovn-passport-api:288", "-p", "force=true", runbook="rollback")
+    one = rovn_ops("run", "rollback", "--quiet", *args)
+    assert one.returncode == 3 and "needs 2 distinct approvers" in one.stdout, one.stdout
+    two = rovn_ops("run", "rollback", "--quiet", *[a.replace("approved_by=giles", "approved_by=giles,christian")
+                                                     for a in args])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert _health(fresh) == (200, LIVE)
+    row = _deploy_rows(fresh["database_url"], action="rollback")[-1]
+    assert row["outcome"] == "success" and row["details"]["approvers"] == ["giles", "christian"]
+    assert [d["deployment_id"] for d in row["details"]["override"]["force"]] == [foreign]
+
+
+def test_a_rollback_target_must_be_active_in_ecr_and_scanned_clean(fresh, aws, evidence_dir):
+    ecs, ecr = aws("ecs"), aws("ecr")
+    # audit_log's history: 287 then 288 verified healthy (the seed); then the scenario's deploy of 289
+    control.scenario(fresh, "tasks_crashing")  # the service on 289, crashing
+    # 288's image expired from ECR (a lifecycle policy): the default target skips it, and says why
+    ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageTag": LIVE}])
+    named = rovn_ops("run", "rollback", "--quiet", "-p", "to_revision=rovn-passport-api:288")
+    assert named.returncode == 3 and f"image {REPO}:{LIVE} is not in ECR" in named.stdout, named.stdout
+    assert "the newest verified revision that passes is rovn-passport-api:287" in named.stdout
+    preview = rovn_ops("run", "rollback", "--quiet")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    nb = _notebook(_manifest(evidence_dir, "rollback"))
+    assert "`rovn-passport-api:289` → `rovn-passport-api:287`" in nb
+    assert f"skipped rovn-passport-api:288 ({LIVE}): image {REPO}:{LIVE} is not in ECR" in nb
+    # deregistered (INACTIVE): refused, naming it
+    ecs.deregister_task_definition(taskDefinition=f"{REPO}:287")
+    refused = rovn_ops("run", "rollback", "--quiet")
+    assert refused.returncode == 3, refused.stdout
+    assert "rovn-passport-api:287 is INACTIVE, not ACTIVE" in refused.stdout
+    assert "no revision verified healthy can run" in refused.stdout
