@@ -73,3 +73,32 @@ def test_force_new_deployment_alone_rolls_the_same_revision(fresh, aws):
     ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", forceNewDeployment=True)
     deps = describe(ecs)["deployments"]
     assert len(deps) == 2 and deps[0]["taskDefinition"] == deps[1]["taskDefinition"]
+
+
+def test_a_task_runs_only_if_its_image_does(fresh, aws):
+    """The incident drills' causes (sandbox/image_faults.py): an image missing from ECR
+    fails its tasks with CannotPullContainerError, the circuit breaker trips and rolls
+    back; once rolled back, the service serves the good image again."""
+    ecs, ecr = aws("ecs"), aws("ecr")
+    ecr.batch_delete_image(repositoryName="rovn-passport-api", imageIds=[{"imageTag": "prod-legacy-r287"}])
+    ours = ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
+                              taskDefinition="rovn-passport-api:287")["service"]["deployments"][0]["id"]
+    snaps = [describe(ecs) for _ in range(10)]
+    mine = [d for s in snaps for d in s["deployments"] if d["id"] == ours]
+    assert mine[-1]["rolloutState"] == "FAILED" and mine[-1]["runningCount"] == 0
+    assert any("CannotPullContainerError" in e["message"] for e in snaps[-1]["events"])
+    assert snaps[-1]["taskDefinition"].endswith(":288") and snaps[-1]["runningCount"] == 3
+    body = json.loads(urllib3.request("GET", fresh["health_url"]).data)
+    assert body["version"] == "prod-202605270526-ai-competitive-fix"
+
+
+def test_tasks_crashing_is_the_revisions_fault_and_a_rollback_mends_it(fresh, aws):
+    control.scenario(fresh, "tasks_crashing")
+    ecs = aws("ecs")
+    for _ in range(5):  # ECS keeps starting replacements; the crashing image keeps them from running
+        svc = describe(ecs)
+    assert svc["runningCount"] == 0 and svc["taskDefinition"].endswith(":289")
+    assert urllib3.request("GET", fresh["health_url"]).status == 503
+    roll(ecs, 288, polls=6)
+    assert describe(ecs)["runningCount"] == 3
+    assert urllib3.request("GET", fresh["health_url"]).status == 200

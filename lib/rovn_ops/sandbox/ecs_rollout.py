@@ -11,6 +11,12 @@ rollback deployment to the last completed task definition. With the scenario
 "ecs_update_service_hangs", UpdateService blocks while the scenario is on and then
 fails without updating (a client killed meanwhile never learns of it). Time plays no part:
 only polls advance the simulation, so tests are fast and deterministic.
+
+Whether a task runs is its image's doing (image_faults.py): an image missing from ECR
+(CannotPullContainerError) or one that crashes fails every task of the deployment, in a
+rollout (the circuit breaker trips) and after it: a COMPLETED deployment with fewer
+tasks than desired gets replacements each poll, as ECS's scheduler starts them, and
+they run only if the image does. So a rollback to a good revision mends the service.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from . import bake_incidents, scenarios
+from . import bake_incidents, image_faults, incidents, scenarios
 
 _lock = threading.RLock()
 DEFAULT_CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
@@ -77,16 +83,41 @@ def _step(svc) -> int:
 
 
 def tick(svc) -> None:
-    """Advance one poll of the service's in-flight deployment, if any."""
+    """Advance one poll of the service's in-flight deployment, if any; else replace the
+    tasks a steady deployment is missing."""
     primary = svc.deployments[0] if svc.deployments else None
-    if not primary or primary["rolloutState"] != "IN_PROGRESS":
+    if not primary:
+        return
+    if primary["rolloutState"] != "IN_PROGRESS":
+        if primary["rolloutState"] == "COMPLETED" and primary["runningCount"] < svc.desired_count:
+            _replace_tasks(svc, primary)
+            _sync_counts(svc)
         return
     primary["updatedAt"] = utcnow()
-    if primary.get("_fails"):
-        _tick_failing(svc, primary)
+    why = image_faults.cannot_run(svc.region_name, primary["taskDefinition"])
+    if primary.get("_fails") or why:
+        _tick_failing(svc, primary, why or "Essential container in task exited")
     else:
         _tick_healthy(svc, primary)
     _sync_counts(svc)
+
+
+def _replace_tasks(svc, primary: dict) -> None:
+    """ECS's scheduler starts a replacement for each task that stopped; it runs only if
+    its image does (no circuit breaker here: the deployment completed long ago)."""
+    why = image_faults.cannot_run(svc.region_name, primary["taskDefinition"])
+    missing = svc.desired_count - primary["runningCount"]
+    if why:
+        primary["failedTasks"] = primary.get("failedTasks", 0) + min(missing, _step(svc))
+        message = f"has stopped {min(missing, _step(svc))} running tasks: {why}"
+        if not svc.events or message not in svc.events[0]["message"]:  # ECS throttles repeated events too
+            _event(svc, message)
+        return
+    started = min(missing, _step(svc))
+    primary["runningCount"] += started
+    _event(svc, f"has started {started} tasks.")
+    if primary["runningCount"] >= svc.desired_count:
+        _event(svc, "has reached a steady state.")
 
 
 def _tick_healthy(svc, primary: dict) -> None:
@@ -107,6 +138,7 @@ def _tick_healthy(svc, primary: dict) -> None:
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
     _event(svc, f"deployment {primary['id']} completed.")
     bake_incidents.rollout_completed()
+    incidents.rollout_completed(svc)
     _event(svc, "has reached a steady state.")
 
 
@@ -118,17 +150,18 @@ def _drain(svc, count: int) -> None:
         count -= stop
 
 
-def _tick_failing(svc, primary: dict) -> None:
+def _tick_failing(svc, primary: dict, why: str = "Essential container in task exited") -> None:
     failed = _step(svc)
     primary["failedTasks"] += failed
-    _event(svc, f"deployment {primary['id']}: {failed} tasks failed to start "
-                "(Essential container in task exited).")
+    _event(svc, f"deployment {primary['id']}: {failed} tasks failed to start ({why}).")
+    breaker = (getattr(svc, "deployment_configuration", None) or DEFAULT_CIRCUIT_BREAKER)
     if primary["failedTasks"] < _failure_threshold(svc.desired_count):
         return
+    if not breaker.get("deploymentCircuitBreaker", {}).get("enable"):
+        return  # without the circuit breaker ECS keeps retrying: the rollout stays IN_PROGRESS
     primary["rolloutState"] = "FAILED"
     primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
     _event(svc, f"deployment {primary['id']} deployment failed: tasks failed to start.")
-    breaker = (getattr(svc, "deployment_configuration", None) or DEFAULT_CIRCUIT_BREAKER)
     if not breaker.get("deploymentCircuitBreaker", {}).get("rollback"):
         return
     target = next((d for d in svc.deployments[1:] if d["runningCount"]), None)
@@ -173,6 +206,8 @@ def _install_backend_patches() -> None:
             requested = props.get("task_definition")
             force = props.get("force_new_deployment", False)
             svc = orig_update(self, dict(props, force_new_deployment=False))
+            if props.get("deployment_configuration"):  # moto keeps none of it
+                svc.deployment_configuration = props["deployment_configuration"]
             _sync_counts(svc)  # moto resets counts on update; keep the simulation's
             new_td = self.describe_task_definition(requested).arn if requested else before
             svc.task_definition = before
@@ -214,13 +249,13 @@ def install() -> None:
     _install_response_patches()
 
 
-def primary_task_definition(cluster: str, service: str, region: str, account: str) -> str | None:
-    """The PRIMARY deployment's task definition, read without advancing a poll."""
+def serving_task_definition(cluster: str, service: str, region: str, account: str) -> str | None:
+    """The task definition of the tasks that answer requests, read without advancing a
+    poll: the PRIMARY deployment's once it has running tasks, else the newest one still
+    running (an old deployment draining); None when no task runs."""
     from moto.ecs.models import ecs_backends
 
     with _lock:
-        backend = ecs_backends[account][region]
-        svc = backend.services.get(f"{cluster}:{service}")
-        if not svc or not svc.deployments:
-            return None
-        return svc.deployments[0]["taskDefinition"]
+        svc = ecs_backends[account][region].services.get(f"{cluster}:{service}")
+        running = [d for d in (svc.deployments if svc else []) if d["runningCount"] > 0]
+        return running[0]["taskDefinition"] if running else None

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from . import scenarios
+from . import image_faults, scenarios
 
 
 class Sink:
@@ -36,7 +36,7 @@ class Sink:
 
 
 class Handler(BaseHTTPRequestHandler):
-    version_of_primary: Callable[[], str | None]
+    serving_version: Callable[[], str | None]   # the running tasks' image tag; None: none runs
     db_status: Callable[[], str]
     sink: Sink
     reset: Callable[..., dict]
@@ -63,11 +63,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/health":
-            if scenarios.active("health_down") or scenarios.active("tasks_crashing"):
+            # Answered by the service's running tasks, as the ALB routes it: none running, no answer
+            # but the ALB's 503; an image whose /health handler is broken answers 500 (image_faults).
+            version = self.serving_version()
+            if scenarios.active("health_down") or version is None:
                 return self._reply(503, {"status": "unavailable"})
+            if image_faults.health_broken(version):
+                return self._reply(500, {"status": "error", "version": version,
+                                         "error": "AttributeError: 'NoneType' object has no attribute 'ping'"})
             db = self.db_status()  # the running tasks' database credentials still log in
             return self._reply(200 if db == "ok" else 503, {"status": "ok" if db == "ok" else "unavailable",
-                                                            "version": self.version_of_primary(), "db": db})
+                                                            "version": version, "db": db})
         if self.path == "/_sandbox/posts":
             return self._reply(200, self.sink.posts)
         if self.path == "/_sandbox/scenario":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 
 ACCOUNT = "123456789012"
@@ -256,6 +257,7 @@ def write_canary_first_run(sb) -> None:
 def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
     w = Writer(sb)
     deploy = _deploy(w, deploy_minute)
+    _BAD_REVISIONS.add(deploy["new_task_definition"])
     w.telemetry(bad_deploy(deploy_minute), seed=2)
     w.alarm("rovn-prod-alb-5xx-rate", deploy_minute + 8, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w),
@@ -277,7 +279,14 @@ def write_db_saturation(sb) -> None:
 
 
 def write_tasks_crashing(sb) -> None:
+    """Revision 289, deployed 9 minutes ago, crashes: from minute -6 its tasks are OOM-killed
+    and every replacement exits soon after it starts (the image's fault, image_faults.py),
+    so a rollback to 288 brings the tasks and /health back."""
+    from . import image_faults
+
     w = Writer(sb)
+    deploy = _deploy(w, -9, "worker-pool")
+    image_faults.crash(deploy["new_image_tag"])
     w.telemetry(tasks_crashing(), seed=4)
     _stop_tasks(w, -6)
     w.alarm("rovn-prod-ecs-running-below-desired", -5, "Threshold Crossed: 1 datapoint was less than 3")
@@ -285,9 +294,77 @@ def write_tasks_crashing(sb) -> None:
     w.sentry([_background_issue(w)])
 
 
-def _deploy(w: Writer, minute: int) -> dict:
-    """A deploy as the deploy runbook leaves it: a new revision rolled out in ECS (through
-    the rollout simulator), its image in ECR, and its audit_log row."""
+def write_image_missing(sb) -> None:
+    """Revision 289, deployed three hours ago and healthy since, loses its image: an ECR
+    lifecycle policy expired the tag 12 minutes ago, then Fargate retired the tasks 5
+    minutes ago (platform maintenance, as AWS does) and no replacement can pull the
+    image (CannotPullContainerError). A rollback to 288, whose image is there, mends it."""
+    w = Writer(sb)
+    deploy = _deploy(w, -200, "lifecycle-expired")
+    w.client("ecr").batch_delete_image(repositoryName=w.world["ecr"]["repository"],
+                                       imageIds=[{"imageTag": deploy["new_image_tag"]}])
+    w.telemetry(Shape(running=lambda m: 0 if m >= -5 else 3, error_share=lambda m: 0.0 if m >= -5 else 0.001,
+                      elb_error_share=lambda m: 1.0 if m >= -5 else 0.0), seed=5)  # no container, no app log
+    _stop_tasks(w, -5, "Task stopped: CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                       f"failed to resolve ref {deploy['new_image']}: not found")
+    w.alarm("rovn-prod-ecs-running-below-desired", -4, "Threshold Crossed: 1 datapoint was less than 3")
+    w.sentry([_background_issue(w)])
+
+
+def write_canary_failing(sb) -> None:
+    """Revision 289, deployed 12 minutes ago, serves requests (the ALB's 5xx rate stays at its
+    usual 0.1%) but its /health handler is broken (500): the §5 canary fails while the
+    ALB is fine. A rollback to 288 mends /health."""
+    from . import image_faults
+
+    w = Writer(sb)
+    deploy = _deploy(w, -12, "health-refactor")
+    image_faults.break_health(deploy["new_image_tag"])
+    w.telemetry(quiet(), seed=6)
+    w.sentry([_background_issue(w)])
+
+
+SHIFT_SLOT_KEY = ("0013_shift_requests_slot_key.sql",
+                  "CREATE UNIQUE INDEX IF NOT EXISTS shift_requests_slot_key ON shift_requests "
+                  "(facility_id, starts_at, role);\n")
+
+
+def write_bad_deploy_migration(sb) -> None:
+    """bad_deploy, whose deploy also ran a migration the older image cannot be trusted on
+    (a UNIQUE index: its INSERTs may be rejected), as the deploy runbook applies it. §7's
+    path: reverse the migration, then roll back."""
+    w = Writer(sb)
+    _BAD_REVISIONS.add(_deploy(w, -20, "shift-dedupe", migrations=[SHIFT_SLOT_KEY])["new_task_definition"])
+    w.telemetry(bad_deploy(-20), seed=7)
+    w.alarm("rovn-prod-alb-5xx-rate", -12, "Threshold Crossed: 5 datapoints were greater than 1%")
+    w.sentry([_background_issue(w)])
+
+
+def _migrate(w: Writer, migrations: list[tuple[str, str]], run_id: str) -> list[str]:
+    """The deploy's migrations: committed and pushed in the source checkout (the release
+    shipped them), then applied through the engine as the deploy applies them."""
+    from ..migrations import engine, phi
+    from .. import paths
+    from . import github
+    import psycopg
+
+    for name, sql in migrations:
+        (w.sb.migrations_dir / name).write_text(sql)
+    github.git(w.sb.source_dir, "add", "-A")
+    github.git(w.sb.source_dir, "commit", "-q", "-m", "release: " + ", ".join(n for n, _ in migrations))
+    github.git(w.sb.source_dir, "push", "-q", "origin", "main")
+    actor = engine.Actor(f"arn:aws:iam::{ACCOUNT}:user/claude-deploy", "sandbox-scenario", run_id)
+    with psycopg.connect(w.sb.admin_db_url, autocommit=True) as conn:
+        done = engine.apply(conn, w.sb.migrations_dir, actor=actor, approvers=["giles"],
+                            registry=phi.load_registry(paths.project_path(w.sb.defaults["phi_registry"])))
+    return done.names
+
+
+def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
+            migrations: list[tuple[str, str]] = ()) -> dict:
+    """A deploy as the deploy runbook leaves it: its migrations applied, a new revision
+    rolled out in ECS (through the rollout simulator), its image in ECR, and its
+    audit_log row."""
     from .. import audit
     from .world import image_manifest
     import psycopg
@@ -296,7 +373,7 @@ def _deploy(w: Writer, minute: int) -> dict:
     ecs = w.client("ecs")
     current = ecs.describe_services(cluster=ecs_spec["cluster"], services=[ecs_spec["service"]])["services"][0]
     previous = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
-    tag = "prod-" + w.at(minute).strftime("%Y%m%d%H%M%S") + "-credential-verify"
+    tag = "prod-" + w.at(minute).strftime("%Y%m%d%H%M%S") + f"-{suffix}"
     w.client("ecr").put_image(repositoryName=w.world["ecr"]["repository"], imageTag=tag,
                               imageManifest=image_manifest(tag))
     spec = {k: previous[k] for k in ("family", "networkMode", "requiresCompatibilities", "cpu", "memory",
@@ -312,14 +389,23 @@ def _deploy(w: Writer, minute: int) -> dict:
         if len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED":
             break
     _backdate_service(w, minute, len(_service(w).events) - events_before)
+    run_id = w.at(minute).strftime("%Y%m%dT%H%M%SZ") + "-deploy-scenario"
     details = {"at": w.at(minute).isoformat(), "previous_task_definition": previous["taskDefinitionArn"],
                "previous_image_tag": old_image.rsplit(":", 1)[-1], "new_task_definition": new["taskDefinitionArn"],
-               "new_image_tag": tag, "migrations": [], "approvers": ["giles"], "sandbox_history": True}
+               "new_image_tag": tag, "migrations": _migrate(w, list(migrations), run_id) if migrations else [],
+               "approvers": ["giles"], "sandbox_history": True}
     with psycopg.connect(w.sb.admin_db_url, autocommit=True) as conn:
         audit.append(conn, actor=f"arn:aws:iam::{ACCOUNT}:user/claude-deploy", action="deploy",
-                     target=ecs_spec["service"], outcome="success",
-                     run_id=w.at(minute).strftime("%Y%m%dT%H%M%SZ") + "-deploy-scenario", details=details)
-    return details
+                     target=ecs_spec["service"], outcome="success", run_id=run_id, details=details)
+    return details | {"new_image": spec["containerDefinitions"][0]["image"]}
+
+
+def _live_tag(w: Writer) -> str:
+    """The image tag of the revision the service runs now."""
+    from moto.ecs.models import ecs_backends
+
+    td = ecs_backends[ACCOUNT][w.world["region"]].describe_task_definition(_service(w).task_definition)
+    return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
 
 
 def _service(w: Writer):
@@ -342,8 +428,9 @@ def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
             e["createdAt"] = when + timedelta(seconds=20 * i)
 
 
-def _stop_tasks(w: Writer, minute: int) -> None:
-    """Every task of the service exits (OOM) and ECS cannot keep replacements up."""
+def _stop_tasks(w: Writer, minute: int, why: str = "Essential container in task exited "
+                                                 "(exit code 137, OutOfMemoryError: container killed).") -> None:
+    """Every task of the service stops, and (the image's fault) no replacement stays up."""
     from . import ecs_rollout
 
     with ecs_rollout._lock:
@@ -353,17 +440,17 @@ def _stop_tasks(w: Writer, minute: int) -> None:
             dep["failedTasks"] = dep.get("failedTasks", 0) + 9
         ecs_rollout._sync_counts(svc)
         for i, stopped in enumerate((3, 3, 3)):
-            ecs_rollout._event(svc, f"has stopped {stopped} running tasks: Essential container in task exited "
-                                    "(exit code 137, OutOfMemoryError: container killed).")
+            ecs_rollout._event(svc, f"has stopped {stopped} running tasks: {why}")
             svc.events[0]["createdAt"] = w.moto_at(minute + 2 * i)
 
 
 def write_hostile_strings(sb) -> None:
     """tasks_crashing (a P0, so a post-mortem is drafted), every string from the world hostile:
     error log lines, Sentry titles, an alarm's reason and an ECS service event."""
-    from . import ecs_rollout
+    from . import ecs_rollout, image_faults
 
     w = Writer(sb)
+    image_faults.crash(_live_tag(w))  # the running revision crashes, so the service stays down
     shape = tasks_crashing()
     shape.error_logs = lambda m: list(HOSTILE) if -8 <= m < -6 else []
     w.telemetry(shape, seed=5)
@@ -374,9 +461,14 @@ def write_hostile_strings(sb) -> None:
     w.sentry([_issue(16 + i, f"{t} in app.views", "new", w.at(-30), w.at(-1), 40 + i) for i, t in enumerate(HOSTILE)])
 
 
-WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
-           "tasks_crashing": write_tasks_crashing,
-           "hostile_strings": write_hostile_strings}
+WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run,
+           "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
+           "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
+           "image_missing": write_image_missing, "canary_failing": write_canary_failing,
+           "bad_deploy_migration": write_bad_deploy_migration}
+
+
+_LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service
 
 
 
@@ -384,8 +476,43 @@ def install(sandbox) -> None:
     """Switching an incident scenario on writes it into this sandbox's world."""
     from . import scenarios
 
+    _LIVE["sandbox"] = sandbox
     for name, write in WRITERS.items():
         scenarios.on_activate(name, lambda write=write: write(sandbox))
+
+
+def rollout_completed(svc) -> None:
+    """While an incident is on, the telemetry follows the service, as the agents publish it:
+    when a rollout completes (a rollback, a hotfix) its tasks serve, so this minute's
+    Container Insights counts and the ALB's requests are published, with the 5xx share of
+    the revision now serving (the bad deploy's 4%, else none). The bake and a later
+    triage read them. Called by the ECS simulator, inside moto."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.utils import utcnow
+
+    from . import scenarios
+
+    sb = _LIVE.get("sandbox")
+    if sb is None or not set(scenarios.current()) & set(WRITERS):
+        return
+    ids, now = Writer.ids(SimpleNamespace(sb=sb, world=sb.world)), utcnow()
+    requests = REQUESTS_PER_MINUTE
+    share = 0.04 if svc.task_definition in _BAD_REVISIONS else 0.0  # a healthy minute: none to speak of
+    put = cloudwatch_backends[ACCOUNT][sb.world["region"]].put_metric_data
+    ecs = [{"Name": "ClusterName", "Value": ids["cluster"]}, {"Name": "ServiceName", "Value": ids["service"]}]
+    alb = [{"Name": "LoadBalancer", "Value": ids["load_balancer"]}]
+    put("ECS/ContainerInsights", [{"MetricName": "RunningTaskCount", "Value": svc.running_count, "Timestamp": now,
+                                   "Dimensions": ecs},
+                                  {"MetricName": "DesiredTaskCount", "Value": svc.desired_count, "Timestamp": now,
+                                   "Dimensions": ecs}])
+    put("AWS/ApplicationELB", [{"MetricName": "RequestCount", "Value": requests, "Timestamp": now, "Dimensions": alb},
+                               {"MetricName": "HTTPCode_Target_5XX_Count", "Value": round(requests * share),
+                                "Timestamp": now, "Dimensions": alb},
+                               {"MetricName": "HTTPCode_ELB_5XX_Count", "Value": 0, "Timestamp": now,
+                                "Dimensions": alb}])
+
+
+_BAD_REVISIONS: set[str] = set()  # task definitions whose code returns 5xx (bad_deploy's)
 
 
 def clear() -> None:
@@ -393,3 +520,4 @@ def clear() -> None:
 
     SENTRY_ISSUES.clear()
     synthetics_sim.RUNS.clear()
+    _BAD_REVISIONS.clear()

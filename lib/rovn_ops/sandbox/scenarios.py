@@ -17,13 +17,20 @@ KNOWN = {
     # incidents (incidents.py): metrics, logs, alarms and Sentry issues written over the last two hours
     "bad_deploy": "a deploy 20 minutes ago (audit_log, ECS); 5xx at ~4% from 3 minutes after it",
     "db_saturation": "RDS CPU at 95% for the last 15 minutes, connections climbing, then 5xx",
-    "tasks_crashing": "running 0 of desired for the last 6 minutes (OOM kills); /health answers 503",
+    "tasks_crashing": "revision 289, deployed 9 minutes ago, crashes (OOM): 0 of 3 running for 6 minutes, /health "
+                      "503; a rollback to 288 mends it",
     "quiet": "two hours of ordinary traffic: nothing wrong",
     "phi_logged": "ordinary traffic, but the app logs CRITICAL and FATAL lines and lines carrying PHI "
                   "(an NPI, an SSN, a patient's name with a DOB)",
     "canary_first_run": "the health canary rovn-prod-health was just created: its first check is RUNNING",
     "hostile_strings": "tasks_crashing, with script and Markdown injections in log lines, Sentry titles, an alarm "
                        "reason and an ECS event",
+    "image_missing": "revision 289's image expired from ECR; its tasks, retired 5 minutes ago, cannot be replaced "
+                     "(CannotPullContainerError); a rollback to 288 mends it",
+    "canary_failing": "revision 289, deployed 12 minutes ago, serves requests but its /health answers 500: the "
+                      "canary fails while the ALB is fine; a rollback to 288 mends it",
+    "bad_deploy_migration": "bad_deploy, whose deploy also ran 0013 (a UNIQUE index the older image cannot be "
+                            "trusted on): §7's path, the reversal then the rollback",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
     "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",

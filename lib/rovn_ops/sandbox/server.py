@@ -99,7 +99,7 @@ class Sandbox:
         db.start()  # PostgreSQL boots while moto is seeded
         facts = self._seed()
         handler = type("H", (httpd.Handler,), {
-            "version_of_primary": staticmethod(self.version_of_primary),
+            "serving_version": staticmethod(self.serving_version),
             "db_status": staticmethod(self.captures.db_status),
             "sink": httpd.Sink(self.dir / "sink.jsonl"), "reset": staticmethod(self.reset)})
         self.sink = handler.sink
@@ -216,11 +216,12 @@ class Sandbox:
         backend = secretsmanager_backends["123456789012"][self.world["region"]]
         return backend.get_secret_value(self.world["github"]["token_secret"], None, "AWSCURRENT")["SecretString"]
 
-    def version_of_primary(self) -> str | None:
+    def serving_version(self) -> str | None:
+        """The image tag of the tasks that answer requests (None: no task runs)."""
         from . import ecs_rollout
 
         ecs = self.world["ecs"]
-        arn = ecs_rollout.primary_task_definition(ecs["cluster"], ecs["service"],
+        arn = ecs_rollout.serving_task_definition(ecs["cluster"], ecs["service"],
                                                   self.world["region"], "123456789012")
         return self._image_tag(arn) if arn else None
 
@@ -236,7 +237,7 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from . import incidents, scenarios, world_snapshot
+        from . import image_faults, incidents, scenarios, world_snapshot
 
         steps: dict[str, float] = {}
 
@@ -248,6 +249,7 @@ class Sandbox:
         with self.reset_lock:
             scenarios.clear()
             incidents.clear()
+            image_faults.clear()
             self.sink.clear()
             if full:
                 step("seed moto", self._reseed_moto)

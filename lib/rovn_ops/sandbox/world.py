@@ -43,7 +43,9 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     region = world["region"]
     c = lambda svc: _client(endpoint, region, svc)  # noqa: E731
     _seed_iam(c("iam"), world["iam_users"], credentials)
-    repo_uri = _seed_ecr(c("ecr"), world["ecr"], endpoint, region)
+    # The recent revisions' images are still in ECR (ECS pulls only what is there: image_faults.py).
+    recent = [{"tag": f"prod-legacy-r{rev}"} for rev in range(world["ecs"]["revision"] - 3, world["ecs"]["revision"])]
+    repo_uri = _seed_ecr(c("ecr"), {**world["ecr"], "tags": recent + world["ecr"]["tags"]}, endpoint, region)
     secret_arns = _seed_secrets(c("secretsmanager"), world["secrets"])
     for name in world.get("integration_secrets", []):  # tokens runbooks read (Sentry, PagerDuty), unrotated
         c("secretsmanager").create_secret(Name=name, SecretString=pysecrets.token_urlsafe(32))

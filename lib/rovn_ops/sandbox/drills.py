@@ -1,0 +1,121 @@
+"""Incident drills: what on-call does, end to end, against the sandbox, timed.
+
+    inject the scenario -> `rovn-ops run incident_triage --json` -> for each command it
+    names (the next command, then the rest of the path): its preview, then the exact
+    command the preview printed, approved -> /health answers 200 from the good revision
+
+Each step runs the real CLI in a subprocess, as on-call types it; nothing here reaches
+into the suite's code. The time from injection to /health 200 is measured against
+§7's ~3-minute RTO, in sandbox time: the sandbox's polls advance its simulators (an
+ECS rollout takes a few polls, `poll_min` 0.05 s, not minutes), so the figure is the
+suite's own overhead plus the simulated work, compressed as the sandbox compresses it.
+Used by tests/scenarios/test_drills.py and bench/drills.py."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import urllib3
+
+from . import control
+
+RTO_S = 180.0  # §7: "RTO ~3 minutes from decision to traffic"
+# Every scenario that breaks the service, and the image /health serves once it is mended.
+GOOD = "prod-202605270526-ai-competitive-fix"
+DRILLS = ("tasks_crashing", "image_missing", "canary_failing", "bad_deploy", "bad_deploy_migration")
+
+
+@dataclass
+class Step:
+    command: str
+    exit_code: int
+    seconds: float
+    outcome: str = ""
+
+
+@dataclass
+class Drill:
+    scenario: str
+    triage: dict = field(default_factory=dict)    # incident_triage --json
+    steps: list[Step] = field(default_factory=list)
+    health: tuple[int, str | None] = (0, None)
+    seconds: float = 0.0                          # injection to /health 200
+
+    @property
+    def within_rto(self) -> bool:
+        return self.health[0] == 200 and self.seconds <= RTO_S
+
+    def line(self) -> str:
+        return (f"drill {self.scenario}: {self.triage.get('summary', {}).get('headline', '?')}; "
+                f"{len(self.steps)} commands; /health {self.health[0]} {self.health[1]} after "
+                f"{self.seconds:.1f}s (RTO {RTO_S:.0f}s: {'met' if self.within_rto else 'MISSED'})")
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rovn_ops.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+
+
+def health(sandbox: dict) -> tuple[int, str | None]:
+    resp = urllib3.request("GET", sandbox["health_url"], timeout=5, retries=False)
+    try:
+        return resp.status, json.loads(resp.data).get("version")
+    except ValueError:
+        return resp.status, None
+
+
+def _json(run: subprocess.CompletedProcess) -> dict:
+    try:
+        return json.loads(run.stdout)
+    except ValueError:
+        raise AssertionError(f"not one JSON object (exit {run.returncode}): {run.stdout}{run.stderr}") from None
+
+
+def _args(command: str) -> list[str]:
+    words = shlex.split(command)
+    assert words[:2] == ["rovn-ops", "run"], command
+    return words[1:]
+
+
+def carry_out(command: str, approver: str, drill: Drill) -> None:
+    """A printed command: its preview, then the command the preview printed, approved."""
+    t = time.monotonic()
+    preview = cli(*_args(command), "--json", "--quiet")
+    report = _json(preview)
+    drill.steps.append(Step(command, preview.returncode, time.monotonic() - t, report["outcome"]))
+    if report["outcome"] != "preview" or not report.get("confirm_command"):
+        raise AssertionError(f"{command}: expected a preview, got {report['outcome']}: {report.get('error')}")
+    confirm = report["confirm_command"].replace("<approver>", approver)
+    t = time.monotonic()
+    done = cli(*_args(confirm), "--json", "--quiet")
+    drill.steps.append(Step(confirm, done.returncode, time.monotonic() - t, _json(done)["outcome"]))
+    if done.returncode != 0:
+        raise AssertionError(f"{confirm}: exit {done.returncode}: {done.stdout}{done.stderr}")
+
+
+def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: tuple[str, ...] = (),
+        good: str = GOOD, wait_s: float = 30) -> Drill:
+    """One drill on a fresh world (the caller resets it)."""
+    drill = Drill(scenario)
+    start = time.monotonic()
+    control.scenario(sandbox, scenario)
+    triage = cli("run", "incident_triage", "--json", "--quiet", *triage_args)
+    drill.triage = _json(triage)
+    drill.steps.append(Step("rovn-ops run incident_triage", triage.returncode, time.monotonic() - start,
+                            drill.triage["outcome"]))
+    summary = drill.triage["summary"]
+    for command in [summary["next_command"], *summary.get("then", [])] if summary.get("next_command") else []:
+        carry_out(command, approver, drill)
+    deadline = time.monotonic() + wait_s
+    while True:
+        drill.health = health(sandbox)
+        if drill.health == (200, good) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    drill.seconds = time.monotonic() - start
+    return drill

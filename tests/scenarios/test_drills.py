@@ -1,0 +1,70 @@
+"""Issue 21, point 4: incident drills. For each sandbox scenario that breaks the service,
+what on-call does, end to end, through the CLI (sandbox/drills.py): `incident_triage
+--json` (severity, cause and the exact next command in its summary), each command it
+names, previewed then executed as its preview printed, then /health answering 200 from
+the good revision. The faults are causal (sandbox/image_faults.py: the running
+revision's image crashes, is missing from ECR, or breaks /health), so the remedy is
+what mends them. Each drill prints its time from injection to /health 200, against
+§7's ~3-minute RTO (sandbox time: the simulators advance per poll)."""
+from __future__ import annotations
+
+import pytest
+
+from rovn_ops.sandbox import drills
+
+# scenario -> (severity, cause, the runbooks the path takes): every §5 alarm and §6 outage class
+PATHS = {
+    "tasks_crashing": ("P0", "deploy", ["rollback"]),          # §5 ECS running tasks < desired
+    "image_missing": ("P0", "image", ["rollback"]),            # tasks stop: CannotPullContainerError
+    "canary_failing": ("P0", "deploy", ["rollback"]),          # §5 canary on /health, the ALB fine
+    "bad_deploy": ("P1", "deploy", ["rollback"]),              # §5 5xx > 1% / 5 min
+    "bad_deploy_migration": ("P1", "deploy", ["migration_reversal", "rollback"]),  # §7: reversal, then rollback
+}
+
+
+@pytest.mark.parametrize("scenario", drills.DRILLS)
+def test_drill(scenario, fresh, evidence_dir):
+    severity, cause, path = PATHS[scenario]
+    drill = drills.run(fresh, scenario)
+    print(drill.line())  # the drill's time to healthy, in the test log
+    summary = drill.triage["summary"]
+    assert drill.triage["exit_code"] == 4 and drill.triage["outcome"] == "attention"  # P0/P1: attention
+    assert summary["severity"] == severity and summary["cause"] == cause
+    assert summary["headline"].startswith(f"{severity} · ") and summary["next_command"] in summary["headline"]
+    assert drill.triage["next_step"] == summary["next_command"]
+    executed = [s.command.split()[2] for s in drill.steps[1:] if "confirm=true" in s.command]
+    assert executed == path, [s.command for s in drill.steps]
+    assert all(s.exit_code == 0 for s in drill.steps[1:]), [(s.command, s.exit_code) for s in drill.steps]
+    assert drill.health == (200, drills.GOOD) and drill.within_rto, drill.line()
+
+
+def test_after_the_drill_triage_does_not_recommend_the_rollback_again(fresh, evidence_dir):
+    """75 s after a successful rollback, triage still printed `rollback … :288` (issue 21)."""
+    drills.run(fresh, "tasks_crashing")
+    again = drills._json(drills.cli("run", "incident_triage", "--json", "--quiet"))
+    text = again["summary"]["explanation"]
+    assert "Already undone: the rollback to rovn-passport-api:288" in text and "do not roll back again" in text
+    assert not any("rollback" in c for c in [again["summary"]["next_command"] or "", *again["summary"]["then"]])
+    assert "service_status" not in (again["summary"]["next_command"] or "")
+
+
+def test_the_verdict_leaves_the_notebook(fresh, evidence_dir, tmp_path):
+    """Issue 21, point 6: one line on stdout, the same fields in --json (its summary was {}),
+    the GitHub step summary's heading, and exit 4 (attention) for a P0."""
+    from rovn_ops.sandbox import control
+    from tests.conftest import rovn_ops
+
+    control.scenario(fresh, "tasks_crashing")
+    steps = tmp_path / "step-summary.md"
+    run = rovn_ops("run", "incident_triage", "--quiet", env={"GITHUB_ACTIONS": "true",
+                                                             "GITHUB_STEP_SUMMARY": str(steps)})
+    line = ("P0 · 0 of 3 tasks running · next: rovn-ops run rollback --env sandbox "
+            "-p to_revision=rovn-passport-api:288")
+    assert run.returncode == 4 and run.stdout.splitlines()[1] == line, run.stdout
+    assert steps.read_text().startswith(f"### incident_triage: {line} (exit 4)")
+    assert "::error title=incident_triage attention::" in run.stderr
+    as_json = drills._json(rovn_ops("run", "incident_triage", "--quiet", "--json"))
+    assert as_json["exit_code"] == 4 and as_json["summary"]["headline"] == line
+    assert {k: as_json["summary"][k] for k in ("severity", "cause", "next_command")} == {
+        "severity": "P0", "cause": "deploy",
+        "next_command": "rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288"}
