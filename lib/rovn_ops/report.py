@@ -37,35 +37,43 @@ class Report:
         summary = dict(manifest.get("summary") or {})
         reason, next_step = split_next(manifest.get("error") or "")
         if manifest.get("outcome") == "attention" and not reason:
-            reason = "; ".join(summary.get("problems") or []) or "the verdict needs attention"
+            reason = summary.get("rule") or "; ".join(summary.get("problems") or []) or "the verdict needs attention"
         html = next((directory / f["path"] for f in manifest.get("files", []) if f["kind"] == "html"), None)
         approved = next((a.get("plan_hash") for a in manifest.get("approvals", [])), None)
         return cls(run_id=manifest["run_id"], runbook=manifest.get("runbook", ""), outcome=manifest["outcome"],
                    exit_code=exit_code, plan_hash=manifest.get("plan_hash") or approved, notebook=notebook, html=html,
                    summary=summary, confirm_command=manifest.get("confirm_command"), reason=reason,
-                   next_step=next_step or summary.get("triage_command")
+                   next_step=next_step or summary.get("next_command") or summary.get("triage_command")
                    or NEXT_BY_OUTCOME.get(manifest["outcome"], ""))
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    @property
+    def headline(self) -> str:
+        """A runbook's verdict in one line (triage: `P0 · 0 of 3 tasks running · next: …`), or ""."""
+        return str(self.summary.get("headline") or "")
+
     def lines(self) -> list[str]:
         """The human summary, between the `run …` line and the `evidence:` line, for a
-        terminal: a value's control characters and ANSI sequences shown, never obeyed."""
+        terminal: a value's control characters and ANSI sequences shown, never obeyed; a
+        runbook's one-line verdict (its `headline`) comes first."""
         from .escape import terminal
 
         return [terminal(line) for line in self._lines()]
 
     def _lines(self) -> list[str]:
+        rest = {k: v for k, v in self.summary.items() if k != "headline"}
+        head = [self.headline] if self.headline else []
         if self.outcome == "preview":
             out = [f"preview only: nothing was changed. plan hash {self.plan_hash}"]
             if self.confirm_command:
                 out += ["to execute exactly this plan (name the approvers):", f"  {self.confirm_command}"]
-            return out + summary_lines(self.summary)
+            return head + out + summary_lines(rest)
         if self.ok:
-            return summary_lines(self.summary)
-        return [f"reason: {self.reason}", f"next: {self.next_step}"] + summary_lines(self.summary)
+            return head + summary_lines(rest)
+        return head + [f"reason: {self.reason}", f"next: {self.next_step}"] + summary_lines(rest)
 
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "runbook": self.runbook, "outcome": self.outcome,
@@ -79,14 +87,14 @@ class Report:
         """The GitHub Actions step summary (GitHub-flavoured Markdown)."""
         from .escape import code, markdown as md
 
-
-        head = f"### {md(self.runbook)}: {md(self.outcome)}" + ("" if self.ok else f" (exit {self.exit_code})")
+        head = (f"### {md(self.runbook)}: {md(self.headline or self.outcome)}"
+                + ("" if self.ok else f" (exit {self.exit_code})"))
         def span(v) -> str:  # a code span in a table cell: its pipes escaped too (GFM)
             return "`" + code(v).replace("|", "\\|") + "`"
 
         rows = [("run id", span(self.run_id))]
         rows += [("plan hash", span(self.plan_hash))] if self.plan_hash else []
-        rows += [(md(k), span(v)) for k, v in pairs(self.summary)]
+        rows += [(md(k), span(v)) for k, v in pairs(self.summary) if k != "headline"]
         rows += [("reason", md(self.reason)), ("next", md(self.next_step))] if not self.ok else []
         rows += [("evidence", span(self.notebook))]
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)

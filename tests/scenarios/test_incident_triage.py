@@ -24,9 +24,10 @@ def _closed_today() -> list[str]:
     return ["-p", f"business_days={other}"]
 
 
-def _triage(*args: str):
+def _triage(*args: str, code: int = 4):
+    """An incident (P0, P1) is outcome `attention`, exit 4; no incident, 0."""
     run = rovn_ops("run", "incident_triage", "--quiet", *args)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == code, run.stdout + run.stderr
     return run
 
 
@@ -147,7 +148,8 @@ def test_log_lines_are_scrubbed_in_the_notebook_the_html_and_the_post_mortem(fre
 
 def test_quiet_is_no_incident_and_posts_nothing(fresh, evidence_dir):
     control.scenario(fresh, "quiet")
-    _triage(*ALWAYS_OPEN)
+    run = _triage(*ALWAYS_OPEN, code=0)
+    assert run.stdout.splitlines()[1] == "No incident · next: nothing"
     m = _manifest(evidence_dir)
     assert m["facts"]["triage"]["severity"] == "none" and m["facts"]["triage"]["incident_id"] is None
     assert control.posts(fresh) == [] and _incident_rows(fresh["database_url"]) == []

@@ -121,8 +121,50 @@ def test_a_deploy_that_ran_migrations_gets_the_section_7_path():
     assert story.commands == [
         "rovn-ops run migration_reversal --env sandbox -p migration=0014_b.sql",
         "rovn-ops run migration_reversal --env sandbox -p migration=0013_a.sql",
-        "rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288 -p migrations_reviewed=true"]
+        "rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288"]  # a parameter rollback has
     assert "never roll back the task first" in story.explanation
+
+
+def _rolled_back(minute: int) -> Change:
+    return Change(9, END + timedelta(minutes=minute), "rollback", "rovn-passport-api", "success", "run-9", {
+        "from_task_definition": "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:289",
+        "to_task_definition": "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:288"})
+
+
+def test_a_rollback_that_already_ran_is_never_recommended_again():
+    """Issue 21: 75 s after a successful rollback triage still printed `rollback … :288`."""
+    f = _findings(error=lambda m: 4.0 if m >= -17 else 0.1, changes=[_deploy(-20), _rolled_back(-1)])
+    f.service["taskDefinition"] = "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:288"
+    story = _story(f)
+    assert story.suspect == "deploy" and not story.rollback_suggested
+    assert not any("rollback" in c for c in story.commands) and "Already undone" in story.explanation
+    assert story.commands == ["rovn-ops run incident_triage --env sandbox"]  # recovered: confirm, then write up
+    f.health = Health("http://h/health", False, 503, None, "")  # not recovered: no command to loop on either
+    assert _story(f).commands == [] and "still unhealthy" in _story(f).explanation
+
+
+@pytest.mark.parametrize("kw", [
+    {"error": lambda m: 2.0 if m >= -12 else 0.1, "cpu": lambda m: 95 if m >= -15 else 30},  # database
+    {"running": 0}, {"error": lambda m: 4.0 if m >= -17 else 0.1}, {"health_ok": False}])  # tasks, unknown
+def test_triage_never_sends_on_call_to_service_status(kw):
+    """service_status points at incident_triage whenever something is wrong: the two must not loop."""
+    story = _story(_findings(**kw))
+    assert story.suspect in ("database", "tasks", "unknown")
+    assert not any("service_status" in c for c in story.commands) and story.next_step
+
+
+def test_the_verdict_in_one_line():
+    from rovn_ops.triage import report
+
+    p = _params()
+    f = _findings(running=0, changes=[_deploy(-62)])  # the tasks stopped from the window's start
+    f.service["taskDefinition"] = "arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:289"
+    v = classify.classify(p, f)
+    assert report.line(v, correlate.correlate(SimpleNamespace(params=p), f, v)) == (
+        "P0 · 0 of 3 tasks running · next: rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288")
+    quiet = classify.classify(p, _findings())
+    assert report.line(quiet, correlate.correlate(SimpleNamespace(params=p), _findings(), quiet)) == \
+        "No incident · next: nothing"
 
 
 def test_a_deploy_long_before_the_errors_is_not_blamed():

@@ -34,6 +34,16 @@ class Story:
     change: Change | None = None
     rollback_suggested: bool = False
 
+    @property
+    def next_step(self) -> str:
+        """The one thing to do next: the exact command, else what to read or work on."""
+        if self.commands:
+            return self.commands[0]
+        return {"none": "nothing", "database": "work on the database (do not roll back)",
+                "tasks": "read the service events and the error log",
+                "deploy": "read the service events and the error log"}.get(
+            self.suspect, "read the Sentry issues and the error log")
+
     def table(self):
         import pandas as pd
 
@@ -64,16 +74,52 @@ def _rollback(ctx, deploy: Change) -> tuple[list[str], str]:
     p = ctx.params
     target = (deploy.details.get("previous_task_definition") or "").rsplit("/", 1)[-1]
     ran = deploy.details.get("migrations") or []
-    base = [f"to_revision={target}"]
+    rollback = run_command(p, "rollback", f"to_revision={target}")
+    how = (f"Preview the rollback to {target} with the command below, then run the command it prints "
+           "(confirm, approver, plan hash).")
     if not ran:
-        return [run_command(p, "rollback", *base)], (
-            f"Preview the rollback to {target} with the command below, then run the command it prints "
-            "(confirm, approver, plan hash).")
-    steps = [run_command(p, "migration_reversal", f"migration={m}", same=()) for m in reversed(ran)]
-    steps.append(run_command(p, "rollback", *base, "migrations_reviewed=true"))
-    return steps, (f"That deploy ran migrations ({', '.join(ran)}): §7 says never roll back the task first. Reverse "
-                   f"them (or confirm {deploy.details.get('previous_image_tag') or target} reads the new schema), then "
-                   "roll back with migrations_reviewed=true.")
+        return [rollback], how
+    blocking = _blocking(ctx, deploy, ran)
+    if not blocking:
+        return [rollback], (f"That deploy ran migrations ({', '.join(ran)}), each one the older image reads "
+                            f"(additive: §7's gate lets the rollback through). {how}")
+    steps = [run_command(p, "migration_reversal", f"migration={m}", same=()) for m in reversed(blocking)]
+    return steps + [rollback], (
+        f"That deploy ran migrations ({', '.join(ran)}); {', '.join(blocking)} the older image cannot be trusted "
+        "on: §7 says never roll back the task first. Reverse "
+        + ("it" if len(blocking) == 1 else "them, newest first") + " (preview, then execute each), then roll back.")
+
+
+def _blocking(ctx, deploy: Change, ran: list[str]) -> list[str]:
+    """The deploy's migrations §7's gate would refuse the rollback over (breaking or
+    unknown, and not yet reversed), oldest first; all of them if the schema cannot be read."""
+    from ..migrations import compat
+    from ..params import environment_defaults
+    from .. import paths
+
+    try:
+        directory = paths.project_path(environment_defaults(ctx.params.env).get("migrations_dir") or "")
+        gate = compat.since(ctx.db, directory, deploy.at - timedelta(minutes=30))
+    except Exception:  # noqa: BLE001 - unread, every migration is treated as blocking (§7)
+        return list(ran)
+    verdicts = {a.name: a.verdict for a in gate}
+    return [m for m in ran if verdicts.get(m, compat.UNKNOWN) in (compat.BREAKING, compat.UNKNOWN)]
+
+
+def _undone(found, deploy: Change) -> Change | None:
+    """A later change that took the service off the deploy's revision (a rollback, or
+    another deploy), if the service no longer runs that revision."""
+    revision = deploy.details.get("new_task_definition")
+    running = (found.service or {}).get("taskDefinition")
+    if not revision or running == revision:
+        return None
+    return next((c for c in found.changes if c.at >= deploy.at and c.audit_id != deploy.audit_id
+                 and c.outcome == "success" and c.action in ("rollback", "deploy")), None)
+
+
+def _healthy(found) -> bool:
+    svc = found.service or {}
+    return bool(svc) and svc["runningCount"] >= svc["desiredCount"] and found.health is not None and found.health.ok
 
 
 def correlate(ctx, found, verdict) -> Story:
@@ -87,18 +133,40 @@ def correlate(ctx, found, verdict) -> Story:
     suspect = next((d for d in reversed(deploys) if symptoms and d.at <= symptoms <= d.at + lead), None)
     db_leads = db is not None and (symptoms is None or db <= symptoms) and not (
         suspect and suspect.at <= db <= suspect.at + lead)
+    # Never service_status as the next step: it points back here whenever something is wrong.
     if db_leads:
         return Story(events, "database", f"RDS CPU crossed at {db:%H:%M} UTC, before the errors"
                      + (f" ({symptoms:%H:%M})" if symptoms else "") + ": the database leads. Do not roll back; look "
-                     "at the database (top queries, connections, recent migrations) and scale or shed load.",
-                     [run_command(ctx.params, "service_status")])
+                     "at the database (top queries, connections, recent migrations) and scale or shed load.")
     if suspect:
         minutes = int((symptoms - suspect.at).total_seconds() // 60)
+        began = f"Symptoms began {minutes} min after the {suspect.what} at {suspect.at:%H:%M} UTC (run {suspect.run_id})."
+        undone = _undone(found, suspect)
+        if undone is not None:  # what happened after it: never recommend a rollback that already ran
+            now = ("the service has recovered (tasks running, /health answers): the alarms clear once their "
+                   "periods pass; re-run triage to confirm, then write the post-mortem" if _healthy(found) else
+                   "the service is still unhealthy: the deploy was not the whole cause; read the service events "
+                   "and error log above")
+            return Story(events, "deploy", f"{began} Already undone: the {undone.what} at {undone.at:%H:%M} UTC "
+                         f"(run {undone.run_id}); do not roll back again. Now {now}.",
+                         [run_command(ctx.params, "incident_triage")] if _healthy(found) else [], suspect)
         commands, how = _rollback(ctx, suspect)
-        return Story(events, "deploy", f"Symptoms began {minutes} min after the {suspect.what} at {suspect.at:%H:%M} UTC "
-                     f"(run {suspect.run_id}). {how}", commands, suspect, rollback_suggested=True)
+        return Story(events, "deploy", f"{began} {how}", commands, suspect, rollback_suggested=True)
+    pull = _pull_failures(found)
+    if pull:
+        return Story(events, "image", f"Tasks cannot start: {pull}. The running revision's image is gone from ECR; "
+                     "roll back to the newest verified revision whose image is there (the rollback checks each "
+                     "target's image and scan).", [run_command(ctx.params, "rollback")], rollback_suggested=True)
     if any(s.kind == "tasks" for s in verdict.signals):
         return Story(events, "tasks", "Tasks stopped with no change before them: read the service events and the "
-                     "error log (crashes, OOM), then check the service.", [run_command(ctx.params, "service_status")])
+                     "error log above (crashes, OOM).")
     return Story(events, "unknown", "No change in audit_log precedes the symptoms: look at the Sentry issues and "
-                 "error log above.", [run_command(ctx.params, "service_status")])
+                 "error log above.")
+
+
+def _pull_failures(found) -> str:
+    """The newest service event saying a task could not pull its image, or ""."""
+    for e in (found.service or {}).get("events", [])[:20]:
+        if "CannotPullContainerError" in e.get("message", ""):
+            return e["message"].split(") ", 1)[-1]
+    return ""

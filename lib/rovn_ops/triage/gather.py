@@ -3,7 +3,7 @@ a log group missing) is reported as unavailable, never the end of triage: on-cal
 still gets the rest within the minute."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .. import status
@@ -135,7 +135,10 @@ def _prewarm_charts() -> None:
 def _audit_then_sentry(ctx, found: Findings, conn) -> None:
     """Sentry's baseline is the last deploy, so audit_log is read first."""
     if conn is not None:
-        found.changes = _source(found, "audit_log", changes.read, conn, found.window, CHANGES_BEFORE_MINUTES) or []
+        # Up to this moment when the window ends now (it ends at the whole minute): a rollback
+        # a few seconds ago is what happened after the suspected change, never to be advised again.
+        upto = replace(found.window, end=found.gathered_at) if not ctx.params.window_end else found.window
+        found.changes = _source(found, "audit_log", changes.read, conn, upto, CHANGES_BEFORE_MINUTES) or []
         found.last_deploy = _source(found, "audit_log", changes.last_deploy, conn, found.window.end)
     found.sentry_issues = _source(found, "sentry", _sentry, ctx, found) or []
 

@@ -17,9 +17,8 @@ class Outcome:
 
     def _repr_markdown_(self) -> str:
         v, s, n = self.verdict, self.story, self.notice
-        head = {"P0": "### P0", "P1": "### P1", "none": "### No incident"}[v.severity]
-        lines = [f"{head} on `{code(self.service)}`", "", f"- Rule: {md(v.rule)}", f"- Likely cause: **{md(s.suspect)}**. "
-                 f"{md(s.explanation)}"]
+        lines = [f"### {md(line(v, s))}", "", f"Service `{code(self.service)}`", "", f"- Rule: {md(v.rule)}",
+                 f"- Likely cause: **{md(s.suspect)}**. {md(s.explanation)}"]
         if n.incident:
             lines.append(f"- Incident `{code(n.incident.id)}`: " + ", ".join(
                 f"{md(c)} {md(x['status'])}" for c, x in n.channels.items()) + f" (audit_log {n.audit_id})")
@@ -36,9 +35,30 @@ class Outcome:
         return self._repr_markdown_()
 
 
+def brief(rule: str) -> str:
+    """A signal's rule, short enough for one line: `customer-impacting outage: 0 of 3 tasks
+    running` → `0 of 3 tasks running`; parentheses and an alarm's reason dropped."""
+    text = rule.split(" (", 1)[0]
+    for prefix in ("customer-impacting outage: ", "degraded: "):
+        text = text.removeprefix(prefix)
+    return text.split(" is in ALARM", 1)[0] + " in ALARM" if " is in ALARM" in text else text
+
+
+def line(verdict, story) -> str:
+    """The verdict in one line, e.g. `P0 · 0 of 3 tasks running · next: rovn-ops run rollback …`."""
+    head = "No incident" if verdict.severity == "none" else verdict.severity
+    return " · ".join([head] + ([brief(verdict.rule)] if verdict.incident else []) + [f"next: {story.next_step}"])
+
+
 def outcome(ctx, verdict, story, notice, draft) -> Outcome:
     inc = notice.incident
-    ctx.record(outcome="success", targets=[f"{ctx.params.cluster}/{ctx.params.service}"], facts={"triage": {
+    # P0 and P1 need someone: outcome `attention`, exit code 4 (a script, a CI job, sees it).
+    ctx.record(outcome="attention" if verdict.incident else "success",
+               summary={"headline": line(verdict, story), "severity": verdict.severity, "rule": verdict.rule,
+                        "cause": story.suspect, "explanation": story.explanation,
+                        "next_command": story.commands[0] if story.commands else None,
+                        "then": story.commands[1:], "incident_id": inc.id if inc else None},
+               targets=[f"{ctx.params.cluster}/{ctx.params.service}"], facts={"triage": {
         "severity": verdict.severity, "rule": verdict.rule, "suspect": story.suspect,
         "alarm_labels": list(verdict.label_notes),
         "incident_id": inc.id if inc else None, "notifications": notice.channels,
