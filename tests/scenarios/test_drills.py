@@ -61,7 +61,9 @@ def test_the_verdict_leaves_the_notebook(fresh, evidence_dir, tmp_path):
     line = ("P0 · 0 of 3 tasks running · next: rovn-ops run rollback --env sandbox "
             "-p to_revision=rovn-passport-api:288")
     assert run.returncode == 4 and run.stdout.splitlines()[1] == line, run.stdout
-    assert steps.read_text().startswith(f"### incident_triage: {line} (exit 4)")
+    from rovn_ops.escape import markdown  # the heading renders the line as written (its _ escaped)
+
+    assert steps.read_text().startswith(f"### {markdown('incident_triage')}: {markdown(line)} (exit 4)")
     assert "::error title=incident_triage attention::" in run.stderr
     as_json = drills._json(rovn_ops("run", "incident_triage", "--quiet", "--json"))
     assert as_json["exit_code"] == 4 and as_json["summary"]["headline"] == line
