@@ -22,8 +22,9 @@ import re
 
 # Markdown punctuation that can start emphasis, code, a table cell, strike-through or a
 # heading; a `]` only where it could close a link, an image or a reference ("](", "]:",
-# "]["), so a scrubber's [REDACTED:email] still reads as itself in the raw text.
-_MD_SPECIAL = re.compile(r"([\\`*_|~#]|\](?=[(:\[]))")
+# "]["), so a scrubber's [REDACTED:email] still reads as itself in the raw text; an `_`
+# only at a word's edge (GFM never makes intraword underscores emphasis: service_status).
+_MD_SPECIAL = re.compile(r"([\\`*|~#]|\](?=[(:\[])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 

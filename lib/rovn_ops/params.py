@@ -279,8 +279,8 @@ class TriageParams(ServiceParams):
                                                          "(none: skipped)")
     sentry_org: str = Field("rovn", pattern=SLUG, description="Sentry organization slug")
     sentry_project: str = Field("rovn-passport-api", pattern=SLUG, description="Sentry project slug")
-    sentry_token_secret: str = Field("", pattern=SECRET_REF, description="the Sentry auth token, as secret:NAME (Secrets Manager); "
-                                                     "empty takes the environment's")
+    sentry_token_secret: str = Field("", pattern=SECRET_REF, description="the Sentry auth token, as secret:NAME "
+                                     "(Secrets Manager); empty takes the environment's")
     error_rate_pct: float = Field(1.0, gt=0, le=100, description="5xx share of requests that is an incident (§5)")
     outage_error_rate_pct: float = Field(25.0, gt=0, le=100, description="5xx share that is an outage (P0)")
     rds_cpu_pct: float = Field(85.0, gt=0, le=100, description="RDS CPU that, sustained, is an incident (§5)")

@@ -28,7 +28,7 @@ def test_markdown_renders_as_the_same_text_with_no_tag_link_heading_or_row(value
     cell = escape.markdown(value)
     html = mistune.html(f"| a |\n|---|\n| {cell} |\n\n- {cell}\n")
     assert "<img" not in html and "<svg" not in html and "<script" not in html and "<a " not in html
-    assert "<h1" not in html and "<strong" not in html and html.count("<td>") == 1
+    assert "<h1" not in html and "<strong" not in html and "<em" not in html and html.count("<td>") == 1
     assert "\x1b" not in cell and "\n" not in cell
 
 
@@ -47,3 +47,8 @@ def test_terminal_shows_control_characters_instead_of_obeying_them():
     out = escape.terminal("ok\x1b[31mred\x1b[0m\x07\r\x9b2J\u202e")
     assert out == "ok\\x1b[31mred\\x1b[0m\\x07\\r\\x9b2J\\u202e"
     assert escape.terminal("tab\tand plain text") == "tab\tand plain text"
+
+
+def test_intraword_underscores_stay_readable():
+    assert escape.markdown("service_status") == "service_status"  # GFM: no emphasis inside a word
+    assert escape.markdown("_x_") == "\\_x\\_"
