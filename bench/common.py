@@ -12,13 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def timed(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> float:
+def timed(cmd: list[str], env: dict | None = None, cwd: Path = ROOT, ok: tuple[int, ...] = (0,)) -> float:
+    """Wall time of one run; `ok` the exit codes that count as one that worked (triage of
+    an incident exits 4, attention)."""
     t = time.perf_counter()
     # stdin from /dev/null, as under CI (a terminal's command runs in-process: warm_cli.py)
     res = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t
-    if res.returncode != 0:
+    if res.returncode not in ok:
         raise SystemExit(f"bench command failed ({res.returncode}): {' '.join(cmd)}\n{res.stderr[-2000:]}")
     return elapsed
 

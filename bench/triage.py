@@ -144,14 +144,14 @@ def main(runs: int = 3) -> list[dict]:
     ours = [str(BIN / "rovn-ops"), "run", "incident_triage", "--quiet", "-p", "notify=false"]
     base = [str(BIN / "python"), "-c", BASELINE, json.dumps(p)]
     empty = [str(BIN / "rovn-ops"), "run", empty_notebook(work), "--quiet"]
-    timed(base, env), timed(ours, env), timed(empty, env)  # caches; the first run starts the warm-kernel server
-    timed(ours, env)
+    timed(base, env), timed(ours, env, ok=(0, 4)), timed(empty, env)  # caches; the first run starts the warm-kernel server
+    timed(ours, env, ok=(0, 4))
     wait_for_warm_servers(env)
     a, b, c, e = [], [], [], []
     for _ in range(runs):
         b.append(timed(base, env))
-        a.append(timed(ours, env))
-        c.append(timed(ours, cold))
+        a.append(timed(ours, env, ok=(0, 4)))
+        c.append(timed(ours, cold, ok=(0, 4)))
         e.append(timed(empty, env))
     kernel = kernel_start()
     print(f"kernel start (jupyter_client, median of 3): {kernel:.3f}s; an empty runbook through rovn-ops run "

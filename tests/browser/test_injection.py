@@ -76,7 +76,7 @@ def hostile(tmp_path_factory, sandbox):
     # log lines, Sentry titles, an alarm reason, an ECS event; a P0 with its post-mortem
     control.scenario(sandbox, "hostile_strings")
     runs["triage"] = rovn_ops("run", "incident_triage", "--quiet", "-p", "notify=false", env=env)
-    assert runs["triage"].returncode == 0, runs["triage"].stdout + runs["triage"].stderr
+    assert runs["triage"].returncode == 4, runs["triage"].stdout + runs["triage"].stderr  # a P0: attention
     runs["status"] = rovn_ops("run", "service_status", "--quiet", env=env)
     assert rovn_ops("evidence", "index", env=env).returncode == 0
     manifests = {m.parent.name: {**json.loads(m.read_text()), "dir": m.parent} for m in d.rglob("manifest.json")}

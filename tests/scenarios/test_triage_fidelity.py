@@ -19,7 +19,7 @@ from tests.scenarios.test_incident_triage import ALWAYS_OPEN, _incident_rows, _m
 
 def test_a_canary_still_running_its_first_check_is_not_a_failure(fresh, evidence_dir):
     control.scenario(fresh, "canary_first_run")
-    _triage(*ALWAYS_OPEN, "-p", f"canary={incidents.CANARY}")
+    _triage(*ALWAYS_OPEN, "-p", f"canary={incidents.CANARY}", code=0)  # no incident: exit 0
     m = _manifest(evidence_dir)
     assert m["facts"]["triage"]["severity"] == "none", m["facts"]["triage"]
     assert f"canary {incidents.CANARY} has no finished run yet" in _outputs(m)
