@@ -161,7 +161,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
         streamed = Progress(runbook, redactor=live) if progress else None
         with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
             outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
-    bad = _bad_input(outcome, error, sp)
+    bad = None if draft else _bad_input(outcome, error, sp)  # a draft's word is no reason to archive nothing
     if bad is not None:  # the kernel refused its input before it did anything: exit 2, nothing archived
         sp.release()
         raise bad
@@ -193,7 +193,8 @@ def _bad_input(outcome: str, error: str, sp) -> BadInput | None:
     """BadInput raised inside the kernel (a migration file the engine cannot name, a
     secret that does not exist) is bad input as on the command line, exit 2, provided the
     run recorded nothing it did: no audit_log row, nothing acted on. Otherwise it failed
-    mid-change and is archived as a failure."""
+    mid-change and is archived as a failure. Only a reviewed runbook's: a draft could raise
+    it to leave no evidence of what it did."""
     if outcome != "failed" or not error.startswith("BadInput:"):
         return None
     done = record.read(sp.result_file)
