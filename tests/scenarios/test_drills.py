@@ -18,6 +18,7 @@ PATHS = {
     "image_missing": ("P0", "image", ["rollback"]),            # tasks stop: CannotPullContainerError
     "canary_failing": ("P0", "deploy", ["rollback"]),          # §5 canary on /health, the ALB fine
     "bad_deploy": ("P1", "deploy", ["rollback"]),              # §5 5xx > 1% / 5 min
+    "slow_query_deploy": ("P1", "deploy", ["rollback"]),       # §5 RDS CPU > 85% sustained, caused by a deploy
     "bad_deploy_migration": ("P1", "deploy", ["migration_reversal", "rollback"]),  # §7: reversal, then rollback
 }
 

@@ -324,6 +324,18 @@ def write_canary_failing(sb) -> None:
     w.sentry([_background_issue(w)])
 
 
+def write_slow_query_deploy(sb) -> None:
+    """A deploy 20 minutes ago whose new search query scans facility_contacts: RDS CPU at 95%
+    from 3 minutes after it (the §5 RDS alarm), connections climbing, then 5xx. The database
+    is the symptom, the deploy the cause (it came first): a rollback to 288 mends it."""
+    w = Writer(sb)
+    _BAD_REVISIONS.add(_deploy(w, -20, "facility-search-v2")["new_task_definition"])
+    w.telemetry(db_saturation(-17), seed=8)
+    w.alarm("rovn-prod-rds-cpu-high", -12, "Threshold Crossed: 5 datapoints were greater than 85%")
+    w.alarm("rovn-prod-alb-5xx-rate", -9, "Threshold Crossed: 5 datapoints were greater than 1%")
+    w.sentry([_background_issue(w)])
+
+
 SHIFT_SLOT_KEY = ("0013_shift_requests_slot_key.sql",
                   "CREATE UNIQUE INDEX IF NOT EXISTS shift_requests_slot_key ON shift_requests "
                   "(facility_id, starts_at, role);\n")
@@ -465,7 +477,7 @@ WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_r
            "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
            "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
            "image_missing": write_image_missing, "canary_failing": write_canary_failing,
-           "bad_deploy_migration": write_bad_deploy_migration}
+           "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy}
 
 
 _LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service

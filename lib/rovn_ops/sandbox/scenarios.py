@@ -29,6 +29,8 @@ KNOWN = {
                      "(CannotPullContainerError); a rollback to 288 mends it",
     "canary_failing": "revision 289, deployed 12 minutes ago, serves requests but its /health answers 500: the "
                       "canary fails while the ALB is fine; a rollback to 288 mends it",
+    "slow_query_deploy": "a deploy 20 minutes ago whose query saturates RDS (CPU 95% from 3 minutes after it), "
+                         "then 5xx: the database is the symptom, the deploy the cause; a rollback to 288 mends it",
     "bad_deploy_migration": "bad_deploy, whose deploy also ran 0013 (a UNIQUE index the older image cannot be "
                             "trusted on): §7's path, the reversal then the rollback",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
