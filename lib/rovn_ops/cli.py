@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .escape import terminal
 from .errors import BadInput, RovnError
 
 
@@ -148,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
 
             spool.recover()  # a run killed before archiving: its evidence first
         return COMMANDS[args.command](args)
-    except BadInput as e:
-        print(f"rovn-ops: error: {e}", file=sys.stderr)
+    except BadInput as e:  # (a value from the world in the message: shown, never obeyed by the terminal)
+        print(f"rovn-ops: error: {terminal(str(e))}", file=sys.stderr)
         return 2
     except RovnError as e:
-        print(f"rovn-ops: {e}", file=sys.stderr)
+        print(f"rovn-ops: {terminal(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("rovn-ops: interrupted", file=sys.stderr)
