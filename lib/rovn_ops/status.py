@@ -233,6 +233,15 @@ class Verdict:
     __repr__ = plaintext.markdown_repr
 
 
+def multi_az(ctx, service: dict):
+    """§11's multi-AZ: the service's subnets' AZs and RDS's Multi-AZ flag."""
+    from . import availability
+    from .params import environment_defaults
+
+    instance = getattr(ctx.params, "rds_instance", "") or environment_defaults(ctx.env).get("rds_instance", "")
+    return availability.check(ctx.client("ec2"), ctx.client("rds"), service, instance)
+
+
 def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, alarm_table) -> Verdict:
     problems = []
     p = primary(service)
@@ -249,6 +258,8 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
     if health_check.edge:
         problems.append(f"/health {health_check.edge}: PHI traffic must not route via Cloudflare; set "
                         f"{_host(health_check.url)} back to DNS-only (gray cloud) (§4)")
+    zones = multi_az(ctx, service)
+    problems += zones.problems
     firing = list(alarm_table.loc[alarm_table["state"] == "ALARM", "alarm"])
     problems += [f"alarm {a} is in ALARM" for a in firing]
     # A verdict that needs attention is not a success: outcome `attention`, exit code 4.
@@ -259,7 +270,7 @@ def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, al
                summary={"service": f"{ctx.params.cluster}/{ctx.params.service}", "task_definition": short_td(td.arn),
                         "image_tag": td.image_tag, "health": f"{health_check.status or 'no answer'} "
                         f"{health_check.version or ''}".strip(), "verdict": "healthy" if not problems
-                        else "needs attention", "problems": problems,
+                        else "needs attention", "problems": problems, "multi_az (§11)": zones.summary(),
                         "triage_command": run_command(ctx.params, "incident_triage") if problems else None})
     return Verdict(ctx.run_id, ctx.params.service, short_td(td.arn), tuple(problems),
                    run_command(ctx.params, "incident_triage"))

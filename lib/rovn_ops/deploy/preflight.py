@@ -78,6 +78,14 @@ def forced_over(deployments: list[dict]) -> list[dict]:
              "rollout_state": d.get("rolloutState")} for d in deployments]
 
 
+def multi_az(checks: Checks, ec2, rds, service: dict, instance: str) -> None:
+    """§11 "multi-AZ active", and §2's rolling deploy "across AZs": refused on one AZ."""
+    from .. import availability
+
+    found = availability.check(ec2, rds, service, instance)
+    checks.add("multi-AZ: service subnets in 2+ AZs, RDS Multi-AZ", found.problems, found.summary(), "§11")
+
+
 def migrations(checks: Checks, conn, directory: Path, registry: dict) -> engine.Report:
     report = engine.verify(conn, directory)
     checks.add("migrations integrity", report.problems, str(report), "§3")

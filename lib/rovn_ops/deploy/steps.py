@@ -144,6 +144,7 @@ class Steps:
             forced = []
         else:
             forced = preflight.stable(checks, service, ours=preflight.suite_deployments(self.conn), force=p.force)
+        preflight.multi_az(checks, ctx.client("ec2"), ctx.client("rds"), service, p.rds_instance)
         report = preflight.migrations(checks, self.conn, self.migrations_dir, self._registry())
         self.earlier = resume.earlier_migrations(self.conn)
         planned_migrations = [m.name for m in report.files if m.name in report.pending or m.name in self.earlier]

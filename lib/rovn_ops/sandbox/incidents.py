@@ -254,6 +254,13 @@ def write_canary_first_run(sb) -> None:
     synthetics_sim.add_run(CANARY, "RUNNING", w.at(0) - timedelta(seconds=20))
 
 
+def write_single_az(sb) -> None:
+    """The service keeps only its first subnet: every task lands in one AZ."""
+    svc = _service(Writer(sb))
+    net = svc.network_configuration["awsvpcConfiguration"]
+    svc.network_configuration = {"awsvpcConfiguration": {**net, "subnets": net["subnets"][:1]}}
+
+
 def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
     w = Writer(sb)
     deploy = _deploy(w, deploy_minute)
@@ -474,7 +481,7 @@ def write_hostile_strings(sb) -> None:
 
 
 WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run,
-           "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
+           "single_az": write_single_az, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
            "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
            "image_missing": write_image_missing, "canary_failing": write_canary_failing,
            "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy}

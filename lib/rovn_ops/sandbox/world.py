@@ -49,7 +49,8 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     secret_arns = _seed_secrets(c("secretsmanager"), world["secrets"])
     for name in world.get("integration_secrets", []):  # tokens runbooks read (Sentry, PagerDuty), unrotated
         c("secretsmanager").create_secret(Name=name, SecretString=pysecrets.token_urlsafe(32))
-    _seed_ecs(c("ecs"), world["ecs"], repo_uri, world["ecr"]["tags"][-1]["tag"], secret_arns, region)
+    _seed_ecs(c("ecs"), world["ecs"], repo_uri, world["ecr"]["tags"][-1]["tag"], secret_arns, region,
+              _network(c("ec2"), world["ecs"].get("availability_zones", 2)))
     _seed_codebuild(c("s3"), c("codebuild"), c("iam"), world["codebuild"])
     _seed_rds(c("rds"), world["rds"])
     _seed_alarms(c("cloudwatch"), c("logs"), world)
@@ -129,7 +130,18 @@ def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:
     return arns
 
 
-def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, region: str) -> None:
+def _network(ec2, zones: int) -> dict:
+    """The service's awsvpc network: a default subnet in each of the first `zones` AZs
+    (§11: multi-AZ active) and the default VPC's security group."""
+    found = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    by_az = {s["AvailabilityZone"]: s["SubnetId"] for s in sorted(found, key=lambda s: s["AvailabilityZone"])}
+    group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]
+    return {"awsvpcConfiguration": {"subnets": list(by_az.values())[:zones], "securityGroups": [group["GroupId"]],
+                                    "assignPublicIp": "DISABLED"}}
+
+
+def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, region: str,
+              network: dict) -> None:
     ecs.create_cluster(clusterName=spec["cluster"])
     secrets = [{"name": env, "valueFrom": secret_arns[name]} for env, name in spec["secrets"].items()]
     history = spec["revision"] - 4
@@ -142,6 +154,7 @@ def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, 
         cluster=spec["cluster"], serviceName=spec["service"],
         taskDefinition=f"{spec['family']}:{spec['revision']}", desiredCount=spec["desired_count"],
         launchType="FARGATE",
+        networkConfiguration=network,
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True},
                                  "maximumPercent": 200, "minimumHealthyPercent": 100})
 
