@@ -41,7 +41,7 @@ GITHUB_REPOSITORY = r"^([A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100})?$"
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 MIGRATION_FILE = r"^([0-9]{4}_[A-Za-z0-9_.-]{1,200}\.sql)?$"
 PERSON = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$"
-PLAN_HASH = r"^([0-9a-f]{64})?$"
+PLAN_HASH = r"^([0-9a-f]{12,64})?$"  # the hash, or a 12+ digit prefix of it (README: the protocol)
 SQL_IDENTIFIER = r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$"
 LOG_GROUP = r"^([.\-_/#A-Za-z0-9]{1,512})?$"
 CANARY = r"^([0-9a-z_-]{1,255})?$"
@@ -58,7 +58,7 @@ KIND_WORDS = {
     S3_BUCKET: "an S3 bucket name (3 to 63 lower-case letters, digits, . -)",
     GITHUB_REPOSITORY: "a GitHub repository OWNER/NAME", SLUG: "a Sentry slug (lower case, digits, _ -)",
     MIGRATION_FILE: "a migration file name NNNN_name.sql", PERSON: "an approver's name from the approvers list",
-    PLAN_HASH: "the 64 hex digits a preview printed", SQL_IDENTIFIER: "a table name (letters, digits, _)",
+    PLAN_HASH: "the hash a preview printed (64 hex digits, or its first 12 or more)", SQL_IDENTIFIER: "a table name (letters, digits, _)",
     LOG_GROUP: "a CloudWatch Logs group name", CANARY: "a Synthetics canary name (lower case, digits, _ -)",
     LOAD_BALANCER: "an ALB dimension app/NAME/ID", PATH: "a path without control characters",
     SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",
