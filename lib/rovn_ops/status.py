@@ -140,11 +140,13 @@ def image_scan(ctx, repository: str, tag: str):
 
 
 def alarms(ctx, prefix: str):
-    found = ctx.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
-    return _frame([{"alarm": a["AlarmName"], "state": a["StateValue"],
-                    "description": a.get("AlarmDescription", ""), "reason": a.get("StateReason", ""),
-                    "since": a.get("StateUpdatedTimestamp")} for a in found],
-                  ["alarm", "state", "description", "reason", "since"])
+    from . import cloudwatch_alarms
+
+    found = cloudwatch_alarms.describe(ctx.client("cloudwatch"), prefix=prefix)  # every shape, composites too
+    return _frame([{"alarm": a.name, "state": a.state, "shape": a.kind,
+                    "description": a.description, "reason": a.reason,
+                    "since": a.updated} for a in found],
+                  ["alarm", "state", "shape", "description", "reason", "since"])
 
 
 def events(service: dict, count: int):

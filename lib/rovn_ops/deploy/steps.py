@@ -54,8 +54,9 @@ class Prepared:
                 f"**Migrations applied before traffic:** {pending}\n\n"
                 f"**Rollback target (kept registered):** `{code(self.current.short)}` ({md(self.current.image_tag)})\n\n"
                 f"**Bake alarms now** (one in ALARM must recover during the bake; one that fires fails it):\n\n"
-                "| alarm | state now | reason |\n|---|---|---|\n"
-                + "\n".join(f"| `{code(a.name)}` | {md(a.state)} | {md(a.reason[:80])} |" for a in self.alarms) + "\n")
+                "| alarm | shape | evaluates | state now | reason |\n|---|---|---|---|---|\n"
+                + "\n".join(f"| `{code(a.name)}` | {md(a.shape)} | `{code(a.math[:120])}` | {md(a.state)} | "
+                             f"{md(a.reason[:80])} |" for a in self.alarms) + "\n")
 
     __repr__ = plaintext.markdown_repr
 

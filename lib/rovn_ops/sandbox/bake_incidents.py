@@ -1,5 +1,6 @@
 """Alarm incidents for the deploy's bake (triage's incidents are in incidents.py). moto's alarms never evaluate, so these
-scenarios move the §5 5xx alarm and its metric as CloudWatch would:
+scenarios move the §5 5xx alarm (metric math: 100 * target 5xx / requests) and both
+its metrics as CloudWatch would:
 
 - `incident_5xx`: the 5xx alarm is already in ALARM with a high 5xx rate when the
   scenario starts (a hotfix is about to ship during an incident); when the next
@@ -18,7 +19,8 @@ from . import scenarios
 
 ACCOUNT = "123456789012"
 ALARM = "rovn-prod-alb-5xx-rate"
-HIGH, LOW = 40.0, 2.0
+HIGH, LOW = 40.0, 2.0     # the 5xx share of requests, per cent
+REQUESTS = 1000.0         # per datapoint
 _state = {"region": "us-east-2", "pending": set()}
 
 
@@ -34,14 +36,22 @@ def _backend():
     return cloudwatch_backends[ACCOUNT][_state["region"]]
 
 
-def _put(value: float, ages_s: list[int]) -> None:
+def _put(rate_pct: float, ages_s: list[int]) -> None:
+    """The ALB's RequestCount and target 5xx at `rate_pct` per cent, as the ALB publishes
+    them: the alarm is metric math over both (e1 = 100*m1/m2), so both move."""
     backend = _backend()
     alarm = backend.alarms[ALARM]
     now = utcnow()
-    backend.put_metric_data(alarm.namespace, [
-        {"MetricName": alarm.metric_name, "Value": value, "Timestamp": now - timedelta(seconds=age),
-         "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions or []]}
-        for age in ages_s])
+    data: list[dict] = []
+    for q in alarm.metric_data_queries or []:
+        stat = q.metric_stat
+        if stat is None:
+            continue
+        value = REQUESTS if stat.metric.metric_name == "RequestCount" else REQUESTS * rate_pct / 100
+        data += [{"MetricName": stat.metric.metric_name, "Value": value, "Timestamp": now - timedelta(seconds=age),
+                  "Unit": "Count", "Dimensions": [{"Name": d.name, "Value": d.value} for d in stat.metric.dimensions]}
+                 for age in ages_s]
+    backend.put_metric_data("AWS/ApplicationELB", data)
 
 
 def _alarm(state: str, reason: str) -> None:
@@ -52,7 +62,7 @@ def _activated(name: str) -> None:
     _state["pending"].add(name)
     if name == "incident_5xx":
         _put(HIGH, [240, 180, 120, 60, 5])
-        _alarm("ALARM", f"Threshold Crossed: 5xx count {HIGH:g} > 1 (sandbox scenario incident_5xx)")
+        _alarm("ALARM", f"Threshold Crossed: 1 datapoint [{HIGH:g}] was greater than the threshold (1.0) (sandbox scenario incident_5xx)")
 
 
 def rollout_completed() -> None:
@@ -66,4 +76,5 @@ def rollout_completed() -> None:
     if "alarm_fires_after_rollout" in pending:
         pending.discard("alarm_fires_after_rollout")
         _put(HIGH, [0])
-        _alarm("ALARM", f"Threshold Crossed: 5xx count {HIGH:g} > 1 (sandbox scenario alarm_fires_after_rollout)")
+        _alarm("ALARM", f"Threshold Crossed: 1 datapoint [{HIGH:g}] was greater than the threshold (1.0) (sandbox scenario "
+               "alarm_fires_after_rollout)")

@@ -8,6 +8,18 @@
 - GetMetricData scans every stored datum once per period and query; here each
   query's data is bucketed by period once (the same answers, linear time), so a
   24-hour window at 1-minute resolution reads in a second, not minutes.
+- Metric math: moto answers an `Expression` query with no values. Here arithmetic
+  expressions over the other queries' ids (`100*m1/m2`: + - * /, parentheses,
+  numbers) are evaluated per timestamp, as CloudWatch does for time series: only
+  timestamps every operand has, a division by zero drops the point
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+  Functions (ANOMALY_DETECTION_BAND, SEARCH …) answer StatusCode InternalError with
+  a message saying the sandbox does not evaluate them: never a made-up value.
+- PutCompositeAlarm: moto routes none; its PutMetricAlarm already keeps an
+  AlarmRule, so the action is routed there.
+- DescribeAlarms returns CompositeAlarms only when `AlarmTypes` asks for them, and
+  MetricAlarms only when it asks for those or is absent (moto returns both always;
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
 """
 from __future__ import annotations
 
@@ -70,29 +82,187 @@ def _metric_stat(data: list, query: dict, start, end) -> dict:
             "values": values, "timestamps": timestamps, "status_code": "Complete"}
 
 
+def _returns(query: dict) -> bool:
+    value = query.get("ReturnData", True)
+    return value if isinstance(value, bool) else str(value).lower() != "false"
+
+
 def _install_fast_metric_data() -> None:
     original = CloudWatchBackend.get_metric_data
 
     def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
-        if any("MetricStat" not in q for q in queries):
-            return original(self, queries, start_time, end_time, scan_by)
+        if any("MetricStat" not in q and "Expression" not in q for q in queries) or any(
+                str(q.get("Expression", "")).lstrip().upper().startswith("SELECT") for q in queries):
+            return original(self, queries, start_time, end_time, scan_by)  # Metrics Insights: moto's
         start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
         if start >= end:
             return original(self, queries, start_time, end_time, scan_by)  # moto's own errors
         data = [md for md in self.get_all_metrics() if start <= md.timestamp < end]
-        results = [_metric_stat(data, q, start, end) for q in queries]
+        by_id = {q["Id"]: _metric_stat(data, q, start, end) for q in queries if "MetricStat" in q}
+        for q in queries:
+            if "Expression" in q:
+                by_id[q["Id"]] = _expression(q, by_id)
+        results = [by_id[q["Id"]] for q in queries]
         if scan_by == "TimestampDescending":
             for r in results:
                 r["values"].reverse()
                 r["timestamps"].reverse()
-        return [r for r, q in zip(results, queries) if q.get("ReturnData", True)]
+        return [r for r, q in zip(results, queries) if _returns(q)]
 
     CloudWatchBackend.get_metric_data = get_metric_data
 
 
+class _Unsupported(Exception):
+    pass
+
+
+def _expression(query: dict, by_id: dict) -> dict:
+    """An arithmetic metric-math expression over earlier queries, per timestamp."""
+    import ast
+
+    out = {"id": query["Id"], "label": query.get("Label") or query["Id"], "values": [], "timestamps": [],
+           "status_code": "Complete"}
+    try:
+        tree = ast.parse(query["Expression"], mode="eval").body
+        series = _eval(tree, by_id)
+    except (_Unsupported, SyntaxError) as e:
+        out["status_code"] = "InternalError"
+        out["messages"] = [{"Code": "Unsupported", "Value": f"the sandbox evaluates + - * / over query ids "
+                                                            f"only: {e}"}]
+        return out
+    if not isinstance(series, dict):  # a constant: CloudWatch returns no time series for it here
+        return out
+    for at in sorted(series):
+        value = series[at]
+        if value is not None and math.isfinite(value):
+            out["timestamps"].append(at)
+            out["values"].append(value)
+    return out
+
+
+def _eval(node, by_id: dict):
+    import ast
+    import operator
+
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        if node.id not in by_id:
+            raise _Unsupported(f"unknown id {node.id}")
+        r = by_id[node.id]
+        return dict(zip(r["timestamps"], r["values"]))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _eval(node.operand, by_id)
+        return {t: -x for t, x in v.items()} if isinstance(v, dict) else -v
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        return _combine(ops[type(node.op)], _eval(node.left, by_id), _eval(node.right, by_id))
+    raise _Unsupported(f"{ast.unparse(node)} is not arithmetic over query ids")
+
+
+def _combine(op, a, b):
+    def apply(x, y):
+        try:
+            return op(x, y)
+        except ZeroDivisionError:
+            return None
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {t: apply(a[t], b[t]) for t in a.keys() & b.keys() if a[t] is not None and b[t] is not None}
+    if isinstance(a, dict):
+        return {t: apply(x, b) for t, x in a.items() if x is not None}
+    if isinstance(b, dict):
+        return {t: apply(a, y) for t, y in b.items() if y is not None}
+    return apply(a, b)
+
+
+def _install_alarm_types() -> None:
+    original = CloudWatchResponse.describe_alarms
+
+    def describe_alarms(self) -> ActionResult:
+        result = original(self)
+        wanted = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        body = result.result if hasattr(result, "result") else None
+        if isinstance(body, dict):
+            if "CompositeAlarm" not in wanted:
+                body["CompositeAlarms"] = []
+            if "MetricAlarm" not in wanted:
+                body["MetricAlarms"] = []
+        return result
+
+    CloudWatchResponse.describe_alarms = describe_alarms
+    CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm
+
+
+_RULE_TOKEN = re.compile(r'\s*(?:(ALARM|OK|INSUFFICIENT_DATA)\(\s*"?([^")]+?)"?\s*\)|(AND|OR|NOT|TRUE|FALSE)\b|([()]))')
+
+
+def rule_holds(rule: str, states: dict[str, str]) -> bool | None:
+    """A composite's AlarmRule over the other alarms' states (ALARM/OK/INSUFFICIENT_DATA
+    of a name, AND, OR, NOT, TRUE, FALSE, parentheses); None if it does not parse.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html"""
+    import ast
+
+    words, at = [], 0
+    while at < len(rule.rstrip()):
+        m = _RULE_TOKEN.match(rule, at)
+        if not m:
+            return None
+        state, name, word, paren = m.groups()
+        if state:
+            words.append(str(states.get(name.split(":alarm:")[-1]) == state))
+        elif word:
+            words.append({"AND": "and", "OR": "or", "NOT": "not", "TRUE": "True", "FALSE": "False"}[word])
+        else:
+            words.append(paren)
+        at = m.end()
+    try:
+        tree = ast.parse(" ".join(words), mode="eval").body
+    except SyntaxError:
+        return None
+    return _truth(tree)
+
+
+def _truth(node) -> bool:
+    import ast
+
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _truth(node.operand)
+    if isinstance(node, ast.BoolOp):
+        values = [_truth(v) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    raise ValueError(ast.dump(node))
+
+
+def _install_composite_evaluation() -> None:
+    """moto never evaluates a composite: here each state change re-evaluates every
+    composite's rule, as CloudWatch does when a child alarm changes state."""
+    original = CloudWatchBackend.set_alarm_state
+
+    def set_alarm_state(self, alarm_name, reason, reason_data, state_value):
+        original(self, alarm_name, reason, reason_data, state_value)
+        for _ in range(3):  # composites of composites settle in a few passes
+            states = {a.name: a.state_value for a in self.alarms.values()}
+            changed = False
+            for a in list(self.alarms.values()):
+                holds = rule_holds(a.rule, states) if getattr(a, "rule", None) else None
+                want = None if holds is None else ("ALARM" if holds else "OK")
+                if want and want != a.state_value:
+                    original(self, a.name, f"Sandbox: the rule {a.rule} is {'true' if holds else 'false'}",
+                             "{}", want)
+                    changed = True
+            if not changed:
+                break
+
+    CloudWatchBackend.set_alarm_state = set_alarm_state
+
+
 def _history_item(alarm, before: tuple, after: tuple) -> dict:
     old_state, new_state, reason, when = before[3], after[0], after[1], _dt(after[2])
-    return {"AlarmName": alarm.name, "AlarmType": "MetricAlarm", "Timestamp": when,
+    return {"AlarmName": alarm.name, "AlarmType": "CompositeAlarm" if getattr(alarm, "rule", None) else "MetricAlarm",
+            "Timestamp": when,
             "HistoryItemType": "StateUpdate", "HistorySummary": f"Alarm updated from {old_state} to {new_state}",
             "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": old_state},
                                        "newState": {"stateValue": new_state, "stateReason": reason}})}
@@ -133,10 +303,18 @@ def _dt(value):
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+_installed = []
+
+
 def install() -> None:
+    if _installed:  # once per process: each patch wraps moto's own method
+        return
+    _installed.append(True)
     _install_percentiles()
     _install_fast_metric_data()
     _install_alarm_history()
+    _install_alarm_types()
+    _install_composite_evaluation()
 
 
 __all__ = ["install", "percentile", "alarm_history", "MetricDatum"]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 
 ACCOUNT = "123456789012"
+LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
 
 
 def _client(endpoint: str, region: str, service: str):
@@ -249,14 +250,44 @@ def _seed_snapshots(rds, spec: dict) -> None:
         backend.database_snapshots[sid].original_snapshot_create_time = created
 
 
+def alarm_dimensions(world: dict) -> dict[str, list[dict]]:
+    """The dimensions each §5 alarm's metrics carry, as the agents publish them."""
+    ecs = world["ecs"]
+    return {"alb": [{"Name": "LoadBalancer", "Value": world.get("load_balancer", LOAD_BALANCER)}],
+            "rds": [{"Name": "DBInstanceIdentifier", "Value": world["rds"]["instance"]}],
+            "ecs": [{"Name": "ClusterName", "Value": ecs["cluster"]}, {"Name": "ServiceName", "Value": ecs["service"]}]}
+
+
+def alarm_spec(alarm: dict, world: dict) -> dict:
+    """PutMetricAlarm's (or PutCompositeAlarm's) arguments for one world alarm: a plain
+    metric alarm, or metric math (`metrics:`, no Namespace at the top, as CloudWatch
+    holds the 5xx rate alarm), or a composite (`rule:`)."""
+    actions = [f"arn:aws:sns:{world['region']}:{ACCOUNT}:rovn-oncall"]
+    common = {"AlarmName": alarm["name"], "AlarmDescription": alarm["description"], "AlarmActions": actions}
+    if "rule" in alarm:
+        return {**common, "AlarmRule": alarm["rule"]}
+    dims = alarm_dimensions(world)
+    common |= {"EvaluationPeriods": alarm.get("evaluation_periods", 1), "Threshold": alarm["threshold"],
+               "ComparisonOperator": alarm.get("comparison", "GreaterThanThreshold"), "TreatMissingData": "missing"}
+    if "metrics" not in alarm:
+        return {**common, "Namespace": alarm["namespace"], "MetricName": alarm["metric"], "Statistic": "Average",
+                "Dimensions": dims[alarm["dimensions"]], "Period": alarm["period"]}
+    queries = []
+    for m in alarm["metrics"]:
+        if "expression" in m:
+            queries.append({"Id": m["id"], "Expression": m["expression"], "Label": m.get("label", m["id"]),
+                            "ReturnData": True})
+        else:
+            queries.append({"Id": m["id"], "ReturnData": False, "MetricStat": {
+                "Metric": {"Namespace": m["namespace"], "MetricName": m["metric"], "Dimensions": dims[m["dimensions"]]},
+                "Period": alarm["period"], "Stat": m["stat"]}})
+    return {**common, "Metrics": queries}
+
+
 def _seed_alarms(cloudwatch, logs, world: dict) -> None:
     for alarm in world["alarms"]:
-        cloudwatch.put_metric_alarm(
-            AlarmName=alarm["name"], AlarmDescription=alarm["description"],
-            Namespace=alarm["namespace"], MetricName=alarm["metric"], Statistic="Average",
-            Period=alarm["period"], EvaluationPeriods=1, Threshold=alarm["threshold"],
-            ComparisonOperator=alarm.get("comparison", "GreaterThanThreshold"),
-            AlarmActions=[f"arn:aws:sns:{world['region']}:{ACCOUNT}:rovn-oncall"])
+        spec = alarm_spec(alarm, world)
+        (cloudwatch.put_composite_alarm if "AlarmRule" in spec else cloudwatch.put_metric_alarm)(**spec)
         cloudwatch.set_alarm_state(AlarmName=alarm["name"], StateValue="OK",
                                    StateReason="Sandbox seed: threshold not crossed")
     for group in world["log_groups"]:

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import cloudwatch_alarms
 from .window import Window, utc
 
 
@@ -18,8 +19,11 @@ class Transition:
 
 
 def current(cloudwatch, prefix: str) -> list[dict]:
-    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
-    return [a for page in pages for a in page["MetricAlarms"]]
+    """Every alarm under the prefix as DescribeAlarms holds it: metric alarms (plain,
+    metric math, anomaly bands) and composites (cloudwatch_alarms names each shape)."""
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix,
+                                                                 AlarmTypes=cloudwatch_alarms.BOTH)
+    return [a for page in pages for a in (page.get("MetricAlarms") or []) + (page.get("CompositeAlarms") or [])]
 
 
 def history(cloudwatch, prefix: str, window: Window) -> list[Transition]:
@@ -44,8 +48,8 @@ def table(alarms: list[dict], transitions: list[Transition]):
     changed = {}
     for t in transitions:
         changed.setdefault(t.alarm, []).append(f"{t.at:%H:%M} {t.old}→{t.new}")
-    return pd.DataFrame([{"alarm": a["AlarmName"], "state": a["StateValue"],
+    return pd.DataFrame([{"alarm": a["AlarmName"], "state": a["StateValue"], "shape": cloudwatch_alarms.shape(a),
                           "since": utc(a["StateUpdatedTimestamp"]).strftime("%Y-%m-%d %H:%M"),
                           "changes in window": "; ".join(changed.get(a["AlarmName"], [])) or "-",
                           "description": a.get("AlarmDescription", "")} for a in alarms],
-                        columns=["alarm", "state", "since", "changes in window", "description"])
+                        columns=["alarm", "state", "shape", "since", "changes in window", "description"])

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import cloudwatch_alarms
 from ..escape import markdown as md
 from . import metrics
 from .window import utc
@@ -115,6 +116,8 @@ def signals(p, found) -> list[Signal]:
                                             f"(peak {peak:.0f}%; §5: RDS CPU > 85% sustained)", cpu[0].to_pydatetime()))
     covered = {s.kind for s in out}
     for a in found.alarms:
+        if "AlarmRule" in a:
+            continue  # a composite aggregates alarms read here one by one; it adds no signal of its own
         if a["StateValue"] == "ALARM" and _alarm_kind(a) not in covered:
             out.append(Signal("P1", _alarm_kind(a), f"alarm {a['AlarmName']} is in ALARM: {a.get('StateReason', '')}",
                               utc(a["StateUpdatedTimestamp"])))
@@ -131,8 +134,11 @@ def _tasks_onset(df, running: float):
 
 
 def _alarm_kind(alarm: dict) -> str:
-    ns = alarm.get("Namespace", "")
-    return {"AWS/ApplicationELB": "errors", "AWS/RDS": "database", "ECS/ContainerInsights": "tasks"}.get(ns, "alarm")
+    """By the namespace of the alarm's metrics (a metric-math alarm has them in its
+    Metrics, not at the top); an alarm over several namespaces, or none, is "alarm"."""
+    kinds = {"AWS/ApplicationELB": "errors", "AWS/RDS": "database", "ECS/ContainerInsights": "tasks"}
+    found = {kinds.get(ns, "alarm") for ns in cloudwatch_alarms.of(alarm).namespaces}
+    return found.pop() if len(found) == 1 else "alarm"
 
 
 _LABEL = re.compile(r"\b(P[01])\b")
