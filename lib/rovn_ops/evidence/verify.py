@@ -24,10 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bucket as bucket_mod, ledger, signing
+from . import bucket as bucket_mod, fanout, ledger, signing
 
 FIXED_FILES = ("manifest.json", "signature.json")
 
@@ -89,20 +90,33 @@ class Local:
     def manifest(self, entry: dict) -> dict | None:
         return _json(_read(os.path.join(self.root, entry.get("path") or "", "manifest.json")))
 
-    def stored_runs(self) -> dict[str, str]:
-        return {str(p.parent.relative_to(self.root)): p.parent.name for p in self.root.glob("*/*/manifest.json")}
+    def stored_runs(self, named: frozenset = frozenset()) -> dict[str, str]:
+        """{<date>/<run id>: run id} for every directory two levels down that holds a
+        manifest (hidden ones too, as `*/*/manifest.json` matches them); the ledger's own
+        `named` runs are checked by check_run, so only the others are stat'ed."""
+        out = {}
+        for top in _dirs(str(self.root)):
+            for run in _dirs(top.path):
+                where = f"{top.name}/{run.name}"
+                if where not in named and os.path.isfile(os.path.join(run.path, "manifest.json")):
+                    out[where] = run.name
+        return out
 
     def check_run(self, entry: dict) -> list[str] | None:
-        """Plain paths and one read per file: this runs for every run in the archive.
-        None: the run's directory is not here (a cache may lack other machines' runs)."""
+        return self.inspect(entry)[0]
+
+    def inspect(self, entry: dict) -> tuple[list[str] | None, dict | None]:
+        """(problems, the manifest parsed) for one run: plain paths and one read per file, as
+        this runs for every run in the archive. None: the run's directory is not here (a
+        cache may lack other machines' runs)."""
         directory = os.path.join(self.root, entry.get("path") or "")
         try:
-            with open(os.path.join(directory, "manifest.json"), "rb") as f:
-                raw = f.read()
+            raw = _read_file(os.path.join(directory, "manifest.json"))
         except (FileNotFoundError, NotADirectoryError):
-            return None if not os.path.isdir(directory) else [f"{entry.get('path')}/manifest.json is missing"]
+            return (None if not os.path.isdir(directory) else [f"{entry.get('path')}/manifest.json is missing"]), None
         return _check_files(entry, raw, lambda rel: _digest(os.path.join(directory, rel)),
-                            _listing(directory), lambda: _read(os.path.join(directory, "signature.json")))
+                            lambda listed: _listing(directory, listed),
+                            lambda: _read(os.path.join(directory, "signature.json")))
 
 
 class Bucket:
@@ -111,6 +125,7 @@ class Bucket:
     def __init__(self, s3, name: str, listing: bucket_mod.Listing | None = None):
         self.s3, self.name = s3, name
         self.listing = listing or bucket_mod.Listing.of(s3, name)
+        self._manifests: dict[str, dict | None] = {}
 
     def entries(self, last: int | None) -> list[dict]:
         keys = self.listing.keys(bucket_mod.LEDGER_PREFIX)
@@ -127,10 +142,13 @@ class Bucket:
         return [_json(self.read(k)) or {} for k in self.listing.keys(bucket_mod.ROTATIONS_PREFIX)]
 
     def manifest(self, entry: dict) -> dict | None:
-        return _json(self.read(f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/manifest.json"))
+        run = entry.get("run_id")
+        if run not in self._manifests:  # check_run parsed it already: one GET per run
+            self._manifests[run] = _json(self.read(f"{bucket_mod.RUNS_PREFIX}{run}/manifest.json"))
+        return self._manifests[run]
 
-    def stored_runs(self) -> dict[str, str]:
-        return {run: run for run in self.listing.run_ids()}
+    def stored_runs(self, named: frozenset = frozenset()) -> dict[str, str]:
+        return {run: run for run in self.listing.run_ids() if run not in named}
 
     def check_run(self, entry: dict) -> list[str]:
         prefix = f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/"
@@ -138,6 +156,7 @@ class Bucket:
         if obj is None:
             return [f"s3://{self.name}/{prefix}manifest.json is missing"]
         raw = obj["Body"].read()
+        self._manifests[entry.get("run_id")] = _json(raw)
         problems = self._retention(prefix + "manifest.json", obj, raw)
 
         def digest(rel: str) -> str | None:
@@ -149,8 +168,8 @@ class Bucket:
             return hashlib.sha256(body).hexdigest()
 
         present = {k[len(prefix):] for k in self.listing.keys(prefix)}
-        return problems + _check_files(entry, raw, digest, present, lambda: self.read(prefix + "signature.json"),
-                                       where=f"s3://{self.name}/{prefix}")
+        return problems + _check_files(entry, raw, digest, lambda listed: present,
+                                       lambda: self.read(prefix + "signature.json"), where=f"s3://{self.name}/{prefix}")[0]
 
     def _get(self, key: str):
         try:
@@ -168,10 +187,21 @@ class Bucket:
         return [f"s3://{self.name}/{key}: {p}" for p in bucket_mod.retention_problems(obj, archive)]
 
 
+def _read_file(path: str) -> bytes:
+    """A file's bytes through the raw descriptor (no buffered layer: runs hold small files)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return _read_file(path)
     except OSError:
         return None
 
@@ -184,32 +214,55 @@ def _json(raw: bytes | None) -> dict | None:
 
 
 def _digest(path: str) -> str | None:
+    """sha256 in 1 MiB reads (hashlib drops the GIL on each), without file_digest's
+    256 KiB buffer per call."""
     try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    except IsADirectoryError:  # a directory where the manifest lists a file: the file is missing
+        return None
+    finally:
+        os.close(fd)
 
 
-def _listing(directory: str, prefix: str = "") -> set[str]:
-    """Every file under a run directory, by relative path (one scandir per directory)."""
+def _dirs(path: str) -> list:
+    with os.scandir(path) as it:
+        return [d for d in it if d.is_dir()]
+
+
+def _listing(directory: str, listed: set[str]) -> set[str]:
+    """Every file under a run directory, by relative path: one listdir, and a walk only
+    into names that are not files the manifest lists (artifacts/, or something added).
+    A listed name that is not a file fails its digest, so it is never taken on trust."""
     out = set()
-    with os.scandir(directory) as it:
-        for d in it:
-            if d.is_dir(follow_symlinks=False):
-                out |= _listing(d.path, f"{prefix}{d.name}/")
-            else:
-                out.add(prefix + d.name)
+    for name in os.listdir(directory):
+        out |= {name} if name in listed else _walk(os.path.join(directory, name), name)
     return out
 
 
-def _check_files(entry: dict, raw: bytes, digest, present: set[str], signature, where: str = "") -> list[str]:
+def _walk(path: str, rel: str) -> set[str]:
+    if not stat.S_ISDIR(os.lstat(path).st_mode):  # a symlink is a file here, never followed
+        return {rel}
+    out = set()
+    for name in os.listdir(path):
+        out |= _walk(os.path.join(path, name), f"{rel}/{name}")
+    return out
+
+
+def _check_files(entry: dict, raw: bytes, digest, present, signature, where: str = "") -> tuple[list[str], dict | None]:
+    """(problems, the manifest): `present(listed)` names every file the run holds."""
     if hashlib.sha256(raw).hexdigest() != entry.get("manifest_sha256"):
-        return [f"{where}manifest.json was modified after it was signed"]
+        return [f"{where}manifest.json was modified after it was signed"], None
     try:
         m = json.loads(raw)
     except ValueError:
-        return [f"{where}manifest.json is not JSON"]
+        return [f"{where}manifest.json is not JSON"], None
     problems, listed = [], set(FIXED_FILES)
     for f in m.get("files", []):
         listed.add(f["path"])
@@ -218,11 +271,11 @@ def _check_files(entry: dict, raw: bytes, digest, present: set[str], signature, 
             problems.append(f"{where}{f['path']} is missing")
         elif d != f["sha256"]:
             problems.append(f"{where}{f['path']} was modified (sha256 differs from the manifest)")
-    problems += [f"{where}{p} is not in the manifest (added after the run)" for p in sorted(present - listed)]
+    problems += [f"{where}{p} is not in the manifest (added after the run)" for p in sorted(present(listed) - listed)]
     sig = signature()  # a copy of the entry, for whoever reads the run alone: it names its hash
     if sig is None or f'"hash": "{entry.get("hash")}"'.encode() not in sig:
         problems.append(f"{where}signature.json is missing or is not the run's ledger entry")
-    return problems
+    return problems, m
 
 
 def _each(fn, items: list) -> list:
@@ -249,9 +302,25 @@ def _name(entry: dict, n: int) -> str:
     return entry.get("run_id") or f"(ledger entry {n})"
 
 
-def check_chain(segment: list[dict], report: Report, keys: dict | None, partial: bool, all_signatures: bool) -> bool:
+def _signed(e: dict, keys: dict) -> bool:
+    key = keys.get(e.get("key_id"))
+    return key is not None and ledger.signature_ok(e, key) and ledger.signature_ok(e.get("checkpoint") or {}, key)
+
+
+def _seal(e: dict, keys: dict | None, signatures: bool) -> tuple[bool, bool, bool | None]:
+    """What an entry says of itself: its hash, its checkpoint's hash, and (when asked) its
+    signatures. Computed where its run is checked, in the same worker."""
+    cp = e.get("checkpoint") or {}
+    return (ledger.entry_hash(e) == e.get("hash"), ledger.checkpoint_hash(cp) == cp.get("hash"),
+            _signed(e, keys) if signatures and keys is not None else None)
+
+
+def check_chain(segment: list[dict], report: Report, keys: dict | None, partial: bool, all_signatures: bool,
+                seals: list[tuple] | None = None) -> bool:
     """seq, prev, hashes, checkpoints; the tip's signatures vouch for the rest (each hash
-    covers its predecessor's), every signature is checked when any link fails."""
+    covers its predecessor's), every signature is checked when any link fails.
+    `seals`: each entry's _seal, when the sweep over the runs has computed them."""
+    seals = seals or [_seal(e, keys, all_signatures) for e in segment]
     ok = True
     first = segment[0]
     prev = first.get("prev") if partial else ledger.GENESIS
@@ -264,10 +333,10 @@ def check_chain(segment: list[dict], report: Report, keys: dict | None, partial:
             report.add(run, f"ledger entry {e.get('seq')} is out of order or its predecessor was removed "
                             f"(expected seq {seq0 + n}, chain broken)")
             ok = False
-        elif ledger.entry_hash(e) != e.get("hash"):
+        elif not seals[n][0]:
             report.add(run, f"ledger entry {e.get('seq')} was edited (its hash does not match its fields)")
             ok = False
-        elif (ledger.checkpoint_hash(cp) != cp.get("hash") or cp.get("ledger_hash") != e.get("hash")
+        elif (not seals[n][1] or cp.get("ledger_hash") != e.get("hash")
               or cp.get("ledger_seq") != e.get("seq") or cp.get("chain") != e.get("chain")
               or (prev_cp is not None and cp.get("previous") != prev_cp.get("hash"))):
             report.add(run, f"the checkpoint of ledger entry {e.get('seq')} does not match its entry or "
@@ -276,21 +345,31 @@ def check_chain(segment: list[dict], report: Report, keys: dict | None, partial:
         prev, prev_cp = e.get("hash", ""), cp
     if keys is None:
         return ok
-
-    def signed(e: dict) -> bool:
-        key = keys.get(e.get("key_id"))
-        return key is not None and ledger.signature_ok(e, key) and ledger.signature_ok(e.get("checkpoint") or {}, key)
-
-    tip_ok = signed(segment[-1])
+    tip_ok = seals[-1][2] if seals[-1][2] is not None else _signed(segment[-1], keys)
     if all_signatures or not tip_ok or not ok:
+        signed = [s[2] for s in seals] if all(s[2] is not None for s in seals) else \
+            fanout.each(lambda e: _signed(e, keys), segment)  # every one, across the cores
         trusted = ", ".join(keys)
         for n, e in enumerate(segment, 1):
-            if not signed(e):
+            if not signed[n - 1]:
                 other = e.get("key_id")
                 why = f"signed by key {other}, not the trusted key {trusted}" if other not in keys else \
                     f"bad signature (not signed by key {other})"
                 report.add(_name(e, n), f"ledger entry {e.get('seq')}: {why}")
     return ok and tip_ok
+
+
+def _sweep(store, segment: list[dict], keys: dict | None, signatures: bool, manifests: bool) -> list[tuple]:
+    """(seal, the run's problems, what audit_log's check needs of its manifest) per entry:
+    a directory across forked workers (Python work per run), the bucket on threads (round
+    trips)."""
+    if isinstance(store, Local):
+        def one(e: dict) -> tuple:
+            problems, m = store.inspect(e)
+            slim = {"run_id": m.get("run_id"), "audit_log": m.get("audit_log", [])} if manifests and m else None
+            return _seal(e, keys, signatures), problems, slim
+        return fanout.each(one, segment)
+    return [(_seal(e, keys, signatures), p, None) for e, p in zip(segment, _each(store.check_run, segment))]
 
 
 def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucket: Bucket | None = None,
@@ -303,35 +382,40 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
         report.add(_name(segments[1][0], 0), "the ledger holds more than one chain: only a sandbox reset "
                                              "starts a new one")
     current_chain = anchor_chain(conn) if conn is not None else segments[-1][0].get("chain") if entries else None
+    parsed: dict[str, dict] = {}  # run id: its manifest as the sweep read it, for audit_log's check
     for segment in segments:
         if not segment:
             continue
         report.checked += len(segment)
-        check_chain(segment, report, keys, partial=bool(last), all_signatures=all_signatures)
+        swept = _sweep(store, segment, keys, all_signatures, manifests=conn is not None)
+        check_chain(segment, report, keys, partial=bool(last), all_signatures=all_signatures,
+                    seals=[s for s, _, _ in swept])
         online = segment[0].get("chain") == current_chain
         if not online:
             report.earlier_chains += len(segment)
-        for e, problems in zip(segment, _each(store.check_run, segment)):
+        in_bucket = _each(bucket.check_run, segment) if bucket is not None and online and bucket is not store \
+            else [[]] * len(segment)
+        for e, (_, problems, slim), theirs in zip(segment, swept, in_bucket):
+            if slim:
+                parsed[e.get("run_id")] = slim
             if problems is None and bucket is not None and online:
                 report.bucket_only += 1
                 problems = []
             elif problems is None:
                 problems = [f"run directory {e.get('path')} is missing (not in this directory; online, "
                             "verify checks the bucket's copy, and `rovn-ops evidence pull` fetches it)"]
-            if bucket is not None and online and bucket is not store:
-                problems += bucket.check_run(e)
-            report.problems += [(e.get("run_id", "?"), p) for p in problems]
+            report.problems += [(e.get("run_id", "?"), p) for p in problems + theirs]
     current = [e for e in entries if e.get("chain") == current_chain]
     if not last:
-        named = {e.get("path") if isinstance(store, Local) else e.get("run_id") for e in entries}
-        for where, run in store.stored_runs().items():
+        named = frozenset(e.get("path") if isinstance(store, Local) else e.get("run_id") for e in entries)
+        for where, run in store.stored_runs(named).items():
             if where not in named:
                 report.add(run, "is in the archive but not in the ledger (inserted, or never signed)")
     if conn is not None:
         from . import online
 
         def manifest_of(e: dict) -> dict | None:
-            return store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
+            return parsed.get(e.get("run_id")) or store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
 
         online.check_audit(conn, env, manifest_of, current, entries, report, partial=bool(last))
     if bucket is not None:
