@@ -14,7 +14,8 @@ Header directives (comment lines at the top of the file):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import locale
+from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,7 @@ class Migration:
     hotfix_date: date | None = None  # date-named hotfixes
     after: str | None = None
     transactional: bool = True
+    digest: str | None = field(default=None, compare=False, repr=False)  # load's, from the bytes it read
 
     @property
     def stem(self) -> str:
@@ -38,12 +40,25 @@ class Migration:
 
     @cached_property
     def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+        return self.digest or hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def _header(sql: str):
+    """The file's lines up to the first that is neither blank nor a comment (and that one)."""
+    start = 0
+    while start < len(sql):
+        end = sql.find("\n", start)
+        end = len(sql) if end < 0 else end
+        line = sql[start:end]
+        yield line
+        if line.strip() and not line.strip().startswith("--"):
+            return
+        start = end + 1
 
 
 def _directives(sql: str) -> dict[str, str]:
     found = {}
-    for line in sql.splitlines():
+    for line in _header(sql):
         text = line.strip()
         if not text:
             continue
@@ -70,10 +85,18 @@ def _parse_name(name: str) -> tuple[int | None, date | None]:
 
 
 def load(path: Path) -> Migration:
-    sql = path.read_text()
+    """One read: the text as read_text() gives it (universal newlines), and its checksum
+    from the very bytes when they are that text (no CR): each file hashed once."""
+    raw = path.read_bytes()
+    sql = raw.decode(locale.getpreferredencoding(False))
+    if "\r" in sql:
+        sql = sql.replace("\r\n", "\n").replace("\r", "\n")
+        digest = hashlib.sha256(sql.encode()).hexdigest()
+    else:
+        digest = hashlib.sha256(raw).hexdigest() if sql.isascii() else hashlib.sha256(sql.encode()).hexdigest()
     number, hotfix = _parse_name(path.name)
     d = _directives(sql)
-    return Migration(path.name, path, sql, number, hotfix, d.get("after"), "no-transaction" not in d)
+    return Migration(path.name, path, sql, number, hotfix, d.get("after"), "no-transaction" not in d, digest)
 
 
 CONFIG = "migrations.yaml"
