@@ -57,6 +57,31 @@ def database_hosts(url: str) -> list[str]:
     return hosts or [""]
 
 
+def database_port_problem(url: str) -> str | None:
+    """Why a database URL's port cannot be right, or None. libpq reads `host:` with no
+    port as 5432 (a typo that reaches some other database, or none) and a port that is
+    no number fails only when it connects, mid-run: both are refused before a run."""
+    from urllib.parse import urlsplit
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    if "://" in url:
+        netloc = urlsplit(url.strip()).netloc.rpartition("@")[2]
+        for part in netloc.split(","):
+            host, colon, port = part.rpartition(":") if not part.endswith("]") else (part, "", "")
+            if colon and not port:
+                return (f"host {host.strip('[]') or '(none)'} has a ':' but no port: expected host:PORT "
+                        "(a number from 1 to 65535), or the host alone for the default 5432")
+    try:
+        ports = str(conninfo_to_dict(url).get("port") or "")
+    except Exception:  # noqa: BLE001 - not a connection string: database_hosts says so
+        return None
+    for port in (p.strip() for p in ports.split(",")):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            return f"port '{port[:20]}' is not a number from 1 to 65535"
+    return None
+
+
 def is_local_database(url: str) -> bool:
     return all(h == "" or h.startswith("/") or is_loopback(h) for h in database_hosts(url))
 
@@ -69,6 +94,10 @@ def guard(env: str) -> None:
     if env == "sandbox" and "AWS_ENDPOINT_URL" not in found:
         raise EnvironmentGuard("--env sandbox: AWS_ENDPOINT_URL is not set; start the sandbox "
                                "(rovn-ops sandbox up) and eval \"$(rovn-ops sandbox env)\"")
+    for var in DATABASE_VARS:
+        problem = os.environ.get(var) and database_port_problem(os.environ[var])
+        if problem:  # names the variable, never its value (the URL carries the password)
+            raise EnvironmentGuard(f"{var}: {problem}")
     local = {k: is_sandbox_endpoint(v) for k, v in found.items()}
     local |= {k: is_local_database(os.environ[k]) for k in DATABASE_VARS if os.environ.get(k)}
     if env == "prod":

@@ -73,3 +73,52 @@ def test_client_uses_region_standard_retries_and_endpoint(sandbox):
     assert ecs.meta.config.retries["mode"] == "standard"
     assert ecs.meta.endpoint_url == sandbox["endpoint"]
     assert aws.caller_arn("sandbox", "us-east-2").endswith(":user/claude-deploy")
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgresql://app:s3cret-pw@127.0.0.1:/rovn", "host 127.0.0.1 has a ':' but no port"),
+    ("postgresql://app:s3cret-pw@[::1]:/rovn", "host ::1 has a ':' but no port"),
+    ("postgresql://app:s3cret-pw@127.0.0.1:5432,localhost:/rovn", "host localhost has a ':' but no port"),
+    ("postgresql://app:s3cret-pw@127.0.0.1:x/rovn", "port 'x' is not a number from 1 to 65535"),
+    ("postgresql://app:s3cret-pw@127.0.0.1:99999/rovn", "port '99999' is not a number from 1 to 65535"),
+    ("host=127.0.0.1 port=abc dbname=rovn password=s3cret-pw", "port 'abc' is not a number from 1 to 65535")])
+@pytest.mark.parametrize("var", aws.DATABASE_VARS)
+def test_a_database_url_without_a_usable_port_is_bad_input(monkeypatch, var, url, says):
+    """libpq reads `host:` with no port as port 5432 and `:x` fails only when it connects
+    (a psycopg OperationalError, mid-run): both are the operator's typo, refused up front."""
+    for v in aws.DATABASE_VARS:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv(var, url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    with pytest.raises(EnvironmentGuard) as e:
+        aws.guard("sandbox")
+    assert str(e.value).startswith(f"{var}: {says}") and "s3cret" not in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_draft_with_a_database_url_missing_its_port_is_one_line_and_exit_2(tmp_path):
+    """`rovn-ops run draft.ipynb` with DATABASE_URL=…@127.0.0.1:/rovn: one line, exit 2,
+    no run started (no spool, no evidence). Before: the run failed mid-way (exit 1)
+    with psycopg's OperationalError, and its evidence stayed spooled."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+
+    draft = tmp_path / "draft.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("from rovn_ops import db\ndb.connect().execute('select 1')")]
+    nbformat.write(nb, draft)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROVN_", "PG"))}
+    env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:/rovn",
+            "ROVN_EVIDENCE_DIR": str(tmp_path / "evidence"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "rovn_ops.cli", "run", str(draft)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert out.returncode == 2, json.dumps(lines)
+    assert len(lines) == 1 and "DATABASE_URL: host 127.0.0.1 has a ':' but no port" in lines[0], lines
+    assert "Traceback" not in out.stderr and "s3cret" not in lines[0]
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").rglob("*.ipynb"))
