@@ -10,12 +10,22 @@ The lock is a PostgreSQL session advisory lock on a connection of its own, so it
 exactly as long as the run's kernel: a kernel killed mid-deploy releases it, and the
 re-run that resumes the deploy takes it again. Who holds it is read from that session's
 `application_name` and its start (pg_stat_activity), which the lock's session sets.
+
+A session can also end under a live run (a failover, an idle timeout, an administrator's
+pg_terminate_backend): the lock goes with it, silently, and another change may start.
+`check` asks the lock's own session whether it still holds the lock; the protocol calls
+it before verify and stops the change with one line (LockLost) when it does not.
 """
 from __future__ import annotations
 
 import hashlib
 
-from .errors import Refused
+from .errors import Refused, RovnError
+
+
+class LockLost(RovnError):
+    """The lock's session ended mid-change: the change may be half made and another one
+    may have started, so it stops unverified (exit 1, a failure mid-change)."""
 
 
 def key_of(name: str) -> int:
@@ -60,6 +70,28 @@ class ChangeLock:
             return "its holder is not visible to this role"
         who = row[0] or "a session without a name"
         return f"run {who} has held its lock since {row[1].isoformat(timespec='seconds')}"
+
+    def check(self) -> None:
+        """Raise LockLost unless this lock's session is alive and still holds the lock."""
+        import psycopg
+
+        why = "its session was closed"
+        if self.held:
+            key = self.key
+            try:
+                row = self.conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND classid = %s::bigint::oid AND objid = %s::bigint::oid "
+                    "AND objsubid = 1", [(key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF]).fetchone()
+                if row[0]:
+                    return
+                why = "its session no longer holds it"
+            except psycopg.Error as e:  # terminated, or the connection dropped
+                why = f"its database session ended ({type(e).__name__})"
+                self.conn.close()
+        raise LockLost(f"the change lock of {self.name} was lost mid-change ({why}): another change may have "
+                       "started, so this one stops not verified; check the target (rovn-ops run service_status) "
+                       "and audit_log before anything else")
 
     def release(self) -> None:
         if self.conn is not None and not self.conn.closed:

@@ -268,10 +268,17 @@ class Change:
             raise Refused("verify before execute")
         if not self.approval.executed:
             return None
-        self.verification = self._logged_on_failure("verify", fn, *args, **kwargs)
+        self.verification = self._logged_on_failure("verify", self._verify_locked, fn, *args, **kwargs)
         self.ctx.record(verification=checks_of(self.verification))
         self.log("success", details() if callable(details) else details)
         return self.verification
+
+    def _verify_locked(self, fn, *args, **kwargs):
+        """Verify only under the lock execute took: a lock lost with its database session
+        (failover, timeout, pg_terminate_backend) raises LockLost, logged as the failure."""
+        if self.lock is not None:
+            self.lock.check()
+        return fn(*args, **kwargs)
 
     def _logged_on_failure(self, step: str, fn, *args, **kwargs):
         """A failed or interrupted step is still a logged change: audit_log says so,

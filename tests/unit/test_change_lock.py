@@ -44,3 +44,57 @@ def test_foreign_deployment_in_flight_is_one_check():
     found = preflight.foreign_in_flight(_service(("PRIMARY", "IN_PROGRESS", 287), ("ACTIVE", "COMPLETED", 288)))
     assert found.startswith("a deployment is in flight: PRIMARY rovn-passport-api:287 IN_PROGRESS")
     assert preflight.foreign_in_flight(_service(("PRIMARY", "IN_PROGRESS", 289)))
+
+
+def test_a_lock_whose_session_dies_mid_change_stops_the_change_loudly_before_verify(fresh, app_db, admin_db,
+                                                                                      monkeypatch):
+    """The lock is its own PostgreSQL session: if that session drops mid-change (a
+    failover, an idle timeout, pg_terminate_backend), the lock is gone and another
+    change of the same service may start. Before, the run went on to verify and log a
+    success as if it still held it; now verify checks the lock first and stops with one
+    line, and the change's audit row says it failed for that reason."""
+    from rovn_ops import audit
+    from rovn_ops.change_lock import LockLost
+    from rovn_ops.context import Operator, RunContext
+    from rovn_ops.params import ChangeParams
+    from rovn_ops.protocol import Change, Plan
+
+    monkeypatch.setenv("DATABASE_URL", fresh["database_url"])
+    plan = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "a:1", "after": "a:2"}}, lock=NAME)
+    h = plan.bind(ChangeParams()).hash
+    ctx = RunContext("deploy", ChangeParams(confirm=True, approved_by=["giles"], plan_hash=h), "run-lost",
+                     "headless", Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))
+    ctx.__dict__["db"] = app_db
+    change = Change(ctx, plan, replan=lambda: plan)
+    change.confirm()
+    verified = []
+
+    def the_change():  # mid-change, the lock's backend is terminated
+        pid = change.lock.conn.info.backend_pid
+        assert admin_db.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+        return "registered"
+
+    change.execute(the_change)
+    with pytest.raises(LockLost) as e:
+        change.verify(lambda: verified.append(1) or True)
+    line = str(e.value)
+    assert "\n" not in line and line.startswith(f"the change lock of {NAME} was lost mid-change")
+    assert "not verified" in line and e.value.exit_code == 1
+    assert not verified  # nothing more was done under a lock that is gone
+    row = audit.rows(app_db)[0]
+    assert row["run_id"] == "run-lost" and row["outcome"] == "failed"
+    assert "LockLost" in row["details"]["error"] and row["details"]["failed_step"] == "verify"
+    ChangeLock.take(NAME, "next", "giles").release()  # the lock is free: the next change may go
+
+
+def test_check_passes_while_held_and_fails_once_the_session_is_gone(fresh, admin_db, monkeypatch):
+    from rovn_ops.change_lock import LockLost
+
+    monkeypatch.setenv("DATABASE_URL", fresh["database_url"])
+    lock = ChangeLock.take(NAME, "run-a", "giles")
+    lock.check()
+    admin_db.execute("SELECT pg_terminate_backend(%s)", [lock.conn.info.backend_pid])
+    with pytest.raises(LockLost, match="its database session ended"):
+        lock.check()
+    assert not lock.held
+    lock.release()
