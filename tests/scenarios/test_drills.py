@@ -20,6 +20,7 @@ PATHS = {
     "bad_deploy": ("P1", "deploy", ["rollback"]),              # §5 5xx > 1% / 5 min
     "slow_query_deploy": ("P1", "deploy", ["rollback"]),       # §5 RDS CPU > 85% sustained, caused by a deploy
     "bad_deploy_migration": ("P1", "deploy", ["migration_reversal", "rollback"]),  # §7: reversal, then rollback
+    "phi_deploy": ("P0", "deploy", ["rollback"]),              # §6 P0 suspected PHI exposure, caused by a deploy
 }
 
 
@@ -37,6 +38,28 @@ def test_drill(scenario, fresh, evidence_dir):
     assert executed == path, [s.command for s in drill.steps]
     assert all(s.exit_code == 0 for s in drill.steps[1:]), [(s.command, s.exit_code) for s in drill.steps]
     assert drill.health == (200, drills.GOOD) and drill.within_rto, drill.line()
+    CHECKS.get(scenario, lambda *a: None)(fresh, drill, evidence_dir)
+
+
+def _phi_ended(sandbox, drill, evidence_dir):
+    """§6 P0 suspected PHI exposure (phi_deploy): revision 289's intake logging writes PHI
+    at INFO. Triage says P0 and names the deploy (the lines began 2 minutes after it);
+    the rollback is the remedy because the PHI comes from 289's code, so once 288 serves
+    the app's new lines are scrubbed. Neither triage's output nor its evidence echoes a
+    PHI value (§5: PHI is scrubbed before write; evidence is no exception)."""
+    from rovn_ops.sandbox.incidents import PHI
+
+    summary = drill.triage["summary"]
+    assert summary["headline"].startswith("P0 · suspected PHI exposure: ") and "(run " in summary["explanation"]
+    lines, phi = drills.log_lines_since(sandbox, drill.remedy_ms)
+    assert lines >= 1 and phi == 0, f"after the rollback: {lines} line(s), {phi} PHI-shaped"
+    archived = [p.read_bytes() for p in evidence_dir.rglob("*") if p.is_file()]
+    assert archived, "triage archived nothing"
+    for value in PHI.values():
+        assert value not in str(drill.triage) and not any(value.encode() in b for b in archived), "PHI echoed"
+
+
+CHECKS = {"phi_deploy": _phi_ended}
 
 
 def test_after_the_drill_triage_does_not_recommend_the_rollback_again(fresh, evidence_dir):

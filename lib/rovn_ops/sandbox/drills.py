@@ -28,7 +28,8 @@ RTO_S = 180.0  # §7: "RTO ~3 minutes from decision to traffic"
 # Every scenario that breaks the service, and the image /health serves once it is mended.
 GOOD = "prod-202605270526-ai-competitive-fix"
 DRILLS = ("tasks_crashing", "image_missing", "canary_failing", "bad_deploy", "slow_query_deploy",
-          "bad_deploy_migration")
+          "bad_deploy_migration", "phi_deploy")
+LOG_GROUP = "/ecs/rovn-passport-api"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Drill:
     steps: list[Step] = field(default_factory=list)
     health: tuple[int, str | None] = (0, None)
     seconds: float = 0.0                          # injection to /health 200
+    remedy_ms: int = 0                            # epoch ms just before the first remedy ran
 
     @property
     def within_rto(self) -> bool:
@@ -110,6 +112,7 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
     drill.steps.append(Step("rovn-ops run incident_triage", triage.returncode, time.monotonic() - start,
                             drill.triage["outcome"]))
     summary = drill.triage["summary"]
+    drill.remedy_ms = int(time.time() * 1000)
     for command in [summary["next_command"], *summary.get("then", [])] if summary.get("next_command") else []:
         carry_out(command, approver, drill)
     deadline = time.monotonic() + wait_s
@@ -120,3 +123,20 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
         time.sleep(0.05)
     drill.seconds = time.monotonic() - start
     return drill
+
+
+def log_lines_since(sandbox: dict, since_ms: int, group: str = LOG_GROUP) -> tuple[int, int]:
+    """How many lines the app logged from `since_ms` on, and how many of those carry
+    PHI-shaped data (counts only: a PHI value is never kept or shown)."""
+    import boto3
+
+    from .. import personal_data
+
+    logs = boto3.client("logs", endpoint_url=sandbox["endpoint"], region_name=sandbox["region"],
+                        aws_access_key_id=sandbox["access_key_id"], aws_secret_access_key=sandbox["secret_access_key"])
+    lines = phi = 0
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since_ms):
+        for e in page["events"]:
+            lines += 1
+            phi += bool(personal_data.phi_kinds(e["message"]))
+    return lines, phi

@@ -343,6 +343,25 @@ def write_slow_query_deploy(sb) -> None:
     w.sentry([_background_issue(w)])
 
 
+def phi_line() -> dict:
+    """What revision 289's intake debug logging writes per request: an INFO line with a
+    provider's NPI and a patient's name and date of birth, unscrubbed (§5 scrubs PHI
+    before write; this line was not)."""
+    return {"level": "INFO", "message": f"intake accepted: provider NPI {PHI['npi']}",
+            "patient": f"patient_name={PHI['name']} dob={PHI['dob']}"}
+
+
+def write_phi_deploy(sb) -> None:
+    """A deploy 10 minutes ago turned on request-body logging in the intake path: from 2
+    minutes after it each request's INFO line carries PHI (phi_line). Traffic is fine, no
+    alarm fires. The cause is the deploy's code, so the rollback to 288 ends it: from the
+    rollback on, the tasks log scrubbed lines (rollout_completed)."""
+    w = Writer(sb)
+    _PHI_REVISIONS.add(_deploy(w, -10, "intake-debug-logging")["new_task_definition"])
+    w.telemetry(Shape(other_logs=lambda m: [phi_line()] * 2 if m >= -8 else []), seed=9)
+    w.sentry([_background_issue(w)])
+
+
 SHIFT_SLOT_KEY = ("0013_shift_requests_slot_key.sql",
                   "CREATE UNIQUE INDEX IF NOT EXISTS shift_requests_slot_key ON shift_requests "
                   "(facility_id, starts_at, role);\n")
@@ -484,7 +503,8 @@ WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_r
            "single_az": write_single_az, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
            "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
            "image_missing": write_image_missing, "canary_failing": write_canary_failing,
-           "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy}
+           "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy,
+           "phi_deploy": write_phi_deploy}
 
 
 _LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service
@@ -529,9 +549,30 @@ def rollout_completed(svc) -> None:
                                 "Timestamp": now, "Dimensions": alb},
                                {"MetricName": "HTTPCode_ELB_5XX_Count", "Value": 0, "Timestamp": now,
                                 "Dimensions": alb}])
+    _serving_log(sb, svc, now)
+
+
+def _serving_log(sb, svc, now) -> None:
+    """This minute's request line from the revision now serving, as its tasks write it:
+    with PHI if its code logs PHI (phi_deploy's 289), scrubbed otherwise. A drill reads
+    the lines after its remedy to see the exposure ended."""
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[ACCOUNT][sb.world["region"]]
+    group = f"/ecs/{sb.world['ecs']['family']}"
+    if group not in logs.groups:
+        return
+    stream = "api/api/serving-" + svc.task_definition.rsplit("/", 1)[-1].replace(":", "-")
+    if stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, stream)
+    body = phi_line() if svc.task_definition in _PHI_REVISIONS else {
+        "level": "INFO", "message": "intake accepted", "status": 200}
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)  # moto's utcnow is naive UTC
+    logs.put_log_events(group, stream, [{"timestamp": int(at.timestamp() * 1000), "message": json.dumps(body)}])
 
 
 _BAD_REVISIONS: set[str] = set()  # task definitions whose code returns 5xx (bad_deploy's)
+_PHI_REVISIONS: set[str] = set()  # task definitions whose code logs PHI (phi_deploy's)
 
 
 def clear() -> None:
@@ -540,3 +581,4 @@ def clear() -> None:
     SENTRY_ISSUES.clear()
     synthetics_sim.RUNS.clear()
     _BAD_REVISIONS.clear()
+    _PHI_REVISIONS.clear()
