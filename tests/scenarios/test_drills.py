@@ -21,12 +21,14 @@ PATHS = {
     "slow_query_deploy": ("P1", "deploy", ["rollback"]),       # §5 RDS CPU > 85% sustained, caused by a deploy
     "bad_deploy_migration": ("P1", "deploy", ["migration_reversal", "rollback"]),  # §7: reversal, then rollback
     "phi_deploy": ("P0", "deploy", ["rollback"]),              # §6 P0 suspected PHI exposure, caused by a deploy
+    "secret_exposed": ("P0", "secret", ["secret_rotation"]),   # §6 P0 suspected security incident (§8 drift)
 }
 
 
 @pytest.mark.parametrize("scenario", drills.DRILLS)
 def test_drill(scenario, fresh, evidence_dir):
     severity, cause, path = PATHS[scenario]
+    before = BEFORE.get(scenario, lambda sandbox: None)(fresh)
     drill = drills.run(fresh, scenario)
     print(drill.line())  # the drill's time to healthy, in the test log
     summary = drill.triage["summary"]
@@ -38,10 +40,10 @@ def test_drill(scenario, fresh, evidence_dir):
     assert executed == path, [s.command for s in drill.steps]
     assert all(s.exit_code == 0 for s in drill.steps[1:]), [(s.command, s.exit_code) for s in drill.steps]
     assert drill.health == (200, drills.GOOD) and drill.within_rto, drill.line()
-    CHECKS.get(scenario, lambda *a: None)(fresh, drill, evidence_dir)
+    CHECKS.get(scenario, lambda *a: None)(fresh, drill, evidence_dir, before)
 
 
-def _phi_ended(sandbox, drill, evidence_dir):
+def _phi_ended(sandbox, drill, evidence_dir, before):
     """§6 P0 suspected PHI exposure (phi_deploy): revision 289's intake logging writes PHI
     at INFO. Triage says P0 and names the deploy (the lines began 2 minutes after it);
     the rollback is the remedy because the PHI comes from 289's code, so once 288 serves
@@ -59,7 +61,39 @@ def _phi_ended(sandbox, drill, evidence_dir):
         assert value not in str(drill.triage) and not any(value.encode() in b for b in archived), "PHI echoed"
 
 
-CHECKS = {"phi_deploy": _phi_ended}
+def _sm(sandbox):
+    import boto3
+
+    return boto3.client("secretsmanager", endpoint_url=sandbox["endpoint"], region_name=sandbox["region"],
+                        aws_access_key_id=sandbox["access_key_id"], aws_secret_access_key=sandbox["secret_access_key"])
+
+
+def _current_version(sandbox) -> str:
+    from rovn_ops.sandbox.incidents import EXPOSED_SECRET
+
+    stages = _sm(sandbox).describe_secret(SecretId=EXPOSED_SECRET)["VersionIdsToStages"]
+    return next(v for v, s in stages.items() if "AWSCURRENT" in s)
+
+
+def _secret_retired(sandbox, drill, evidence_dir, before):
+    """§6 P0 suspected security incident (secret_exposed): §8's drift monitoring found a
+    principal on no allow-list able to read the database master secret. Rotation is the
+    remedy a runbook can carry out: whatever that principal read stops working once the
+    exposed version is no longer AWSCURRENT (removing the grant is IAM's, afterwards).
+    Triage names the secret and the exact rotation command; afterwards the exposed
+    version is not AWSCURRENT, the service healthy, and a re-run of triage no longer
+    names the secret (the rotation came after the drift row)."""
+    summary = drill.triage["summary"]
+    assert summary["headline"].startswith("P0 · suspected security incident: user/contractor-export can read "
+                                          "rovn/prod/db-master")
+    assert summary["next_command"] == "rovn-ops run secret_rotation --env sandbox -p secret=rovn/prod/db-master"
+    assert _current_version(sandbox) != before
+    again = drills._json(drills.cli("run", "incident_triage", "--json", "--quiet"))["summary"]
+    assert "secret_rotation" not in (again["next_command"] or "") and again["severity"] == "none", again
+
+
+BEFORE = {"secret_exposed": _current_version}
+CHECKS = {"phi_deploy": _phi_ended, "secret_exposed": _secret_retired}
 
 
 def test_after_the_drill_triage_does_not_recommend_the_rollback_again(fresh, evidence_dir):

@@ -288,3 +288,23 @@ def test_p1_is_queued_outside_business_hours_and_posted_by_the_next_run_inside(m
         "INC-2", night, True, [{"severity": "P1", "notifications": queued.channels}]), hours, now=END)
     assert morning.channels["slack"]["status"] == "delivered" and "queued overnight" in calls[0][1]
     assert "pagerduty" not in morning.channels  # P1 never pages
+
+
+def test_a_secrets_drift_row_is_a_security_incident_until_that_secret_is_rotated_after_it():
+    """§6 P0 suspected security incident: secrets_audit's secrets_drift row. Only a
+    successful rotation of that secret after the row retires it; a rotation before it, a
+    failed one, or one of another secret does not."""
+    from datetime import datetime, timedelta, timezone
+
+    from rovn_ops.triage import classify
+    from rovn_ops.triage.changes import Change
+
+    t = datetime(2026, 12, 7, 5, tzinfo=timezone.utc)
+    drift = Change(1, t, "secrets_drift", "user/x", "deviation", "r1", {"secrets": ["a", "b"]})
+    rotation = lambda at, name, outcome="success": Change(2, at, "secret_rotation", name, outcome, "r2")  # noqa: E731
+    assert set(classify.exposed([drift])) == {"a", "b"}
+    assert set(classify.exposed([rotation(t - timedelta(minutes=1), "a"), drift])) == {"a", "b"}
+    assert set(classify.exposed([drift, rotation(t + timedelta(minutes=1), "a", "failed")])) == {"a", "b"}
+    assert set(classify.exposed([drift, rotation(t + timedelta(minutes=1), "a")])) == {"b"}
+    [signal] = classify._security([drift, rotation(t + timedelta(minutes=1), "a")])
+    assert signal.severity == "P0" and signal.kind == "security" and "user/x can read b" in signal.rule

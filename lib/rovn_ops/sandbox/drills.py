@@ -28,7 +28,7 @@ RTO_S = 180.0  # §7: "RTO ~3 minutes from decision to traffic"
 # Every scenario that breaks the service, and the image /health serves once it is mended.
 GOOD = "prod-202605270526-ai-competitive-fix"
 DRILLS = ("tasks_crashing", "image_missing", "canary_failing", "bad_deploy", "slow_query_deploy",
-          "bad_deploy_migration", "phi_deploy")
+          "bad_deploy_migration", "phi_deploy", "secret_exposed")
 LOG_GROUP = "/ecs/rovn-passport-api"
 
 

@@ -362,6 +362,36 @@ def write_phi_deploy(sb) -> None:
     w.sentry([_background_issue(w)])
 
 
+EXPOSED_SECRET = "rovn/prod/db-master"
+
+
+def write_secret_exposed(sb) -> None:
+    """§8's drift monitoring fired 6 minutes ago: IAM user contractor-export, on no
+    allow-list, was given an inline policy reading the database master secret, and the
+    scheduled secrets_audit wrote its `secrets_drift` row (as it writes it). Traffic is
+    fine. §6: a suspected security incident, P0. The value may have been read, so the
+    remedy is rotating that secret (secret_rotation retires the exposed version); the
+    grant is removed in IAM afterwards."""
+    from .. import audit
+    import psycopg
+
+    w = Writer(sb)
+    iam, sm = w.client("iam"), w.client("secretsmanager")
+    arn = sm.describe_secret(SecretId=EXPOSED_SECRET)["ARN"]
+    user = iam.create_user(UserName="contractor-export")["User"]
+    iam.put_user_policy(UserName="contractor-export", PolicyName="export-db", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                "Resource": arn}]}))
+    with psycopg.connect(w.sb.admin_db_url, autocommit=True) as conn:
+        audit.append(conn, actor=f"arn:aws:iam::{ACCOUNT}:user/claude-deploy", action="secrets_drift",
+                     target="user/contractor-export", outcome="deviation",
+                     run_id=w.at(-6).strftime("%Y%m%dT%H%M%SZ") + "-secrets_audit-scenario",
+                     details={"at": w.at(-6).isoformat(), "policy": "export-db", "via": "inline", "arn": user["Arn"],
+                              "secrets": [EXPOSED_SECRET], "condition": "", "sandbox_history": True})
+    w.telemetry(quiet(), seed=10)
+    w.sentry([_background_issue(w)])
+
+
 SHIFT_SLOT_KEY = ("0013_shift_requests_slot_key.sql",
                   "CREATE UNIQUE INDEX IF NOT EXISTS shift_requests_slot_key ON shift_requests "
                   "(facility_id, starts_at, role);\n")
@@ -504,7 +534,7 @@ WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_r
            "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
            "image_missing": write_image_missing, "canary_failing": write_canary_failing,
            "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy,
-           "phi_deploy": write_phi_deploy}
+           "phi_deploy": write_phi_deploy, "secret_exposed": write_secret_exposed}
 
 
 _LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service

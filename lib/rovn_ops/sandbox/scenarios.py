@@ -36,6 +36,8 @@ KNOWN = {
                             "trusted on): §7's path, the reversal then the rollback",
     "phi_deploy": "a deploy 10 minutes ago logs each intake request's PHI (an NPI, a patient's name with a DOB) "
                   "at INFO: suspected PHI exposure caused by the deploy; a rollback to 288 ends it",
+    "secret_exposed": "secrets_audit found user/contractor-export (on no allow-list) reading rovn/prod/db-master "
+                      "6 minutes ago: a suspected security incident; rotating the secret retires what it read",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
     "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from .window import Window, parse_time, utc
 
-ACTIONS = ("deploy", "rollback", "migration", "migration_reversal", "rotation", "secret_rotation")
+ACTIONS = ("deploy", "rollback", "migration", "migration_reversal", "rotation", "secret_rotation",
+           "secrets_drift")  # secrets_audit's deviation: a principal off §8's allow-list can read secrets
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Change:
                 f", migrations {', '.join(d['migrations'])}" if d.get("migrations") else "")
         if self.action == "rollback":
             return f"rollback to {(d.get('to_task_definition') or '?').rsplit('/', 1)[-1]}"
+        if self.action == "secrets_drift":
+            return f"secrets drift: {self.target} can read {', '.join(d.get('secrets') or ['?'])}"
         return f"{self.action} {self.target}"
 
 
@@ -39,7 +42,7 @@ def read(conn, window: Window, before_minutes: int) -> list[Change]:
     since = window.start - timedelta(minutes=before_minutes)
     cur = conn.execute(
         "SELECT id, occurred_at, action, target, outcome, coalesce(run_id, ''), details FROM audit_log "
-        "WHERE (action = ANY(%s) OR action LIKE '%%rotat%%') AND outcome IN ('success', 'failed') "
+        "WHERE (action = ANY(%s) OR action LIKE '%%rotat%%') AND outcome IN ('success', 'failed', 'deviation') "
         "AND coalesce((details->>'at')::timestamptz, occurred_at) BETWEEN %s AND %s ORDER BY id",
         [list(ACTIONS), since, window.end])
     out = [Change(r[0], parse_time(r[6]["at"]) if r[6].get("at") else utc(r[1]), *r[2:]) for r in cur]

@@ -89,6 +89,7 @@ def signals(p, found) -> list[Signal]:
         out.append(Signal("P0", "phi", f"suspected PHI exposure: {phi} log line(s) in {found.logs.group} carry "
                                        f"PHI-shaped data ({kinds}); §5 scrubs PHI before write (§6: P0)",
                           found.logs.phi_first))
+    out += _security(found.changes)
     if found.health is not None and not found.health.ok:
         out.append(Signal("P0", "health", f"customer-impacting outage: {found.health_source} fails "
                                           f"({found.health.detail or found.health.status})", found.gathered_at))
@@ -122,6 +123,25 @@ def signals(p, found) -> list[Signal]:
             out.append(Signal("P1", _alarm_kind(a), f"alarm {a['AlarmName']} is in ALARM: {a.get('StateReason', '')}",
                               utc(a["StateUpdatedTimestamp"])))
     return sorted(out, key=lambda s: (RANK[s.severity], s.since is None, s.since or found.gathered_at))
+
+
+def exposed(changes) -> dict[str, object]:
+    """Secrets a principal off §8's allow-list can read (secrets_audit's `secrets_drift`
+    rows), each with the row that found it, unless a successful rotation of that secret
+    came after: then the value it could read is retired."""
+    out = {}
+    for c in changes:
+        if c.action == "secrets_drift":
+            out.update({s: c for s in c.details.get("secrets") or []})
+        elif c.action == "secret_rotation" and c.outcome == "success" and c.target in out and out[c.target].at <= c.at:
+            del out[c.target]
+    return out
+
+
+def _security(changes) -> list[Signal]:
+    return [Signal("P0", "security", f"suspected security incident: {c.target} can read {name}, not on §8's "
+                                     f"allow-list (secrets_audit, audit_log {c.audit_id}; §6: P0)", c.at)
+            for name, c in exposed(changes).items()]
 
 
 def _tasks_onset(df, running: float):

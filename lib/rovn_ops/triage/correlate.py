@@ -126,6 +126,14 @@ def correlate(ctx, found, verdict) -> Story:
     events = timeline(found, verdict)
     if not verdict.incident:
         return Story(events, "none", "Nothing to explain: no incident.")
+    if verdict.signals[0].kind == "security":  # no deploy causes it; rotating retires what was exposed
+        from .classify import exposed
+
+        names = list(exposed(found.changes))
+        return Story(events, "secret", f"{verdict.signals[0].rule}. Whoever holds that grant may have read the "
+                     "value: rotate " + ("it" if len(names) == 1 else "each") + " (preview, then execute), so what "
+                     "was read no longer works; then remove the grant in IAM and run secrets_audit.",
+                     [run_command(ctx.params, "secret_rotation", f"secret={n}", same=()) for n in names])
     lead = timedelta(minutes=ctx.params.deploy_lead_minutes)
     symptoms = verdict.onset("errors", "tasks", "health") or verdict.onset()
     db = verdict.onset("database")
