@@ -15,6 +15,14 @@ on disk claims. The run is archived through the same pipeline as a headless one
 
 A kernel that dies holds its spool's lock no longer: the next `rovn-ops` invocation
 archives what it recorded as `interrupted`.
+
+A kernel that runs any code but the committed runbook's is a draft (issue 20, class 5):
+each cell is compared, before it runs, with the code cells of runbooks/<name>.ipynb at
+HEAD; besides those, only parameter values (`name = literal`) and a bare name (to show a
+variable) are the runbook. From the first other cell on, every audit_log row the kernel
+writes says `draft: true` (ROVN_DRAFT, as the runner sets it for a draft notebook), and
+the manifest is a draft's: its self-reported operator is set apart under draft_claims and
+the operator is the one begin() identified.
 """
 from __future__ import annotations
 
@@ -75,7 +83,9 @@ class Recorder:
             ctx.run_id, runbook=ctx.runbook, source=str(source), notebook=f"{ctx.runbook}.ipynb", env=ctx.env,
             parameters=ctx.params.model_dump(mode="json"), mode=ctx.mode,
             started=datetime.now(timezone.utc).isoformat(), local_user=ctx.operator.local_user,
+            operator={"arn": ctx.operator.arn, "local_user": ctx.operator.local_user},  # never the kernel's claim
             redact_key=redact_key)
+        self.reviewed, self.draft = reviewed_code(source), False
         # record() and the secret reads of this kernel now feed the run's spool
         os.environ["ROVN_RESULT_FILE"] = str(self.spool.result_file)
         os.environ[scrub.REDACT_KEY_ENV] = redact_key
@@ -86,6 +96,8 @@ class Recorder:
         history = ip.history_manager.input_hist_raw if ip.history_manager else [""]
         self.cells = [self._cell(src) for src in history[_SEEN[0] + 1:-1]]
         self.current = self._cell(history[-1])
+        for src in history[_SEEN[0] + 1:]:
+            self._judge(src)
         self._outcome_before = None
         self._sessions = self._tee()
         ip.events.register("pre_run_cell", self.pre_run_cell)
@@ -136,8 +148,17 @@ class Recorder:
 
         return nbformat.v4.new_code_cell(source)
 
+    def _judge(self, source: str) -> None:
+        """Mark the run a draft, before the cell runs, when it is not the runbook's code."""
+        if self.draft or is_reviewed(source, self.reviewed):
+            return
+        self.draft = True
+        os.environ["ROVN_DRAFT"] = "1"  # audit.append marks this kernel's rows from now on
+        self.spool.update(draft=True)   # a spool archived by the next command is a draft's too
+
     def pre_run_cell(self, info) -> None:
         if not self.done:
+            self._judge(info.raw_cell)
             self.current = self._cell(info.raw_cell)
             self._outcome_before = record.read(self.spool.result_file).get("outcome")
 
@@ -200,5 +221,57 @@ class Recorder:
             return None
         finally:
             os.environ.pop("ROVN_RESULT_FILE", None)
+            if self.draft:  # the next begin() in this kernel is judged afresh
+                os.environ.pop("ROVN_DRAFT", None)
         print(f"evidence: run {m['run_id']} archived as {m['outcome']} (mode {m['mode']}): {m['path']}")
         return m
+
+
+def reviewed_code(source) -> set[str] | None:
+    """The committed runbook's code cells (stripped), or None when it is not at HEAD."""
+    from .authorization import at_head
+    from .evidence.manifest import _text
+
+    head = at_head(source)
+    if head is None:
+        return None
+    try:
+        return {_text(c["source"]).strip() for c in json.loads(head)["cells"] if c["cell_type"] == "code"}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def is_reviewed(source: str, reviewed: set[str] | None) -> bool:
+    """A cell of the committed runbook, parameter values only, or a bare name."""
+    import ast
+
+    if reviewed is None:
+        return False
+    if source.strip() in reviewed or not source.strip():
+        return True
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return all(_a_value(node) for node in body) or (len(body) == 1 and isinstance(body[0], ast.Expr)
+                                                    and isinstance(body[0].value, ast.Name))
+
+
+def _a_value(node) -> bool:
+    """`name = literal` or `name: type = literal`: a parameter's value, no code."""
+    import ast
+
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets, value = [node.target], node.value
+        if not (isinstance(node.annotation, ast.Name) or isinstance(node.annotation, ast.Subscript)
+                and isinstance(node.annotation.value, ast.Name)):
+            return False
+    else:
+        return False
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return all(isinstance(t, ast.Name) for t in targets)

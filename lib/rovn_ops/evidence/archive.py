@@ -115,7 +115,8 @@ class Archiver:
 
         shutil.rmtree(sp.staging, ignore_errors=True)
         sp.staging.mkdir()
-        result = manifest.set_apart_claims(Path(meta["source"]), record.read(sp.result_file))
+        result = manifest.set_apart_claims(Path(meta["source"]), record.read(sp.result_file),
+                                           draft=bool(meta.get("draft")))  # an interactive draft (recorder)
         # The values the kernel read, sealed with the run's key; and what this process read
         # (the signing key: ready() has loaded it), registered already.
         key = meta.get("redact_key")

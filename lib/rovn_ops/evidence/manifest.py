@@ -40,12 +40,13 @@ def _code(notebook: bytes) -> list[str]:
             if c["cell_type"] == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
 
 
-def set_apart_claims(source: Path, result: dict) -> dict:
+def set_apart_claims(source: Path, result: dict, draft: bool = False) -> dict:
     """A draft is a run of anything but runbooks/<name>.ipynb exactly as committed at HEAD.
     Its kernel wrote the result file and could write anything there (approvals, targets):
     only a reviewed runbook's code is trusted to report what it changed and who approved
-    it. A draft's such facts move under `draft_claims`, never shown as approvals."""
-    if is_draft(source):
+    it. A draft's such facts move under `draft_claims`, never shown as approvals.
+    `draft`: the recorder found a cell that is not the runbook's in an interactive run."""
+    if draft or is_draft(source):
         result["draft_claims"] = {k: result.pop(k) for k in SELF_REPORTED if k in result}
     return result
 
