@@ -26,6 +26,12 @@ def _xdist_controller(config) -> bool:
 
 
 def pytest_configure(config):
+    # Every response the suite's sandboxes give is recorded here (sandbox/wire.py), one file per
+    # sandbox; pytest_sessionfinish checks them all against botocore's output shapes. Set before
+    # xdist starts its workers, which inherit it.
+    if not os.environ.get("ROVN_SANDBOX_RECORD") and not hasattr(config, "workerinput"):
+        os.environ["ROVN_SANDBOX_RECORD"] = tempfile.mkdtemp(prefix="rovn-responses-")
+        _started["records"] = os.environ["ROVN_SANDBOX_RECORD"]
     if _xdist_controller(config) or os.environ.get("ROVN_TEST_SANDBOX_UP"):
         return
     from rovn_ops.sandbox import control
@@ -42,8 +48,33 @@ def pytest_configure(config):
     _started.update(state=state, base=base)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Shape conformance of the whole session (every worker's sandbox): any response that
+    botocore's output shape for its operation refuses fails the run (tests/conformance/shapes.py)."""
+    if "records" not in _started or session.config.getoption("collectonly", False):
+        return
+    from pathlib import Path as _Path
+
+    from tests.conformance import shapes
+
+    entries = [e for f in sorted(_Path(_started["records"]).glob("*.jsonl")) for e in shapes.read(f)]
+    violations, seen = shapes.check_all(entries)
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = report.write_line if report else print
+    say(f"shape conformance: {len(entries)} responses, {len(seen)} operations, {len(violations)} violations "
+        f"(recordings in {_started['records']})")
+    for v in violations[:50]:
+        say(f"  {v}")
+    if violations and session.exitstatus == 0:
+        session.exitstatus = 1
+    if not violations:
+        import shutil
+
+        shutil.rmtree(_started["records"], ignore_errors=True)
+
+
 def pytest_unconfigure(config):
-    if _started:
+    if _started.get("state"):
         from rovn_ops.sandbox import control
 
         control.down()  # its directory stays: sandbox.log explains a failed session
@@ -51,7 +82,7 @@ def pytest_unconfigure(config):
 
 def pytest_runtest_setup(item):
     """Each notebook starts from the freshly seeded world."""
-    if item.__class__.__name__ == "NbCellItem" and getattr(item, "cell_num", 1) == 0 and _started:
+    if item.__class__.__name__ == "NbCellItem" and getattr(item, "cell_num", 1) == 0 and _started.get("state"):
         from rovn_ops.sandbox import control
 
         control.reset(_started["state"])

@@ -31,7 +31,8 @@ def _notebook(m: dict) -> str:
 
 
 def _revisions(aws) -> list[int]:
-    arns = aws("ecs").list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"]
+    pages = aws("ecs").get_paginator("list_task_definitions").paginate(familyPrefix=FAMILY)  # ECS pages by 100
+    arns = [a for page in pages for a in page["taskDefinitionArns"]]
     return sorted(int(a.rsplit(":", 1)[-1]) for a in arns)
 
 

@@ -1,19 +1,34 @@
-"""The sandbox's ECS rollout simulator: deployments advance with polls, not time."""
+"""The sandbox's ECS rollout simulator: deployments advance on the sandbox's clock
+(compressed wall time), never per poll. These tests pause the clock and move it a
+step (STEP_S) at a time, so each snapshot is one step later."""
 import json
 
+import pytest
 import urllib3
 
 from rovn_ops.sandbox import control
+from rovn_ops.sandbox.ecs_rollout import STEP_S
+
+
+@pytest.fixture
+def fresh(fresh):
+    control.clock(fresh, paused=True)
+    return fresh
 
 
 def describe(ecs):
     return ecs.describe_services(cluster="rovn-prod", services=["rovn-passport-api"])["services"][0]
 
 
-def roll(ecs, revision, polls=10):
+def later(ecs, sandbox, steps=1):
+    control.clock(sandbox, advance_s=steps * STEP_S)
+    return describe(ecs)
+
+
+def roll(ecs, revision, polls=10, sandbox=None):
     ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
                        taskDefinition=f"rovn-passport-api:{revision}")
-    return [describe(ecs) for _ in range(polls)]
+    return [later(ecs, sandbox) for _ in range(polls)]
 
 
 def test_update_adds_primary_and_turns_old_active(fresh, aws):
@@ -27,7 +42,7 @@ def test_update_adds_primary_and_turns_old_active(fresh, aws):
 
 
 def test_rollout_completes_over_a_few_polls_and_old_drains(fresh, aws):
-    snaps = roll(aws("ecs"), 287, polls=6)
+    snaps = roll(aws("ecs"), 287, polls=6, sandbox=fresh)
     states = [s["deployments"][0]["rolloutState"] for s in snaps]
     done = states.index("COMPLETED")
     assert 1 <= done <= 4, states
@@ -45,7 +60,7 @@ def test_new_tasks_fail_circuit_breaker_rolls_back(fresh, aws):
     ecs = aws("ecs")
     ours = ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
                               taskDefinition="rovn-passport-api:287")["service"]["deployments"][0]["id"]
-    snaps = [describe(ecs) for _ in range(10)]
+    snaps = [later(ecs, fresh) for _ in range(10)]
     failed = [s for s in snaps if any(d["id"] == ours and d["rolloutState"] == "FAILED" for d in s["deployments"])]
     assert failed, "the circuit breaker never tripped"
     first = failed[0]
@@ -62,7 +77,7 @@ def test_without_rollback_the_failed_deployment_stays_primary(fresh, aws):
     ecs = aws("ecs")
     ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
                        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
-    snaps = roll(ecs, 287, polls=5)
+    snaps = roll(ecs, 287, polls=5, sandbox=fresh)
     primary = snaps[-1]["deployments"][0]
     assert primary["status"] == "PRIMARY" and primary["rolloutState"] == "FAILED"
     assert snaps[-1]["deployments"][1]["runningCount"] == 3  # the old tasks keep serving
@@ -83,7 +98,7 @@ def test_a_task_runs_only_if_its_image_does(fresh, aws):
     ecr.batch_delete_image(repositoryName="rovn-passport-api", imageIds=[{"imageTag": "prod-legacy-r287"}])
     ours = ecs.update_service(cluster="rovn-prod", service="rovn-passport-api",
                               taskDefinition="rovn-passport-api:287")["service"]["deployments"][0]["id"]
-    snaps = [describe(ecs) for _ in range(10)]
+    snaps = [later(ecs, fresh) for _ in range(10)]
     mine = [d for s in snaps for d in s["deployments"] if d["id"] == ours]
     assert mine[-1]["rolloutState"] == "FAILED" and mine[-1]["runningCount"] == 0
     assert any("CannotPullContainerError" in e["message"] for e in snaps[-1]["events"])
@@ -96,9 +111,48 @@ def test_tasks_crashing_is_the_revisions_fault_and_a_rollback_mends_it(fresh, aw
     control.scenario(fresh, "tasks_crashing")
     ecs = aws("ecs")
     for _ in range(5):  # ECS keeps starting replacements; the crashing image keeps them from running
-        svc = describe(ecs)
+        svc = later(ecs, fresh)
     assert svc["runningCount"] == 0 and svc["taskDefinition"].endswith(":289")
     assert urllib3.request("GET", fresh["health_url"]).status == 503
-    roll(ecs, 288, polls=6)
+    roll(ecs, 288, polls=6, sandbox=fresh)
     assert describe(ecs)["runningCount"] == 3
     assert urllib3.request("GET", fresh["health_url"]).status == 200
+
+
+def test_polls_do_not_move_time(fresh, aws):
+    """A thousand polls of a paused clock move nothing (before, each DescribeServices was a step)."""
+    ecs = aws("ecs")
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", taskDefinition="rovn-passport-api:287")
+    states = {json.dumps(describe(ecs)["deployments"], default=str, sort_keys=True) for _ in range(200)}
+    assert len(states) == 1
+
+
+def test_one_look_after_the_time_sees_what_many_looks_see(fresh, aws):
+    """The outcome depends on sandbox time only: polled every step or looked at once, a
+    failing rollout ends in the same state (FAILED, rolled back, the old revision serving)."""
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    ecs = aws("ecs")
+
+    def outcome(svc):
+        return [(d["status"], d["taskDefinition"], d["rolloutState"], d["runningCount"], d["failedTasks"])
+                for d in svc["deployments"]]
+
+    roll(ecs, 287, polls=12, sandbox=fresh)
+    polled = outcome(describe(ecs))
+    control.reset(fresh)
+    control.clock(fresh, paused=True)
+    control.scenario(fresh, "ecs_new_tasks_fail")
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", taskDefinition="rovn-passport-api:287")
+    once = outcome(later(ecs, fresh, steps=12))
+    assert polled == once and once[0][1].endswith(":288") and once[0][2] == "COMPLETED"
+
+
+def test_the_clock_runs_without_polls(fresh, aws):
+    """Running (not paused), a rollout completes in wall time whoever looks."""
+    import time
+
+    control.clock(fresh, paused=False)
+    ecs = aws("ecs")
+    ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", taskDefinition="rovn-passport-api:287")
+    time.sleep(8 * STEP_S / control.clock(fresh)["scale"])
+    assert describe(ecs)["deployments"][0]["rolloutState"] == "COMPLETED"

@@ -1,6 +1,8 @@
 """CodeBuild builds for moto, which reports every build SUCCEEDED at once and
-pushes nothing. Here a build runs over polls of BatchGetBuilds: the first shows it
-IN_PROGRESS in BUILD, the next finishes it. On success the image is pushed to ECR
+pushes nothing. Here a build runs on the sandbox's clock (clock.py: compressed wall
+time, never per call): `IN_BUILD_S` sandbox seconds after StartBuild it is
+IN_PROGRESS in BUILD, `DONE_S` after it finishes, whenever BatchGetBuilds looks. On
+success the image is pushed to ECR
 under the IMAGE_TAG environment override (IMAGE_REPO_NAME names the repository),
 and scanned (a clean scan, or a CRITICAL finding with scenario
 "image_critical_finding"); with scenario "codebuild_fails" the build FAILS and
@@ -16,12 +18,13 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
-from . import scenarios
+from . import clock, scenarios
 from .world import image_manifest, scan_result
 
 _lock = threading.RLock()
 _overrides = threading.local()
-_builds: dict[str, dict] = {}  # build id -> {"env": {...}, "polls": int, "fails": bool}
+_builds: dict[str, dict] = {}  # build id -> {"env": {...}, "started": sandbox s, "fails": bool}
+IN_BUILD_S, DONE_S = 20.0, 60.0  # provisioning and the earlier phases; then the Docker build
 
 
 def _phase(kind: str, status: str | None = None) -> dict:
@@ -36,12 +39,15 @@ def _advance(backend, build: dict) -> None:
     sim = _builds[build["id"]]
     if build["buildStatus"] != "IN_PROGRESS":
         return
-    sim["polls"] += 1
-    if sim["polls"] == 1:
+    elapsed = clock.now() - sim["started"]
+    if elapsed < IN_BUILD_S:
+        return
+    if build.get("currentPhase") != "BUILD":
         build["phases"] = [p for p in build["phases"] if p["phaseType"] == "SUBMITTED"] + [
             _phase(k, "SUCCEEDED") for k in ("QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD")
         ] + [_phase("BUILD")]
         build["currentPhase"] = "BUILD"
+    if elapsed < DONE_S:
         return
     build["phases"][-1] = _phase("BUILD", "FAILED" if sim["fails"] else "SUCCEEDED")
     build["phases"].append(_phase("COMPLETED"))
@@ -74,7 +80,7 @@ def install() -> None:
             build["environment"]["environmentVariables"] = list(given)
             if getattr(_overrides, "source", None):
                 build["source"] = dict(build.get("source") or {}, location=_overrides.source)
-            _builds[build["id"]] = {"env": env, "polls": 0, "fails": scenarios.active("codebuild_fails")}
+            _builds[build["id"]] = {"env": env, "started": clock.now(), "fails": scenarios.active("codebuild_fails")}
             return build
 
     def batch_get_builds(self, ids):

@@ -140,6 +140,14 @@ def scenario(current: dict, name: str, on: bool = True) -> list[str]:
     return _control(current, "POST", "/scenario", {"name": name, "on": on})["active"]
 
 
+def clock(current: dict, *, scale: float | None = None, paused: bool | None = None,
+          advance_s: float = 0.0) -> dict:
+    """Set the sandbox's clock (sandbox/clock.py): its speed, paused or not, a jump forward."""
+    body = {"advance_s": advance_s} | ({"scale": scale} if scale is not None else {}) | (
+        {"paused": paused} if paused is not None else {})
+    return _control(current, "POST", "/clock", body)
+
+
 def scenarios(current: dict) -> dict:
     return _control(current, "GET", "/scenario")
 

@@ -3,20 +3,27 @@ at create_service and no task ever runs).
 
 The sandbox process installs this into its in-process moto server. The model:
 update_service with a new task definition adds a PRIMARY deployment (IN_PROGRESS)
-and turns the old PRIMARY into ACTIVE. Each DescribeServices is one poll: tasks
-move across a step at a time, then the rollout COMPLETES and old deployments drain.
-With the scenario "ecs_new_tasks_fail", new tasks fail to start; the circuit
+and turns the old PRIMARY into ACTIVE. Every `STEP_S` sandbox seconds (clock.py:
+compressed wall time, never per API call) tasks move across a step at a time, then
+the rollout COMPLETES and old deployments drain; a read (DescribeServices, ListTasks,
+…) or the server's ticker catches the service up to the clock, so how often a client
+polls never changes what happens (issue 22). With the scenario "ecs_new_tasks_fail", new tasks fail to start; the circuit
 breaker marks the deployment FAILED and, when rollback is enabled, starts a
 rollback deployment to the last completed task definition. With the scenario
 "ecs_update_service_hangs", UpdateService blocks while the scenario is on and then
-fails without updating (a client killed meanwhile never learns of it). Time plays no part:
-only polls advance the simulation, so tests are fast and deterministic.
+fails without updating (a client killed meanwhile never learns of it). UpdateService
+refuses an INACTIVE or missing revision, as ECS does.
 
 Whether a task runs is its image's doing (image_faults.py): an image missing from ECR
 (CannotPullContainerError) or one that crashes fails every task of the deployment, in a
 rollout (the circuit breaker trips) and after it: a COMPLETED deployment with fewer
-tasks than desired gets replacements each poll, as ECS's scheduler starts them, and
+tasks than desired gets replacements each step, as ECS's scheduler starts them, and
 they run only if the image does. So a rollback to a good revision mends the service.
+
+Tasks are the deployments' counts, named (`tasks_of`): ListTasks and DescribeTasks
+(ecs_api.py) answer one task per running or pending one, ids stable per deployment
+and index, and one STOPPED task per failed start with the reason it stopped, so list
+and describe always agree with runningCount.
 """
 from __future__ import annotations
 
@@ -28,9 +35,10 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from . import bake_incidents, image_faults, incidents, scenarios
+from . import bake_incidents, clock, image_faults, incidents, scenarios
 
 _lock = threading.RLock()
+STEP_S = 30.0  # sandbox seconds for a step: a Fargate task starting and passing its health checks
 DEFAULT_CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
                            "maximumPercent": 200, "minimumHealthyPercent": 100}
 
@@ -63,6 +71,7 @@ def start_deployment(svc, task_definition: str, *, rollback_of: str | None = Non
         if dep["status"] == "PRIMARY":
             dep["status"], dep["updatedAt"] = "ACTIVE", utcnow()
     dep = _deployment(svc, task_definition)
+    dep["_rollback_of"], dep["_due"] = rollback_of, clock.now() + STEP_S
     if rollback_of:
         dep["rolloutStateReason"] = f"ECS deployment circuit breaker: rolling back to deploymentId {rollback_of}."
     # New tasks fail for deployments started while the scenario is on; a rollback's don't.
@@ -82,16 +91,57 @@ def _step(svc) -> int:
     return max(1, math.ceil(svc.desired_count / 2))
 
 
-def tick(svc) -> None:
-    """Advance one poll of the service's in-flight deployment, if any; else replace the
-    tasks a steady deployment is missing."""
+def _moving(svc) -> dict | None:
+    """The deployment that has a step to take: one in flight, or a completed one short of tasks."""
     primary = svc.deployments[0] if svc.deployments else None
-    if not primary:
-        return
+    if primary and (primary["rolloutState"] == "IN_PROGRESS" or (
+            primary["rolloutState"] == "COMPLETED" and primary["runningCount"] < svc.desired_count)):
+        return primary
+    return None
+
+
+def tick(svc) -> None:
+    """Catch the service up with the clock: one step for each STEP_S of sandbox time
+    that passed, however many reads there were meanwhile."""
+    for _ in range(1000):  # a guard: a rollout and its rollback finish in a few dozen steps
+        primary = _moving(svc)
+        if primary is None:
+            if svc.deployments:  # steady: the next change (tasks stopping) starts its steps from now
+                svc.deployments[0].pop("_due", None)
+            return
+        due = primary.setdefault("_due", clock.now())
+        if clock.now() < due:
+            return
+        primary["_due"] = due + STEP_S
+        _step_once(svc, primary)
+        if svc.deployments and svc.deployments[0] is not primary:  # the breaker's rollback began
+            svc.deployments[0]["_due"] = due + STEP_S
+
+
+def run_to_end(svc) -> None:
+    """Finish the service's rollout now, whatever the clock says (incident scenarios,
+    writing history that has already happened)."""
+    for _ in range(1000):
+        primary = svc.deployments[0] if svc.deployments else None
+        if not primary or primary["rolloutState"] != "IN_PROGRESS":
+            return
+        primary["_due"] = clock.now() + STEP_S
+        _step_once(svc, primary)
+
+
+def advance_all(region: str, account: str = "123456789012") -> None:
+    """Catch every service up with the clock (the sandbox server's ticker)."""
+    from moto.ecs.models import ecs_backends
+
+    with _lock:
+        for svc in list(ecs_backends[account][region].services.values()):
+            tick(svc)
+
+
+def _step_once(svc, primary: dict) -> None:
     if primary["rolloutState"] != "IN_PROGRESS":
-        if primary["rolloutState"] == "COMPLETED" and primary["runningCount"] < svc.desired_count:
-            _replace_tasks(svc, primary)
-            _sync_counts(svc)
+        _replace_tasks(svc, primary)
+        _sync_counts(svc)
         return
     primary["updatedAt"] = utcnow()
     why = image_faults.cannot_run(svc.region_name, primary["taskDefinition"])
@@ -108,6 +158,7 @@ def _replace_tasks(svc, primary: dict) -> None:
     why = image_faults.cannot_run(svc.region_name, primary["taskDefinition"])
     missing = svc.desired_count - primary["runningCount"]
     if why:
+        primary["_stop_reason"] = why
         primary["failedTasks"] = primary.get("failedTasks", 0) + min(missing, _step(svc))
         message = f"has stopped {min(missing, _step(svc))} running tasks: {why}"
         if not svc.events or message not in svc.events[0]["message"]:  # ECS throttles repeated events too
@@ -133,6 +184,7 @@ def _tick_healthy(svc, primary: dict) -> None:
         _event(svc, f"has started {primary['pendingCount']} tasks.")
         return
     _drain(svc, sum(d["runningCount"] for d in svc.deployments[1:]))
+    _retire(svc, svc.deployments[1:])
     svc.deployments[1:] = []
     primary["rolloutState"] = "COMPLETED"
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
@@ -140,6 +192,15 @@ def _tick_healthy(svc, primary: dict) -> None:
     bake_incidents.rollout_completed()
     incidents.rollout_completed(svc)
     _event(svc, "has reached a steady state.")
+
+
+def _retire(svc, deployments: list[dict]) -> None:
+    """Deployments leave the service's list, not its history (ListServiceDeployments)."""
+    history = getattr(svc, "_history", None)
+    if history is None:
+        history = svc._history = []
+    history[:0] = deployments
+    del history[100:]
 
 
 def _drain(svc, count: int) -> None:
@@ -153,6 +214,7 @@ def _drain(svc, count: int) -> None:
 def _tick_failing(svc, primary: dict, why: str = "Essential container in task exited") -> None:
     failed = _step(svc)
     primary["failedTasks"] += failed
+    primary["_stop_reason"] = why
     _event(svc, f"deployment {primary['id']}: {failed} tasks failed to start ({why}).")
     breaker = (getattr(svc, "deployment_configuration", None) or DEFAULT_CIRCUIT_BREAKER)
     if primary["failedTasks"] < _failure_threshold(svc.desired_count):
@@ -167,6 +229,7 @@ def _tick_failing(svc, primary: dict, why: str = "Essential container in task ex
     target = next((d for d in svc.deployments[1:] if d["runningCount"]), None)
     if target:
         _event(svc, f"rolling back to deployment {target['id']}.")
+        primary["_rolled_back"] = target
         start_deployment(svc, target["taskDefinition"], rollback_of=target["id"])
 
 
@@ -181,6 +244,73 @@ def _hang_while_scenario(limit_s: float = 120) -> None:
     while scenarios.active("ecs_update_service_hangs") and time.monotonic() < deadline:
         time.sleep(0.05)
     raise EcsClientException("UpdateService abandoned (sandbox scenario ecs_update_service_hangs)")
+
+
+def _refuse_unlaunchable(backend, requested: str) -> None:
+    """ECS refuses a revision it cannot launch: a deregistered (INACTIVE) one with
+    ClientException "TaskDefinition is inactive", a missing one with ClientException
+    "Unable to describe task definition." (moto 5.2.5 accepts the first and answers the
+    second with its own ClientException text)."""
+    from moto.ecs.exceptions import EcsClientException
+
+    try:
+        td = backend.describe_task_definition(requested)
+    except Exception:  # noqa: BLE001 - moto's TaskDefinitionNotFoundException, or a malformed revision
+        raise EcsClientException("Unable to describe task definition.") from None
+    if td.status != "ACTIVE":
+        raise EcsClientException("TaskDefinition is inactive")
+
+
+def tasks_of(svc) -> list[dict]:
+    """The service's tasks as ECS describes them: one per running or pending task of
+    each deployment, one STOPPED task per failed start (with the reason it stopped)."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[svc._account_id][svc.region_name]
+    cluster_arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:cluster/{svc.cluster_name}"
+    out = []
+    live = {id(d) for d in svc.deployments}
+    for dep in list(svc.deployments) + getattr(svc, "_history", []):
+        # A retired deployment's tasks have stopped; those that failed to start stay listed, as ECS
+        # keeps stopped tasks visible for a while.
+        states = ((["RUNNING"] * dep["runningCount"] + ["PENDING"] * dep["pendingCount"]) if id(dep) in live
+                  else []) + ["STOPPED"] * dep.get("failedTasks", 0)
+        try:
+            defs = backend.describe_task_definition(dep["taskDefinition"]).container_definitions
+        except Exception:  # noqa: BLE001 - a revision deleted since: its tasks still ran
+            defs = []
+        for i, state in enumerate(states):
+            out.append(_task(svc, dep, cluster_arn, i, state, defs))
+    return out
+
+
+def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[dict]) -> dict:
+    import hashlib
+
+    task_id = hashlib.md5(f"{dep['id']}/{state == 'STOPPED'}/{index}".encode()).hexdigest()
+    arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:task/{svc.cluster_name}/{task_id}"
+    stopped = state == "STOPPED"
+    containers = [{"containerArn": f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:container/"
+                                   f"{svc.cluster_name}/{task_id}/{hashlib.md5((arn + d['name']).encode()).hexdigest()}",
+                   "taskArn": arn, "name": d["name"], "image": d.get("image"), "lastStatus": state,
+                   "healthStatus": "HEALTHY" if state == "RUNNING" else "UNKNOWN"} for d in defs]
+    container = containers[0] if containers else {"healthStatus": "UNKNOWN"}
+    task = {"taskArn": arn, "clusterArn": cluster_arn, "taskDefinitionArn": dep["taskDefinition"],
+            "lastStatus": state, "desiredStatus": "STOPPED" if stopped else "RUNNING",
+            "group": f"service:{svc.name}", "startedBy": dep["id"], "launchType": dep.get("launchType") or "FARGATE",
+            "platformVersion": dep.get("platformVersion"), "platformFamily": dep.get("platformFamily"),
+            "createdAt": dep["createdAt"], "version": 1, "attachments": [], "tags": [], "overrides": {},
+            "healthStatus": container["healthStatus"], "containers": containers}
+    if state == "RUNNING":
+        task |= {"startedAt": dep["updatedAt"], "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
+                 "connectivity": "CONNECTED", "connectivityAt": dep["createdAt"]}
+    if stopped:
+        reason = dep.get("_stop_reason") or "Essential container in task exited"
+        task |= {"stoppedAt": dep["updatedAt"], "stoppingAt": dep["updatedAt"], "executionStoppedAt": dep["updatedAt"],
+                 "stopCode": "TaskFailedToStart", "stoppedReason": reason}
+        for c in containers:
+            c["reason"] = reason
+    return task
 
 
 def _install_backend_patches() -> None:
@@ -204,6 +334,8 @@ def _install_backend_patches() -> None:
             svc = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
             before, desired_before = svc.task_definition, svc.desired_count
             requested = props.get("task_definition")
+            if requested:
+                _refuse_unlaunchable(self, requested)
             force = props.get("force_new_deployment", False)
             svc = orig_update(self, dict(props, force_new_deployment=False))
             if props.get("deployment_configuration"):  # moto keeps none of it

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from . import image_faults, scenarios
+from . import clock, image_faults, scenarios
 
 
 class Sink:
@@ -78,6 +78,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(200, self.sink.posts)
         if self.path == "/_sandbox/scenario":
             return self._reply(200, {"active": scenarios.current(), "known": scenarios.KNOWN})
+        if self.path == "/_sandbox/clock":
+            return self._reply(200, clock.describe())
         self._reply(404, {"error": f"no route {self.path}"})
 
     def do_POST(self):
@@ -95,6 +97,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self._reply(400, {"error": f"unknown scenario {req.get('name')!r}",
                                          "known": scenarios.KNOWN})
             return self._reply(200, {"active": scenarios.current()})
+        if self.path == "/_sandbox/clock":  # {"scale": N, "paused": bool, "advance_s": S}
+            try:
+                req = json.loads(body or b"{}")
+                return self._reply(200, clock.set(req.get("scale"), req.get("paused"), float(req.get("advance_s", 0))))
+            except (ValueError, TypeError, AttributeError) as e:
+                return self._reply(400, {"error": f"clock: {e}"})
         if self.path == "/_sandbox/reset":
             try:  # {"full": true}: seed anew rather than restore the kept seed
                 steps = self.reset(full=bool((json.loads(body or b"{}") or {}).get("full")))

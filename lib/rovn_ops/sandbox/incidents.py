@@ -452,10 +452,10 @@ def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
     events_before = len(_service(w).events)
     ecs.update_service(cluster=ecs_spec["cluster"], service=ecs_spec["service"],
                        taskDefinition=new["taskDefinitionArn"])
-    for _ in range(20):  # the simulator advances per poll
-        svc = ecs.describe_services(cluster=ecs_spec["cluster"], services=[ecs_spec["service"]])["services"][0]
-        if len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED":
-            break
+    from . import ecs_rollout
+
+    with ecs_rollout._lock:  # history: the rollout ran to its end 20 minutes ago
+        ecs_rollout.run_to_end(_service(w))
     _backdate_service(w, minute, len(_service(w).events) - events_before)
     run_id = w.at(minute).strftime("%Y%m%dT%H%M%SZ") + "-deploy-scenario"
     details = {"at": w.at(minute).isoformat(), "previous_task_definition": previous["taskDefinitionArn"],

@@ -66,18 +66,20 @@ class Sandbox:
     def start(self) -> dict:
         import logging
 
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
         # Nothing here uses EC2 images; moto's ~900 kB of default AMIs (EC2 comes up for RDS's
         # default VPC) would be most of what each reset restores (world_snapshot).
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-        from . import (bake_incidents, cloudwatch_sim, codebuild_sim, ecs_fargate, ecs_rollout, fakes, github,
-                       httpd, incidents, rds_faults, rds_paging, secretsmanager_fixes, synthetics_sim,
-                       task_credentials, world_snapshot)
+        from . import (bake_incidents, cloudtrail_api, cloudwatch_sim, codebuild_sim, ecs_api, ecs_fargate,
+                       ecs_rollout, fakes, github, httpd, incidents, moto_fixes, rds_faults, rds_paging,
+                       secretsmanager_fixes,
+                       synthetics_sim, task_credentials, wire, world_snapshot)
 
         ecs_rollout.install()
+        ecs_api.install()
+        cloudtrail_api.install()
+        moto_fixes.install()
         bake_incidents.install(self.world["region"])
         ecs_fargate.install()
         cloudwatch_sim.install()
@@ -92,7 +94,8 @@ class Sandbox:
         task_credentials.install(self.captures)
         self.fakes = fakes.serve()
         port = _free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # moto behind the wire layer: names, 400s for malformed input, recordings, CloudTrail's events
+        self.moto = wire.Server(port, wire.recorder_from_env(), cloudtrail_api.events)
         self.moto.start()
         self.endpoint = f"http://127.0.0.1:{port}"
         db = threading.Thread(target=self._start_db)
@@ -111,7 +114,21 @@ class Sandbox:
         db.join()
         self._seed_secret_values()
         self.moto_state = world_snapshot.MotoState()
+        threading.Thread(target=self._tick, daemon=True).start()
         return self._state(facts)
+
+    def _tick(self) -> None:
+        """Rollouts move on the clock (clock.py) even while no one looks: a bake's alarm
+        that a completed rollout moves, moves when the rollout completes."""
+        from . import ecs_rollout
+
+        while True:
+            time.sleep(0.05)
+            with self.reset_lock:
+                try:
+                    ecs_rollout.advance_all(self.world["region"])
+                except Exception:  # noqa: BLE001 - logged; the next read catches up anyway
+                    traceback.print_exc()
 
     def _sentry_handler(self):
         from . import sentry_stub, world
@@ -237,7 +254,7 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from . import image_faults, incidents, scenarios, world_snapshot
+        from . import clock, cloudtrail_api, image_faults, incidents, scenarios, world_snapshot
 
         steps: dict[str, float] = {}
 
@@ -247,6 +264,8 @@ class Sandbox:
             steps[name] = round(time.perf_counter() - t, 4)
 
         with self.reset_lock:
+            clock.reset()
+            cloudtrail_api.events.clear()
             scenarios.clear()
             incidents.clear()
             image_faults.clear()
