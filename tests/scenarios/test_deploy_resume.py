@@ -18,7 +18,12 @@ from tests.conftest import ROOT, kill_tree, rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _revisions, _service, previewed
 
 LIVE = "prod-202605270526-ai-competitive-fix"
-SLOW_ROLLOUT = ["-p", "poll_min=1", "-p", "poll_max=1"]  # the simulator moves one step per poll
+
+
+def _slow_rollout(fresh) -> None:
+    """A rollout that takes seconds, so a kill lands mid-way: the sandbox's clock at 20x
+    (a 30 s task start is 1.5 s; polls never move it, sandbox/clock.py)."""
+    control.clock(fresh, scale=20)
 
 
 def _health(fresh) -> str:
@@ -75,7 +80,8 @@ def test_killed_after_register_then_the_same_command_finishes(fresh, aws, eviden
 
 @pytest.mark.parametrize("rollout", ["in flight", "finished"])
 def test_killed_after_update_service_then_the_same_command_finishes(fresh, aws, evidence_dir, rollout):
-    args = previewed(*SLOW_ROLLOUT, "-p", "bake_s=2")
+    _slow_rollout(fresh)
+    args = previewed("-p", "bake_s=2")
     proc = _start(args)
     _wait(proc, lambda: _health(fresh) != LIVE, "update-service")  # /health follows the PRIMARY deployment
     _kill(proc)
@@ -102,7 +108,8 @@ def test_killed_during_the_bake_then_the_same_command_finishes(fresh, aws, evide
 
 
 def test_sigint_after_update_service_logs_interrupted_then_the_rerun_finishes(fresh, aws, evidence_dir):
-    args = previewed(*SLOW_ROLLOUT)
+    _slow_rollout(fresh)
+    args = previewed()
     proc = _start(args)
     _wait(proc, lambda: _health(fresh) != LIVE, "update-service")
     proc.send_signal(signal.SIGINT)  # Ctrl-C: to the runner, which interrupts the kernel's cell

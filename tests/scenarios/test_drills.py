@@ -5,7 +5,7 @@ names, previewed then executed as its preview printed, then /health answering 20
 the good revision. The faults are causal (sandbox/image_faults.py: the running
 revision's image crashes, is missing from ECR, or breaks /health), so the remedy is
 what mends them. Each drill prints its time from injection to /health 200, against
-§7's ~3-minute RTO (sandbox time: the simulators advance per poll)."""
+§7's ~3-minute RTO (sandbox time: the sandbox's clock, 200x wall time)."""
 from __future__ import annotations
 
 import pytest
