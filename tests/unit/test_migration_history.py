@@ -64,3 +64,18 @@ def test_the_gate_names_a_row_that_disagrees_with_audit_log(fresh, admin_db):
                      "WHERE name = '0010_facility_contacts_drop_fax.sql'")
     [forged] = [a for a in compat.since(admin_db, mdir, start) if a.name == "0010_facility_contacts_drop_fax.sql"]
     assert forged.verdict == compat.UNKNOWN and "disagrees with audit_log row" in forged.reasons[0]
+
+
+def test_a_sandbox_reset_restamps_the_audit_rows_and_moves_the_history_with_them(fresh, admin_db):
+    """The sandbox's reset re-chains the seeded audit rows stamped now (sandbox/database.py);
+    schema_migrations moves by the same interval, or a reset more than AUDIT_SLACK_S after
+    the seed made every applied file disagree with its audit row (the whole suite refused)."""
+    from rovn_ops.sandbox import database
+
+    mdir = Path(fresh["migrations_dir"])
+    with admin_db.transaction():  # the seed, an hour ago: both records of it agree
+        admin_db.execute("SET LOCAL session_replication_role = replica")
+        admin_db.execute("UPDATE audit_log SET occurred_at = occurred_at - interval '1 hour'")
+        admin_db.execute("UPDATE schema_migrations SET applied_at = applied_at - interval '1 hour'")
+    database._rechain(admin_db)
+    assert engine.verify(admin_db, mdir).ok, str(engine.verify(admin_db, mdir))
