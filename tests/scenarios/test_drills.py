@@ -61,17 +61,10 @@ def _phi_ended(sandbox, drill, evidence_dir, before):
         assert value not in str(drill.triage) and not any(value.encode() in b for b in archived), "PHI echoed"
 
 
-def _sm(sandbox):
-    import boto3
-
-    return boto3.client("secretsmanager", endpoint_url=sandbox["endpoint"], region_name=sandbox["region"],
-                        aws_access_key_id=sandbox["access_key_id"], aws_secret_access_key=sandbox["secret_access_key"])
-
-
 def _current_version(sandbox) -> str:
     from rovn_ops.sandbox.incidents import EXPOSED_SECRET
 
-    stages = _sm(sandbox).describe_secret(SecretId=EXPOSED_SECRET)["VersionIdsToStages"]
+    stages = drills.client(sandbox, "secretsmanager").describe_secret(SecretId=EXPOSED_SECRET)["VersionIdsToStages"]
     return next(v for v, s in stages.items() if "AWSCURRENT" in s)
 
 

@@ -128,15 +128,20 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
 def log_lines_since(sandbox: dict, since_ms: int, group: str = LOG_GROUP) -> tuple[int, int]:
     """How many lines the app logged from `since_ms` on, and how many of those carry
     PHI-shaped data (counts only: a PHI value is never kept or shown)."""
-    import boto3
-
     from .. import personal_data
 
-    logs = boto3.client("logs", endpoint_url=sandbox["endpoint"], region_name=sandbox["region"],
-                        aws_access_key_id=sandbox["access_key_id"], aws_secret_access_key=sandbox["secret_access_key"])
+    logs = client(sandbox, "logs")
     lines = phi = 0
     for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=since_ms):
         for e in page["events"]:
             lines += 1
             phi += bool(personal_data.phi_kinds(e["message"]))
     return lines, phi
+
+
+def client(sandbox: dict, service: str):
+    """A boto3 client of the sandbox's moto, as a drill reads the world after its remedy."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=sandbox["endpoint"], region_name=sandbox["region"],
+                        aws_access_key_id=sandbox["access_key_id"], aws_secret_access_key=sandbox["secret_access_key"])
