@@ -175,10 +175,22 @@ PROTECTED_REF = "origin/main"  # the reviewed branch; never the local HEAD
 
 
 def protected(env: str) -> tuple[bytes, dict]:
-    """parameters/<env>.yaml as the protected branch has it, and {file, ref, commit}.
-    Outside a git checkout (the sandbox only) the file as it is; a checkout without the
+    """parameters/<env>.yaml as the protected branch has it, and {file, ref, commit}:
+    through GitHub's API when its `allow_list: {from: github}` says so (prod always:
+    allow_list_github.py), else origin/main as fetched. Outside a git checkout (the sandbox only) the file as it is; a checkout without the
     remote branch (the sandbox only) its HEAD; prod fetches the branch first and refuses
     without it."""
+    from . import allow_list_github, paths
+
+    text, facts = _from_git(env)
+    block = allow_list_github.settings(env, text if facts["commit"] else None,
+                                       (paths.parameters() / f"{env}.yaml").read_bytes())
+    if block.get("from") == "github":  # prod always: the API's protected branch, not a checkout's origin
+        return allow_list_github.read(env, block, facts["file"])
+    return text, facts
+
+
+def _from_git(env: str) -> tuple[bytes, dict]:
     from . import paths
 
     path = paths.parameters() / f"{env}.yaml"

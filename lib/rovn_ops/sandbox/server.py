@@ -110,7 +110,8 @@ class Sandbox:
         self.sentry = httpd.serve(self._sentry_handler())
         incidents.install(self)
         self.github = httpd.serve(type("G", (github.Handler,), {
-            "origin": self.origin_dir, "token": staticmethod(self.github_token)}))
+            "origin": self.origin_dir, "token": staticmethod(self.github_token),
+            "runbooks_origin": github.project_origin()}))
         db.join()
         self._seed_secret_values()
         self.moto_state = world_snapshot.MotoState()
