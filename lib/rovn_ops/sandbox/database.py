@@ -93,10 +93,10 @@ def _rechain(conn) -> None:
     world starts a new chain, and evidence tells worlds apart by its first row's hash
     (an archive of the last world must not look like this one's with rows missing).
     The spare is stamped when it is made, before its reset: as a seed's rows are.
-    schema_migrations moves by the same interval, so each applied file still sits beside
-    its audit_log 'migration' row (the history cross-check compares their times)."""
+    Each applied file's schema_migrations time becomes its audit_log 'migration' row's
+    new time (the history cross-check pairs them), so the seed's order against its deploy
+    rows is kept (the rollback gate reads which migrations came after which deploy)."""
     with conn.transaction():
-        before = conn.execute("SELECT min(occurred_at) FROM audit_log").fetchone()[0]
         conn.execute("CREATE TEMP TABLE seeded ON COMMIT DROP AS "
                      "SELECT id, actor, action, target, outcome, run_id, details FROM audit_log")
         conn.execute("SET LOCAL session_replication_role = replica")  # past the append-only triggers
@@ -105,9 +105,10 @@ def _rechain(conn) -> None:
         conn.execute("SELECT setval('audit_log_id_seq', 1, false)")
         conn.execute("INSERT INTO audit_log (actor, action, target, outcome, run_id, details) "
                      "SELECT actor, action, target, outcome, run_id, details FROM seeded ORDER BY id")
-        if before is not None and conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]:
-            conn.execute("UPDATE schema_migrations SET applied_at = applied_at + "
-                         "((SELECT min(occurred_at) FROM audit_log) - %s)", [before])
+        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]:
+            conn.execute("UPDATE schema_migrations s SET applied_at = a.at FROM (SELECT target, max(occurred_at) AS at "
+                         "FROM audit_log WHERE action = 'migration' AND outcome = 'applied' GROUP BY target) a "
+                         "WHERE a.target = s.name")
 
 
 def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -> None:
