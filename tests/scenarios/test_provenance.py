@@ -62,10 +62,40 @@ def test_a_commit_not_pushed_to_main_is_refused(fresh, evidence_dir):
     (src / "app" / "extra.py").write_text("X = 1\n")
     github.git(src, "add", "-A")
     github.git(src, "commit", "-q", "-m", "local only")  # on local main, never pushed
-    _refused(fresh, "is not on GitHub's main", "no commit status")
+    _refused(fresh, "is not on GitHub's main", "no check runs for")
 
 
-def test_a_failing_commit_status_is_refused(fresh, evidence_dir):
+# Check runs as GitHub documents them:
+# https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
+def test_a_github_actions_built_commit_with_check_runs_only_deploys(fresh, aws, evidence_dir):
+    from rovn_ops.deploy.github import GitHub
+
+    sha = github.git(_src(fresh), "rev-parse", "HEAD")
+    token = aws("secretsmanager").get_secret_value(SecretId="rovn/prod/github-status-token")["SecretString"]
+    gh = GitHub(fresh["github_url"], "rovn/rovn-platform", lambda: token)
+    assert gh.combined_status(sha).body["total_count"] == 0  # no statuses at all, as Actions leaves it
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "build, lint, unit tests, snyk scan succeeded (github-actions)" in _notebook(_manifest(evidence_dir))
+
+
+def test_a_failed_required_check_refuses_naming_it(fresh, evidence_dir):
+    control.scenario(fresh, "github_check_failing")
+    _refused(fresh, "check 'unit tests' concluded failure")
+
+
+def test_a_pending_required_check_refuses_naming_it(fresh, evidence_dir):
+    control.scenario(fresh, "github_check_pending")
+    _refused(fresh, "check 'snyk scan' is in_progress (not completed)")
+
+
+def test_required_checks_on_a_later_page_are_found(fresh, aws, evidence_dir):
+    control.scenario(fresh, "github_checks_paged")  # 124 runs: the required ones are on page 2 of 100
+    assert preview_then_execute().returncode == 0
+
+
+def test_a_repository_without_check_runs_falls_back_to_the_combined_status(fresh, evidence_dir):
+    control.scenario(fresh, "github_statuses_only")
     control.scenario(fresh, "github_status_failing")
     _refused(fresh, "combined status of", "is failure", "GitHub Actions: build, lint, unit tests: failure")
 

@@ -20,6 +20,7 @@ class Answer:
     status: int | None        # HTTP status, None when GitHub was not reached
     body: dict
     error: str = ""
+    link: str = ""            # the Link header: GitHub's paging (rel="next")
 
     @property
     def message(self) -> str:
@@ -35,6 +36,11 @@ class GitHub:
 
     def _get(self, path: str) -> Answer:
         import urllib3
+
+        if path.startswith("http"):  # a Link header's next page: only on this API's host
+            if not path.startswith(self.api_url.rstrip("/") + "/"):
+                return Answer(None, {}, f"GitHub's next page {path[:80]} is not on {self.api_url}")
+            path = path[len(self.api_url.rstrip("/")):]
 
         token = self.token()
         value = token.reveal() if hasattr(token, "reveal") else str(token)
@@ -53,10 +59,26 @@ class GitHub:
         if resp.status == 401:
             return Answer(401, body, f"GitHub refused the token {self.token_name or ''} (401 "
                                      f"{body.get('message', 'Bad credentials')})".replace("  ", " "))
-        return Answer(resp.status, body if isinstance(body, dict) else {})
+        return Answer(resp.status, body if isinstance(body, dict) else {}, link=resp.headers.get("Link", ""))
 
     def combined_status(self, sha: str) -> Answer:
         return self._get(f"/repos/{self.repository}/commits/{quote(sha)}/status")
+
+    def check_runs(self, ref: str, limit_pages: int = 20) -> tuple[list[dict], Answer]:
+        """Every check run of a ref, all pages (`per_page=100`, following Link rel="next"):
+        GET /repos/{owner}/{repo}/commits/{ref}/check-runs, filter=latest.
+        https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference"""
+        path = f"/repos/{self.repository}/commits/{quote(ref)}/check-runs?filter=latest&per_page=100"
+        runs: list[dict] = []
+        for _ in range(limit_pages):
+            answer = self._get(path)
+            if answer.status != 200:
+                return runs, answer
+            runs += [r for r in answer.body.get("check_runs") or [] if isinstance(r, dict)]
+            path = next_page(answer.link)
+            if not path:
+                return runs, answer
+        return runs, Answer(None, {}, f"more than {limit_pages} pages of check runs for {ref[:12]}")
 
     def compare(self, base: str, head: str) -> Answer:
         return self._get(f"/repos/{self.repository}/compare/{quote(base)}...{quote(head)}")
@@ -72,6 +94,35 @@ def status_problems(answer: Answer, sha: str) -> list[str]:
     failing = [f"{s.get('context')}: {s.get('state')}" for s in answer.body.get("statuses", [])
                if s.get("state") != "success"]
     return [f"GitHub's combined status of {sha[:12]} is {state}" + (f" ({'; '.join(failing)})" if failing else "")]
+
+
+def next_page(link: str) -> str:
+    """The rel="next" URL of a Link header, or "" on the last page."""
+    for part in link.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", ""):
+            return url.strip().strip("<>")
+    return ""
+
+
+def checks_problems(runs: list[dict], required: list[str], app: str, sha: str) -> list[str]:
+    """Each required check must have a run by `app` (GitHub Actions) with status completed
+    and conclusion success; a missing, pending or failed one is named. Runs by another app
+    with a required name count for nothing (any GitHub App may create a check run)."""
+    problems = []
+    for name in required:
+        mine = [r for r in runs if r.get("name") == name and (r.get("app") or {}).get("slug") == app]
+        if not mine:
+            others = sorted({(r.get("app") or {}).get("slug", "?") for r in runs if r.get("name") == name})
+            problems.append(f"check '{name}' has no run on {sha[:12]}" + (
+                f" by {app} (only by {', '.join(others)}, which does not count)" if others else ""))
+            continue
+        run = max(mine, key=lambda r: (str(r.get("started_at") or ""), int(r.get("id") or 0)))  # a re-run: the latest
+        if run.get("status") != "completed":
+            problems.append(f"check '{name}' is {run.get('status')} (not completed) on {sha[:12]}")
+        elif run.get("conclusion") != "success":
+            problems.append(f"check '{name}' concluded {run.get('conclusion')} on {sha[:12]}")
+    return problems
 
 
 def on_main_problems(answer: Answer, sha: str) -> list[str]:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 
 from .checks import Checks
-from .github import GitHub, on_main_problems, status_problems
+from .github import GitHub, checks_problems, on_main_problems, status_problems
 from .source import LOCKFILES, Source
 
 MAIN = "main"
@@ -48,9 +48,43 @@ def check(checks: Checks, source: Source, github: GitHub, env: str) -> Provenanc
     sha = source.commit
     on_main = [local] if local else on_main_problems(github.compare(MAIN, sha), sha)
     checks.add(f"source: commit on {MAIN}", on_main, f"{sha[:12]} is on {github.repository}'s {MAIN}", "§2")
-    checks.add("source: CI passed (GitHub combined status)", status_problems(github.combined_status(sha), sha),
-               f"{sha[:12]}: success", "§2")
+    ci(checks, github, sha, env)
     return Provenance(sha, _prod_tags(source) if source.in_git else [], github.repository, carried)
+
+
+DEFAULT_CHECKS = ["build", "lint", "unit tests", "snyk scan"]   # §2's workflow jobs, §9's Snyk scan
+DEFAULT_APP = "github-actions"
+
+
+def required(env: str) -> tuple[list[str], str]:
+    """The check runs a deploy requires, from the committed parameters/<env>.yaml
+    (`provenance.required_checks`, `provenance.checks_app`), never from a parameter."""
+    from ..params import environment_section
+
+    spec = environment_section(env, "provenance")
+    names = spec.get("required_checks") or DEFAULT_CHECKS
+    return [str(n) for n in names], str(spec.get("checks_app") or DEFAULT_APP)
+
+
+def ci(checks: Checks, github: GitHub, sha: str, env: str) -> None:
+    """§2's CI through the Checks API (GitHub Actions writes check runs, not statuses).
+    The combined status is read only when the repository has no check runs at all (its
+    main has none either): a commit of a check-run repository without runs has not been
+    built, and a status anyone with push access can set never stands in for them."""
+    names, app = required(env)
+    runs, answer = github.check_runs(sha)
+    if answer.status != 200:
+        checks.add("source: required checks passed (GitHub check runs)",
+                   f"no check runs for {sha[:12]}: {answer.message}", rule="§2")
+        return
+    if not runs:
+        main_runs, main_answer = github.check_runs(MAIN, limit_pages=1)
+        if main_answer.status == 200 and not main_runs:
+            checks.add("source: CI passed (combined status: the repository has no check runs)",
+                       status_problems(github.combined_status(sha), sha), f"{sha[:12]}: success", "§2")
+            return
+    checks.add("source: required checks passed (GitHub check runs)", checks_problems(runs, names, app, sha),
+               f"{sha[:12]}: {', '.join(names)} succeeded ({app})", "§2")
 
 
 def _dirty(source: Source) -> list[str]:

@@ -1,10 +1,13 @@
 """A small GitHub REST API on loopback, over the sandbox's "remote" of the service's
 repository (a bare git repository beside the checkout, standing in for github.com).
 
-It answers the two calls a deploy's provenance check makes, as GitHub does:
-- `GET /repos/{owner}/{repo}/commits/{ref}/status`: the combined commit status
-  (`success` for every commit on the remote; scenario `github_status_failing` makes
-  the CI context fail); a commit the remote lacks gets 422 "No commit found for SHA";
+It answers the calls a deploy's provenance check makes, as GitHub does:
+- `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`: the check runs GitHub Actions
+  wrote (one per CI job, paged with per_page/page and a Link header; see check_runs);
+- `GET /repos/{owner}/{repo}/commits/{ref}/status`: the combined commit status: none
+  (`pending`, total_count 0), as for every Actions-built commit; scenario
+  `github_statuses_only` is a legacy CI that writes statuses and no check runs
+  (`success`, or `failure` with `github_status_failing`); a commit the remote lacks gets 422 "No commit found for SHA";
 - `GET /repos/{owner}/{repo}/compare/{base}...{head}`: identical, ahead, behind or
   diverged (404 for a commit the remote lacks);
 - `GET /repos/{owner}/{repo}/commits/{ref}`: the commit (`sha`, `commit.message`), 422
@@ -35,6 +38,10 @@ CI_CONTEXT = "GitHub Actions: build, lint, unit tests"
 _STATUS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/]+)/status$")
 _COMMIT = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/]+)$")
 _CONTENTS = re.compile(r"^/repos/([^/]+/[^/]+)/contents/(.+)$")
+_CHECK_RUNS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/?]+)/check-runs(?:\?(.*))?$")
+# The CI workflow's jobs, as GitHub Actions reports them: one check run per job (§2, §9)
+JOBS = ("build", "lint", "unit tests", "snyk scan")
+ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
 _COMPARE = re.compile(r"^/repos/([^/]+/[^/]+)/compare/([^/.]+)\.\.\.([^/.]+)$")
 _GIT = ["git", "-c", "user.name=Rovn Engineer", "-c", "user.email=eng@rovn.to", "-c", "init.defaultBranch=main"]
 
@@ -76,6 +83,27 @@ def project_origin() -> Path | None:
         return None
     path = Path(url.removeprefix("file://"))
     return path if path.is_absolute() and path.is_dir() else None
+def check_runs(sha: str) -> list[dict]:
+    """The check runs GitHub Actions leaves on a pushed commit: one per job of the CI
+    workflow (scenario github_check_failing fails `unit tests`, github_check_pending
+    leaves `snyk scan` in progress, github_checks_paged adds a 120-job matrix first)."""
+    import hashlib
+
+    base = int(hashlib.sha256(sha.encode()).hexdigest()[:8], 16) * 1000
+    jobs = ([f"e2e (shard {i})" for i in range(1, 121)] if scenarios.active("github_checks_paged") else []) + list(JOBS)
+    runs = []
+    for i, name in enumerate(jobs):
+        status, conclusion = "completed", "success"
+        if name == "unit tests" and scenarios.active("github_check_failing"):
+            conclusion = "failure"
+        if name == "snyk scan" and scenarios.active("github_check_pending"):
+            status, conclusion = "in_progress", None
+        runs.append({"id": base + i, "name": name, "head_sha": sha, "status": status, "conclusion": conclusion,
+                     "started_at": "2026-05-27T05:20:00Z",
+                     "completed_at": "2026-05-27T05:24:00Z" if status == "completed" else None,
+                     "app": ACTIONS_APP, "check_suite": {"id": base}, "pull_requests": [],
+                     "output": {"title": conclusion or status, "summary": "", "annotations_count": 0}})
+    return runs
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -112,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if not self._authorized():
             return self._reply(401, {"message": "Bad credentials", "status": "401"})
+        if m := _CHECK_RUNS.match(self.path):
+            return self._check_runs(m.group(1), m.group(2), m.group(3) or "")
         if m := _STATUS.match(self.path):
             return self._status(m.group(1), m.group(2))
         if m := _COMPARE.match(self.path):
@@ -127,6 +157,9 @@ class Handler(BaseHTTPRequestHandler):
         sha = self._commit(ref) if repo == REPOSITORY else None
         if sha is None:
             return self._reply(422, {"message": f"No commit found for SHA: {ref}", "status": "422"})
+        if not scenarios.active("github_statuses_only"):  # GitHub Actions writes check runs, no status
+            return self._reply(200, {"state": "pending", "sha": sha, "total_count": 0, "statuses": [],
+                                     "repository": {"full_name": repo}})
         state = "failure" if scenarios.active("github_status_failing") else "success"
         status = {"context": CI_CONTEXT, "state": state,
                   "description": "3 jobs failed" if state == "failure" else "All checks have passed"}
@@ -159,6 +192,36 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(200, {"type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
                           "path": path, "sha": blob,
                           "content": "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))})
+    def _check_runs(self, repo: str, ref: str, query: str):
+        """List check runs for a Git reference, paged as GitHub pages: per_page (default
+        30, max 100), page, `total_count` of all pages, a Link header with rel="next"/"last".
+        https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
+        https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api"""
+        from urllib.parse import parse_qs
+
+        sha = self._commit(ref) if repo == REPOSITORY else None
+        if sha is None:
+            return self._reply(422, {"message": f"No commit found for SHA: {ref}", "status": "422"})
+        q = {k: v[-1] for k, v in parse_qs(query).items()}
+        per_page = min(100, max(1, int(q.get("per_page", "30") or 30)))
+        page = max(1, int(q.get("page", "1") or 1))
+        runs = [] if scenarios.active("github_statuses_only") else check_runs(sha)
+        if q.get("check_name"):
+            runs = [r for r in runs if r["name"] == q["check_name"]]
+        last = max(1, -(-len(runs) // per_page))
+        body = {"total_count": len(runs), "check_runs": runs[(page - 1) * per_page: page * per_page]}
+        base = f"http://{self.headers.get('Host')}/repos/{repo}/commits/{ref}/check-runs?per_page={per_page}"
+        links = ([f'<{base}&page={page + 1}>; rel="next"', f'<{base}&page={last}>; rel="last"'] if page < last
+                 else []) + ([f'<{base}&page=1>; rel="first"', f'<{base}&page={page - 1}>; rel="prev"'] if page > 1
+                             else [])
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if links:
+            self.send_header("Link", ", ".join(links))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _compare(self, repo: str, base: str, head: str):
         b, h = (self._commit(base), self._commit(head)) if repo == REPOSITORY else (None, None)
