@@ -144,7 +144,10 @@ def register(value: str) -> list[str]:
 # What the operator brings: credentials in this process's environment and files ---------
 
 # Names that say secret but hold an identifier, a path or a switch, not a credential.
-_NOT_CREDENTIALS = re.compile(r"(?i)(^AWS_ACCESS_KEY_ID$|_(FILE|PATH|DIR|SOCK|SOCKET|ID|URI_PREFIX)$|^SSH_AUTH_SOCK$)")
+# Names that look secret but hold none: PWD/OLDPWD are the shell's working directories
+# ("pwd" reads as password), not a credential; registering them redacted every path.
+_NOT_CREDENTIALS = re.compile(r"(?i)(^AWS_ACCESS_KEY_ID$|_(FILE|PATH|DIR|SOCK|SOCKET|ID|URI_PREFIX)$|^SSH_AUTH_SOCK$"
+                              r"|^(OLD)?PWD$)")
 
 
 def operator_credentials(environ=None) -> list[str]:

@@ -145,10 +145,11 @@ def test_operator_credentials_are_every_credential_the_process_sees(tmp_path):
                "DATABASE_URL": "postgresql://app:url%40password@db.example:5432/rovn",
                "ROVN_MIGRATION_DATABASE_URL": "host=db.example password='conninfo pw' user=owner",
                "GITHUB_TOKEN": "gh-token-value", "SSH_AUTH_SOCK": "/tmp/ssh-agent.sock", "HOME": "/home/x",
+               "PWD": "/work/checkout", "OLDPWD": "/work",  # the shell's directories, not passwords
                "AWS_SHARED_CREDENTIALS_FILE": str(creds), "PGPASSFILE": str(pgpass)}
     found = scrub.operator_credentials(environ)
     for v in ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "IQoJsession-tok", "pg-password-1", "url@password",
               "conninfo pw", "gh-token-value", "from-the-file-1234", "session-from-file-5678", "pass:with-colon"):
         assert v in found, v
-    for v in ("AKIAIOSFODNN7EXAMPLE", "/tmp/ssh-agent.sock", "/home/x", "AKIDEXAMPLE"):
+    for v in ("AKIAIOSFODNN7EXAMPLE", "/tmp/ssh-agent.sock", "/home/x", "AKIDEXAMPLE", "/work/checkout", "/work"):
         assert v not in found, v
