@@ -69,8 +69,13 @@ def test_a_phi_line_is_p0_and_names_kinds_only():
 
 
 def test_an_alarms_own_label_agrees_or_is_explained():
+    # The real shape: a metric-math rate alarm, its namespace in its Metrics, none at the top
+    stat = lambda name: {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name}, "Period": 60, "Stat": "Sum"}
     alarm = {"AlarmName": "rovn-prod-alb-5xx-rate", "StateValue": "ALARM", "StateReason": "r",
-             "Namespace": "AWS/ApplicationELB", "AlarmDescription": "ALB 5xx > 1% over 5 minutes (P0)",
+             "Metrics": [{"Id": "m1", "MetricStat": stat("HTTPCode_Target_5XX_Count"), "ReturnData": False},
+                         {"Id": "m2", "MetricStat": stat("RequestCount"), "ReturnData": False},
+                         {"Id": "e1", "Expression": "100*m1/m2", "ReturnData": True}],
+             "AlarmDescription": "ALB 5xx > 1% over 5 minutes (P0)",
              "StateUpdatedTimestamp": END - timedelta(minutes=3)}
     degraded = classify.classify(_params(), _findings(error=lambda m: 4.0 if m >= -17 else 0.1, alarms=[alarm]))
     [note] = degraded.label_notes
