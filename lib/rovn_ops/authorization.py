@@ -109,7 +109,16 @@ class Lists:
         if any(same_identity(normalize(d, account, partition), me) for d in self.deployers):
             return None
         return (f"{operator_arn} is not on the deployers allow-list of {self.source or f'parameters/{self.env}.yaml'} "
-                f"({', '.join(self.deployers) or 'empty'})")
+                f"({', '.join(self.deployers) or 'empty'}). Next: run it as one of them (CI: the pipeline's "
+                f"identity), or add this identity to parameters/{self.env}.yaml in a reviewed commit")
+
+    def _next(self, needed: int) -> str:
+        """A refused approval: the plan (and its hash) is still good, so the next step is the
+        same command with other approvers, not another preview."""
+        names = ", ".join(sorted(self.approvers)) or "none (add them to the file, reviewed)"
+        who = "<one of" if needed == 1 else f"<{needed} of"
+        return (f"Next: the plan hash is still valid: re-run the same command with -p approved_by={who} "
+                f"{names}> (not the operator)")
 
     def approvers_for(self, named: list[str], operator_arn: str, needed: int = 1, why: str = "",
                       local_user: str = "") -> list[str]:
@@ -126,24 +135,26 @@ class Lists:
             if principal is None:
                 if key == me.rsplit("/", 1)[-1] or key == me:
                     raise Refused(f"approved_by: {raw} is the operator ({operator_arn}); an approver must be "
-                                  "someone else")
+                                  f"someone else. {self._next(needed)}")
                 raise Refused(f"approved_by: {raw} is not on the approvers list of parameters/{self.env}.yaml "
-                              f"(expected one of: {', '.join(sorted(self.approvers)) or 'none'})")
+                              f"(expected one of: {', '.join(sorted(self.approvers)) or 'none'}). {self._next(needed)}")
             if same_identity(normalize(principal, account, partition), me):
                 raise Refused(f"approved_by: {raw} is the operator ({operator_arn}, compared by IAM identity); "
-                              "an approver must be someone else")
+                              f"an approver must be someone else. {self._next(needed)}")
             clash = _clash(human_names(principal, key), mine)
             if clash:
                 raise Refused(f"approved_by: {raw} {clash} the operator ({operator_arn}, local user "
                               f"{local_user or '?'}): an approver must be someone else (a role session is named "
-                              "after the person who assumed it; use one that names you, not an approver)")
+                              "after the person who assumed it; use one that names you, not an approver). "
+                              + self._next(needed))
             seen.setdefault(key, raw)
         if not seen:
             raise Refused("confirm=True needs approved_by: expected the name of at least one approver from "
-                          f"parameters/{self.env}.yaml (not the operator)")
+                          f"parameters/{self.env}.yaml (not the operator). {self._next(needed)}")
         if len(seen) < needed:
             raise Refused(f"this change needs {needed} distinct approvers other than the operator"
-                          + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}")
+                          + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}. "
+                          + self._next(needed))
         return [k for k in seen]
 
 

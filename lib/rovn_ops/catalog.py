@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import typing
+
 from . import paths
 
 
@@ -44,8 +46,11 @@ def describe(name: str) -> str:
     envs = {f.stem: (yaml.safe_load(f.read_text()) or {}).get("parameters") or {}
             for f in sorted(paths.parameters().glob("*.yaml")) if f.stem in ("sandbox", "prod")}
     rows = [("name", "type", "default", *envs, "help")]
+    from .params import MODELS
+
+    model = MODELS.get(name)
     for p in pm.inspect_notebook(str(path)).values():
-        rows.append((p["name"], p["inferred_type_name"], p["default"],
+        rows.append((p["name"], type_name(model, p["name"]) if model else p["inferred_type_name"], p["default"],
                      *(_shown(values.get(p["name"])) for values in envs.values()), p["help"]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
@@ -58,3 +63,17 @@ def _shown(value, width: int = 30) -> str:
         return "-"
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def type_name(model, name: str) -> str:
+    """The type the parameter's model enforces, as `list` shows it: int, float, bool,
+    str, list, or the choices of a Literal (rotate|prune)."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return "?"
+    kind = field.annotation
+    if typing.get_origin(kind) is typing.Literal:
+        return "|".join(map(str, typing.get_args(kind)))
+    if typing.get_origin(kind) is list:
+        return "list"
+    return getattr(kind, "__name__", str(kind))

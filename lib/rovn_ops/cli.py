@@ -1,7 +1,8 @@
 """rovn-ops: the command line. Each subcommand is a thin call into the library.
 
 Exit codes: 0 success; 1 the runbook (or check) failed; 2 bad input; 3 refused
-before anything changed (the protocol, the allow-list, a gate).
+before anything changed (the protocol, the allow-list, a gate); 4 the run completed but
+its verdict needs attention.
 """
 from __future__ import annotations
 
@@ -13,13 +14,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import __version__
 from .escape import terminal
 from .errors import BadInput, RovnError
+
+EXIT_CODES_HELP = """exit codes:
+  0  success, or a preview (nothing changed)
+  1  the runbook failed mid-change (evidence archived, outcome failed)
+  2  bad input: nothing ran, nothing archived
+  3  refused before anything changed (the protocol, the allow-list, a gate)
+  4  completed, but the verdict needs attention (outcome attention)"""
+
+
+def _runbook_names() -> list[str]:
+    from . import paths
+
+    return sorted(p.stem for p in paths.runbooks().glob("*.ipynb"))
 
 
 class _Parser(argparse.ArgumentParser):
     """A usage error is bad input like any other: one line and exit 2 (argparse prints the
-    usage first, two lines or more)."""
+    usage first, two lines or more), and with `--json` one object too."""
 
     def error(self, message: str):
         raise BadInput(f"{self.prog.removeprefix('rovn-ops').strip() or 'rovn-ops'}: {message} "
@@ -28,11 +43,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="rovn-ops", description="Rōvn runbooks: run, inspect, audit.")
+    ap.add_argument("--version", action="version", version=f"rovn-ops {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    lst = sub.add_parser("list", help="the runbooks and their parameters (one runbook's, when named)")
-    lst.add_argument("runbook", nargs="?", help="show only this runbook's parameters, with each environment's value")
-    run = sub.add_parser("run", help="run a runbook headlessly and archive its evidence")
-    run.add_argument("runbook")
+    lst = sub.add_parser("list", help="the runbooks, one a line (one runbook's parameters, when named)")
+    lst.add_argument("runbook", nargs="?", help="this runbook's parameters: type enforced, default, each "
+                                                "environment's value, help")
+    run = sub.add_parser("run", help="run a runbook headlessly and archive its evidence",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="runbooks: " + ", ".join(_runbook_names())
+                                + "\n  (rovn-ops list RUNBOOK: its parameters)\n\n" + EXIT_CODES_HELP)
+    run.add_argument("runbook", help="a runbook's name (see below), or a notebook's path (a draft)")
     run.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
                      help="a YAML file of parameters (repeatable; later wins)")
     run.add_argument("-p", "--parameters", dest="assignments", action="append", default=[],
@@ -50,9 +70,11 @@ def _parser() -> argparse.ArgumentParser:
                        ("env", "print the exports to reach it from a shell"),
                        ("reset", "back to the freshly seeded world")]:
         sbs.add_parser(name, help=text)
-    sc = sbs.add_parser("scenario", help="switch a fault-injection scenario on or off")
-    sc.add_argument("name", nargs="?")
-    sc.add_argument("--off", action="store_true")
+    sc = sbs.add_parser("scenario", help="switch a fault-injection scenario on or off (alone: list them)",
+                        description="Switch a fault-injection scenario on (or off, with --off). Without a "
+                                    "name: the scenarios, each with what it does and whether it is on.")
+    sc.add_argument("name", nargs="?", help="the scenario, e.g. bad_deploy (omit it to list them all)")
+    sc.add_argument("--off", action="store_true", help="switch the named scenario off instead of on")
     audit = sub.add_parser("audit", help="the audit_log")
     aus = audit.add_subparsers(dest="action", required=True)
     aus.add_parser("verify", help="check the audit_log hash chain")
@@ -66,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         m.add_argument("--dir", help="migrations directory (default: the environment's)")
         m.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
         if name == "apply":
-            m.add_argument("--approved-by", default="", help="approvers, comma-separated (PHI: two)")
+            m.add_argument("-p", dest="assignments", action="append", default=[], metavar="approved_by=A,B",
+                           help="the approvers, comma-separated (PHI: two); --approved-by A,B is taken as this")
             m.add_argument("--lock-wait", type=_seconds, default=10.0, help="seconds to wait for the lock")
     base = migs.add_parser("baseline", help="adopt a database another runner migrated (the migrations_baseline "
                                             "runbook: preview, confirm, evidence)")
@@ -137,40 +160,105 @@ def main(argv: list[str] | None = None) -> int:
         code = warm_cli.relay(sys.argv[1:])
         if code is not None:
             return code
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = _json_mode(argv)
     try:
         os.getcwd()
     except OSError:  # a deleted working directory: one line, not a traceback from deep inside
-        print("rovn-ops: error: the current directory no longer exists; cd to one that does", file=sys.stderr)
-        return 2
+        return _fail(as_json, BadInput("the current directory no longer exists; cd to one that does"))
     try:
-        args = _parser().parse_args(pair_parameters(sys.argv[1:] if argv is None else argv))
+        args = _parser().parse_args(hinted(pair_parameters(argv)))
         if args.command in RECOVERING:
             from .evidence import spool
 
             spool.recover()  # a run killed before archiving: its evidence first
         return COMMANDS[args.command](args)
-    except BadInput as e:  # (a value from the world in the message: shown, never obeyed by the terminal)
-        print(f"rovn-ops: error: {terminal(str(e))}", file=sys.stderr)
-        return 2
     except RovnError as e:
-        print(f"rovn-ops: {terminal(str(e))}", file=sys.stderr)
-        return e.exit_code
+        return _fail(as_json, e)
     except KeyboardInterrupt:
         print("rovn-ops: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rovn-ops list | head`: the reader left, as Unix tools take it (no traceback)
+        _quiet_stdout()
+        return 128 + 13
+
+
+def _json_mode(argv: list[str]) -> bool:
+    """`run … --json` (and `migrations baseline`, a run): every exit prints one object."""
+    return "--json" in argv and bool(set(argv) & {"run", "migrations"})
+
+
+def _fail(as_json: bool, e: RovnError) -> int:
+    """One line on stderr (and with --json, the same line in one object on stdout)."""
+    # (a value from the world in the message: shown, never obeyed by the terminal)
+    text = terminal(str(e))
+    print(f"rovn-ops: error: {text}" if isinstance(e, BadInput) else f"rovn-ops: {text}", file=sys.stderr)
+    if as_json:
+        outcome = {2: "bad_input", 3: "refused"}.get(e.exit_code, "failed")
+        print(json.dumps({"exit_code": e.exit_code, "outcome": outcome, "error": text.split("\n")[0],
+                          "next": _next_for(e)}, indent=2))
+    return e.exit_code
+
+
+def _next_for(e: RovnError) -> str:
+    """The one thing to do after an error that came before any run (nothing was archived)."""
+    if getattr(e, "next_step", ""):
+        return e.next_step
+    if isinstance(e, BadInput):
+        return "fix the input the error names and run the same command again (rovn-ops list RUNBOOK: " \
+               "the parameters, their types and values)"
+    return "fix what the error names, then run the same command again"
+
+
+def _quiet_stdout() -> None:
+    """stdout onto /dev/null, so the interpreter's last flush finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def pair_parameters(argv: list[str]) -> list[str]:
     """papermill's `-p NAME VALUE` as well as `-p NAME=VALUE`: a -p whose next word has
-    no `=` takes the word after it as the value."""
+    no `=` takes the word after it as the value, unless that word is one of our flags
+    (`-p image_tag --quiet` is a forgotten value, not the tag '--quiet')."""
     out, i = [], 0
     while i < len(argv):
         word = argv[i]
         if word in ("-p", "--parameters") and i + 1 < len(argv) and "=" not in argv[i + 1]:
             if i + 2 >= len(argv) or argv[i + 1].startswith("-"):
                 raise BadInput(f"-p {argv[i + 1]}: expected NAME VALUE or NAME=VALUE")
+            if argv[i + 2].split("=")[0] in FLAGS:
+                raise BadInput(f"-p {argv[i + 1]} {argv[i + 2]}: {argv[i + 2]} is a flag of rovn-ops, not a "
+                               f"value; expected -p {argv[i + 1]} VALUE")
             out += [word, f"{argv[i + 1]}={argv[i + 2]}"]
             i += 3
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
+# Every option of every subcommand: a -p value equal to one is refused (pair_parameters).
+FLAGS = frozenset({"-h", "--help", "--version", "-f", "-p", "--parameters", "--env", "--profile", "--region",
+                   "--json", "--quiet", "--off", "--dir", "--approved-by", "--lock-wait", "--offline", "--bucket",
+                   "--public-key", "--all-signatures", "--last", "-n"})
+
+
+def hinted(argv: list[str]) -> list[str]:
+    """One convention for approvers everywhere, `-p approved_by=a,b`; the AWS-CLI-style
+    `--approved-by a,b` is taken as that, with a hint."""
+    out, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--approved-by" or word.startswith("--approved-by="):
+            value = word.partition("=")[2] if "=" in word else (argv[i + 1] if i + 1 < len(argv) else "")
+            i += 1 if "=" in word else 2
+            print(f"rovn-ops: hint: --approved-by {value} is taken as -p approved_by={value}, the form every "
+                  "command takes", file=sys.stderr)
+            out += ["-p", f"approved_by={value}"]
             continue
         out.append(word)
         i += 1
@@ -183,11 +271,11 @@ def cmd_list(args) -> int:
     if args.runbook:
         print(catalog.describe(args.runbook))
         return 0
-    for entry in catalog.runbooks():
-        print(f"{entry.name}: {entry.title}")
-        for p in entry.parameters:
-            print(f"    {p['name']:<22} {p['inferred_type_name']:<10} = {p['default']:<28} {p['help']}")
-        print()
+    entries = catalog.runbooks()
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        print(f"{entry.name:<{width}}  {entry.title}")
+    print("\nrovn-ops list RUNBOOK: its parameters (type, default, each environment's value, help)")
     return 0
 
 
@@ -225,9 +313,12 @@ def cmd_sandbox(args) -> int:
         if state is None:
             print("sandbox: not running (start it with `rovn-ops sandbox up`)")
             return 1
-        shown = {k: v for k, v in state.items() if k not in ("secret_access_key", "admin_database_url")}
+        shown = {k: _iso(v) if k.endswith(("_at", "_since")) else v for k, v in state.items()
+                 if k not in ("secret_access_key", "admin_database_url")}
         print("\n".join(f"{k:>20}: {v}" for k, v in shown.items()))
         return 0
+    if args.action == "scenario" and args.name:
+        _known_scenario(args.name)  # before reaching the sandbox: a typo is bad input, whatever runs
     state = control.require()
     if args.action == "env":
         print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in control.exports(state).items()))
@@ -237,10 +328,35 @@ def cmd_sandbox(args) -> int:
         print("sandbox reset to the seeded world")
     elif args.action == "scenario":
         if not args.name:
-            print(json.dumps(control.scenarios(state), indent=2))
+            print(_scenario_table(control.scenarios(state)))
         else:
             print("active scenarios:", ", ".join(control.scenario(state, args.name, not args.off)) or "none")
     return 0
+
+
+def _iso(value) -> str:
+    """An epoch time as ISO 8601 UTC, as every other time the suite prints."""
+    from datetime import datetime, timezone
+
+    if not isinstance(value, (int, float)):
+        return value
+    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _known_scenario(name: str) -> None:
+    from .sandbox import scenarios
+
+    if name not in scenarios.KNOWN:
+        raise BadInput(f"scenario '{name}': unknown; expected one of: {', '.join(sorted(scenarios.KNOWN))}")
+
+
+def _scenario_table(listing: dict) -> str:
+    """Each scenario a line: on or off, its name, what it does."""
+    active, known = set(listing.get("active", [])), listing.get("known", {})
+    width = max(map(len, known), default=0)
+    rows = [f"{'on ' if name in active else 'off'}  {name:<{width}}  {text}" for name, text in known.items()]
+    return "\n".join(rows + ["", "switch one on: rovn-ops sandbox scenario NAME; off: "
+                                  "rovn-ops sandbox scenario NAME --off"])
 
 
 def cmd_audit(args) -> int:
@@ -272,9 +388,19 @@ def cmd_migrations(args) -> int:
         commands.refuse_outside_sandbox(args.env)  # before anything reaches out
     prepare_environment(args.env)
     if args.action == "apply":
-        approvers = [a.strip() for a in args.approved_by.split(",") if a.strip()]
+        approvers = _approvers(args.assignments)
         return commands.apply(args.env, args.dir, approvers, args.lock_wait)
     return getattr(commands, args.action)(args.env, args.dir)
+
+
+def _approvers(assignments: list[str]) -> list[str]:
+    values = []
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if name.strip() != "approved_by" or not sep:
+            raise BadInput(f"-p {text}: migrations apply takes only -p approved_by=A,B")
+        values += [a.strip() for a in value.split(",") if a.strip()]
+    return values
 
 
 def cmd_evidence(args) -> int:
@@ -287,8 +413,8 @@ def cmd_evidence(args) -> int:
         if args.json:
             print(json.dumps([manifest.listing(m) for m in runs], indent=2))
         for m in [] if args.json else runs:
-            print(f"{m.get('started_at', '')[:19]}  {m.get('outcome', '?'):<11} {m.get('runbook', '?'):<20} "
-                  f"{m['run_id']}")
+            print(f"{m.get('started_at', '')[:19]}  {m.get('outcome', '?'):<11} {manifest.mode(m):<11} "
+                  f"{m.get('runbook', '?'):<20} {m['run_id']}")
         return 0
     if args.action == "show":
         print(json.dumps(manifest.find(args.run_id, root), indent=2))

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import paths
 from .errors import BadInput
@@ -182,6 +182,25 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
             raise ValueError("an ECR tag like prod-YYYYMMDDhhmmss[-suffix] or prod-YYYYMMDDhhmm[-suffix], "
                              "e.g. prod-20261127031500-fix-login")
         return v
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _size(cls, v: str, info) -> str:
+        from . import fargate_sizes
+
+        problem = (fargate_sizes.cpu_problem if info.field_name == "cpu" else fargate_sizes.memory_problem)(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @model_validator(mode="after")
+    def _size_pair(self):
+        from . import fargate_sizes
+
+        problem = fargate_sizes.pair_problem(self.cpu, self.memory)
+        if problem:
+            raise ValueError(f"parameters 'cpu' and 'memory': expected a Fargate pair: {problem}")
+        return self
 
     @field_validator("set_env")
     @classmethod
@@ -638,6 +657,8 @@ def describe(error: ValidationError) -> str:
     name = loc[0]  # a list's item is named by its parameter (and its position below)
     if first["type"] == "extra_forbidden":
         return f"parameter '{name}': unknown"
+    if not first["loc"]:  # a rule across parameters (a model validator): its own words name them
+        return first["msg"].removeprefix("Value error, ")
     expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
     if first["type"] == "string_pattern_mismatch":
         pattern = first["ctx"]["pattern"]

@@ -177,10 +177,11 @@ class Change:
         if not p.plan_hash:
             raise Refused(f"confirm=True needs plan_hash: run the preview (`rovn-ops run {self.ctx.runbook}` "
                           "with the same parameters, without confirm), review the plan it prints, then confirm "
-                          "with the plan hash it shows")
+                          f"with the plan hash it shows. Next: preview: rovn-ops run {self.ctx.runbook}")
         if not _hash_matches(p.plan_hash, self.plan.hash):
             raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world or a parameter "
-                          "changed since the preview; preview again with the same parameters and review")
+                          "changed since the preview. Next: preview again with the same parameters, review the "
+                          "new plan, then confirm with its hash")
         lists = Lists.of(self.ctx.env)  # from the protected branch, never a local commit
         self.ctx.record(environment_file={**committed(self.ctx.env), "lists_from": lists.source})
         approvers = lists.approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
@@ -392,10 +393,15 @@ def checks_of(verification) -> list[dict]:
 
 def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):
     """A check refused the change before anything ran: audit_log says so, then it raises.
-    A refused attempt is evidence too (who tried what, and why it was stopped)."""
+    A refused attempt is evidence too (who tried what, and why it was stopped). Slack hears
+    only of a refused attempt to execute (confirm=true): a refused preview changed nothing
+    and tried nothing, and posting it would train the channel to be ignored (§5, §6, §8 ask
+    for alarms, incidents and rotations)."""
     ctx.record(outcome="refused", targets=[target])
     audit.append(ctx.db, actor=str(ctx.operator), action=action, target=target, outcome="refused",
                  run_id=ctx.run_id, details={"reason": reason, **(details or {})})
+    if not getattr(ctx.params, "confirm", False):
+        raise Refused(reason)
     delivery = notify.slack(webhook(ctx, "slack_webhook_url"),
                             f"[{ctx.env}] {action} {target}: refused (run {ctx.run_id}): {reason}")
     raise Refused(reason + ("" if delivery.ok else f" [{delivery}]"))

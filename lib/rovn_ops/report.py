@@ -44,6 +44,7 @@ class Report:
                    exit_code=exit_code, plan_hash=manifest.get("plan_hash") or approved, notebook=notebook, html=html,
                    summary=summary, confirm_command=manifest.get("confirm_command"), reason=reason,
                    next_step=next_step or summary.get("next_command") or summary.get("triage_command")
+                   or summary.get("next_step")
                    or NEXT_BY_OUTCOME.get(manifest["outcome"], ""))
 
     @property
@@ -81,7 +82,15 @@ class Report:
                 "confirm_command": self.confirm_command, "evidence": str(self.notebook.parent),
                 "notebook": str(self.notebook), "html": str(self.html) if self.html else None,
                 "error": self.reason or None, "next_step": None if self.ok else self.next_step,
-                "summary": self.summary}
+                "next": self.next, "summary": self.summary}
+
+    @property
+    def next(self) -> str | None:
+        """The one thing to do now (`--json`'s `next`): a preview's command that executes its
+        plan, a failure's or refusal's next step, nothing after a success."""
+        if self.outcome == "preview":
+            return self.confirm_command
+        return None if self.ok else self.next_step or None
 
     def markdown(self) -> str:
         """The GitHub Actions step summary (GitHub-flavoured Markdown)."""
@@ -114,7 +123,7 @@ def pairs(summary: dict) -> list[tuple[str, str]]:
     """Summary fields as (label, text): NAME_from and NAME_to become one `from → to` row."""
     out, done = [], set()
     for key, value in summary.items():
-        if key in done or value in (None, "", []):
+        if key in done or key == "next_step" or value in (None, "", []):  # the `next:` line says it
             continue
         stem = key.removesuffix("_from")
         if key.endswith("_from") and f"{stem}_to" in summary:

@@ -105,7 +105,7 @@ def test_a_stop_mid_cell_interrupts_it_now_and_archives_what_ran_as_interrupted(
 
 
 def test_list_shows_parameters_with_help():
-    res = rovn_ops("list")
+    res = rovn_ops("list", "service_status")
     assert res.returncode == 0
     assert "service_status: Service status" in res.stdout
     assert "events" in res.stdout and "how many recent service events to show" in res.stdout

@@ -174,7 +174,7 @@ def test_drift_pages_naming_the_user_and_the_policy(fresh, aws, evidence_dir):
     iam.put_user_policy(UserName="mallory", PolicyName="sm-everything", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}))
     run = rovn_ops("run", "secrets_audit", "--quiet")
-    assert run.returncode == 1 and "user/mallory via sm-everything" in run.stdout
+    assert run.returncode == 4 and "user/mallory via sm-everything" in run.stdout
     posts = urllib3.request("GET", fresh["control_url"] + "/posts").json()
     [page] = [p for p in posts if p["channel"] == "pagerduty"]
     assert "user/mallory" in page["payload"]["payload"]["summary"] and "sm-everything" in page["payload"]["payload"]["summary"]
@@ -217,7 +217,7 @@ def test_inventory_exits_1_then_0_once_rotated_and_no_secret_value_leaks_anywher
     sm = aws("secretsmanager")
     before = _every_value(sm)
     run = rovn_ops("run", "secrets_audit", "--quiet")
-    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.returncode == 4, run.stdout + run.stderr
     assert "2 overdue: rovn/prod/stripe-api-key (120 days" in run.stdout and "jwt-signing-key (200 days" in run.stdout
     facts = _inventory(evidence_dir)
     assert facts[JWT]["status"] == facts[STRIPE]["status"] == "overdue"

@@ -77,8 +77,8 @@ def test_render_changes_only_the_image_unless_asked():
     spec = taskdef.render(current, "r/rovn:prod-20260202000000")
     assert taskdef.diff(current.spec, spec) == {
         "containerDefinitions[api].image": ["r/rovn:prod-20260101000000", "r/rovn:prod-20260202000000"]}
-    spec = taskdef.render(current, current.image, cpu="2048", set_env={"LOG_LEVEL": "debug"})
-    assert taskdef.diff(current.spec, spec) == {"cpu": ["1024", "2048"],
+    spec = taskdef.render(current, current.image, cpu="512", set_env={"LOG_LEVEL": "debug"})
+    assert taskdef.diff(current.spec, spec) == {"cpu": ["1024", "512"],
                                                 "containerDefinitions[api].environment[LOG_LEVEL]": [None, "debug"]}
     assert spec["containerDefinitions"][0]["secrets"] == current.spec["containerDefinitions"][0]["secrets"]
 

@@ -21,6 +21,7 @@ def _spec(volumes=None, compat=("FARGATE",), **container) -> dict:
     spec["requiresCompatibilities"] = list(compat)
     if volumes is not None:
         spec["volumes"] = volumes
+    spec.update({k: container.pop(k) for k in ("cpu", "memory") if k in container})  # task-level
     spec["containerDefinitions"][0].update(container)
     return spec
 
@@ -77,6 +78,9 @@ def test_the_sandbox_world_is_in_the_fargate_form(fresh, aws):
     ({"volumes": [{"name": "tmp", "host": {"sourcePath": "/var/tmp"}}]},
      "Fargate compatible task definitions do not support sourcePath"),
     ({"linuxParameters": {"sharedMemorySize": 64}}, "Fargate compatible task definitions do not support sharedMemorySize"),
+    ({"cpu": "lots"}, "Invalid 'cpu' setting for task"),
+    ({"cpu": "256", "memory": "4096"}, "No Fargate configuration exists for given values"),
+    ({"memory": "-5"}, "No Fargate configuration exists for given values"),
 ])
 def test_the_sandbox_ecs_refuses_what_fargate_refuses(fresh, aws, change, message):
     ecs = aws("ecs")
@@ -95,3 +99,19 @@ def test_tmpfs_on_fargate_refused_by_the_older_ecs(fresh, aws):
                        match="Fargate compatible task definitions do not support tmpfs"):
         ecs.register_task_definition(**_spec(**TMPFS))
     ecs.register_task_definition(**_spec(compat=("EC2",), **TMPFS))
+
+
+# AWS's table of Fargate task sizes:
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+@pytest.mark.parametrize("cpu, memory, ok", [
+    ("256", "512", True), ("256", "2048", True), ("256", "3072", False), ("512", "4096", True),
+    ("1024", "8192", True), ("1024", "9216", False), ("2048", "16384", True), ("4096", "30720", True),
+    ("4096", "31744", False), ("8192", "61440", True), ("8192", "17408", False), ("16384", "122880", True),
+    ("16384", "32768", True), ("16384", "40000", False),
+])
+def test_fargate_task_sizes_follow_aws_table(cpu, memory, ok):
+    from rovn_ops import fargate_sizes
+
+    assert (fargate_sizes.pair_problem(cpu, memory) is None) is ok
+    assert fargate_sizes.cpu_problem("lots") and fargate_sizes.memory_problem("-5")
+    assert fargate_sizes.cpu_problem("") is None and fargate_sizes.memory_problem("") is None

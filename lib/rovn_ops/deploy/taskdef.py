@@ -72,7 +72,22 @@ def render(current: TaskDefinition, image: str, cpu: str = "", memory: str = "",
     if set_env:
         env = {e["name"]: e["value"] for e in app.get("environment", [])} | set_env
         app["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if (cpu or memory) and "FARGATE" in spec.get("requiresCompatibilities", []):
+        _check_size(spec, "cpu" if cpu else "memory")
     return spec
+
+
+def _check_size(spec: dict, asked: str) -> None:
+    """One of cpu and memory changed: the pair with the live revision's other value must be
+    one Fargate has, or ECS refuses the registration after the build (fargate_sizes)."""
+    from .. import fargate_sizes
+    from ..errors import BadInput
+
+    problem = fargate_sizes.pair_problem(str(spec.get("cpu", "")), str(spec.get("memory", "")))
+    if problem:
+        kept = "memory" if asked == "cpu" else "cpu"
+        raise BadInput(f"parameter '{asked}': with the current revision's {kept} {spec.get(kept)}, expected a "
+                       f"Fargate pair: {problem} (set both -p cpu= and -p memory=)")
 
 
 def diff(before: dict, after: dict) -> dict[str, list]:

@@ -201,9 +201,16 @@ def listing(m: dict) -> dict:
     """One run in `evidence list --json`: what an auditor or a script filters on."""
     approvals = m.get("approvals", [])
     return {"run_id": m["run_id"], "runbook": m.get("runbook"), "outcome": m.get("outcome"),
-            "environment": m.get("environment"), "started_at": m.get("started_at"), "ended_at": m.get("ended_at"),
+            "environment": m.get("environment"), "mode": mode(m), "started_at": m.get("started_at"), "ended_at": m.get("ended_at"),
             "targets": m.get("targets", []),
             "approvers": sorted({a for ap in approvals for a in ap.get("approvers", [])}),
             "plan_hash": m.get("plan_hash") or next((ap.get("plan_hash") for ap in approvals), None),
             "operator": (m.get("operator") or {}).get("arn"), "audit_log_ids": m.get("audit_log_ids", []),
             "error": m.get("error") or None, "path": m.get("path")}
+
+
+def mode(m: dict) -> str:
+    """How the run ran, as `evidence list` shows it: headless (`rovn-ops run`), interactive
+    (JupyterLab), papermill (bare papermill), or draft (any of them, on a notebook that is
+    not a committed runbook)."""
+    return "draft" if m.get("draft") else m.get("mode") or "?"

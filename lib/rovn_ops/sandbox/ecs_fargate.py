@@ -36,12 +36,26 @@ def refusal(volumes: list[dict] | None, containers: list[dict]) -> str | None:
     return None
 
 
+def size_refusal(cpu, memory) -> str | None:
+    """ECS's ClientException for a task size Fargate lacks (see rovn_ops.fargate_sizes for
+    AWS's table); Fargate requires both at task level."""
+    from rovn_ops import fargate_sizes
+
+    cpu, memory = str(cpu or ""), str(memory or "")
+    if not cpu or fargate_sizes.cpu_problem(cpu):
+        return "Invalid 'cpu' setting for task."
+    if not memory or fargate_sizes.memory_problem(memory) or fargate_sizes.pair_problem(cpu, memory):
+        return "No Fargate configuration exists for given values."
+    return None
+
+
 def install() -> None:
     original = EC2ContainerServiceBackend.register_task_definition
 
     def register_task_definition(self, family, container_definitions, volumes=None, *args, **kwargs):
         if "FARGATE" in (kwargs.get("requires_compatibilities") or []):
-            message = refusal(volumes, container_definitions)
+            message = refusal(volumes, container_definitions) or size_refusal(kwargs.get("cpu"),
+                                                                               kwargs.get("memory"))
             if message:
                 raise EcsClientException(message)
         return original(self, family, container_definitions, volumes, *args, **kwargs)

@@ -58,6 +58,21 @@ class Executed:
         return f"| step | outcome | detail |\n|---|---|---|\n{rows}\n"
 
 
+@dataclass(frozen=True)
+class AuditVerdict:
+    """secrets_audit's last cell: the verdict and, when it needs attention, what to run."""
+
+    headline: str
+    next: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return "\n".join([self.headline] + (["next:"] + [f"  {n}" for n in self.next] if self.next else []))
+
+    def _repr_markdown_(self) -> str:
+        steps = "".join(f"\n- `{n}`" for n in self.next)
+        return f"**{self.headline}**" + (f"\n\nNext:{steps}" if steps else "")
+
+
 class Rotation:
     def __init__(self, ctx):
         self.ctx, self.p = ctx, ctx.params
@@ -99,14 +114,22 @@ class Rotation:
                                    dedup_key=f"secrets-drift:{g.arn}:{g.policy}"))
             print(notify.slack(webhook(ctx, "security_webhook_url"), text))
 
-    @staticmethod
-    def verdict(inv: inventory.Inventory, report: drift.Report) -> str:
-        """The read-only run's end: exit 1 while anything is overdue or drifted (a scheduled
-        CI job whose failure is the reminder)."""
+    def verdict(self, inv: inventory.Inventory, report: drift.Report) -> str:
+        """The read-only run's end. Anything overdue or drifted is a verdict that needs
+        attention (outcome `attention`, exit 4: a scheduled CI job's reminder), not a failure:
+        the audit itself worked. Each overdue secret comes with its ready rotation command."""
+        from ..commands import run_command
+
         problems = ([inv.verdict()] if inv.overdue else []) + ([report.verdict()] if not report.ok else [])
+        rotate = [run_command(self.p, "secret_rotation", f"secret={e.name}", same=()) for e in inv.overdue]
+        nxt = ("rotate each overdue secret (preview first): " + "; ".join(rotate)) if rotate else \
+            "review the drift the run names with the security channel (it has paged)"
+        self.ctx.record(outcome="attention" if problems else "success",
+                        summary={"verdict": "needs attention" if problems else "OK", "problems": problems,
+                                 "rotate": rotate, "next_step": nxt if problems else None})
         if problems:
-            raise RovnError("; ".join(problems))
-        return f"OK: {inv.verdict()}; {report.verdict()}"
+            return AuditVerdict("NEEDS ATTENTION: " + "; ".join(problems), tuple(rotate or [nxt]))
+        return AuditVerdict(f"OK: {inv.verdict()}; {report.verdict()}", ())
 
     # preview -------------------------------------------------------------------
     def strategy(self, entry: inventory.Entry) -> Strategy:
