@@ -9,6 +9,7 @@ execution manager) and the kernel's stdout (papermill's `stdout_file`)."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -17,6 +18,8 @@ from papermill.engines import NBClientEngine, papermill_engines
 
 ENGINE = "rovn-progress"
 HEARTBEAT_S = 20.0  # under the 30 s that CI no-output timeouts and people tolerate
+# A preview's steps that do nothing (the protocol stops at the plan): no heading for them.
+WRITE_STEPS = re.compile(r"^(\d+\.\s*)?(Confirm|Execute|Verify)\b")
 
 
 def github_actions() -> bool:
@@ -41,10 +44,12 @@ class Progress:
     """A file-like sink for the kernel's stdout that also frames the steps."""
 
     def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = HEARTBEAT_S,
-                 redactor=None):
+                 redactor=None, preview: bool = False):
         """redactor: returns a scrub.Redactor for every secret the run has read so far: the
-        kernel's lines reach a terminal or a CI log, which is never scrubbed afterwards."""
-        self.runbook, self.stream = runbook, stream or sys.stderr
+        kernel's lines reach a terminal or a CI log, which is never scrubbed afterwards.
+        preview: a writing runbook without confirm: its confirm, execute and verify steps
+        show no heading, since nothing executes."""
+        self.runbook, self.stream, self.preview = runbook, stream or sys.stderr, preview
         self.redactor = redactor
         self.github = github_actions() if github is None else github
         self.heartbeat_s = heartbeat_s
@@ -94,6 +99,8 @@ class Progress:
     # framing ---------------------------------------------------------------------
     def _enter(self, title: str | None) -> None:
         if not title or title == "parameters" or title == self.step:
+            return
+        if self.preview and WRITE_STEPS.match(title):
             return
         with self._lock:
             ended = "::endgroup::\n" if self.github and self.step else ""

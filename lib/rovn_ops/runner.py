@@ -158,7 +158,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
         from .progress import Progress  # imports papermill: only when a run starts
 
         live = _live_redactor(sp.result_file, redact_key)
-        streamed = Progress(runbook, redactor=live) if progress else None
+        preview = "confirm" in type(p).model_fields and not p.confirm
+        streamed = Progress(runbook, redactor=live, preview=preview) if progress else None
         with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
             outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     bad = None if draft else _bad_input(outcome, error, sp)  # a draft's word is no reason to archive nothing

@@ -32,12 +32,15 @@ class Source:
     given: Path
 
     @classmethod
-    def open(cls, path: str) -> "Source":
+    def open(cls, path: str, default: str = "") -> "Source":
+        """default: the environment file's source, named in the refusal as the value to use."""
         p = Path(path).expanduser()
+        valid = "expected a source directory or a .zip" + (
+            f", e.g. the environment's {default} (leave source empty to take it)" if default and default != path else "")
         if not p.exists():
-            raise BadInput(f"parameter 'source': {path} not found; expected a source directory or a .zip")
+            raise BadInput(f"parameter 'source': {path} not found; {valid}")
         if p.is_file() and not zipfile.is_zipfile(p):
-            raise BadInput(f"parameter 'source': {path} is not a zip; expected a source directory or a .zip")
+            raise BadInput(f"parameter 'source': {path} is not a zip; {valid}")
         return cls(p.resolve())
 
     @cached_property

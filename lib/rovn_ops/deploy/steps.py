@@ -109,7 +109,7 @@ class Steps:
         self.ecs = ctx.client("ecs")
         # Every ECS call counted (DescribeServices per deploy is a benchmark figure).
         self.ecs.meta.events.register("before-call.ecs.*", self._count, unique_id=f"rovn-count-{id(self)}")
-        self.source = Source.open(paths.project_path(p.source)) if p.source else None
+        self.source = Source.open(paths.project_path(p.source), _environment_source(p.env)) if p.source else None
         self.resuming: resume.Unfinished | None = None
         self.earlier: dict[str, str] = {}
         self.result: Result | None = None
@@ -461,3 +461,11 @@ def summary(ctx, change, prepared: Prepared, steps: Steps):
         f"Was `{r.previous.short}` ({r.previous.image_tag}), kept registered as the rollback target. "
         f"Migrations: {', '.join(r.migrations) or 'none'}.\n\n"
         f"To roll this deploy back:\n\n```sh\n{steps.rollback_command(r)}\n```\n\nrun id: `{ctx.run_id}`")
+
+
+def _environment_source(env: str) -> str:
+    """parameters/<env>.yaml's source, as a refusal names it (resolved like the run's)."""
+    from ..params import environment_defaults
+
+    value = environment_defaults(env).get("source") or ""
+    return str(paths.project_path(value)) if value else ""

@@ -172,8 +172,9 @@ class Rotation:
         p, ctx = self.p, self.ctx
         entry = inv.get(p.secret)
         if entry is None:
+            names = ", ".join(sorted(e.name for e in inv.entries)) or "none: the inventory is empty"
             raise BadInput(f"parameter 'secret': {p.secret!r} is not a secret in Secrets Manager "
-                           f"({p.region}); expected one of the inventory's names")
+                           f"({p.region}); expected one of: {names}")
         authorize(ctx, "secret_rotation", entry.name)
         self._destinations(entry.name)  # before anything is sent anywhere
         strategy = self.strategy(entry)
