@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install "$(UV_PIN)" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(UV) sync --python $(BIN)/python --compile-bytecode requirements.lock
 	$(UV) install --python $(BIN)/python --compile-bytecode --no-deps -e .
-	$(BIN)/python -c "import rovn_ops, papermill, moto, pgserver"
+	$(BIN)/python -c "from rovn_ops import paths; paths.ensure_runtime_dir(); import papermill, moto, pgserver"
 	$(BIN)/python -m compileall -q lib  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 

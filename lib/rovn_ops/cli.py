@@ -523,7 +523,45 @@ def cmd_lab(args) -> int:
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"]
     if os.geteuid() == 0:  # containers and CI machines run as root; Jupyter refuses without this
         cmd.append("--allow-root")
-    return subprocess.call(cmd)
+    return _forwarding(cmd)
+
+
+def _forwarding(cmd: list[str]) -> int:
+    """Run cmd and pass on the signals that end us (SIGTERM, SIGHUP; SIGINT too when no
+    terminal delivers it to the whole job), then wait for it: killing `rovn-ops lab`
+    stops JupyterLab (and its kernels) rather than leaving it serving, orphaned."""
+    import signal
+
+    proc = subprocess.Popen(cmd, preexec_fn=_die_with_parent)
+    forwarded = [signal.SIGTERM, signal.SIGHUP] + ([] if _on_terminal() else [signal.SIGINT])
+    previous = {s: signal.signal(s, lambda signum, _frame: proc.send_signal(signum)) for s in forwarded}
+    if _on_terminal():  # Ctrl-C reaches JupyterLab itself, which asks before it stops: wait for it
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code  # a signal's death as the shell reports it
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when its parent dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), which no handler of ours could pass on."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the forwarding above still holds
+        pass
+
+
+def _on_terminal() -> bool:
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def cmd_demo(args) -> int:
@@ -532,17 +570,32 @@ def cmd_demo(args) -> int:
     from .sandbox import control
 
     state, started = control.up()
-    print(("started" if started else "using") + f" the sandbox at {state['endpoint']}")
+    if started:
+        print(f"started the sandbox at {state['endpoint']}")
+    else:  # scenarios or earlier runs would decide the outcome: the demo starts from a known world
+        control.reset(state)
+        print(f"reset the sandbox at {state['endpoint']} to its seeded world (scenarios off, the seeded "
+              "database and checkout), so the demo starts from a known world")
     preview = runner.run("migration_reversal", env="sandbox", progress=False)
     print(f"migration_reversal run {preview.run_id}: {preview.outcome} (nothing changed; its notebook shows "
           f"the plan, its hash and the command that would execute it)\n  {preview.notebook}")
+    _why(preview)
     deployed = _demo_deploy(runner, Path(state["source_dir"]))
+    _why(deployed)
     result = runner.run("service_status", env="sandbox", progress=False)
     print(f"service_status run {result.run_id}: {result.outcome}")
+    _why(result)
     print(f"auditor index: {index.build(paths.evidence())}  (check it all: rovn-ops evidence verify)")
     print("the sandbox keeps running: `rovn-ops sandbox down` stops it")
     print(f"evidence: {result.notebook}")
     return max(result.exit_code, preview.exit_code, deployed.exit_code)
+
+
+def _why(result) -> None:
+    """A demo step that did not succeed: its reason and next step, one line each."""
+    if result.exit_code:
+        told = result.report
+        print(f"  why: {told.reason or result.outcome}\n  next: {told.next_step}")
 
 
 def _demo_deploy(runner, source: Path):

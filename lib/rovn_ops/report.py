@@ -6,6 +6,7 @@ All three come from the run's manifest: its outcome, plan hash and error, and th
 and rollback command), so the terminal, the CI page and the archive agree."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,8 @@ class Report:
 def split_next(error: str) -> tuple[str, str]:
     """`deploy FAILED: … Next: roll back by hand: …` → (reason, next step), each one line."""
     first = " ".join(error.split("\n", 1)[0].split())
+    # the kernel's `Refused: …`: the outcome already says what kind, the operator reads the why
+    first = re.sub(r"^(Refused|BadInput|RovnError|EnvironmentGuard): ", "", first)
     reason, sep, nxt = first.partition(" Next: ")
     return reason.strip(), nxt.strip() if sep else ""
 

@@ -113,7 +113,7 @@ def test_failure_summary_annotation_region_and_exit_code(fresh, evidence_dir, tm
                    env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert res.returncode == 1
     lines = res.stdout.splitlines()
-    assert lines[1] == "reason: RovnError: service 'missing' not found in cluster 'rovn-prod' (sandbox, us-east-2)"
+    assert lines[1] == "reason: service 'missing' not found in cluster 'rovn-prod' (sandbox, us-east-2)"
     assert lines[2].startswith("next: ")
     assert re.search(r"^::error title=service_status failed::RovnError", res.stderr, re.M)
     assert "### service_status: failed (exit 1)" in summary.read_text()

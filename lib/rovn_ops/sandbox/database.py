@@ -18,6 +18,9 @@ def start_embedded(datadir):
     """The sandbox's own PostgreSQL, throwaway (seeded anew at every start): no fsync.
     Each reset drops the database, which forces a checkpoint; with fsync that waits on
     the disk (0.1-1 s on a busy machine), and so does every commit of every test."""
+    from .. import paths
+
+    paths.ensure_runtime_dir()  # pgserver reads it at import, and warns without it
     import pgserver
 
     pg = pgserver.get_server(datadir, cleanup_mode="stop")
