@@ -63,8 +63,6 @@ KIND_WORDS = {
     LOAD_BALANCER: "an ALB dimension app/NAME/ID", PATH: "a path without control characters",
     SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",
 }
-# Fargate's task sizes: cpu units, and memory in MiB (AWS ECS developer guide, task size)
-FARGATE_CPU = ("256", "512", "1024", "2048", "4096", "8192", "16384")
 
 
 # Paths a run reads: one given by -p, -f or a notebook (not the committed environment
@@ -156,10 +154,9 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     source_bucket: str = Field("", pattern=S3_BUCKET, description="CodeBuild source bucket; empty takes the "
                                                                   "environment's")
     severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="scan findings at or above this refuse")
-    cpu: Literal[("",) + FARGATE_CPU] = Field("", description="new task cpu units (Fargate: 256 … 16384); "
-                                                               "empty keeps the current")
-    memory: str = Field("", pattern=r"^([1-9][0-9]{2,5})?$", description="new task memory (MiB, 512 … 122880); "
-                                                                         "empty keeps the current")
+    # checked against AWS's table of Fargate sizes, each and as a pair (fargate_sizes)
+    cpu: str = Field("", description="new task cpu units (Fargate: 256 … 16384); empty keeps the current")
+    memory: str = Field("", description="new task memory (MiB, 512 … 122880); empty keeps the current")
     set_env: list[str] = Field(default_factory=list, description="environment variables to change, "
                                "never a secret: each a name and value joined by an equals sign")
     deadline_s: float = Field(900, gt=0, description="seconds the rollout may take before it is a failure")
@@ -609,8 +606,9 @@ def check_paths(p: RunbookParams) -> None:
         value = getattr(p, name, "")
         if value and value != committed.get(name):
             problem = check(paths.project_path(value))
-            if problem:
-                raise BadInput(f"parameter '{name}': expected {problem}, got {value[:80]!r}")
+            if problem:  # the valid value to use instead: the environment's own
+                own = f"; the environment's is {committed[name]} (leave it empty to take it)" if committed.get(name) else ""
+                raise BadInput(f"parameter '{name}': expected {problem}, got {value[:80]!r}{own}")
 
 
 def check_endpoints(p: RunbookParams) -> None:

@@ -115,7 +115,7 @@ def test_failure_summary_annotation_region_and_exit_code(fresh, evidence_dir, tm
     lines = res.stdout.splitlines()
     assert lines[1] == "reason: service 'missing' not found in cluster 'rovn-prod' (sandbox, us-east-2)"
     assert lines[2].startswith("next: ")
-    assert re.search(r"^::error title=service_status failed::RovnError", res.stderr, re.M)
+    assert re.search(r"^::error title=service_status failed::service .missing. not found", res.stderr, re.M)
     assert "### service_status: failed (exit 1)" in summary.read_text()
     m = json.loads(rovn_ops("evidence", "show", lines[0].split()[1].rstrip(":")[-6:]).stdout)
     assert m["parameters"]["region"] == "us-east-2" and m["parameters"]["service"] == "missing"

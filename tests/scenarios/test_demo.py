@@ -10,3 +10,22 @@ def test_demo_ships_a_deploy_and_its_evidence_verifies(fresh, evidence_dir):
     assert (evidence_dir / "index.html").exists()
     check = rovn_ops("evidence", "verify")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_make_demo_twice_on_one_sandbox_after_a_scenario(fresh, evidence_dir):
+    """`make demo` is repeatable: the second, after a fault scenario was left on, resets the
+    sandbox to its seeded world, says so, and succeeds as the first did."""
+    import subprocess
+
+    from rovn_ops.sandbox import control
+    from tests.conftest import ROOT
+
+    for n in range(2):
+        if n:
+            control.scenario(fresh, "ecs_new_tasks_fail")  # what a session of scenarios leaves behind
+        res = subprocess.run(["make", "--no-print-directory", "demo"], cwd=ROOT, capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, timeout=600)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "reset the sandbox at " in res.stdout and "so the demo starts from a known world" in res.stdout
+        assert ": success, approved by giles" in res.stdout and "RuntimeDirWarning" not in res.stderr
+    assert control.scenarios(fresh)["active"] == []
