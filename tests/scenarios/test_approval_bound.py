@@ -127,7 +127,9 @@ def test_the_issues_example_set_env_changed_after_a_live_deploy(kernel, fresh, a
     out, error = run_cell(kernel, edited[index_of(edited, "change.execute(")])  # confirm skipped
     assert error and error.startswith("Refused: "), (error, out)
     assert _revision(aws) == "289"  # no unapproved revision went live
-    families = aws("ecs").list_task_definitions(familyPrefix="rovn-passport-api")["taskDefinitionArns"]
-    assert families[-1].endswith(":289")
+    # the newest revision (ListTaskDefinitions pages, 100 at most, as ECS does)
+    families = aws("ecs").list_task_definitions(familyPrefix="rovn-passport-api", sort="DESC",
+                                                maxResults=1)["taskDefinitionArns"]
+    assert families[0].endswith(":289"), families
     deploys = rows(fresh, "deploy")
     assert [o for o, _ in deploys][-2:] == ["success", "refused"]  # the attempt is on record
