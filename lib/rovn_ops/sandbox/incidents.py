@@ -580,6 +580,23 @@ def rollout_completed(svc) -> None:
                                {"MetricName": "HTTPCode_ELB_5XX_Count", "Value": 0, "Timestamp": now,
                                 "Dimensions": alb}])
     _serving_log(sb, svc, now)
+    _evaluate_tasks_alarm(sb, svc)
+
+
+TASKS_ALARM = "rovn-prod-ecs-running-below-desired"
+
+
+def _evaluate_tasks_alarm(sb, svc) -> None:
+    """CloudWatch evaluates an alarm on each period's datapoint; moto never does. The
+    running-tasks alarm is 1 datapoint of 1 (running - desired < 0), so the minute the
+    rollout brings every task up it returns to OK, and a composite over it with it."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    backend = cloudwatch_backends[ACCOUNT][sb.world["region"]]
+    alarm = backend.alarms.get(TASKS_ALARM)
+    if alarm is not None and alarm.state_value == "ALARM" and svc.running_count >= svc.desired_count:
+        backend.set_alarm_state(TASKS_ALARM, f"Threshold Crossed: 1 datapoint [{svc.running_count - svc.desired_count}"
+                                             ".0] was not less than the threshold (0.0).", None, "OK")
 
 
 def _serving_log(sb, svc, now) -> None:
