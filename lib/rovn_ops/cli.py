@@ -399,7 +399,10 @@ def _approvers(assignments: list[str]) -> list[str]:
         name, sep, value = text.partition("=")
         if name.strip() != "approved_by" or not sep:
             raise BadInput(f"-p {text}: migrations apply takes only -p approved_by=A,B")
-        values += [a.strip() for a in value.split(",") if a.strip()]
+        named = [a.strip() for a in value.split(",") if a.strip()]
+        if not named:  # an empty list approves nothing: say so rather than go on
+            raise BadInput(f"-p {text}: approved_by expects one or more approvers, A,B (none given)")
+        values += named
     return values
 
 

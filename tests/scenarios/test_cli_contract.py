@@ -148,6 +148,8 @@ def test_approved_by_one_convention_the_other_accepted_with_a_hint(fresh):
     res = rovn_ops("migrations", "apply", "--approved-by", "CLAUDE-DEPLOY")
     assert "hint: --approved-by CLAUDE-DEPLOY is taken as -p approved_by=CLAUDE-DEPLOY" in res.stderr
     assert res.returncode == 3 and "CLAUDE-DEPLOY is the operator" in res.stderr
+    empty = rovn_ops("migrations", "apply", "--approved-by", "")  # an attack review's case: it exited 0
+    assert empty.returncode == 2 and "approved_by expects one or more approvers" in empty.stderr, empty.stderr
     same = rovn_ops("migrations", "apply", "-p", "approved_by=CLAUDE-DEPLOY")
     assert same.returncode == 3 and "CLAUDE-DEPLOY is the operator" in same.stderr and "hint" not in same.stderr
     other = rovn_ops("migrations", "apply", "-p", "confirm=true")
