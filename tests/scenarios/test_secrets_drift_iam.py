@@ -49,7 +49,7 @@ def test_a_conditional_allow_and_a_narrower_deny(fresh, aws, evidence_dir):
     iam.put_user_policy(UserName="dave", PolicyName="not-the-db", PolicyDocument=_doc(
         {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": PROD + "db-master-*"}))
     run, facts = _audit(evidence_dir)
-    assert run.returncode == 1
+    assert run.returncode == 4  # attention (issue 28): drift found, the audit worked
     [carol] = _grants(facts, "user/carol")
     assert carol["condition"] and "aws:SourceIp" in carol["condition"] and "10.20.0.0/16" in carol["condition"]
     assert "user/carol via office-only (inline) if" in run.stdout
@@ -66,7 +66,7 @@ def test_a_secrets_own_resource_policy_grants(fresh, aws, evidence_dir):
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
          "Action": "secretsmanager:GetSecretValue", "Resource": "*"}))
     run, facts = _audit(evidence_dir)
-    assert run.returncode == 1
+    assert run.returncode == 4  # attention (issue 28): drift found, the audit worked
     [g] = _grants(facts, "user/erin")
     assert g["via"] == "resource policy" and g["secrets"] == ["rovn/prod/stripe-api-key"] and not g["allowed"]
     [other] = _grants(facts, "arn:aws:iam::999999999999:root")
@@ -81,7 +81,7 @@ def test_an_unclassified_secret_is_checked_and_listed(fresh, aws, evidence_dir):
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
          "Resource": f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:rovn/legacy/*"}))
     run, facts = _audit(evidence_dir)
-    assert run.returncode == 1
+    assert run.returncode == 4  # attention (issue 28): drift found, the audit worked
     [g] = _grants(facts, "user/frank")
     assert g["secrets"] == ["rovn/legacy/partner-token"]
     assert "rovn/legacy/partner-token" in facts["secrets_drift_findings"]["unclassified_secrets"]
