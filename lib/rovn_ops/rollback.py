@@ -134,6 +134,21 @@ class Steps:
         self.prepared = Prepared(current, target, last_deploy_to(self.conn, current.arn), checks, plan, since, gate)
         return self.prepared
 
+
+    def _named_target(self, ref: str):
+        """The revision `to_revision` names; one ECS does not have is the operator's typo
+        (bad input, exit 2), not a failed run with AWS's ClientException."""
+        from botocore.exceptions import ClientError
+
+        from .errors import BadInput
+
+        try:
+            return taskdef.TaskDefinition.describe(self.ecs, ref)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in ("ClientException", "InvalidParameterException"):
+                raise
+            raise BadInput(f"parameter 'to_revision': ECS has no task definition {ref} (a FAMILY:REVISION it "
+                           "registered; leave to_revision empty for the newest verified revision)") from None
     def _target(self, checks: Checks, current: taskdef.TaskDefinition, history: list[dict]) -> taskdef.TaskDefinition:
         """The revision to go back to: ACTIVE, its image in ECR and scanned clean (rollback_target).
         Named: that one, or a refusal naming why and the newest verified one that passes.
@@ -143,8 +158,7 @@ class Steps:
         others = [h["task_definition"] for h in history if h["task_definition"] != current.arn]
         name = f"target deployable (ACTIVE, image in ECR, scan below {p.severity_threshold})"
         if p.to_revision:
-            judged = rollback_target.judge(ecr, taskdef.TaskDefinition.describe(self.ecs, p.to_revision),
-                                           p.severity_threshold)
+            judged = rollback_target.judge(ecr, self._named_target(p.to_revision), p.severity_threshold)
             if not judged.ok:
                 alt, _ = rollback_target.choose(self.ecs, ecr, [a for a in others if a != judged.target.arn],
                                                 p.severity_threshold)

@@ -101,3 +101,15 @@ def test_a_rollback_target_must_be_active_in_ecr_and_scanned_clean(fresh, aws, e
     assert refused.returncode == 3, refused.stdout
     assert "rovn-passport-api:287 is INACTIVE, not ACTIVE" in refused.stdout
     assert "no revision verified healthy can run" in refused.stdout
+
+
+def test_a_rollback_target_ecs_does_not_have_is_bad_input(fresh, evidence_dir):
+    """An attack review's case: `-p to_revision=rovn-passport-api:999` failed the run (exit
+    1, AWS's ClientException). DescribeTaskDefinition answers ClientException for a revision
+    it does not have (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html):
+    the operator's typo, so one line naming the parameter, exit 2."""
+    run = rovn_ops("run", "rollback", "--json", "-p", "to_revision=rovn-passport-api:999")
+    out = json.loads(run.stdout)
+    assert run.returncode == 2 and out["outcome"] == "bad_input", run.stdout + run.stderr
+    assert out["error"].startswith("parameter 'to_revision': ECS has no task definition rovn-passport-api:999")
+    assert "Traceback" not in run.stderr and "ClientException" not in run.stdout + run.stderr
