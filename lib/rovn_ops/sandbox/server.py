@@ -74,7 +74,7 @@ class Sandbox:
         from . import (bake_incidents, cloudtrail_api, cloudwatch_sim, codebuild_sim, ecs_api, ecs_fargate,
                        ecs_rollout, fakes, github, httpd, incidents, moto_fixes, rds_faults, rds_paging,
                        secretsmanager_fixes,
-                       synthetics_sim, task_credentials, wire, world_snapshot)
+                       synthetics_sim, task_credentials, wire, world_snapshot, xray_fixes, xray_world)
 
         ecs_rollout.install()
         ecs_api.install()
@@ -87,6 +87,8 @@ class Sandbox:
         rds_paging.install()
         codebuild_sim.install()
         secretsmanager_fixes.install()
+        xray_fixes.install()
+        xray_world.install(self.world["region"])
         synthetics_sim.install()
         ecs = self.world["ecs"]
         self.captures = task_credentials.Captures(self.world["region"], ecs["cluster"], ecs["service"],

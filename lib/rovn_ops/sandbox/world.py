@@ -13,6 +13,7 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 
 import boto3
+from . import xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -56,6 +57,7 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     _seed_rds(c("rds"), world["rds"])
     _seed_alarms(c("cloudwatch"), c("logs"), world)
     _seed_evidence_bucket(c("s3"), world["evidence_bucket"])
+    xray_world.seed(c("xray"))
     return {"repository_uri": repo_uri, "secret_arns": secret_arns}
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .. import status
-from . import alarms, changes, logs, metrics, sentry
+from . import alarms, changes, logs, metrics, sentry, traces
 from .window import Window
 
 CHANGES_BEFORE_MINUTES = 120  # "just before" the window: a deploy an hour before still counts
@@ -28,6 +28,7 @@ class Findings:
     last_deploy: changes.Change | None = None
     sentry_issues: list = field(default_factory=list)
     logs: logs.Summary | None = None
+    traces: list = field(default_factory=list)  # X-Ray trace summaries of the window (§5)
     unavailable: dict = field(default_factory=dict)  # source -> why
 
     def note(self, source: str, error: Exception) -> None:
@@ -76,6 +77,10 @@ class Findings:
     def sentry_table(self):
         return sentry.table(self.sentry_issues)
 
+    def trace_table(self):
+        """§5 X-Ray: faults and errors by URL path, /admin/* and /audit/* first."""
+        return traces.by_path(self.traces)
+
     def log_table(self, n: int):
         import pandas as pd
 
@@ -97,7 +102,7 @@ def gather(ctx, window: Window) -> Findings:
 
     p = ctx.params
     found = Findings(window, datetime.now(timezone.utc))
-    cw, logs_client = ctx.client("cloudwatch"), ctx.client("logs")
+    cw, logs_client, xray = ctx.client("cloudwatch"), ctx.client("logs"), ctx.client("xray")
     ctx.client("ecs"), ctx.client("secretsmanager")
     conn = _source(found, "audit_log", lambda: ctx.db)
     group = p.log_group or f"/ecs/{p.service}"
@@ -108,6 +113,7 @@ def gather(ctx, window: Window) -> Findings:
         history = run("alarms", alarms.history, cw, p.alarm_prefix, window)
         health = pool.submit(_health, ctx, found)
         log_summary = run("logs", logs.summarise, logs_client, group, window)
+        trace_summaries = run("xray", traces.fetch, xray, window)
         audit = pool.submit(_audit_then_sentry, ctx, found, conn)
         charts = pool.submit(_prewarm_charts)
         found.service = service.result()
@@ -117,6 +123,7 @@ def gather(ctx, window: Window) -> Findings:
         found.alarms, found.transitions = current.result() or [], history.result() or []
         found.health, found.health_source = health.result()
         found.logs = log_summary.result()
+        found.traces = trace_summaries.result() or []
         audit.result()
         charts.result()
         found.metrics = metrics.frame(raw.result() or {}, window)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..escape import code, markdown as md
+from . import traces
 
 
 @dataclass
@@ -50,7 +51,7 @@ def line(verdict, story) -> str:
     return " · ".join([head] + ([brief(verdict.rule)] if verdict.incident else []) + [f"next: {story.next_step}"])
 
 
-def outcome(ctx, verdict, story, notice, draft) -> Outcome:
+def outcome(ctx, verdict, story, notice, draft, found=None) -> Outcome:
     inc = notice.incident
     # P0 and P1 need someone: outcome `attention`, exit code 4 (a script, a CI job, sees it).
     ctx.record(outcome="attention" if verdict.incident else "success",
@@ -64,5 +65,7 @@ def outcome(ctx, verdict, story, notice, draft) -> Outcome:
         "incident_id": inc.id if inc else None, "notifications": notice.channels,
         "next_commands": story.commands,
         "postmortem": f"artifacts/{draft.path.name}" if draft else None,
-        "postmortem_due": draft.due if draft else None}})
+        "postmortem_due": draft.due if draft else None,
+        # §5 X-Ray: faults and errors by URL path, /admin/* and /audit/* first
+        "xray": traces.facts(found.trace_table()) if found is not None else None}})
     return Outcome(ctx.run_id, ctx.params.service, verdict, story, notice, draft)
