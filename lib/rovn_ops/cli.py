@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(hinted(pair_parameters(argv)))
         if args.command in RECOVERING:
-            from .evidence import spool
+            from .evidence import recovery
 
-            spool.recover()  # a run killed before archiving: its evidence first
+            recovery.recover()  # a run killed before archiving: its evidence first
         return COMMANDS[args.command](args)
     except RovnError as e:
         return _fail(as_json, e)
@@ -361,7 +361,7 @@ def _scenario_table(listing: dict) -> str:
 
 def cmd_audit(args) -> int:
     from . import audit, db
-    from .runner import prepare_environment
+    from .environment import prepare_environment
 
     if "DATABASE_URL" not in os.environ:
         prepare_environment("sandbox")
@@ -378,7 +378,7 @@ def cmd_audit(args) -> int:
 
 def cmd_migrations(args) -> int:
     from .migrations import commands
-    from .runner import prepare_environment
+    from .environment import prepare_environment
 
     if args.action == "baseline":  # a write: the protocol and the evidence of a runbook run
         argv = ["run", "migrations_baseline", "--env", args.env, *[x for a in args.assignments for x in ("-p", a)]]
@@ -442,7 +442,7 @@ def _evidence_bucket(env: str):
     """(s3 client, bucket name) of the environment's archive bucket."""
     from . import aws
     from .evidence import archive
-    from .runner import prepare_environment
+    from .environment import prepare_environment
 
     prepare_environment(env)
     settings = archive.Settings.of(env)
@@ -463,7 +463,7 @@ def _pull(root, env: str) -> int:
 def _key_id(env: str) -> int:
     from . import aws, secret_values
     from .evidence import archive, signing
-    from .runner import prepare_environment
+    from .environment import prepare_environment
 
     prepare_environment(env)
     settings = archive.Settings.of(env)
@@ -478,7 +478,7 @@ def _key_id(env: str) -> int:
 def _rotate_key(env: str) -> int:
     from . import aws
     from .evidence import rotation, signing
-    from .runner import prepare_environment
+    from .environment import prepare_environment
 
     prepare_environment(env)
     st = rotation.rotate(env, aws.caller_arn(env, signing.key_region(env)))

@@ -6,27 +6,13 @@ headless), the operator (STS caller ARN plus local user) and the mode.
 """
 from __future__ import annotations
 
-import getpass
 import os
-import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
 
 from . import aws, params as params_mod
+from .identity import local_user, new_run_id
 from .record import record
-
-
-def new_run_id(runbook: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{runbook}-{secrets.token_hex(3)}"
-
-
-def local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
 
 
 @dataclass(frozen=True)

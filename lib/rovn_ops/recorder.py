@@ -73,7 +73,7 @@ def stdin_available() -> bool:
 
 class Recorder:
     def __init__(self, ip, ctx, archiver):
-        from .context import local_user
+        from .identity import local_user
         from .evidence.spool import Spool
 
         self.ip, self.ctx, self.archiver, self.cells, self.done = ip, ctx, archiver, [], False

@@ -29,16 +29,6 @@ from .protocol import Plan, authorize, refuse
 RTO_TARGET_S = 180  # §7: "RTO ~3 minutes from decision to traffic"
 
 
-def to_revision(ecs, cluster: str, service: str, td_arn: str, *, deadline_s: float, first: float,
-                longest: float, say=print) -> rollout.Verdict:
-    deployment_id, started = rollout.start(ecs, cluster, service, td_arn)
-    say(f"rollback to {td_arn.rsplit('/', 1)[-1]}: "
-        + ("update-service started deployment " if started else "watching the deployment already under way, ")
-        + deployment_id)
-    return rollout.watch(ecs, cluster, service, deployment_id, deadline_s=deadline_s, first=first,
-                         longest=longest, say=say)
-
-
 def last_deploy_to(conn, td_arn: str) -> dict | None:
     """The latest deploy that put this revision in place, succeeded or not (audit_log)."""
     row = conn.execute("SELECT id, run_id, details FROM audit_log WHERE action = 'deploy' AND outcome IN ('success', 'failed') "
@@ -219,7 +209,7 @@ class Steps:
     def execute(self, prepared: Prepared, approval) -> rollout.Verdict:
         p = self.p
         self.confirmed_at = datetime.fromisoformat(approval.at)
-        v = to_revision(self.ecs, p.cluster, p.service, prepared.target.arn, deadline_s=p.deadline_s,
+        v = rollout.to_revision(self.ecs, p.cluster, p.service, prepared.target.arn, deadline_s=p.deadline_s,
                         first=p.poll_min, longest=p.poll_max, say=lambda s: print(s, flush=True))
         if not v.ok:
             raise RovnError(f"rollback {v.state}: {v.reason}")

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import aws, params as params_mod, paths, record, scrub, warm_kernels
+from . import params as params_mod, paths, record, scrub, warm_kernels
 from .evidence import archive, manifest as evidence_manifest, spool
-from .context import local_user, new_run_id
+from .environment import prepare_environment
+from .identity import local_user, new_run_id
 from .errors import BadInput, RovnError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
@@ -75,22 +76,6 @@ def _notebook_path(runbook: str) -> Path:
         known = ", ".join(sorted(p.stem for p in paths.runbooks().glob("*.ipynb")))
         raise BadInput(f"runbook '{runbook}': no {path.name} in {paths.runbooks()}; expected one of: {known}")
     return path
-
-
-def prepare_environment(env: str, profile: str | None = None) -> None:
-    """A sandbox run finds the running sandbox by itself; prod must not see one, and
-    needs credentials (`--profile` as the AWS CLI has it, else the usual chain)."""
-    if profile:
-        if env != "prod":
-            raise BadInput("--profile: only with --env prod; the sandbox uses its own credentials")
-        os.environ["AWS_PROFILE"] = profile  # kernels inherit it
-    if env == "sandbox" and "AWS_ENDPOINT_URL" not in os.environ:
-        from .sandbox import control
-
-        control.apply_env(control.require())
-    aws.guard(env)
-    if env == "prod":
-        aws.require_credentials(env)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .escape import code, markdown as md
 from .commands import run_command
 from . import plaintext
+from .ecs_names import short_td
 from .errors import RovnError
 
 
@@ -29,11 +30,6 @@ def describe_service(ctx) -> dict:
         raise RovnError(f"service {p.service!r} not found in cluster {p.cluster!r} "
                         f"({p.env}, {p.region})")
     return resp["services"][0]
-
-
-def short_td(arn: str) -> str:
-    """arn:…:task-definition/rovn-passport-api:288 → rovn-passport-api:288"""
-    return arn.rsplit("/", 1)[-1]
 
 
 def overview(service: dict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..migrations import engine, lint, phi, snapshot
-from ..status import short_td
+from ..ecs_names import short_td
 from .checks import Checks
 
 

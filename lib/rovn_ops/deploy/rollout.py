@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..polling import Poller
-from ..status import short_td
+from ..ecs_names import short_td
 
 
 @dataclass
@@ -103,3 +103,15 @@ def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: fl
     return Verdict(False, "deadline", deployment_id, f"no verdict within the {deadline_s:g}s deadline; "
                    "the deployment may still be running: check it before acting", poller.polls, poller.elapsed,
                    failed_at, history)
+
+
+def to_revision(ecs, cluster: str, service: str, td_arn: str, *, deadline_s: float, first: float,
+                longest: float, say=print) -> Verdict:
+    """Put the service back on `td_arn` and watch to a verdict: deploy's automatic
+    rollback and the rollback runbook both do it, so it lives here, below both."""
+    deployment_id, started = start(ecs, cluster, service, td_arn)
+    say(f"rollback to {td_arn.rsplit('/', 1)[-1]}: "
+        + ("update-service started deployment " if started else "watching the deployment already under way, ")
+        + deployment_id)
+    return watch(ecs, cluster, service, deployment_id, deadline_s=deadline_s, first=first,
+                 longest=longest, say=say)

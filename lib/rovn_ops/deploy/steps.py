@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from ..escape import code, markdown as md
-from .. import change_lock, db, notify, paths, plaintext, rollback
+from .. import change_lock, db, notify, paths, plaintext
 from ..errors import RovnError
 from ..migrations import engine, phi
 from ..protocol import Plan, authorize, refuse, webhook
-from ..status import short_td
+from ..ecs_names import short_td
 from . import bake, build, github, image, preflight, provenance, resume, rollout, secrets_scan, taskdef, verify
 from .checks import Checks
 from .source import Source
@@ -377,7 +377,7 @@ class Steps:
     def _roll_back(self, result: Result) -> dict:
         p = self.p
         self.say(f"  auto rollback to {result.previous.short} (no migration ran in this deploy)")
-        v = rollback.to_revision(self.ecs, p.cluster, p.service, result.previous.arn, deadline_s=p.deadline_s,
+        v = rollout.to_revision(self.ecs, p.cluster, p.service, result.previous.arn, deadline_s=p.deadline_s,
                                  first=p.poll_min, longest=p.poll_max, say=self.say)
         wait = verify.health_wait(p.deadline_s, p.poll_max)
         health = verify.health(p.health_url, result.previous.image_tag, deadline_s=wait,

@@ -169,7 +169,7 @@ def _anchored(conn, run_id: str) -> dict | None:
 
 def _operator(meta: dict) -> dict:
     """Who ran it, asked here, for a run that failed before its first cell recorded it."""
-    from ..context import local_user
+    from ..identity import local_user
 
     try:
         arn = aws.caller_arn(meta["env"], meta["parameters"].get("region") or signing.key_region(meta["env"]))

@@ -21,7 +21,7 @@ import secrets as pysecrets
 
 import psycopg
 
-from ..secrets import jwks
+from .. import jwk_document
 from . import fakes
 
 ACCOUNT = "123456789012"
@@ -89,7 +89,7 @@ def seed(world: dict, admin_db_url: str, embedded: bool) -> None:
         if klass == "database":
             value = {**creds["app"], "masterarn": _rds_master(region, creds["master"])}
         elif klass == "jwt":
-            value = jwks.new_document("rovn-seed-" + pysecrets.token_hex(4))
+            value = jwk_document.new_document("rovn-seed-" + pysecrets.token_hex(4))
         elif klass == "api-key":
             value = fakes.STATE.issue(spec["provider"])
         elif klass == "mcp-token":

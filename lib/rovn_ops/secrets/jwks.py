@@ -10,49 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from ..jwk_document import ALG, new_key, new_document, published, sign, verify  # noqa: F401 - this runbook's API
 from .steps import Strategy
 from .values import Secret, dumps
 from .values import doc as load
 
-ALG = "ES256"
-
-
-def new_key(kid: str) -> dict:
-    from joserfc.jwk import ECKey
-
-    return ECKey.generate_key("P-256", {"kid": kid, "alg": ALG, "use": "sig"}, private=True).as_dict(private=True)
-
-
-def new_document(kid: str) -> dict:
-    return {"keys": [new_key(kid)], "signing_kid": kid, "retired": {}}
-
 
 def kid_for(token: str) -> str:
     return "rovn-" + token.replace("-", "")[:12]
-
-
-def published(doc: dict) -> dict:
-    """The public JWKS: what verifiers fetch."""
-    from joserfc.jwk import KeySet
-
-    return KeySet.import_key_set({"keys": doc["keys"]}).as_dict(private=False)
-
-
-def sign(doc: dict, claims: dict) -> str:
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
-    key = next(k for k in doc["keys"] if k["kid"] == doc["signing_kid"])
-    return jwt.encode({"alg": key.get("alg", ALG), "kid": key["kid"]}, claims, KeySet.import_key_set({"keys": [key]}))
-
-
-def verify(token: str, jwks: dict) -> dict:
-    """The token's claims if a key of the published set verifies it; raises otherwise
-    (an unknown kid included)."""
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
-    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[ALG]).claims
 
 
 def expired(doc: dict, lifetime: timedelta, now: datetime) -> list[str]:
