@@ -25,5 +25,13 @@ class Refused(RovnError):
     exit_code = 3
 
 
+class StaleApproval(Refused):
+    """Execute found that what would run is not what was confirmed (issue 20): the
+    approval is stale or spent. Refused and on record like any refusal, but it is the
+    `confirm` input that is wrong, so exit 2, as for any other bad input."""
+
+    exit_code = 2
+
+
 class EnvironmentGuard(BadInput):
     """The endpoints in the environment do not match the target environment."""

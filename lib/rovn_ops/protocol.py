@@ -24,7 +24,8 @@ Confirm binds a yes to one plan, in both modes alike:
   by normalized STS identity; `plan.approvals_needed` distinct ones (two for PHI, §3);
 - interactive (JupyterLab) also asks the operator to type the target's name.
 A refused confirm is logged (`refused` in audit_log) and raises `Refused`; the run is
-archived with outcome `refused` (exit code 3), distinct from `failed` mid-change.
+archived with outcome `refused` (exit code 3), distinct from `failed` mid-change; a refusal
+at execute (a stale or spent approval) is a `StaleApproval`, exit 2, naming `confirm`.
 
 Execute binds the approval to what executes, in every mode (a JupyterLab user can re-run
 any cell, skip one, or edit the parameters cell between them):
@@ -49,7 +50,7 @@ from datetime import datetime, timezone
 from .escape import code, markdown as md
 from . import audit, notify, plaintext
 from .authorization import Lists, committed
-from .errors import Refused
+from .errors import Refused, StaleApproval
 
 MIN_HASH_PREFIX = 12
 UNBOUND = frozenset({"confirm", "approved_by", "plan_hash"})  # the confirmation, not the plan
@@ -205,7 +206,9 @@ class Change:
         why = self._unapproved(fn, args)
         if why:
             self._release()
-            refuse(self.ctx, self.plan.action, self.plan.target, why, {"plan_hash": self.approval.plan_hash})
+            refuse(self.ctx, self.plan.action, self.plan.target,
+                   f"confirm: expected plan {self.approval.plan_hash[:12]} (the approved one) to execute, but {why}",
+                   {"plan_hash": self.approval.plan_hash}, error=StaleApproval)
         try:
             self.result = self._logged_on_failure("execute", fn, *args, **kwargs)
         except KeyboardInterrupt:
@@ -391,20 +394,16 @@ def checks_of(verification) -> list[dict]:
     return [{"check": "verify", "verdict": "pass" if ok else "FAIL", "detail": str(verification)[:300]}]
 
 
-def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None):
+def refuse(ctx, action: str, target: str, reason: str, details: dict | None = None, error=Refused):
     """A check refused the change before anything ran: audit_log says so, then it raises.
     A refused attempt is evidence too (who tried what, and why it was stopped). Slack hears
-    only of a refused attempt to execute (confirm=true): a refused preview changed nothing
-    and tried nothing, and posting it would train the channel to be ignored (§5, §6, §8 ask
-    for alarms, incidents and rotations)."""
+    of no refusal, previewed or confirmed: nothing changed, and the overview asks Slack for
+    alarms, incidents and rotations only (§5, §6, §8); posting refusals would train the
+    channel to be ignored. audit_log and the evidence keep the attempt."""
     ctx.record(outcome="refused", targets=[target])
     audit.append(ctx.db, actor=str(ctx.operator), action=action, target=target, outcome="refused",
                  run_id=ctx.run_id, details={"reason": reason, **(details or {})})
-    if not getattr(ctx.params, "confirm", False):
-        raise Refused(reason)
-    delivery = notify.slack(webhook(ctx, "slack_webhook_url"),
-                            f"[{ctx.env}] {action} {target}: refused (run {ctx.run_id}): {reason}")
-    raise Refused(reason + ("" if delivery.ok else f" [{delivery}]"))
+    raise error(reason)
 
 
 def webhook(ctx, name: str) -> str:

@@ -24,7 +24,7 @@ from . import params as params_mod, paths, record, scrub, warm_kernels
 from .evidence import archive, manifest as evidence_manifest, spool
 from .environment import prepare_environment
 from .identity import local_user, new_run_id
-from .errors import BadInput, RovnError
+from .errors import BadInput, RovnError, StaleApproval
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
 # A run whose notebook completed can still end non-zero: service_status's verdict
@@ -164,9 +164,16 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
                         "archives it") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    code = EXIT_CODES.get(m["outcome"], EXIT_FAILED)
     directory = Path(m["path"])
-    return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
+    return RunResult(run_id, m["outcome"], exit_code(m["outcome"], m.get("error") or ""), directory, directory / source.name, m["error"], m)
+
+
+def exit_code(outcome: str, error: str) -> int:
+    """The run's exit code from its archived outcome. A refusal at execute (a stale or spent
+    approval, issue 20) is the `confirm` input being wrong: exit 2, as bad input is."""
+    if outcome == "refused" and error.startswith(f"{StaleApproval.__name__}:"):
+        return EXIT_BAD_INPUT
+    return EXIT_CODES.get(outcome, EXIT_FAILED)
 
 
 def _db_down_errors() -> tuple:

@@ -90,7 +90,7 @@ def test_a_cell_rerun_after_the_confirmation_cannot_execute_another_plan(kernel,
     confirm_at, execute_at = index_of(edited, "change.confirm()"), index_of(edited, "change.execute(")
     run_all(kernel, edited[:confirm_at])
     out, error = run_cell(kernel, edited[execute_at])
-    assert error and error.startswith("Refused: "), (error, out)
+    assert error and error.startswith("StaleApproval: confirm: expected plan "), (error, out)
     assert "approv" in error and plan_hash not in error
     outcomes = [o for o, _ in rows(fresh, action)]
     assert outcomes and outcomes[-1] == "refused" and not {"success", "failed"} & set(outcomes), outcomes
@@ -125,7 +125,7 @@ def test_the_issues_example_set_env_changed_after_a_live_deploy(kernel, fresh, a
     edited = cells("deploy", **approved(plan_hash, set_env=["FEATURE_UNAPPROVED=1"]))
     run_all(kernel, edited[:index_of(edited, "change.confirm()")])  # parameters, begin, prepare
     out, error = run_cell(kernel, edited[index_of(edited, "change.execute(")])  # confirm skipped
-    assert error and error.startswith("Refused: "), (error, out)
+    assert error and error.startswith("StaleApproval: confirm: expected plan "), (error, out)
     assert _revision(aws) == "289"  # no unapproved revision went live
     # the newest revision (ListTaskDefinitions pages, 100 at most, as ECS does)
     families = aws("ecs").list_task_definitions(familyPrefix="rovn-passport-api", sort="DESC",

@@ -87,6 +87,16 @@ def test_a_refused_preview_posts_nothing_to_slack(fresh, evidence_dir):
     assert [p for p in control.posts(fresh) if p["channel"] == "slack"] == []
 
 
+def test_a_refused_confirmed_run_posts_nothing_to_slack(fresh, evidence_dir):
+    """The overview asks Slack for alarms, incidents and rotations (§5, §6, §8), not refusals:
+    a confirmed run refused (here: an approver not on the list) is in audit_log, not Slack."""
+    preview = _one_object(rovn_ops("run", "deploy", "--quiet", "--json"))
+    res = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=mallory",
+                   "-p", f"plan_hash={preview['plan_hash']}")
+    assert res.returncode == 3 and "mallory is not on the approvers list" in res.stdout, res.stdout + res.stderr
+    assert [p for p in control.posts(fresh) if p["channel"] == "slack"] == []
+
+
 def test_secrets_audit_overdue_is_attention_with_ready_commands(fresh, evidence_dir):
     res = rovn_ops("run", "secrets_audit", "--quiet")
     assert res.returncode == 4, res.stdout + res.stderr

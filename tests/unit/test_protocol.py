@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from rovn_ops import audit, authorization
 from rovn_ops.context import Operator, RunContext
-from rovn_ops.errors import Refused
+from rovn_ops.errors import Refused, StaleApproval
+from rovn_ops import runner
 from rovn_ops.params import ChangeParams
 from rovn_ops.protocol import Change, Plan, authorize
 from rovn_ops.sandbox import control
@@ -283,6 +284,17 @@ def test_execute_rederives_the_plan_from_the_live_state(refusals):
     with pytest.raises(Refused, match="live state or a parameter changed") as e:
         change.execute(ran.append, Prepared(PLAN))
     assert ran == [] and OTHER.bind(ChangeParams()).hash[:12] not in str(e.value)  # never today's hash
+    # issue 20: a stale approval at execute is exit 2 headless, one line naming `confirm`
+    assert isinstance(e.value, StaleApproval) and e.value.exit_code == 2
+    assert str(e.value).startswith(f"confirm: expected plan {HASH[:12]} (the approved one) to execute, but ")
+    assert "\n" not in str(e.value)
+
+
+def test_a_stale_approval_exits_2_and_other_refusals_3():
+    """The exit code comes from the archived outcome and the kernel's error (runner.exit_code)."""
+    assert runner.exit_code("refused", "StaleApproval: confirm: expected plan abc") == 2
+    assert runner.exit_code("refused", "Refused: mallory is not on the approvers list") == 3
+    assert runner.exit_code("failed", "StaleApproval: x") == 1
 
 
 def test_execute_without_a_way_to_rederive_the_plan_is_refused(refusals):
