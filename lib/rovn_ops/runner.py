@@ -165,7 +165,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     finally:
         signal.signal(signal.SIGTERM, previous)
     directory = Path(m["path"])
-    return RunResult(run_id, m["outcome"], exit_code(m["outcome"], m.get("error") or ""), directory, directory / source.name, m["error"], m)
+    code = exit_code(m["outcome"], m.get("error") or "")
+    return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
 
 
 def exit_code(outcome: str, error: str) -> int:
