@@ -121,3 +121,26 @@ def test_the_verdict_leaves_the_notebook(fresh, evidence_dir, tmp_path):
     assert {k: as_json["summary"][k] for k in ("severity", "cause", "next_command")} == {
         "severity": "P0", "cause": "deploy",
         "next_command": "rovn-ops run rollback --env sandbox -p to_revision=rovn-passport-api:288"}
+
+
+def test_after_a_hotfix_mends_image_missing_triage_judges_the_current_state(fresh, evidence_dir):
+    """Issue 21: after a hotfix deploy mended `image_missing`, triage still said P0 and
+    recommended a rollback, reading the ECS service events' old CannotPullContainerError.
+    A successful change after the symptoms began, with the service healthy now, mended
+    it: the verdict says so (mended_by, in the headline) and names no rollback."""
+    from pathlib import Path
+
+    from rovn_ops.sandbox import control
+    from tests.conftest import commit_source
+    from tests.scenarios.test_deploy import preview_then_execute
+
+    control.scenario(fresh, "image_missing")
+    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: image rebuilt and pushed\n")
+    commit_source(fresh, "hotfix: rebuild the expired image")
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert drills.health(fresh)[0] == 200
+    summary = drills._json(drills.cli("run", "incident_triage", "--json", "--quiet"))["summary"]
+    assert summary["mended_by"] and summary["mended_by"].startswith("deploy of rovn-passport-api:"), summary
+    assert "mended by the deploy of" in summary["headline"] and "do not roll back" in summary["explanation"]
+    assert not any("rollback" in c for c in [summary["next_command"] or "", *summary["then"]]), summary

@@ -33,6 +33,7 @@ class Story:
     commands: list[str] = field(default_factory=list)
     change: Change | None = None
     rollback_suggested: bool = False
+    mended_by: Change | None = None    # a later change that left the service healthy: the incident is over
 
     @property
     def next_step(self) -> str:
@@ -122,7 +123,35 @@ def _healthy(found) -> bool:
     return bool(svc) and svc["runningCount"] >= svc["desiredCount"] and found.health is not None and found.health.ok
 
 
+_RECOVERED = ("the service has recovered (tasks running, /health answers): the alarms clear once their "
+              "periods pass; re-run triage to confirm, then write the post-mortem")
+
+
+def _mended(found, since: datetime | None) -> Change | None:
+    """The latest successful deploy or rollback at or after the symptoms began, if the
+    service is healthy now: that change (a hotfix, a rollback) mended it."""
+    if since is None or not _healthy(found):
+        return None
+    return next((c for c in reversed(found.changes) if c.at >= since and c.outcome == "success"
+                 and c.action in ("rollback", "deploy")), None)
+
+
 def correlate(ctx, found, verdict) -> Story:
+    """What the timeline points at, judged against the service as it is now: a remedy is
+    never recommended once a later change (a rollback, a hotfix) left the service healthy."""
+    story = _story(ctx, found, verdict)
+    if story.mended_by is None and story.rollback_suggested:
+        fix = _mended(found, verdict.onset("errors", "tasks", "health") or verdict.onset())
+        if fix is not None:
+            story.explanation = (f"{story.explanation.split('. ', 1)[0]}, but the {fix.what} at {fix.at:%H:%M} UTC "
+                                 f"(run {fix.run_id}) came after the symptoms began and mended it: do not roll "
+                                 f"back. Now {_RECOVERED}.")
+            story.commands, story.rollback_suggested, story.mended_by = [
+                run_command(ctx.params, "incident_triage")], False, fix
+    return story
+
+
+def _story(ctx, found, verdict) -> Story:
     events = timeline(found, verdict)
     if not verdict.incident:
         return Story(events, "none", "Nothing to explain: no incident.")
@@ -151,13 +180,13 @@ def correlate(ctx, found, verdict) -> Story:
         began = f"Symptoms began {minutes} min after the {suspect.what} at {suspect.at:%H:%M} UTC (run {suspect.run_id})."
         undone = _undone(found, suspect)
         if undone is not None:  # what happened after it: never recommend a rollback that already ran
-            now = ("the service has recovered (tasks running, /health answers): the alarms clear once their "
-                   "periods pass; re-run triage to confirm, then write the post-mortem" if _healthy(found) else
+            now = (_RECOVERED if _healthy(found) else
                    "the service is still unhealthy: the deploy was not the whole cause; read the service events "
                    "and error log above")
             return Story(events, "deploy", f"{began} Already undone: the {undone.what} at {undone.at:%H:%M} UTC "
                          f"(run {undone.run_id}); do not roll back again. Now {now}.",
-                         [run_command(ctx.params, "incident_triage")] if _healthy(found) else [], suspect)
+                         [run_command(ctx.params, "incident_triage")] if _healthy(found) else [], suspect,
+                         mended_by=undone if _healthy(found) else None)
         commands, how = _rollback(ctx, suspect)
         return Story(events, "deploy", f"{began} {how}", commands, suspect, rollback_suggested=True)
     pull = _pull_failures(found)

@@ -48,7 +48,10 @@ def brief(rule: str) -> str:
 def line(verdict, story) -> str:
     """The verdict in one line, e.g. `P0 · 0 of 3 tasks running · next: rovn-ops run rollback …`."""
     head = "No incident" if verdict.severity == "none" else verdict.severity
-    return " · ".join([head] + ([brief(verdict.rule)] if verdict.incident else []) + [f"next: {story.next_step}"])
+    fix = getattr(story, "mended_by", None)
+    what = [f"mended by the {fix.what} at {fix.at:%H:%M} UTC", f"was: {brief(verdict.rule)}"] if fix else (
+        [brief(verdict.rule)] if verdict.incident else [])
+    return " · ".join([head, *what, f"next: {story.next_step}"])
 
 
 def outcome(ctx, verdict, story, notice, draft, found=None) -> Outcome:
@@ -58,7 +61,8 @@ def outcome(ctx, verdict, story, notice, draft, found=None) -> Outcome:
                summary={"headline": line(verdict, story), "severity": verdict.severity, "rule": verdict.rule,
                         "cause": story.suspect, "explanation": story.explanation,
                         "next_command": story.commands[0] if story.commands else None,
-                        "then": story.commands[1:], "incident_id": inc.id if inc else None},
+                        "then": story.commands[1:], "incident_id": inc.id if inc else None,
+                        "mended_by": story.mended_by.what if story.mended_by else None},
                targets=[f"{ctx.params.cluster}/{ctx.params.service}"], facts={"triage": {
         "severity": verdict.severity, "rule": verdict.rule, "suspect": story.suspect,
         "alarm_labels": list(verdict.label_notes),
