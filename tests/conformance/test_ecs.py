@@ -63,10 +63,12 @@ def _mid_rollout_tasks(resp, ctx):
 
 
 def _pull_failure_stopped_tasks(resp, ctx):
-    tasks = ctx.client("ecs").describe_tasks(cluster=CLUSTER, tasks=resp["taskArns"])["tasks"]
+    listed = ctx.client("ecs").describe_tasks(cluster=CLUSTER, tasks=resp["taskArns"])["tasks"]
+    tasks = [t for t in listed if t["taskDefinitionArn"] == ctx.arn]
     assert tasks and all(t["stoppedReason"].startswith("CannotPullContainerError") for t in tasks), tasks
     assert {t["stopCode"] for t in tasks} == {"TaskFailedToStart"}
-    assert {t["taskDefinitionArn"] for t in tasks} == {ctx.arn}
+    # the rest: tasks of the old revision the rollback's fresh tasks replaced
+    assert {t["stopCode"] for t in listed if t not in tasks} <= {"ServiceSchedulerInitiated"}
 
 
 def _breaker_tripped(resp, ctx):
@@ -142,6 +144,36 @@ def _missing_task(resp, ctx):
                                                          "reason": "MISSING"}]
 
 
+def _missing_service(resp, ctx):
+    assert resp["services"] == [] and resp["failures"] == [
+        {"arn": f"arn:aws:ecs:us-east-2:123456789012:service/{CLUSTER}/no-such-service", "reason": "MISSING"}]
+
+
+def _replaced_tasks_stopped(resp, ctx):
+    """The old revision's tasks, replaced by the rollout, are STOPPED by the scheduler and
+    keep their ARNs (the ones ListTasks gave while they ran)."""
+    stopped = ctx.client("ecs").describe_tasks(cluster=CLUSTER, tasks=resp["taskArns"])["tasks"]
+    assert set(ctx.before) <= set(resp["taskArns"]), (ctx.before, resp["taskArns"])
+    ours = [t for t in stopped if t["taskArn"] in ctx.before]
+    assert {(t["lastStatus"], t["desiredStatus"], t["stopCode"]) for t in ours} == {
+        ("STOPPED", "STOPPED", "ServiceSchedulerInitiated")}
+    assert all(t["stoppedReason"].startswith("Scaling activity initiated by (deployment ecs-svc/") and t["stoppedAt"]
+               for t in ours)
+
+
+def _before_rollout(ctx) -> None:
+    ctx.before = ctx.client("ecs").list_tasks(cluster=CLUSTER, serviceName=SERVICE)["taskArns"]
+    _deploy(ctx)
+    _later(ctx, 8)
+
+
+def _forgotten_after_an_hour(resp, ctx):
+    assert set(ctx.before) <= set(resp["taskArns"]), "stopped under an hour ago: still listed"
+    _later(ctx, 10)
+    gone = ctx.client("ecs").list_tasks(cluster=CLUSTER, serviceName=SERVICE, desiredStatus="STOPPED")
+    assert not set(ctx.before) & set(gone["taskArns"]), "stopped over an hour ago: forgotten"
+
+
 def _inactive_listed(resp, ctx):
     assert [a.rsplit(":", 1)[-1] for a in resp["taskDefinitionArns"]] == ["287"]
 
@@ -158,6 +190,16 @@ ROWS = [
         "ecs", "list_tasks", {"cluster": "no-such-cluster"}, "ClusterNotFoundException"),
     Row("DescribeTasks of an unknown task: a MISSING failure, not an error", API + "API_DescribeTasks.html",
         "ecs", "describe_tasks", {"cluster": CLUSTER, "tasks": ["0123456789abcdef0123456789abcdef"]}, _missing_task),
+    Row("DescribeServices of an unknown service: MISSING, named by its long-format ARN",
+        GUIDE + "ecs-account-settings.html", "ecs", "describe_services",
+        {"cluster": CLUSTER, "services": ["no-such-service"]}, _missing_service),
+    Row("ListTasks STOPPED after a rollout: the replaced tasks, ServiceSchedulerInitiated",
+        GUIDE + "stopped-task-error-codes.html", "ecs", "list_tasks",
+        {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "STOPPED"}, _replaced_tasks_stopped,
+        setup=_before_rollout),
+    Row("Stopped tasks stay visible for an hour, then ListTasks forgets them", GUIDE + "stopped-task-errors.html",
+        "ecs", "list_tasks", {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "STOPPED"},
+        _forgotten_after_an_hour, setup=lambda ctx: (_before_rollout(ctx), _later(ctx, 3300 // STEP_S))),
     Row("An image not in ECR: tasks STOPPED with CannotPullContainerError", GUIDE + "task_cannot_pull_image.html",
         "ecs", "list_tasks", {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "STOPPED"},
         _pull_failure_stopped_tasks, setup=_unpullable),

@@ -100,6 +100,13 @@ def _moving(svc) -> dict | None:
     return None
 
 
+_step_at: float | None = None  # the sandbox time of the step being taken (under _lock)
+
+
+def _when() -> float:
+    return clock.now() if _step_at is None else _step_at
+
+
 def tick(svc) -> None:
     """Catch the service up with the clock: one step for each STEP_S of sandbox time
     that passed, however many reads there were meanwhile."""
@@ -113,7 +120,12 @@ def tick(svc) -> None:
         if clock.now() < due:
             return
         primary["_due"] = due + STEP_S
-        _step_once(svc, primary)
+        global _step_at
+        _step_at = due  # a step caught up late happened at its due time (tasks stop then)
+        try:
+            _step_once(svc, primary)
+        finally:
+            _step_at = None
         if svc.deployments and svc.deployments[0] is not primary:  # the breaker's rollback began
             svc.deployments[0]["_due"] = due + STEP_S
 
@@ -160,6 +172,7 @@ def _replace_tasks(svc, primary: dict) -> None:
     if why:
         primary["_stop_reason"] = why
         primary["failedTasks"] = primary.get("failedTasks", 0) + min(missing, _step(svc))
+        primary.setdefault("_failed_at", []).extend([(_when(), utcnow())] * min(missing, _step(svc)))
         message = f"has stopped {min(missing, _step(svc))} running tasks: {why}"
         if not svc.events or message not in svc.events[0]["message"]:  # ECS throttles repeated events too
             _event(svc, message)
@@ -204,16 +217,19 @@ def _retire(svc, deployments: list[dict]) -> None:
 
 
 def _drain(svc, count: int) -> None:
-    """Old tasks stop as new ones become healthy."""
+    """Old tasks stop as new ones become healthy; each stays listed as STOPPED (tasks_of),
+    stopped by the scheduler for the deployment that replaced it, as ECS reports it."""
     for dep in svc.deployments[1:]:
         stop = min(count, dep["runningCount"])
         dep["runningCount"] -= stop
+        dep.setdefault("_drained", []).extend([(_when(), utcnow(), svc.deployments[0]["id"])] * stop)
         count -= stop
 
 
 def _tick_failing(svc, primary: dict, why: str = "Essential container in task exited") -> None:
     failed = _step(svc)
     primary["failedTasks"] += failed
+    primary.setdefault("_failed_at", []).extend([(_when(), utcnow())] * failed)
     primary["_stop_reason"] = why
     _event(svc, f"deployment {primary['id']}: {failed} tasks failed to start ({why}).")
     breaker = (getattr(svc, "deployment_configuration", None) or DEFAULT_CIRCUIT_BREAKER)
@@ -261,9 +277,15 @@ def _refuse_unlaunchable(backend, requested: str) -> None:
         raise EcsClientException("TaskDefinition is inactive")
 
 
+# ECS lists a stopped task for at least an hour after it stops, then forgets it:
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
+STOPPED_VISIBLE_S = 3600
+
+
 def tasks_of(svc) -> list[dict]:
     """The service's tasks as ECS describes them: one per running or pending task of
-    each deployment, one STOPPED task per failed start (with the reason it stopped)."""
+    each deployment; one STOPPED task per failed start (TaskFailedToStart) and per task
+    the scheduler stopped to replace it (ServiceSchedulerInitiated), for STOPPED_VISIBLE_S."""
     from moto.ecs.models import ecs_backends
 
     backend = ecs_backends[svc._account_id][svc.region_name]
@@ -271,46 +293,71 @@ def tasks_of(svc) -> list[dict]:
     out = []
     live = {id(d) for d in svc.deployments}
     for dep in list(svc.deployments) + getattr(svc, "_history", []):
-        # A retired deployment's tasks have stopped; those that failed to start stay listed, as ECS
-        # keeps stopped tasks visible for a while.
-        states = ((["RUNNING"] * dep["runningCount"] + ["PENDING"] * dep["pendingCount"]) if id(dep) in live
-                  else []) + ["STOPPED"] * dep.get("failedTasks", 0)
         try:
             defs = backend.describe_task_definition(dep["taskDefinition"]).container_definitions
         except Exception:  # noqa: BLE001 - a revision deleted since: its tasks still ran
             defs = []
-        for i, state in enumerate(states):
-            out.append(_task(svc, dep, cluster_arn, i, state, defs))
+        for i, (state, started, stop) in enumerate(_task_states(dep, id(dep) in live)):
+            if stop is None or clock.now() - stop[0] < STOPPED_VISIBLE_S:
+                out.append(_task(svc, dep, cluster_arn, i, state, defs, started=started, stop=stop))
     return out
 
 
-def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[dict]) -> dict:
+def _task_states(dep: dict, live: bool) -> list[tuple]:
+    """(state, ever started, how it stopped) per task slot of the deployment. A task keeps
+    its slot, hence its ARN, when it goes from RUNNING to STOPPED: drained tasks take the
+    first slots, running ones the next. Failed starts have their own slots."""
+    reason = dep.get("_stop_reason") or "Essential container in task exited"
+    failed = dep.get("_failed_at") or []
+    slots = [("STOPPED", True, (t, at, "ServiceSchedulerInitiated",
+                                f"Scaling activity initiated by (deployment {by})"))
+             for t, at, by in dep.get("_drained", [])]
+    slots += ([("RUNNING", True, None)] * dep["runningCount"] + [("PENDING", False, None)] * dep["pendingCount"]
+              if live else [])
+    failures = [("STOPPED", False, (failed[i] if i < len(failed) else (clock.now(), dep["updatedAt"]))
+                 + ("TaskFailedToStart", reason)) for i in range(dep.get("failedTasks", 0))]
+    return slots + failures
+
+
+def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[dict], *, started: bool,
+          stop: tuple | None) -> dict:
     import hashlib
 
-    task_id = hashlib.md5(f"{dep['id']}/{state == 'STOPPED'}/{index}".encode()).hexdigest()
+    task_id = hashlib.md5(f"{dep['id']}/{bool(stop) and not started}/{index}".encode()).hexdigest()
     arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:task/{svc.cluster_name}/{task_id}"
-    stopped = state == "STOPPED"
     containers = [{"containerArn": f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:container/"
                                    f"{svc.cluster_name}/{task_id}/{hashlib.md5((arn + d['name']).encode()).hexdigest()}",
                    "taskArn": arn, "name": d["name"], "image": d.get("image"), "lastStatus": state,
                    "healthStatus": "HEALTHY" if state == "RUNNING" else "UNKNOWN"} for d in defs]
     container = containers[0] if containers else {"healthStatus": "UNKNOWN"}
     task = {"taskArn": arn, "clusterArn": cluster_arn, "taskDefinitionArn": dep["taskDefinition"],
-            "lastStatus": state, "desiredStatus": "STOPPED" if stopped else "RUNNING",
+            "lastStatus": state, "desiredStatus": "STOPPED" if stop else "RUNNING",
             "group": f"service:{svc.name}", "startedBy": dep["id"], "launchType": dep.get("launchType") or "FARGATE",
             "platformVersion": dep.get("platformVersion"), "platformFamily": dep.get("platformFamily"),
             "createdAt": dep["createdAt"], "version": 1, "attachments": [], "tags": [], "overrides": {},
             "healthStatus": container["healthStatus"], "containers": containers}
-    if state == "RUNNING":
+    if started:
         task |= {"startedAt": dep["updatedAt"], "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
                  "connectivity": "CONNECTED", "connectivityAt": dep["createdAt"]}
-    if stopped:
-        reason = dep.get("_stop_reason") or "Essential container in task exited"
-        task |= {"stoppedAt": dep["updatedAt"], "stoppingAt": dep["updatedAt"], "executionStoppedAt": dep["updatedAt"],
-                 "stopCode": "TaskFailedToStart", "stoppedReason": reason}
+    if stop:
+        _, at, code, reason = stop
+        task |= {"stoppedAt": at, "stoppingAt": at, "executionStoppedAt": at, "stopCode": code,
+                 "stoppedReason": reason, "healthStatus": "UNKNOWN"}
         for c in containers:
-            c["reason"] = reason
+            c["reason"], c["healthStatus"] = reason, "UNKNOWN"
+            if started:
+                c["exitCode"] = 0  # SIGTERM from the scheduler, handled: the container exits cleanly
     return task
+
+
+def _long_arn(failure: dict, cluster: str) -> dict:
+    """moto names a missing service by the old ARN (service/NAME); ECS uses the long
+    format, which includes the cluster (service/CLUSTER/NAME), for every service since
+    the opt-out ended: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings.html"""
+    head, sep, name = failure["arn"].rpartition(":service/")
+    if sep and "/" not in name:
+        failure = {**failure, "arn": f"{head}:service/{cluster.split('/')[-1]}/{name}"}
+    return failure
 
 
 def _install_backend_patches() -> None:
@@ -354,7 +401,7 @@ def _install_backend_patches() -> None:
             services, failures = orig_describe(self, cluster_str, names)
             for svc in services:
                 tick(svc)
-            return services, failures
+            return services, [_long_arn(f, cluster_str) for f in failures]
 
     EC2ContainerServiceBackend.create_service = create_service
     EC2ContainerServiceBackend.update_service = update_service
