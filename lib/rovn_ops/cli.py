@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                                     "name: the scenarios, each with what it does and whether it is on.")
     sc.add_argument("name", nargs="?", help="the scenario, e.g. bad_deploy (omit it to list them all)")
     sc.add_argument("--off", action="store_true", help="switch the named scenario off instead of on")
+    apr = sub.add_parser("approve", help="approve a previewed plan, as yourself (your own credentials)")
+    apr.add_argument("plan_hash", metavar="PLAN_HASH", help="the full plan hash the preview printed")
+    apr.add_argument("--ticket", default="", help="the change ticket this approval is for")
+    apr.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     audit = sub.add_parser("audit", help="the audit_log")
     aus = audit.add_subparsers(dest="action", required=True)
     aus.add_parser("verify", help="check the audit_log hash chain")
@@ -376,6 +380,26 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_approve(args) -> int:
+    """The approver's act: STS names them; the record goes to audit_log (approval_records.py)."""
+    from . import approval_records, aws, db, paths
+    from .evidence import manifest
+    from .runner import prepare_environment
+
+    prepare_environment(args.env)
+    sts = aws.client("sts", env=args.env, region=os.environ.get("AWS_REGION") or "us-east-2")
+    caller = sts.get_caller_identity()
+    previews = [m for m in manifest.runs(paths.evidence()) if m.get("plan_hash") == args.plan_hash.strip().lower()]
+    preview = ({"run_id": previews[-1]["run_id"], "target": (previews[-1].get("targets") or [""])[0]}
+               if previews else None)
+    with db.connect() as conn:
+        rec = approval_records.approve(conn, args.env, args.plan_hash, caller, args.ticket, preview)
+    print(f"approved plan {rec['plan_hash'][:12]} as {rec['approver']} ({rec['identity']['arn']}), "
+          f"audit_log row {rec['id']}" + (f", ticket {rec['ticket']}" if rec["ticket"] else "")
+          + (f", preview run {preview['run_id']}" if preview else ""))
+    return 0
+
+
 def cmd_migrations(args) -> int:
     from .migrations import commands
     from .environment import prepare_environment
@@ -626,7 +650,7 @@ def _demo_deploy(runner, source: Path):
 
 
 RECOVERING = ("run", "evidence", "audit", "demo", "lab")
-COMMANDS = {"list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
+COMMANDS = {"approve": cmd_approve, "list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
             "migrations": cmd_migrations, "evidence": cmd_evidence,
             "lab": cmd_lab, "demo": cmd_demo}
 

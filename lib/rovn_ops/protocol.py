@@ -124,6 +124,7 @@ class Change:
         self.spent = False  # this approval executed (or failed): it never executes again
         self.lock = None    # change_lock.ChangeLock, held from execute to the final log
         self.approval: Approval | None = None
+        self.records: list[dict] = []  # the approval records confirm counted (approval_records.py)
         self.result = None
         self.verification = None
         self.outcome: str | None = None
@@ -164,8 +165,11 @@ class Change:
         except Refused as e:
             refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.plan.hash})
         how = ("headless" if self.ctx.headless else "interactive: the operator typed the target's name") + \
-            f"; plan {self.plan.hash[:12]} previewed and approved by {', '.join(approvers)}"
-        self.approval = Approval(True, self.plan.hash, approvers, how)
+            f"; plan {self.plan.hash[:12]} previewed and approved by {', '.join(approvers)}" + \
+            (f" (approval records {', '.join(str(r['id']) for r in self.records)}, each by the approver's own "
+             "STS identity)" if self.records else " (named by the operator: sandbox only)")
+        self.approval = Approval(True, self.plan.hash, approvers, how,
+                                 **({"at": self.records[-1]["at"]} if self.records else {}))
         return self.approval
 
     def _approvers(self, ask) -> list[str]:
@@ -185,13 +189,41 @@ class Change:
                           "new plan, then confirm with its hash")
         lists = Lists.of(self.ctx.env)  # from the protected branch, never a local commit
         self.ctx.record(environment_file={**committed(self.ctx.env), "lists_from": lists.source})
-        approvers = lists.approvers_for(p.approved_by, op.arn, self.plan.approvals_needed,
-                                        self.plan.approvals_why, local_user=op.local_user)
+        approvers = self._approved_by(lists)
         if not self.ctx.headless:
             typed = ask(f"Type the target's name ({self.plan.target}) to {self.plan.action}: ").strip()
             if typed != self.plan.target:
                 raise Refused(f"confirmation refused: typed {typed!r}, expected {self.plan.target!r}")
         return approvers
+
+    def _approved_by(self, lists) -> list[str]:
+        """Who approved: the approval records of this exact plan (`rovn-ops approve`, each the
+        approver's own act, approval_records.py), never the operator. `approved_by=` names
+        people instead only in the sandbox (a claim, recorded as such), or, where a two-person
+        rule needs two (§3 PHI), names who must be among the records."""
+        from . import approval_records
+
+        p, op, plan = self.ctx.params, self.ctx.operator, self.plan
+        named = [a for a in (p.approved_by or []) if a.strip()]
+        if named:
+            names = lists.approvers_for(named, op.arn, plan.approvals_needed, plan.approvals_why,
+                                        local_user=op.local_user)
+            if self.ctx.env != "prod":  # the sandbox's old path: a named claim, not an act
+                self.records = []
+                return names
+            if plan.approvals_needed < 2:
+                raise Refused("approved_by: a parameter naming a person is not an approval in prod: the approver runs "
+                              f"`rovn-ops approve {plan.hash} --env prod` under their own credentials; then run the "
+                              "same command without approved_by")
+        self.records = approval_records.approvers_from_records(self.ctx.db, lists, plan.hash, op.arn,
+                                                               plan.approvals_needed, plan.approvals_why,
+                                                               local_user=op.local_user)
+        have = [r["approver"] for r in self.records]
+        missing = [n for n in (named and names) if n not in have]
+        if missing:
+            raise Refused(f"approved_by: {', '.join(missing)} has no approval record for plan {plan.hash[:12]}: "
+                          f"each named approver runs `rovn-ops approve {plan.hash}` under their own credentials")
+        return have
 
     # execute / verify --------------------------------------------------------
     def execute(self, fn, *args, **kwargs):
@@ -356,11 +388,14 @@ class Change:
                              target=self.plan.target, outcome=outcome, run_id=ctx.run_id,
                              details={"plan_hash": self.plan.hash, "approvers": self.approval.approvers,
                                       "approval": self.approval.how, "changes": self.plan.changes,
+                                      "approval_records": [r["id"] for r in self.records],
                                       **(details or {})})
         ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
                               **(details or {})}])
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
-                               "plan_hash": self.plan.hash, "how": self.approval.how}])
+                               "plan_hash": self.plan.hash, "how": self.approval.how,
+                               "records": [{k: r.get(k) for k in ("id", "at", "approver", "ticket", "identity",
+                                                                  "preview")} for r in self.records]}])
         self._release()  # the change is logged (ended, or interrupted: a re-run takes the lock again)
         self.deliveries.append(notify.slack(
             webhook(ctx, "slack_webhook_url"),

@@ -80,7 +80,7 @@ def test_plan_hash_binds_every_parameter_but_the_confirmation():
 
 
 def test_headless_confirm_needs_approvers(refusals):
-    with pytest.raises(Refused, match="needs approved_by"):
+    with pytest.raises(Refused, match="needs 1 approval record"):
         confirmed().confirm()
 
 

@@ -76,6 +76,19 @@ def _seed_iam(iam, users: list[dict], credentials: tuple[str, str]) -> None:
             # Pin the key to the sandbox's stable credentials, so resets keep them.
             key = iam_backends[ACCOUNT]["aws"].users[user["name"]].access_keys[0]
             key.access_key_id, key.secret_access_key = credentials
+        elif user.get("own_credentials"):
+            # A person of the rotation: their own key, so `rovn-ops approve` under it is their act.
+            iam.create_access_key(UserName=user["name"])
+            key = iam_backends[ACCOUNT]["aws"].users[user["name"]].access_keys[0]
+            key.access_key_id, key.secret_access_key = person_credentials(user["name"])
+
+
+def person_credentials(name: str) -> tuple[str, str]:
+    """A sandbox person's own access key (stable across resets): AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY."""
+    import hashlib
+
+    digest = hashlib.sha256(f"rovn-sandbox-person:{name}".encode()).hexdigest().upper()
+    return "AKIA" + digest[:16], digest[16:56].lower()
 
 
 def _seed_ecr(ecr, spec: dict, endpoint: str, region: str) -> str:
