@@ -43,8 +43,7 @@ def test_the_operator_cannot_approve_and_an_approvers_record_executes_once(fresh
     [rec] = approval["records"]
     assert rec["identity"]["arn"].endswith(":user/giles") and rec["ticket"] == "CHG-1" and rec["preview"]["run_id"]
     [success] = [r for r in _deploy_rows(fresh["database_url"]) if r["outcome"] == "success"]
-    assert success["details"]["approval_records"] == [rec["id"]] and success["actor"].startswith(
-        "arn:aws:iam::123456789012:user/claude-deploy")
+    assert success["details"]["approval_records"] == [rec["id"]]
     # the same approval never executes again
     again = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
     assert again.returncode == 3, again.stdout + again.stderr
