@@ -84,6 +84,8 @@ class Steps:
         self.verdict: rollout.Verdict | None = None
         self.confirmed_at: datetime | None = None
         self.rto_s: float | None = None
+        # A named target that cannot run: the deployable one to name instead (None: none passes).
+        self.instead: taskdef.TaskDefinition | None | bool = False
 
     @cached_property
     def conn(self):
@@ -152,6 +154,7 @@ class Steps:
             if not judged.ok:
                 alt, _ = rollback_target.choose(self.ecs, ecr, [a for a in others if a != judged.target.arn],
                                                 p.severity_threshold)
+                self.instead = alt.target if alt else None
                 checks.add(name, judged.problems + [f"the newest verified revision that passes is {alt.target.short}"
                                                     f": -p to_revision={alt.target.short}" if alt else
                                                     "no verified revision passes"], rule="§7")
@@ -197,9 +200,14 @@ class Steps:
         named = "; ".join(f"{a.name} ({a.verdict}, applied by {a.path}): {'; '.join(a.reasons)}" for a in blocking)
         steps = [f"rovn-ops run migration_reversal --env {env} -p migration={a.name}"
                  for a in reversed(blocking) if a.applied_at is not None]
+        # The order ends with a rollback that would be accepted: never the refused target again
+        # (INACTIVE, its image gone, its scan not clean), but the deployable one it names.
+        to = target if self.instead is False else self.instead
+        last = (f"rovn-ops run rollback --env {env} -p to_revision={to.short}" if to else
+                "no verified revision can run: deploy a fix (rovn-ops run deploy) instead of a rollback")
         return (f"{named}. {target.short}'s image cannot be trusted on this schema. Order to follow: "
-                + "; then ".join(steps + [f"rovn-ops run rollback --env {env} -p to_revision={target.short}"])
-                + " (or, reviewed by two approvers, -p override_schema_gate=true)")
+                + "; then ".join(steps + [last])
+                + (" (or, reviewed by two approvers, -p override_schema_gate=true)" if to else ""))
 
     def replan(self) -> Plan:
         """The plan again from the live state, for protocol.Change.execute to compare with

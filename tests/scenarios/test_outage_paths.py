@@ -113,3 +113,16 @@ def test_a_rollback_target_ecs_does_not_have_is_bad_input(fresh, evidence_dir):
     assert run.returncode == 2 and out["outcome"] == "bad_input", run.stdout + run.stderr
     assert out["error"].startswith("parameter 'to_revision': ECS has no task definition rovn-passport-api:999")
     assert "Traceback" not in run.stderr and "ClientException" not in run.stdout + run.stderr
+
+
+def test_a_refused_inactive_target_orders_a_rollback_that_would_be_accepted(fresh, aws, evidence_dir):
+    """An attack review's case: a named target that is INACTIVE, on a schema it cannot be
+    trusted on, was refused with an order to follow ending in the very command refused."""
+    control.scenario(fresh, "bad_deploy_migration")
+    aws("ecs").deregister_task_definition(taskDefinition=f"{REPO}:288")
+    refused = rovn_ops("run", "rollback", "--quiet", "-p", f"to_revision={REPO}:288")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert f"{REPO}:288 is INACTIVE, not ACTIVE" in refused.stdout
+    order = refused.stdout.split("Order to follow: ", 1)[1]
+    assert "migration_reversal" in order and f"to_revision={REPO}:288" not in order, order
+    assert f"-p to_revision={REPO}:287" in order, order
