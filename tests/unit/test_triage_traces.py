@@ -50,3 +50,9 @@ def test_a_slow_path_is_listed_even_without_faults():
     t = traces.by_path([s("https://a/api/search", took=4.5), s("https://a/api/search"), s("https://a/ok")])
     assert traces.facts(t) == [{"path": "/api/search", "faults": 0, "errors": 0, "throttles": 0, "slow": 1,
                                 "slowest_s": 4.5, "traces": 2}]
+
+
+def test_a_path_carrying_personal_data_is_redacted_and_the_query_dropped():
+    t = traces.by_path([s("https://a/api/patients/123-45-6789/notes?email=jo@example.com", fault=True)])
+    [p] = list(t["path"])
+    assert "123-45-6789" not in p and "jo@example.com" not in p and p.startswith("/api/patients/")

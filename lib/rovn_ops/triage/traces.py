@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from .. import personal_data
+
 PRIORITY = ("/admin/", "/audit/")  # §5: 100% sampled, read first
 SLOW_SECONDS = 3.0  # a trace answering slower than this counts as slow
 COLUMNS = ["path", "faults", "errors", "throttles", "slow", "slowest_s", "traces"]
@@ -29,8 +31,11 @@ def fetch(xray, window) -> list[dict]:
 
 
 def path(summary: dict) -> str:
+    """The URL's path, redacted as log lines are: a path can carry an SSN, an email or a
+    token (/patients/123-45-6789), and the table is shown, archived and put in the facts.
+    The query string is dropped (it is where parameters carry values)."""
     url = (summary.get("Http") or {}).get("HttpURL") or ""
-    return urlsplit(url).path or "(no URL)"
+    return personal_data.redact(urlsplit(url).path)[:200] or "(no URL)"
 
 
 def priority(p: str) -> bool:
