@@ -3,6 +3,7 @@ tamper, in any run of any range, named the same way (issue 24: no speed-up weake
 import importlib.util
 import json
 import os
+import time
 
 import pytest
 
@@ -15,7 +16,9 @@ _spec.loader.exec_module(bench)
 
 
 def test_each_runs_in_forked_workers_in_order():
-    pids = fanout.each(lambda x: (x, os.getpid()), list(range(200)), min_items=1, workers=2)
+    # each item takes a moment, so the second worker has work whatever the load (a loaded
+    # machine let one worker drain all eight ranges of instant items)
+    pids = fanout.each(lambda x: (time.sleep(0.005), x, os.getpid())[1:], list(range(200)), min_items=1, workers=2)
     assert [x for x, _ in pids] == list(range(200))
     assert os.getpid() not in {p for _, p in pids} and len({p for _, p in pids}) == 2
 
