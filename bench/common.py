@@ -16,7 +16,7 @@ def timed(cmd: list[str], env: dict | None = None, cwd: Path = ROOT, ok: tuple[i
     """Wall time of one run; `ok` the exit codes that count as one that worked (triage of
     an incident exits 4, attention)."""
     t = time.perf_counter()
-    # stdin from /dev/null, as under CI (a terminal's command runs in-process: warm_cli.py)
+    # stdin from /dev/null, as under CI
     res = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t

@@ -158,12 +158,6 @@ def _seconds(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:  # a process of its own: a script's command goes to the warm CLI when one is up
-        from . import warm_cli
-
-        code = warm_cli.relay(sys.argv[1:])
-        if code is not None:
-            return code
     argv = sys.argv[1:] if argv is None else argv
     as_json = _json_mode(argv)
     try:

@@ -1,14 +1,13 @@
 """Fork servers: a process that has imported what a role needs once, and forks a
 ready child per request instead of a fresh Python importing it all again (1–2 s of
-CPU each time). Two roles use it: warm_kernels (a run's kernel) and warm_cli (the
-`rovn-ops` command itself, when it is not on a terminal).
+CPU each time). One role uses it: warm_kernels (a run's kernel).
 
 Only the user who owns a server can reach it: its socket is in a 0700 directory
 the user owns (checked, never followed through a symlink) and the server checks the
 peer's uid. A server is keyed by its role, the interpreter, the installed packages
 (a site-packages directory changes when one is installed or removed), the
 environment variables libraries read when they are imported, and the library's own
-files (both roles import it), so a `make venv`, an edit or another
+files (the kernels import it), so a `make venv`, an edit or another
 MPLBACKEND gets a new server. It gets only those variables, never a run's own. It
 exits after IDLE_S without a request. `ROVN_WARM=0` turns both roles off.
 

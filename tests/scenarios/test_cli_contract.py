@@ -1,6 +1,5 @@
 """Issue 28: the command line as its users' habits expect, through the real CLI (a
-subprocess), on both of its paths: the warm fork server (stdin not a terminal, the
-default here) and in-process (ROVN_WARM_CLI=0).
+subprocess; every command runs in its own process, there is no fork-server relay).
 
 - `--json`: every exit, bad input included, is one JSON object (exit_code, outcome,
   error, next); refusals name the one thing to do next.
@@ -28,11 +27,10 @@ from rovn_ops import catalog, params
 from rovn_ops.sandbox import control, scenarios
 from tests.conftest import ROOT, process_alive, rovn_ops
 
-PATHS = pytest.mark.parametrize("path", ["warm", "in-process"])
 
 
-def _cli(path: str, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    return rovn_ops(*args, env={**(env or {}), **({"ROVN_WARM_CLI": "0"} if path == "in-process" else {})}, **kw)
+def _cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    return rovn_ops(*args, env=env or {}, **kw)
 
 
 def _one_object(res: subprocess.CompletedProcess) -> dict:
@@ -49,7 +47,6 @@ def _one_object(res: subprocess.CompletedProcess) -> dict:
 
 # ----------------------------------------------------------------- outcomes a machine reads
 
-@PATHS
 @pytest.mark.parametrize("args, says", [
     (["run", "deploy", "-p", "imagetag=x"], "parameter 'imagetag' (-p): unknown"),
     (["run", "--json"], "the following arguments are required: runbook"),
@@ -58,8 +55,8 @@ def _one_object(res: subprocess.CompletedProcess) -> dict:
     (["run", "deploy", "-p", "memory=-5"], "parameter 'memory': expected Fargate task memory"),
     (["run", "deploy", "--env", "nowhere"], "invalid choice: 'nowhere'"),
 ])
-def test_json_bad_input_is_one_object(path, args, says):
-    res = _cli(path, *args, "--json")
+def test_json_bad_input_is_one_object(args, says):
+    res = _cli(*args, "--json")
     assert res.returncode == 2, res.stdout + res.stderr
     obj = _one_object(res)
     assert obj["outcome"] == "bad_input" and says in obj["error"] and obj["next"]
@@ -182,12 +179,11 @@ def _jupyter_lab_pids(runbooks: Path) -> list[int]:
     return found
 
 
-@PATHS
-def test_sigterm_to_lab_stops_jupyterlab(path, tmp_path):
+def test_sigterm_to_lab_stops_jupyterlab(tmp_path):
     runbooks = ROOT / "runbooks"
     assert not _jupyter_lab_pids(runbooks), "a JupyterLab is already running on runbooks/"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-           "BROWSER": "true", **({"ROVN_WARM_CLI": "0"} if path == "in-process" else {})}
+           "BROWSER": "true"}
     lab = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "lab"], cwd=ROOT, env=env, text=True,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
@@ -222,13 +218,12 @@ def test_the_makefile_sets_the_runtime_dir_pgserver_needs():
 
 # ----------------------------------------------------------------- help as people look for it
 
-@PATHS
-def test_version_and_list_into_head(path):
+def test_version_and_list_into_head():
     from rovn_ops import __version__
 
-    version = _cli(path, "--version")
+    version = _cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"rovn-ops {__version__}"
-    env = {**os.environ, **({"ROVN_WARM_CLI": "0"} if path == "in-process" else {})}
+    env = dict(os.environ)
     piped = subprocess.run(f"{sys.executable} -m rovn_ops.cli list | head -1", shell=True, cwd=ROOT, env=env,
                            capture_output=True, text=True)
     assert piped.returncode == 0 and piped.stdout.startswith("deploy ") and piped.stderr == "", piped.stderr

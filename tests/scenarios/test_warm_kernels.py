@@ -25,7 +25,7 @@ def servers(sandbox):
 def _start(*args: str, **env) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", str(PROBE), "--quiet", *args],
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "ROVN_WARM_CLI": "0", **env})  # the runner is this process
+                            env={**os.environ, **env})
 
 
 def _probe(proc: subprocess.Popen) -> dict:

@@ -43,55 +43,6 @@ def test_switched_off_no_kernel_is_asked_for(monkeypatch):
     assert warm_kernels.launch([sys.executable, "-m", "ipykernel_launcher", "-f", "/tmp/k.json"], {}, "/") is None
 
 
-def _fake_server(path, answer: bytes | None):
-    """Accepts one request, reads it, then answers `answer` or hangs up without a word."""
-    import socket
-    import threading
-
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(str(path))
-    srv.listen(1)
-
-    def serve():
-        conn, _ = srv.accept()
-        with conn:
-            _, fds, _, _ = socket.recv_fds(conn, 1 << 16, 8)
-            for fd in fds:
-                os.close(fd)
-            if answer is not None:
-                conn.sendall(answer)
-        srv.close()
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    return t
-
-
-def _relay_through(tmp_path, monkeypatch, answer):
-    from rovn_ops import warm_cli
-
-    started = []
-    monkeypatch.setattr(forkserver, "socket_path", lambda *a, **k: tmp_path / "s.sock")
-    monkeypatch.setattr(forkserver, "start", lambda *a, **k: started.append(a))
-    monkeypatch.setattr(warm_cli, "_tty", lambda fd: False)
-    monkeypatch.delenv("ROVN_WARM", raising=False)
-    monkeypatch.delenv("ROVN_WARM_CLI", raising=False)
-    t = _fake_server(tmp_path / "s.sock", answer)
-    code = warm_cli.relay(["evidence", "list"])
-    t.join(5)
-    return code, started
-
-
-def test_a_request_the_server_hung_up_on_runs_in_process(tmp_path, monkeypatch):
-    """(A child forked for it would never have had our go: it runs nothing.)"""
-    code, started = _relay_through(tmp_path, monkeypatch, None)
-    assert code is None and started
-
-
-def test_a_request_the_server_refused_before_forking_runs_in_process(tmp_path, monkeypatch):
-    code, started = _relay_through(tmp_path, monkeypatch, b'{"error": "ValueError: no"}')
-    assert code is None and started
-
-
 def test_a_requester_in_other_namespaces_or_with_higher_limits_is_refused():
     import resource
 
@@ -124,7 +75,7 @@ def test_a_dead_servers_lock_never_gets_a_live_process_stopped(tmp_path):
 
     bystander = subprocess.Popen(["sleep", "30"])
     try:
-        lock = tmp_path / "warm_cli-x.sock.lock"
+        lock = tmp_path / "kernel-x.sock.lock"
         lock.write_text(f"{bystander.pid}\n")  # nobody holds the flock
         assert forkserver.stop_one(lock) == 0 and bystander.poll() is None
     finally:
