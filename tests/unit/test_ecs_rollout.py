@@ -156,3 +156,25 @@ def test_the_clock_runs_without_polls(fresh, aws):
     ecs.update_service(cluster="rovn-prod", service="rovn-passport-api", taskDefinition="rovn-passport-api:287")
     time.sleep(8 * STEP_S / control.clock(fresh)["scale"])
     assert describe(ecs)["deployments"][0]["rolloutState"] == "COMPLETED"
+
+
+def test_the_step_that_completes_a_rollout_publishes_its_own_running_count(fresh, aws):
+    """A hotfix over tasks_crashing: the completing step's hooks publish RunningTaskCount and
+    evaluate the running-tasks alarm (1 datapoint of 1, running - desired < 0) with the
+    counts that step left, 3 of 3, so the alarm is OK. With the previous step's counts they
+    published 2 and left the alarm in ALARM, and a hotfix's bake rolled it back."""
+    import datetime
+
+    control.scenario(fresh, "tasks_crashing")
+    ecs, cw = aws("ecs"), aws("cloudwatch")
+    snaps = roll(ecs, 288, polls=8, sandbox=fresh)
+    assert snaps[-1]["deployments"][0]["rolloutState"] == "COMPLETED" and snaps[-1]["runningCount"] == 3
+    alarm = cw.describe_alarms(AlarmNames=["rovn-prod-ecs-running-below-desired"])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "OK", alarm["StateReason"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = cw.get_metric_statistics(
+        Namespace="ECS/ContainerInsights", MetricName="RunningTaskCount", Statistics=["Minimum"], Period=60,
+        StartTime=now - datetime.timedelta(days=2), EndTime=now + datetime.timedelta(days=2),
+        Dimensions=[{"Name": "ClusterName", "Value": "rovn-prod"},
+                    {"Name": "ServiceName", "Value": "rovn-passport-api"}])["Datapoints"]
+    assert max(points, key=lambda p: p["Timestamp"])["Minimum"] == 3

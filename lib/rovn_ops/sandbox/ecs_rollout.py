@@ -202,6 +202,7 @@ def _tick_healthy(svc, primary: dict) -> None:
     primary["rolloutState"] = "COMPLETED"
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
     _event(svc, f"deployment {primary['id']} completed.")
+    _sync_counts(svc)  # the hooks publish and evaluate runningCount: this step's, not the last one's
     bake_incidents.rollout_completed()
     incidents.rollout_completed(svc)
     _event(svc, "has reached a steady state.")
