@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 from common import BIN, ROOT, with_sandbox
 
-from rovn_ops.deploy import taskdef
+from rovn_ops.ecs import taskdef
 from rovn_ops.sandbox import control
 
 WAITER_DELAY, WAITER_ATTEMPTS = 15, 40

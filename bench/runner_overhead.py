@@ -9,7 +9,7 @@ import tempfile
 
 from common import BIN, ROOT, report, timed
 
-from rovn_ops import params
+from rovn_ops.safety import params
 from rovn_ops.sandbox import control
 
 

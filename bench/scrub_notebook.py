@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common import median, report
 
-from rovn_ops import scrub
+from rovn_ops.safety import scrub
 from rovn_ops.evidence import manifest
 
 SIZE = int(os.environ.get("ROVN_BENCH_NOTEBOOK_MB", "5")) * 1_000_000

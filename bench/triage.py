@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from common import BIN, ROOT, median, report, timed
 
-from rovn_ops import params
+from rovn_ops.safety import params
 from rovn_ops.sandbox import control, incidents
 
 BASELINE = r'''
@@ -94,7 +94,7 @@ def kernel_start(runs: int = 3) -> float:
 
 def wait_for_warm_servers(env: dict, timeout: float = 60) -> None:
     """Until the servers the first runs started are listening (they import for a few seconds)."""
-    from rovn_ops import forkserver
+    from rovn_ops.run import forkserver
 
     deadline = time.monotonic() + timeout
     d = forkserver.directory()

@@ -28,7 +28,7 @@ def sandbox() -> dict:
 def private_servers(prefix: str, **env):
     """A warm-server directory of one's own (short: a socket's path is at most 107 bytes),
     with `env` set (None: unset) while it is in use; its servers stopped after."""
-    from rovn_ops import forkserver
+    from rovn_ops.run import forkserver
 
     d = Path(tempfile.mkdtemp(prefix=prefix))
     with pytest.MonkeyPatch.context() as mp:

@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
-from .escape import terminal
-from .errors import BadInput, RovnError
+from rovn_ops import __version__
+from rovn_ops.core.escape import terminal
+from rovn_ops.core.errors import BadInput, RovnError
 
 EXIT_CODES_HELP = """exit codes:
   0  success, or a preview (nothing changed)
@@ -27,7 +27,7 @@ EXIT_CODES_HELP = """exit codes:
 
 
 def _runbook_names() -> list[str]:
-    from . import paths
+    from rovn_ops.core import paths
 
     return sorted(p.stem for p in paths.runbooks().glob("*.ipynb"))
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(hinted(pair_parameters(argv)))
         if args.command in RECOVERING:
-            from .evidence import recovery
+            from rovn_ops.evidence import recovery
 
             recovery.recover()  # a run killed before archiving: its evidence first
         return COMMANDS[args.command](args)
@@ -264,7 +264,7 @@ def hinted(argv: list[str]) -> list[str]:
 
 
 def cmd_list(args) -> int:
-    from . import catalog
+    from rovn_ops.run import catalog
 
     if args.runbook:
         print(catalog.describe(args.runbook))
@@ -278,7 +278,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import report, runner
+    from rovn_ops.evidence import report
+    from rovn_ops.run import runner
 
     assignments = args.assignments + ([f"region={args.region}"] if args.region else [])
     result = runner.run(args.runbook, env=args.env, files=args.files, assignments=assignments,
@@ -296,7 +297,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from .sandbox import control
+    from rovn_ops.sandbox import control
 
     if args.action == "up":
         state, started = control.up()
@@ -342,7 +343,7 @@ def _iso(value) -> str:
 
 
 def _known_scenario(name: str) -> None:
-    from .sandbox import scenarios
+    from rovn_ops.sandbox import scenarios
 
     if name not in scenarios.KNOWN:
         raise BadInput(f"scenario '{name}': unknown; expected one of: {', '.join(sorted(scenarios.KNOWN))}")
@@ -358,8 +359,9 @@ def _scenario_table(listing: dict) -> str:
 
 
 def cmd_audit(args) -> int:
-    from . import audit, db
-    from .environment import prepare_environment
+    from rovn_ops.audit import log as audit
+    from rovn_ops.clients import db
+    from rovn_ops.core.environment import prepare_environment
 
     if "DATABASE_URL" not in os.environ:
         prepare_environment("sandbox")
@@ -376,9 +378,11 @@ def cmd_audit(args) -> int:
 
 def cmd_approve(args) -> int:
     """The approver's act: STS names them; the record goes to audit_log (approval_records.py)."""
-    from . import approval_records, aws, db, paths
-    from .evidence import manifest
-    from .runner import prepare_environment
+    from rovn_ops.protocol import approval_records
+    from rovn_ops.core import aws, paths
+    from rovn_ops.clients import db
+    from rovn_ops.evidence import manifest
+    from rovn_ops.core.environment import prepare_environment
 
     prepare_environment(args.env)
     sts = aws.client("sts", env=args.env, region=os.environ.get("AWS_REGION") or "us-east-2")
@@ -395,8 +399,8 @@ def cmd_approve(args) -> int:
 
 
 def cmd_migrations(args) -> int:
-    from .migrations import commands
-    from .environment import prepare_environment
+    from rovn_ops.migrations import commands
+    from rovn_ops.core.environment import prepare_environment
 
     if args.action == "baseline":  # a write: the protocol and the evidence of a runbook run
         argv = ["run", "migrations_baseline", "--env", args.env, *[x for a in args.assignments for x in ("-p", a)]]
@@ -425,8 +429,8 @@ def _approvers(assignments: list[str]) -> list[str]:
 
 
 def cmd_evidence(args) -> int:
-    from . import paths
-    from .evidence import manifest
+    from rovn_ops.core import paths
+    from rovn_ops.evidence import manifest
 
     root = paths.evidence()
     if args.action == "list":
@@ -443,7 +447,7 @@ def cmd_evidence(args) -> int:
     if args.action == "pull":
         return _pull(root, args.env)
     if args.action == "index":
-        from .evidence import index
+        from rovn_ops.evidence import index
 
         if args.bucket:
             _pull(root, args.env)
@@ -458,9 +462,9 @@ def cmd_evidence(args) -> int:
 
 def _evidence_bucket(env: str):
     """(s3 client, bucket name) of the environment's archive bucket."""
-    from . import aws
-    from .evidence import archive
-    from .environment import prepare_environment
+    from rovn_ops.core import aws
+    from rovn_ops.evidence import archive
+    from rovn_ops.core.environment import prepare_environment
 
     prepare_environment(env)
     settings = archive.Settings.of(env)
@@ -470,7 +474,7 @@ def _evidence_bucket(env: str):
 
 
 def _pull(root, env: str) -> int:
-    from .evidence import pull
+    from rovn_ops.evidence import pull
 
     s3, name = _evidence_bucket(env)
     entries, files = pull.pull(s3, name, root)
@@ -479,9 +483,10 @@ def _pull(root, env: str) -> int:
 
 
 def _key_id(env: str) -> int:
-    from . import aws, secret_values
-    from .evidence import archive, signing
-    from .environment import prepare_environment
+    from rovn_ops.core import aws
+    from rovn_ops.safety import secret_values
+    from rovn_ops.evidence import archive, signing
+    from rovn_ops.core.environment import prepare_environment
 
     prepare_environment(env)
     settings = archive.Settings.of(env)
@@ -494,9 +499,9 @@ def _key_id(env: str) -> int:
 
 
 def _rotate_key(env: str) -> int:
-    from . import aws
-    from .evidence import rotation, signing
-    from .environment import prepare_environment
+    from rovn_ops.core import aws
+    from rovn_ops.evidence import rotation, signing
+    from rovn_ops.core.environment import prepare_environment
 
     prepare_environment(env)
     st = rotation.rotate(env, aws.caller_arn(env, signing.key_region(env)))
@@ -507,7 +512,7 @@ def _rotate_key(env: str) -> int:
 
 
 def _verify_evidence(root, args) -> int:
-    from .evidence import signing, verify
+    from rovn_ops.evidence import signing, verify
 
     if args.offline and args.bucket:
         raise BadInput("--offline and --bucket: expected one of them (--bucket reads the bucket, online)")
@@ -515,7 +520,7 @@ def _verify_evidence(root, args) -> int:
         signing.load_public(Path(args.public_key))
     conn = bucket = None
     if not args.offline:
-        from .evidence import archive
+        from rovn_ops.evidence import archive
 
         s3, name = _evidence_bucket(args.env)
         bucket = verify.Bucket(s3, name)
@@ -528,17 +533,17 @@ def _verify_evidence(root, args) -> int:
 
 
 def cmd_lab(args) -> int:
-    from . import paths
-    from .sandbox import control
+    from rovn_ops.core import paths
+    from rovn_ops.sandbox import control
 
-    from .params import read_parameter_file
+    from rovn_ops.safety.params import read_parameter_file
 
     for f in args.files:  # parameter files only, checked before JupyterLab starts
         read_parameter_file(f)
     state, _ = control.up()
     control.apply_env(state)
     if args.files:  # the kernels resolve parameters with them, as `rovn-ops run -f` does
-        from .params import PARAMETER_FILES
+        from rovn_ops.safety.params import PARAMETER_FILES
 
         os.environ[PARAMETER_FILES] = os.pathsep.join(str(Path(f).resolve()) for f in args.files)
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={paths.runbooks()}"]
@@ -586,9 +591,10 @@ def _on_terminal() -> bool:
 
 
 def cmd_demo(args) -> int:
-    from . import paths, runner
-    from .evidence import index
-    from .sandbox import control
+    from rovn_ops.core import paths
+    from rovn_ops.run import runner
+    from rovn_ops.evidence import index
+    from rovn_ops.sandbox import control
 
     state, started = control.up()
     if started:
@@ -624,7 +630,7 @@ def _demo_deploy(runner, source: Path):
     import json
     from datetime import datetime, timezone
 
-    from .sandbox import github
+    from rovn_ops.sandbox import github
 
     # A new commit on main in the sandbox's checkout, pushed as an engineer does (§2: a deploy
     # ships committed source only), so each demo builds and ships a new image.

@@ -36,7 +36,7 @@ def _draft(tmp: Path) -> Path:
         {"cell_type": "code", "id": "b", "metadata": {}, "outputs": [], "execution_count": None, "source": (
             "import os, pathlib\n"
             "from IPython.display import HTML, Markdown, display\n"
-            "from rovn_ops import record\n"
+            "from rovn_ops.core import record\n"
             f"HOSTILE = {list(HOSTILE)!r}\n"
             "for s in HOSTILE:\n"
             "    print(s)\n"

@@ -3,7 +3,7 @@ RequestCount, no Namespace at the top) stops a bake and triggers the automatic r
 Shapes: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricAlarm.html"""
 from __future__ import annotations
 
-from rovn_ops import cloudwatch_alarms
+from rovn_ops.ecs import cloudwatch_alarms
 from rovn_ops.sandbox import control
 from tests.scenarios.test_deploy import _manifest, _service, preview_then_execute
 

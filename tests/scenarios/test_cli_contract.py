@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from rovn_ops import catalog, params
+from rovn_ops.run import catalog
+from rovn_ops.safety import params
 from rovn_ops.sandbox import control, scenarios
 from tests.conftest import ROOT, process_alive, rovn_ops
 

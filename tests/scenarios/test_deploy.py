@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import urllib3
 
-from rovn_ops.deploy import taskdef
+from rovn_ops.ecs import taskdef
 from rovn_ops.sandbox import control
 from tests.conftest import commit_source, rovn_ops
 

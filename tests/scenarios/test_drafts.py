@@ -16,7 +16,8 @@ DRAFT = {"cells": [
      "source": 'env: str = "sandbox"  # target environment\nregion: str = "us-east-2"  # AWS region\n'},
     {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": """\
 import json, os
-from rovn_ops import audit, db
+from rovn_ops.audit import log as audit
+from rovn_ops.clients import db
 audit.append(db.connect(), actor="arn:aws:iam::123456789012:user/giles", action="deploy",
              target="rovn-passport-api", outcome="success", run_id=os.environ["ROVN_RUN_ID"])
 path = os.environ["ROVN_RESULT_FILE"]

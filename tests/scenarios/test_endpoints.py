@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from rovn_ops import endpoints, params
+from rovn_ops.core import endpoints
+from rovn_ops.safety import params
 from tests.conftest import rovn_ops
 
 

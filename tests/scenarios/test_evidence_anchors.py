@@ -89,7 +89,7 @@ def test_unlisted_files_in_a_run_directory(copy):
 def test_the_region_parameter_never_mints_a_key(fresh, aws, evidence_dir):
     import boto3
 
-    from rovn_ops.errors import RovnError
+    from rovn_ops.core.errors import RovnError
 
     res = rovn_ops("run", "service_status", "--quiet", "-p", "region=eu-west-1")
     assert res.returncode == 2 and "parameter 'region'" in res.stderr  # outside the environment's regions

@@ -5,12 +5,12 @@ import queue
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from rovn_ops import audit
+from rovn_ops.audit import log as audit
 
 CODE = """
-from rovn_ops.context import Operator, RunContext
-from rovn_ops.params import ChangeParams
-from rovn_ops.protocol import Change, Plan
+from rovn_ops.run.context import Operator, RunContext
+from rovn_ops.safety.params import ChangeParams
+from rovn_ops.protocol.change import Change, Plan
 plan = Plan("annotate", "rovn-passport-api", {"note": "interactive test"})
 ctx = RunContext("demo_change", ChangeParams(confirm=True, plan_hash=plan.bind(ChangeParams()).hash, approved_by=APPROVERS),
                  "run-interactive", "interactive", Operator("arn:aws:iam::123456789012:user/claude-deploy", "oncall"))

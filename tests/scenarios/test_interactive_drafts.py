@@ -10,7 +10,7 @@ import json
 from rovn_ops.evidence import index, ledger
 from tests.scenarios.test_interactive_evidence import FAST, _cells, _execute, _manifests, kernel  # noqa: F401
 
-FORGED = ("from rovn_ops import audit\n"
+FORGED = ("from rovn_ops.audit import log as audit\n"
           "ctx.record(operator={'arn': 'arn:aws:iam::123456789012:user/giles', 'local_user': 'giles'})\n"
           "audit.append(ctx.db, actor='arn:aws:iam::123456789012:user/giles', action='rollback',\n"
           "             target='rovn-passport-api', outcome='success', run_id=ctx.run_id, details={})")

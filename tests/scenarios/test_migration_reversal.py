@@ -5,7 +5,7 @@ from pathlib import Path
 
 import psycopg
 
-from rovn_ops import audit
+from rovn_ops.audit import log as audit
 from rovn_ops.migrations import engine
 from tests.conftest import rovn_ops
 

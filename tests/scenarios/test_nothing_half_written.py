@@ -31,14 +31,14 @@ def _nothing_archived(evidence: Path) -> bool:
 def test_a_draft_that_raises_bad_input_is_still_archived(fresh, tmp_path, evidence_dir):
     """Only a reviewed runbook's BadInput archives nothing: a draft could raise one to leave
     no evidence of what it did."""
-    raise_it = "from rovn_ops.errors import BadInput\nraise BadInput(\"parameter 'x': expected a known thing, got 1\")\n"
+    raise_it = "from rovn_ops.core.errors import BadInput\nraise BadInput(\"parameter 'x': expected a known thing, got 1\")\n"
     run = rovn_ops("run", _draft(tmp_path, raise_it), "--quiet")
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr and list(evidence_dir.rglob("manifest.json"))
 
 
 def test_bad_input_after_the_run_acted_is_a_failure_and_archived(fresh, tmp_path, evidence_dir):
-    body = ("from rovn_ops import record\nfrom rovn_ops.errors import BadInput\n"
+    body = ("from rovn_ops.core import record\nfrom rovn_ops.core.errors import BadInput\n"
             "record.record(acted_on=['something'])\nraise BadInput('too late to be bad input')\n")
     run = rovn_ops("run", _draft(tmp_path, body), "--quiet")
     assert run.returncode == 1, run.stdout + run.stderr

@@ -68,7 +68,7 @@ def test_a_commit_not_pushed_to_main_is_refused(fresh, evidence_dir):
 # Check runs as GitHub documents them:
 # https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
 def test_a_github_actions_built_commit_with_check_runs_only_deploys(fresh, aws, evidence_dir):
-    from rovn_ops.deploy.github import GitHub
+    from rovn_ops.clients.github import GitHub
 
     sha = github.git(_src(fresh), "rev-parse", "HEAD")
     token = aws("secretsmanager").get_secret_value(SecretId="rovn/prod/github-status-token")["SecretString"]

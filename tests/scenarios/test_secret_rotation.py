@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import urllib3
 
-from rovn_ops.db import connect_with
+from rovn_ops.clients.db import connect_with
 from rovn_ops.secrets import jwks
 from tests.conftest import ROOT, kill_tree, rovn_ops
 from tests.scenarios.test_deploy import _manifest, preview_then_execute
@@ -100,7 +100,8 @@ def test_database_rotation_never_breaks_the_running_service(fresh, aws, evidence
 def prod_paths_after_rotation(sm, sandbox) -> None:
     """§8 item 6: prod's audit_log and migrations connect through the DB secret, read at
     connect time; right after a rotation both still work."""
-    from rovn_ops import audit, db
+    from rovn_ops.audit import log as audit
+    from rovn_ops.clients import db
     from rovn_ops.migrations import engine
 
     with db.connect(db.conninfo(sm, DB)) as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rovn_ops import status
+from rovn_ops.ecs import service as status
 from rovn_ops.sandbox import control
 from tests.conftest import rovn_ops
 

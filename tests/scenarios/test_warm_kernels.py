@@ -76,7 +76,7 @@ def test_a_forked_kernel_dies_with_its_runner(runtime, tmp_path):
     while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     kernel = int(ready.read_text())
-    assert Path(f"/proc/{kernel}/cmdline").read_bytes().find(b"rovn_ops.forkserver") >= 0  # it was forked
+    assert Path(f"/proc/{kernel}/cmdline").read_bytes().find(b"rovn_ops.run.forkserver") >= 0  # it was forked
     proc.kill()
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 10

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rovn_ops import cloudwatch_alarms
-from rovn_ops.deploy import bake
+from rovn_ops.ecs import cloudwatch_alarms
+from rovn_ops.ecs import bake
 from rovn_ops.sandbox import cloudwatch_sim
 
 LB = [{"Name": "LoadBalancer", "Value": "app/rovn-prod-alb/50dc6c495c0c9188"}]

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 import urllib3
 
-from rovn_ops import authorization
-from rovn_ops.errors import Refused
+from rovn_ops.protocol import authorization
+from rovn_ops.core.errors import Refused
 from rovn_ops.sandbox import github, httpd
 from tests.conftest import ROOT
 

@@ -4,7 +4,7 @@ import threading
 import psycopg
 import pytest
 
-from rovn_ops import audit
+from rovn_ops.audit import log as audit
 
 
 def _append(conn, n=3, run="r1"):
@@ -109,8 +109,8 @@ def test_a_row_the_database_cannot_take_is_kept_then_written_in_order(fresh, tmp
     written (with when it was kept) by the next command that reaches the database."""
     import psycopg
 
-    from rovn_ops import audit_pending
-    from rovn_ops.audit import AuditUnavailable
+    from rovn_ops.audit import pending as audit_pending
+    from rovn_ops.audit.log import AuditUnavailable
 
     monkeypatch.setenv("ROVN_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setenv("ROVN_TARGET_ENV", "sandbox")

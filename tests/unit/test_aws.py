@@ -1,7 +1,7 @@
 import pytest
 
-from rovn_ops import aws
-from rovn_ops.errors import EnvironmentGuard
+from rovn_ops.core import aws
+from rovn_ops.core.errors import EnvironmentGuard
 
 
 def test_sandbox_needs_a_loopback_endpoint(monkeypatch):
@@ -110,7 +110,7 @@ def test_a_draft_with_a_database_url_missing_its_port_is_one_line_and_exit_2(tmp
     draft = tmp_path / "draft.ipynb"
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell("from rovn_ops import db\ndb.connect().execute('select 1')")]
+    nb.cells = [nbformat.v4.new_code_cell("from rovn_ops.clients import db\ndb.connect().execute('select 1')")]
     nbformat.write(nb, draft)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROVN_", "PG"))}
     env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:/rovn",

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rovn_ops.deploy import bake
+from rovn_ops.ecs import bake
 
 NAME = "rovn-prod-alb-5xx-rate"
 
@@ -75,6 +75,6 @@ def test_a_missing_alarm_fails(cw):
 
 @pytest.mark.parametrize("deadline_s, poll_max, wait", [(900, 30, 120), (900, 0.5, 30), (8, 0.5, 8)])
 def test_the_health_wait_lets_old_tasks_drain_but_never_outlasts_the_deadline(deadline_s, poll_max, wait):
-    from rovn_ops.deploy import verify
+    from rovn_ops.ecs import verify
 
     assert verify.health_wait(deadline_s, poll_max) == wait

@@ -2,10 +2,10 @@
 final log; the second taker is refused, naming the holder and since when."""
 import pytest
 
-from rovn_ops import change_lock
-from rovn_ops.change_lock import ChangeLock
-from rovn_ops.deploy import preflight
-from rovn_ops.errors import Refused
+from rovn_ops.protocol import lock as change_lock
+from rovn_ops.protocol.lock import ChangeLock
+from rovn_ops.ecs import preflight
+from rovn_ops.core.errors import Refused
 
 NAME = change_lock.service("rovn-prod", "rovn-passport-api")
 
@@ -53,11 +53,11 @@ def test_a_lock_whose_session_dies_mid_change_stops_the_change_loudly_before_ver
     change of the same service may start. Before, the run went on to verify and log a
     success as if it still held it; now verify checks the lock first and stops with one
     line, and the change's audit row says it failed for that reason."""
-    from rovn_ops import audit
-    from rovn_ops.change_lock import LockLost
-    from rovn_ops.context import Operator, RunContext
-    from rovn_ops.params import ChangeParams
-    from rovn_ops.protocol import Change, Plan
+    from rovn_ops.audit import log as audit
+    from rovn_ops.protocol.lock import LockLost
+    from rovn_ops.run.context import Operator, RunContext
+    from rovn_ops.safety.params import ChangeParams
+    from rovn_ops.protocol.change import Change, Plan
 
     monkeypatch.setenv("DATABASE_URL", fresh["database_url"])
     plan = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "a:1", "after": "a:2"}}, lock=NAME)
@@ -88,7 +88,7 @@ def test_a_lock_whose_session_dies_mid_change_stops_the_change_loudly_before_ver
 
 
 def test_check_passes_while_held_and_fails_once_the_session_is_gone(fresh, admin_db, monkeypatch):
-    from rovn_ops.change_lock import LockLost
+    from rovn_ops.protocol.lock import LockLost
 
     monkeypatch.setenv("DATABASE_URL", fresh["database_url"])
     lock = ChangeLock.take(NAME, "run-a", "giles")

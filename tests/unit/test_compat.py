@@ -50,7 +50,7 @@ def test_since_reads_the_schema_and_the_audit_log(fresh, admin_db, tmp_path):
     """Unknown when audit_log has no record; a migration and its reversal cancel out."""
     from datetime import datetime, timezone
 
-    from rovn_ops import audit
+    from rovn_ops.audit import log as audit
     from rovn_ops.migrations import engine
 
     mdir = Path(fresh["migrations_dir"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rovn_ops.deploy import image, rollout, source, taskdef
-from rovn_ops.params import IMAGE_TAG
+from rovn_ops.ecs import image, rollout, taskdef
+from rovn_ops.deploy import source
+from rovn_ops.safety.params import IMAGE_TAG
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "lib/rovn_ops/sandbox/source"
@@ -226,8 +227,8 @@ def _svc(deployments, running=3, desired=3):
     (_svc([_dep("ours", "PRIMARY", "IN_PROGRESS"), _dep("x", "ACTIVE", "COMPLETED")]), {"ours"}, False, [], []),
 ])
 def test_preflight_blocks_only_a_rollout_the_suite_did_not_start(service, ours, force, fails, warns):
-    from rovn_ops.deploy import preflight
-    from rovn_ops.deploy.checks import Checks
+    from rovn_ops.ecs import preflight
+    from rovn_ops.protocol.checks import Checks
 
     checks = Checks()
     foreign = preflight.stable(checks, service, ours=ours, force=force)

@@ -2,8 +2,9 @@
 committed environment files declare, in prod and in the sandbox."""
 import pytest
 
-from rovn_ops import endpoints, params
-from rovn_ops.errors import BadInput
+from rovn_ops.core import endpoints
+from rovn_ops.safety import params
+from rovn_ops.core.errors import BadInput
 
 SANDBOX_URLS = {"ROVN_SENTRY_URL": "http://127.0.0.1:9001", "ROVN_GITHUB_URL": "http://127.0.0.1:9002",
                 "ROVN_SINK_URL": "http://127.0.0.1:9003/hooks", "ROVN_SANDBOX_FAKES_URL": "http://127.0.0.1:9004"}

@@ -5,7 +5,7 @@ import json
 import mistune
 import pytest
 
-from rovn_ops import escape, plaintext
+from rovn_ops.core import escape, plaintext
 from rovn_ops.sandbox.incidents import HOSTILE
 
 

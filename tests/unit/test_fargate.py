@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from rovn_ops.deploy import filesystem, taskdef
+from rovn_ops.ecs import filesystem, taskdef
 from rovn_ops.sandbox import control
 
 FARGATE = {"family": "f", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256",
@@ -110,7 +110,7 @@ def test_tmpfs_on_fargate_refused_by_the_older_ecs(fresh, aws):
     ("16384", "32768", True), ("16384", "40000", False),
 ])
 def test_fargate_task_sizes_follow_aws_table(cpu, memory, ok):
-    from rovn_ops import fargate_sizes
+    from rovn_ops.core import fargate_sizes
 
     assert (fargate_sizes.pair_problem(cpu, memory) is None) is ok
     assert fargate_sizes.cpu_problem("lots") and fargate_sizes.memory_problem("-5")

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rovn_ops import audit
-from rovn_ops.errors import BadInput, Refused
+from rovn_ops.audit import log as audit
+from rovn_ops.core.errors import BadInput, Refused
 from rovn_ops.migrations import engine, files, lint, phi
 from rovn_ops.sandbox import control, database
 from tests.conftest import ROOT

@@ -5,7 +5,7 @@ import re
 import papermill as pm
 import pytest
 
-from rovn_ops import params
+from rovn_ops.safety import params
 from tests.conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "runbooks").glob("*.ipynb"))

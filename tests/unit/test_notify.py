@@ -1,6 +1,6 @@
 import socket
 
-from rovn_ops import notify
+from rovn_ops.audit import notify
 from rovn_ops.sandbox import control
 
 
@@ -37,7 +37,7 @@ def test_a_failed_secret_webhook_is_named_never_shown(capfd, caplog):
     retry log lines and warnings (which carry the URL) are silenced."""
     import logging
 
-    from rovn_ops.secret_values import Secret
+    from rovn_ops.safety.secret_values import Secret
 
     url = f"http://127.0.0.1:{_free_port()}/services/T0/B0/canary-token-0123456789"
     caplog.set_level(logging.DEBUG)

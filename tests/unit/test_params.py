@@ -1,7 +1,7 @@
 import pytest
 
-from rovn_ops import params
-from rovn_ops.errors import BadInput
+from rovn_ops.safety import params
+from rovn_ops.core.errors import BadInput
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import typing
 
 import pytest
 
-from rovn_ops import params
-from rovn_ops.errors import BadInput
+from rovn_ops.safety import params
+from rovn_ops.core.errors import BadInput
 
 TEXT_JUNK = ["\x00", "a b;c<x>", "<script>x</script>", "../" * 400]
 NUMBER_JUNK = ["abc", "nan", "1e999", ""]

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from rovn_ops import params
-from rovn_ops.errors import BadInput
+from rovn_ops.safety import params
+from rovn_ops.core.errors import BadInput
 
 PEM_NO_FOOTER = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHh4eHh4eHh4eHh4eHh4eHh4eHh4"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from rovn_ops import progress
+from rovn_ops.run import progress
 
 
 def _notebook():
@@ -35,7 +35,7 @@ def test_quick_save_reads_back_as_nbformat_writes_it(tmp_path):
 def test_a_reader_that_goes_away_stops_the_stream_not_the_run():
     import os
 
-    from rovn_ops.progress import Progress
+    from rovn_ops.run.progress import Progress
 
     r, w = os.pipe()
     os.close(r)  # `rovn-ops run … 2>&1 | head -1`: the reader is gone

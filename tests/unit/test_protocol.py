@@ -5,12 +5,13 @@ import subprocess
 import pytest
 from pydantic import ValidationError
 
-from rovn_ops import audit, authorization
-from rovn_ops.context import Operator, RunContext
-from rovn_ops.errors import Refused, StaleApproval
-from rovn_ops import runner
-from rovn_ops.params import ChangeParams
-from rovn_ops.protocol import Change, Plan, authorize
+from rovn_ops.audit import log as audit
+from rovn_ops.protocol import authorization
+from rovn_ops.run.context import Operator, RunContext
+from rovn_ops.core.errors import Refused, StaleApproval
+from rovn_ops.run import runner
+from rovn_ops.safety.params import ChangeParams
+from rovn_ops.protocol.change import Change, Plan, authorize
 from rovn_ops.sandbox import control
 
 PLAN = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-passport-api:288",
@@ -217,7 +218,7 @@ def test_webhook_from_secrets_manager(fresh, app_db, aws):
 
 def _checkout(tmp_path, monkeypatch, git: bool = True):
     """A project root (ROVN_HOME) whose parameters/ holds this repo's environment files."""
-    from rovn_ops import paths
+    from rovn_ops.core import paths
 
     (tmp_path / "parameters").mkdir()
     for env in ("sandbox", "prod"):
@@ -349,7 +350,7 @@ def test_an_executed_plan_hash_never_executes_again(fresh, app_db):
     change.execute(lambda: "done")
     change.verify(lambda: True)
     row = max((r for r in audit.rows(app_db) if r["outcome"] == "success"), key=lambda r: r["id"])
-    from rovn_ops import protocol
+    from rovn_ops.protocol import change as protocol
 
     assert protocol.executed(app_db, "deploy", HASH)["run_id"] == "run-1"
     # The same plan previewed now has another hash (it covers the last final row): the old

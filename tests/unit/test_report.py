@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from rovn_ops import cli, params, plaintext, progress, report
-from rovn_ops.deploy.checks import Checks
-from rovn_ops.errors import BadInput
+from rovn_ops import cli
+from rovn_ops.safety import params
+from rovn_ops.core import plaintext
+from rovn_ops.run import progress
+from rovn_ops.evidence import report
+from rovn_ops.protocol.checks import Checks
+from rovn_ops.core.errors import BadInput
 from rovn_ops.evidence import manifest
-from rovn_ops.protocol import Approval, Plan
+from rovn_ops.protocol.change import Approval, Plan
 
 DEPLOYED = {"run_id": "20261127T080000Z-deploy-a1b2c3", "runbook": "deploy", "outcome": "success",
             "plan_hash": None, "error": "", "files": [{"kind": "html", "path": "deploy.html"}],

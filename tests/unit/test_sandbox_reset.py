@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import urllib3
 
-from rovn_ops import audit
+from rovn_ops.audit import log as audit
 from rovn_ops.evidence import anchor
 from rovn_ops.sandbox import control, github, world_snapshot
 

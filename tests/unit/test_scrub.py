@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from rovn_ops import scrub
+from rovn_ops.safety import scrub
 from rovn_ops.evidence import manifest
 
 CANARY = 'Canary-ü&<"\'/+secret-0123456789'

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from rovn_ops import scrub, secret_values
-from rovn_ops.secret_values import Secret
+from rovn_ops.safety import scrub, secret_values
+from rovn_ops.safety.secret_values import Secret
 
 VALUE = "https://hooks.slack.com/services/T000/B000/canaryXYZ123"
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rovn_ops import scrub
+from rovn_ops.safety import scrub
 from rovn_ops.secrets import database, drift, inventory, jwks, policy, steps, values, versions
 from rovn_ops.secrets.steps import Strategy
 
@@ -183,8 +183,8 @@ def test_alternating_users():
 
 
 def test_a_secret_parameter_is_a_name(monkeypatch):
-    from rovn_ops import params
-    from rovn_ops.errors import BadInput
+    from rovn_ops.safety import params
+    from rovn_ops.core.errors import BadInput
 
     for junk in ("a b", "rovn/prod/db-master\n", "x" * 513):
         with pytest.raises(BadInput, match="parameter 'secret'"):
@@ -205,7 +205,7 @@ def test_provider_adapters_authenticate_as_each_provider_does():
 
 
 def test_a_provider_key_comes_from_the_operator_never_made_up():
-    from rovn_ops.errors import Refused
+    from rovn_ops.core.errors import Refused
     from rovn_ops.secrets.provider import ADAPTERS, Provider
 
     current = values.wrap("rk_live_" + "o" * 24, "current")

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from rovn_ops import personal_data
-from rovn_ops.params import TriageParams
-from rovn_ops.status import Health
+from rovn_ops.safety import personal_data
+from rovn_ops.safety.params import TriageParams
+from rovn_ops.ecs.service import Health
 from rovn_ops.triage import classify, correlate, metrics, sentry
 from rovn_ops.triage.changes import Change
 from rovn_ops.triage.gather import Findings
@@ -239,7 +239,7 @@ def _notify_ctx(**kw):
 
 
 def _sent(monkeypatch) -> list:
-    from rovn_ops import notify as notifier
+    from rovn_ops.audit import notify as notifier
 
     calls = []
     monkeypatch.setattr(notifier, "slack", lambda url, text, **kw: calls.append(("slack", text)) or

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from rovn_ops import personal_data
+from rovn_ops.safety import personal_data
 from rovn_ops.triage import classify, logs, metrics
 from rovn_ops.triage.gather import canary_health
 from tests.unit.test_triage import END, WINDOW, _findings, _params

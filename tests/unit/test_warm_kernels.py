@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from rovn_ops import forkserver, warm_kernels
+from rovn_ops.run import forkserver, warm_kernels
 
 
 def test_the_key_follows_import_time_variables_not_a_runs_own():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import Refused
-from ..polling import Poller
+from rovn_ops.core.errors import Refused
+from rovn_ops.core.polling import Poller
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import subprocess
 from dataclasses import asdict, dataclass, field
 
-from .checks import Checks
-from .github import GitHub, checks_problems, on_main_problems, status_problems
-from .source import LOCKFILES, Source
+from rovn_ops.protocol.checks import Checks
+from rovn_ops.clients.github import GitHub, checks_problems, on_main_problems, status_problems
+from rovn_ops.deploy.source import LOCKFILES, Source
 
 MAIN = "main"
 
@@ -59,7 +59,7 @@ DEFAULT_APP = "github-actions"
 def required(env: str) -> tuple[list[str], str]:
     """The check runs a deploy requires, from the committed parameters/<env>.yaml
     (`provenance.required_checks`, `provenance.checks_app`), never from a parameter."""
-    from ..params import environment_section
+    from rovn_ops.safety.params import environment_section
 
     spec = environment_section(env, "provenance")
     names = spec.get("required_checks") or DEFAULT_CHECKS

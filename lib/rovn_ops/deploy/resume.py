@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import taskdef
+from rovn_ops.ecs import taskdef
 
 FINAL = ("success", "failed")
 
@@ -50,7 +50,7 @@ def unfinished(conn, ecs, live: taskdef.TaskDefinition) -> Unfinished | None:
 def earlier_migrations(conn) -> dict[str, str]:
     """{migration: run id} applied by a deploy run that never finished (killed, or
     interrupted): the re-run's plan lists them again, as the approved plan did."""
-    from ..migrations import engine
+    from rovn_ops.migrations import engine
 
     done = finished_runs(conn)
     return {r["name"]: r["run_id"] for r in engine.applied(conn)

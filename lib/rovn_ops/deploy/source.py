@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..errors import BadInput
+from rovn_ops.core.errors import BadInput
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 BASE_IMAGE = "python:3.11-slim"

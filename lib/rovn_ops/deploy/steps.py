@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
-from ..escape import code, markdown as md
-from .. import change_lock, db, notify, paths, plaintext
-from ..errors import RovnError
-from ..migrations import engine, phi
-from ..protocol import Plan, authorize, refuse, webhook
-from ..ecs_names import short_td
-from . import bake, build, github, image, preflight, provenance, resume, rollout, secrets_scan, taskdef, verify
-from .checks import Checks
-from .source import Source
+from rovn_ops.core.escape import code, markdown as md
+from rovn_ops.protocol import lock as change_lock
+from rovn_ops.clients import db
+from rovn_ops.audit import notify
+from rovn_ops.core import paths, plaintext
+from rovn_ops.core.errors import RovnError
+from rovn_ops.migrations import engine, phi
+from rovn_ops.protocol.change import Plan, authorize, refuse, webhook
+from rovn_ops.ecs.names import short_td
+from rovn_ops.ecs import bake, image, preflight, rollout, taskdef, verify
+from rovn_ops.deploy import build, provenance, resume, secrets_scan
+from rovn_ops.clients import github
+from rovn_ops.protocol.checks import Checks
+from rovn_ops.deploy.source import Source
 
 BUILT = "<built from source>"
 
@@ -235,7 +240,7 @@ class Steps:
 
     def _phi(self, pending: list[str]) -> list[str]:
         """The pending migrations that touch a PHI column: the deploy needs two approvers."""
-        from ..migrations import files
+        from rovn_ops.migrations import files
 
         by_name = {m.name: m for m in files.discover(self.migrations_dir)}
         return [n for n in pending if n in by_name and phi.touched(by_name[n], self._registry())]
@@ -465,7 +470,7 @@ def summary(ctx, change, prepared: Prepared, steps: Steps):
 
 def _environment_source(env: str) -> str:
     """parameters/<env>.yaml's source, as a refusal names it (resolved like the run's)."""
-    from ..params import environment_defaults
+    from rovn_ops.safety.params import environment_defaults
 
     value = environment_defaults(env).get("source") or ""
     return str(paths.project_path(value)) if value else ""

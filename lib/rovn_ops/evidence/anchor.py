@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from psycopg.types.json import Jsonb
 
-from .. import audit
-from . import ledger
+from rovn_ops.audit import log as audit
+from rovn_ops.evidence import ledger
 
 ACTION = "evidence"
 

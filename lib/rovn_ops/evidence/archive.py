@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import aws, params, paths, record, scrub
-from ..errors import RovnError
-from . import anchor, bucket, ledger, manifest, render, signing
-from .spool import Spool
+from rovn_ops.core import aws, paths, record
+from rovn_ops.safety import params, scrub
+from rovn_ops.core.errors import RovnError
+from rovn_ops.evidence import anchor, bucket, ledger, manifest, render, signing
+from rovn_ops.evidence.spool import Spool
 
 
 @dataclass
@@ -111,7 +112,7 @@ class Archiver:
 
     def _stage(self, sp: Spool, meta: dict, rel: str, outcome: str, error: str, operator: dict | None,
                conn, sealed: list[str] = ()) -> dict:
-        from .. import audit
+        from rovn_ops.audit import log as audit
 
         shutil.rmtree(sp.staging, ignore_errors=True)
         sp.staging.mkdir()
@@ -154,7 +155,7 @@ class Archiver:
 
 def connect(env: str):
     """audit_log's database for `env` (prod: through the DB secret, as db.connect does for it)."""
-    from .. import db
+    from rovn_ops.clients import db
 
     os.environ["ROVN_TARGET_ENV"] = env
     return db.connect()
@@ -169,7 +170,7 @@ def _anchored(conn, run_id: str) -> dict | None:
 
 def _operator(meta: dict) -> dict:
     """Who ran it, asked here, for a run that failed before its first cell recorded it."""
-    from ..identity import local_user
+    from rovn_ops.core.identity import local_user
 
     try:
         arn = aws.caller_arn(meta["env"], meta["parameters"].get("region") or signing.key_region(meta["env"]))

@@ -165,7 +165,7 @@ def read(s3, bucket: str, key: str) -> bytes | None:
 
 def ledger(s3, bucket: str, listing: Listing) -> list[dict]:
     """The bucket's copy of the ledger, in chain and seq order."""
-    from . import ledger as ledger_mod
+    from rovn_ops.evidence import ledger as ledger_mod
 
     return ledger_mod.parse([(read(s3, bucket, k) or b"").decode() for k in listing.keys(LEDGER_PREFIX)])
 

@@ -18,15 +18,15 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from .. import escape
-from . import manifest
+from rovn_ops.core import escape
+from rovn_ops.evidence import manifest
 
 OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
                    "preview": "#90a4ae", "refused": "#6a1b9a"}
 
 
 def _row(m: dict, root: Path, integrity: dict) -> dict:
-    from ..report import pairs
+    from rovn_ops.evidence.report import pairs
 
     rel = Path(m["path"]).relative_to(root)
     files = {f["kind"]: f"{rel}/{f['path']}" for f in m.get("files", [])}
@@ -66,8 +66,8 @@ def _changed(m: dict, pairs) -> list[str]:
 def integrity(root: Path, env: str = "sandbox") -> dict[str, tuple[str, str]]:
     """Each run's signature (its ledger entry against the environment's pinned key) and
     its offline verify status (chain, manifest and file hashes), as of this build."""
-    from ..errors import RovnError
-    from . import ledger, signing, verify
+    from rovn_ops.core.errors import RovnError
+    from rovn_ops.evidence import ledger, signing, verify
 
     store = verify.Local(root)
     try:

@@ -37,14 +37,14 @@ def checkpoint_hash(cp: dict) -> str:
 
 
 def sign(body: dict, key, digest: str) -> dict:
-    from . import signing
+    from rovn_ops.evidence import signing
 
     return body | {"hash": digest, "key_id": body.get("key_id") or signing.key_id(key.public_key()),
                    "sig": base64.b64encode(key.sign(bytes.fromhex(digest))).decode()}
 
 
 def make_entry(*, seq: int, run_id: str, path: str, manifest_sha256: str, prev: str, chain: str, key) -> dict:
-    from . import signing
+    from rovn_ops.evidence import signing
 
     entry = {"seq": seq, "run_id": run_id, "path": path, "manifest_sha256": manifest_sha256, "prev": prev,
              "chain": chain, "key_id": signing.key_id(key.public_key())}

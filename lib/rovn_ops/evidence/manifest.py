@@ -7,8 +7,9 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__, paths
-from ..scrub import Redactor
+from rovn_ops import __version__
+from rovn_ops.core import paths
+from rovn_ops.safety.scrub import Redactor
 
 
 def sha256(path: Path) -> str:
@@ -53,7 +54,7 @@ def set_apart_claims(source: Path, result: dict, draft: bool = False) -> dict:
 
 def is_draft(source: Path) -> bool:
     """Anything but runbooks/<name>.ipynb with its code as committed at HEAD."""
-    from ..authorization import at_head
+    from rovn_ops.protocol.authorization import at_head
 
     try:
         head = at_head(source) if source.resolve().parent == paths.runbooks().resolve() else None
@@ -183,7 +184,7 @@ def runs(root: Path | None = None) -> list[dict]:
 
 def find(fragment: str, root: Path | None = None) -> dict:
     """The run a run id names, or any unique part of one (e.g. its random suffix, `d85dd1`)."""
-    from ..errors import BadInput
+    from rovn_ops.core.errors import BadInput
 
     root = root or paths.evidence()
     everything = runs(root)

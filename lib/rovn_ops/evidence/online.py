@@ -3,8 +3,8 @@ audit_log (ordered, append-only for the runtime role) and the Object Lock bucket
 Each one holds the others' heads, in the way CloudTrail's digest files do."""
 from __future__ import annotations
 
-from .. import audit
-from . import anchor, bucket as bucket_mod
+from rovn_ops.audit import log as audit
+from rovn_ops.evidence import anchor, bucket as bucket_mod
 
 SANDBOX_SEED_RUNS = ("sandbox-seed",)
 

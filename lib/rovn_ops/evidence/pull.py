@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import bucket as bucket_mod, ledger, signing
+from rovn_ops.evidence import bucket as bucket_mod, ledger, signing
 
 
 def pull(s3, name: str, root: Path) -> tuple[int, int]:

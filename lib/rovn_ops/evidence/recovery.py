@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import sys
 
-from .. import paths
-from ..environment import prepare_environment
-from . import archive
-from .archive import connect
-from .spool import RECOVERED, Spool, orphans
+from rovn_ops.core import paths
+from rovn_ops.core.environment import prepare_environment
+from rovn_ops.evidence import archive
+from rovn_ops.evidence.archive import connect
+from rovn_ops.evidence.spool import RECOVERED, Spool, orphans
 
 
 def flush_pending() -> int:
@@ -19,7 +19,7 @@ def flush_pending() -> int:
     for each environment whose database answers now; one that still does not keeps them."""
     import psycopg
 
-    from .. import audit_pending
+    from rovn_ops.audit import pending as audit_pending
 
     done = 0
     for env in sorted({json.loads(p.read_text()).get("env", "sandbox") for p in audit_pending.kept()}):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import escape
+from rovn_ops.core import escape
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -100,7 +100,7 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
     """What the header shows, from what the run recorded (before the manifest is built)."""
     from datetime import datetime, timezone
 
-    from ..report import pairs, split_next
+    from rovn_ops.evidence.report import pairs, split_next
 
     final = result.get("outcome") if outcome == "success" and result.get("outcome") else outcome
     approvals = result.get("approvals", [])

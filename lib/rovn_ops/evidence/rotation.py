@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from psycopg.types.json import Jsonb
 
-from .. import aws, paths
-from . import archive, bucket, signing
+from rovn_ops.core import aws, paths
+from rovn_ops.evidence import archive, bucket, signing
 
 ACTION = "evidence-key-rotation"
 

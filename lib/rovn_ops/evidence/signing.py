@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..errors import BadInput, RovnError
+from rovn_ops.core.errors import BadInput, RovnError
 
 PUBLIC_KEY_FILE = "ledger-public-key.pem"
 
@@ -25,7 +25,7 @@ def _serialization():
 
 
 def pinned_id(env: str) -> str:
-    from .. import params
+    from rovn_ops.safety import params
 
     pinned = (params.environment_section(env, "evidence").get("signing_key_id") or "").strip().lower()
     if not pinned:
@@ -36,7 +36,7 @@ def pinned_id(env: str) -> str:
 
 
 def key_region(env: str) -> str:
-    from .. import params
+    from rovn_ops.safety import params
 
     return (params.environment_section(env, "evidence").get("region")
             or params.environment_defaults(env).get("region") or "us-east-2")
@@ -44,7 +44,7 @@ def key_region(env: str) -> str:
 
 def private_key(sm, secret_name: str, env: str):
     """The environment's signing key, refused unless it is the pinned one."""
-    from .. import secret_values
+    from rovn_ops.safety import secret_values
 
     try:
         pem = secret_values.read(sm, secret_name)  # masked, and registered for redaction

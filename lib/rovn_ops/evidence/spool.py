@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
+from rovn_ops.core import paths
 
 RECOVERED = "the run's process ended before its evidence was archived (killed?); archived by a later rovn-ops"
 
@@ -38,7 +38,7 @@ def check_writable() -> None:
     evidence directory failed mid-archive with a traceback, after the change was made)."""
     import errno
 
-    from ..errors import BadInput
+    from rovn_ops.core.errors import BadInput
 
     for where in dict.fromkeys([paths.evidence(), paths.spool()]):
         try:

@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bucket as bucket_mod, fanout, ledger, signing
+from rovn_ops.evidence import bucket as bucket_mod, fanout, ledger, signing
 
 FIXED_FILES = ("manifest.json", "signature.json")
 
@@ -412,14 +412,14 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
             if where not in named:
                 report.add(run, "is in the archive but not in the ledger (inserted, or never signed)")
     if conn is not None:
-        from . import online
+        from rovn_ops.evidence import online
 
         def manifest_of(e: dict) -> dict | None:
             return parsed.get(e.get("run_id")) or store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
 
         online.check_audit(conn, env, manifest_of, current, entries, report, partial=bool(last))
     if bucket is not None:
-        from . import online
+        from rovn_ops.evidence import online
 
         online.check_bucket(bucket, current, entries, report)
     order = {e.get("run_id"): n for n, e in enumerate(entries)}
@@ -431,8 +431,8 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
 def _gaps(report: Report) -> None:
     """What is not in the chain yet: audit_log rows kept while the database was unreachable,
     and runs spooled but not archived (audit_pending.py, spool.py). A gap until written."""
-    from .. import audit_pending
-    from .spool import orphans
+    from rovn_ops.audit import pending as audit_pending
+    from rovn_ops.evidence.spool import orphans
 
     for path in audit_pending.kept():
         row = json.loads(path.read_text())
@@ -446,7 +446,7 @@ def _gaps(report: Report) -> None:
 
 
 def anchor_chain(conn) -> str | None:
-    from . import anchor
+    from rovn_ops.evidence import anchor
 
     return anchor.chain_id(conn)
 
@@ -454,7 +454,7 @@ def anchor_chain(conn) -> str | None:
 def _trusted_keys(store, env: str, auditor_key: Path | None, entries: list[dict], report: Report) -> dict | None:
     """{key id: key}: the pinned key (or the auditor's) and its predecessors, through
     rotation statements signed by both sides."""
-    from ..errors import RovnError
+    from rovn_ops.core.errors import RovnError
 
     try:
         pinned = None if auditor_key else signing.pinned_id(env)

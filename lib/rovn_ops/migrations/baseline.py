@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from ..errors import Refused
-from ..protocol import Plan, authorize, refuse
-from . import engine, files
-from .sql import statements, table_name
+from rovn_ops.core.errors import Refused
+from rovn_ops.protocol.change import Plan, authorize, refuse
+from rovn_ops.migrations import engine, files
+from rovn_ops.migrations.sql import statements, table_name
 
 
 
@@ -134,7 +134,8 @@ class Prepared:
 
 class Steps:
     def __init__(self, ctx):
-        from .. import db, paths
+        from rovn_ops.clients import db
+        from rovn_ops.core import paths
 
         self.ctx, self.p = ctx, ctx.params
         self.directory = paths.project_path(self.p.migrations_dir)

@@ -8,10 +8,13 @@ checks §10's allow-list and the approvers, as the runbooks do.
 """
 from __future__ import annotations
 
-from .. import aws, context, db, params, paths
-from ..authorization import Lists, committed
-from ..errors import Refused
-from . import engine, phi
+from rovn_ops.core import aws, paths
+from rovn_ops.core import identity
+from rovn_ops.clients import db
+from rovn_ops.safety import params
+from rovn_ops.protocol.authorization import Lists, committed
+from rovn_ops.core.errors import Refused
+from rovn_ops.migrations import engine, phi
 
 
 def refuse_outside_sandbox(env: str) -> None:
@@ -52,8 +55,8 @@ def verify(env: str, directory: str | None) -> int:
 def apply(env: str, directory: str | None, approvers: list[str], lock_wait: float) -> int:
     refuse_outside_sandbox(env)
     s = settings(env, directory)
-    op = context.operator(env, s["region"])
-    actor = engine.Actor(op.arn, op.local_user, context.new_run_id("migrations"))
+    op = identity.operator(env, s["region"])
+    actor = engine.Actor(op.arn, op.local_user, identity.new_run_id("migrations"))
     rds = aws.client("rds", env=env, region=s["region"])
     with db.connect(db.migration_url()) as conn:
         _authorize(conn, env, actor, approvers)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from . import engine, files
-from .reversal import REVERSES
-from .sql import Statement, statements, table_name
+from rovn_ops.migrations import engine, files
+from rovn_ops.migrations.reversal import REVERSES
+from rovn_ops.migrations.sql import Statement, statements, table_name
 
 ADDITIVE, BREAKING, UNKNOWN, UNDONE = "additive", "breaking", "unknown", "undone"
 

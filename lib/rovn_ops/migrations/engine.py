@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from .. import audit
-from ..errors import Refused
-from . import append_only, files, lint, phi, snapshot
-from .sql import statements, table_name
+from rovn_ops.audit import log as audit
+from rovn_ops.core.errors import Refused
+from rovn_ops.migrations import append_only, files, lint, phi, snapshot
+from rovn_ops.migrations.sql import statements, table_name
 
 LOCK_KEY = 0x726F766E  # "rovn": one migration run per database at a time
 LEDGER = """

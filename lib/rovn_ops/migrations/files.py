@@ -20,7 +20,7 @@ from functools import cached_property
 from datetime import date
 from pathlib import Path
 
-from ..errors import BadInput
+from rovn_ops.core.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def configured_placement() -> dict[str, str]:
     """hotfix file → the numbered file it runs after, from parameters/migrations.yaml."""
     import yaml
 
-    from .. import paths
+    from rovn_ops.core import paths
 
     path = paths.parameters() / CONFIG
     data = yaml.safe_load(path.read_text()) if path.is_file() else None

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from .files import Migration
-from .sql import Statement, statements
+from rovn_ops.migrations.files import Migration
+from rovn_ops.migrations.sql import Statement, statements
 
 
 @dataclass(frozen=True)

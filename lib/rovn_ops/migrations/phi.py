@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from ..errors import BadInput, Refused
-from .files import Migration
-from .sql import statements
+from rovn_ops.core.errors import BadInput, Refused
+from rovn_ops.migrations.files import Migration
+from rovn_ops.migrations.sql import statements
 
 
 def load_registry(path: Path) -> dict[str, set[str]]:

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..errors import RovnError
-from ..protocol import Plan, authorize
-from . import snapshot
+from rovn_ops.core.errors import RovnError
+from rovn_ops.protocol.change import Plan, authorize
+from rovn_ops.migrations import snapshot
 
 
 _STAMP_EXAMPLE = "20260101t000000z"

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from ..errors import BadInput, Refused
-from ..protocol import Plan
-from . import files
-from .sql import Statement, statements, table_name
+from rovn_ops.core.errors import BadInput, Refused
+from rovn_ops.protocol.change import Plan
+from rovn_ops.migrations import files
+from rovn_ops.migrations.sql import Statement, statements, table_name
 
 REVERSES = "rovn:reverses"
 

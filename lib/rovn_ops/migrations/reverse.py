@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..escape import code, markdown as md
-from .. import db, paths, plaintext
-from ..errors import Refused
-from ..protocol import Plan, authorize, refuse
-from . import engine, files, phi, reversal
+from rovn_ops.core.escape import code, markdown as md
+from rovn_ops.clients import db
+from rovn_ops.core import paths, plaintext
+from rovn_ops.core.errors import Refused
+from rovn_ops.protocol.change import Plan, authorize, refuse
+from rovn_ops.migrations import engine, files, phi, reversal
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..errors import Refused
+from rovn_ops.core.errors import Refused
 
 RETENTION_DAYS = 90
 TAG_MIGRATION, TAG_EXPIRES, TAG_RUN = "rovn:migration", "rovn:expires-at", "rovn:run-id"

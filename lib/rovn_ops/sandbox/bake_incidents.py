@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from moto.core.utils import utcnow
 
-from . import scenarios
+from rovn_ops.sandbox import scenarios
 
 ACCOUNT = "123456789012"
 ALARM = "rovn-prod-alb-5xx-rate"

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 
-from . import wire
-from .ecs_api import guard
+from rovn_ops.sandbox import wire
+from rovn_ops.sandbox.ecs_api import guard
 
 events = wire.Events()
 _KEYS = {"EventId": "EventId", "EventName": "EventName", "ReadOnly": "ReadOnly", "Username": "Username",

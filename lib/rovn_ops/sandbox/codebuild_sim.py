@@ -18,8 +18,8 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
-from . import clock, scenarios
-from .world import image_manifest, scan_result
+from rovn_ops.sandbox import clock, scenarios
+from rovn_ops.sandbox.world import image_manifest, scan_result
 
 _lock = threading.RLock()
 _overrides = threading.local()

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import paths
-from ..errors import BadInput, RovnError
+from rovn_ops.core import paths
+from rovn_ops.core.errors import BadInput, RovnError
 
 
 def _state_file(state_dir: Path | None = None) -> Path:

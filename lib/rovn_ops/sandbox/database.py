@@ -5,7 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .. import audit
+from rovn_ops.audit import log as audit
 
 DB_NAME = "rovn"
 TEMPLATE = "rovn_seeded"  # the seeded database, kept for resets; nobody connects to it
@@ -18,7 +18,7 @@ def start_embedded(datadir):
     """The sandbox's own PostgreSQL, throwaway (seeded anew at every start): no fsync.
     Each reset drops the database, which forces a checkpoint; with fsync that waits on
     the disk (0.1-1 s on a busy machine), and so does every commit of every test."""
-    from .. import paths
+    from rovn_ops.core import paths
 
     paths.ensure_runtime_dir()  # pgserver reads it at import, and warns without it
     import pgserver
@@ -117,7 +117,7 @@ def _rechain(conn) -> None:
 def seed_history(admin_db_url: str, spec: dict, migrations_dir, registry_file) -> None:
     """Apply the sample migrations through `applied_through` with the real engine
     (recorded as the sandbox seed), then insert the sample rows."""
-    from ..migrations import engine, phi
+    from rovn_ops.migrations import engine, phi
 
     actor = engine.Actor("arn:aws:iam::123456789012:user/sandbox-seed", "sandbox-seed", "sandbox-seed")
     with psycopg.connect(admin_db_url, autocommit=True) as conn:

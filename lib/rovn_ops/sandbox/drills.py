@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from . import control
+from rovn_ops.sandbox import control
 
 RTO_S = 180.0  # §7: "RTO ~3 minutes from decision to traffic"
 # Every scenario that breaks the service, and the image /health serves once it is mended.
@@ -128,7 +128,7 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
 def log_lines_since(sandbox: dict, since_ms: int, group: str = LOG_GROUP) -> tuple[int, int]:
     """How many lines the app logged from `since_ms` on, and how many of those carry
     PHI-shaped data (counts only: a PHI value is never kept or shown)."""
-    from .. import personal_data
+    from rovn_ops.safety import personal_data
 
     logs = client(sandbox, "logs")
     lines = phi = 0

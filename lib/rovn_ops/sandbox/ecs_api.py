@@ -24,7 +24,7 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from . import ecs_rollout
+from rovn_ops.sandbox import ecs_rollout
 
 MOTO_VERSIONS = ("5.2.5",)  # the versions these patches were checked against
 caller = contextvars.ContextVar("caller", default=None)  # the IAM ARN of the request being answered

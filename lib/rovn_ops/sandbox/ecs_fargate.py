@@ -12,7 +12,7 @@ from __future__ import annotations
 from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from . import scenarios
+from rovn_ops.sandbox import scenarios
 
 _LINUX_UNSUPPORTED = ("devices", "sharedMemorySize", "maxSwap", "swappiness")
 
@@ -37,9 +37,9 @@ def refusal(volumes: list[dict] | None, containers: list[dict]) -> str | None:
 
 
 def size_refusal(cpu, memory) -> str | None:
-    """ECS's ClientException for a task size Fargate lacks (see rovn_ops.fargate_sizes for
+    """ECS's ClientException for a task size Fargate lacks (see rovn_ops.core.fargate_sizes for
     AWS's table); Fargate requires both at task level."""
-    from rovn_ops import fargate_sizes
+    from rovn_ops.core import fargate_sizes
 
     cpu, memory = str(cpu or ""), str(memory or "")
     if not cpu or fargate_sizes.cpu_problem(cpu):

@@ -35,7 +35,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from . import bake_incidents, clock, image_faults, incidents, scenarios
+from rovn_ops.sandbox import bake_incidents, clock, image_faults, incidents, scenarios
 
 _lock = threading.RLock()
 STEP_S = 30.0  # sandbox seconds for a step: a Fargate task starting and passing its health checks

@@ -17,7 +17,7 @@ import json
 import secrets as pysecrets
 import threading
 import time
-from . import httpd, scenarios
+from rovn_ops.sandbox import httpd, scenarios
 
 PREFIX = {"stripe": "rk_live_", "anthropic": "sk-ant-api03-", "persona": "persona_production_",
           "checkr": "checkr_", "workos": "sk_live_workos_"}

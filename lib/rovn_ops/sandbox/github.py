@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, unquote
 
-from . import scenarios
+from rovn_ops.sandbox import scenarios
 
 REPOSITORY = "rovn/rovn-platform"
 RUNBOOKS_REPOSITORY = "rovn/rovn-runbooks"
@@ -75,7 +75,7 @@ def init_repository(source: Path, origin: Path, tag: str = "") -> str:
 def project_origin() -> Path | None:
     """The repository this project's checkout pushes to, when it is a local one (the
     sandbox's stand-in for github.com's rovn/rovn-runbooks); None otherwise."""
-    from .. import paths
+    from rovn_ops.core import paths
 
     try:
         url = git(paths.root(), "remote", "get-url", "origin")

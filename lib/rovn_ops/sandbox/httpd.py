@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from . import clock, image_faults, scenarios
+from rovn_ops.sandbox import clock, image_faults, scenarios
 
 
 class Sink:

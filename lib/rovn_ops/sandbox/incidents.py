@@ -165,7 +165,7 @@ class Writer:
         self.now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     def client(self, service: str):
-        from .world import _client
+        from rovn_ops.sandbox.world import _client
 
         return _client(self.sb.endpoint, self.world["region"], service)
 
@@ -242,7 +242,7 @@ CANARY = "rovn-prod-health"
 
 def write_canary_first_run(sb) -> None:
     """A canary created a minute ago, its first check still RUNNING (no Completed)."""
-    from . import synthetics_sim
+    from rovn_ops.sandbox import synthetics_sim
 
     w = Writer(sb)
     w.telemetry(quiet(), seed=6)
@@ -289,7 +289,7 @@ def write_tasks_crashing(sb) -> None:
     """Revision 289, deployed 9 minutes ago, crashes: from minute -6 its tasks are OOM-killed
     and every replacement exits soon after it starts (the image's fault, image_faults.py),
     so a rollback to 288 brings the tasks and /health back."""
-    from . import image_faults
+    from rovn_ops.sandbox import image_faults
 
     w = Writer(sb)
     deploy = _deploy(w, -9, "worker-pool")
@@ -322,7 +322,7 @@ def write_canary_failing(sb) -> None:
     """Revision 289, deployed 12 minutes ago, serves requests (the ALB's 5xx rate stays at its
     usual 0.1%) but its /health handler is broken (500): the §5 canary fails while the
     ALB is fine. A rollback to 288 mends /health."""
-    from . import image_faults
+    from rovn_ops.sandbox import image_faults
 
     w = Writer(sb)
     deploy = _deploy(w, -12, "health-refactor")
@@ -372,7 +372,7 @@ def write_secret_exposed(sb) -> None:
     fine. §6: a suspected security incident, P0. The value may have been read, so the
     remedy is rotating that secret (secret_rotation retires the exposed version); the
     grant is removed in IAM afterwards."""
-    from .. import audit
+    from rovn_ops.audit import log as audit
     import psycopg
 
     w = Writer(sb)
@@ -411,9 +411,9 @@ def write_bad_deploy_migration(sb) -> None:
 def _migrate(w: Writer, migrations: list[tuple[str, str]], run_id: str) -> list[str]:
     """The deploy's migrations: committed and pushed in the source checkout (the release
     shipped them), then applied through the engine as the deploy applies them."""
-    from ..migrations import engine, phi
-    from .. import paths
-    from . import github
+    from rovn_ops.migrations import engine, phi
+    from rovn_ops.core import paths
+    from rovn_ops.sandbox import github
     import psycopg
 
     for name, sql in migrations:
@@ -433,8 +433,8 @@ def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
     """A deploy as the deploy runbook leaves it: its migrations applied, a new revision
     rolled out in ECS (through the rollout simulator), its image in ECR, and its
     audit_log row."""
-    from .. import audit
-    from .world import image_manifest
+    from rovn_ops.audit import log as audit
+    from rovn_ops.sandbox.world import image_manifest
     import psycopg
 
     ecs_spec, region = w.world["ecs"], w.world["region"]
@@ -452,7 +452,7 @@ def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
     events_before = len(_service(w).events)
     ecs.update_service(cluster=ecs_spec["cluster"], service=ecs_spec["service"],
                        taskDefinition=new["taskDefinitionArn"])
-    from . import ecs_rollout
+    from rovn_ops.sandbox import ecs_rollout
 
     with ecs_rollout._lock:  # history: the rollout ran to its end 20 minutes ago
         ecs_rollout.run_to_end(_service(w))
@@ -485,7 +485,7 @@ def _service(w: Writer):
 
 def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
     """The rollout ran at `minute`: its deployment and its events carry that time."""
-    from . import ecs_rollout
+    from rovn_ops.sandbox import ecs_rollout
 
     with ecs_rollout._lock:
         svc = _service(w)
@@ -499,7 +499,7 @@ def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
 def _stop_tasks(w: Writer, minute: int, why: str = "Essential container in task exited "
                                                  "(exit code 137, OutOfMemoryError: container killed).") -> None:
     """Every task of the service stops, and (the image's fault) no replacement stays up."""
-    from . import ecs_rollout
+    from rovn_ops.sandbox import ecs_rollout
 
     with ecs_rollout._lock:
         svc = _service(w)
@@ -515,7 +515,7 @@ def _stop_tasks(w: Writer, minute: int, why: str = "Essential container in task 
 def write_hostile_strings(sb) -> None:
     """tasks_crashing (a P0, so a post-mortem is drafted), every string from the world hostile:
     error log lines, Sentry titles, an alarm's reason and an ECS service event."""
-    from . import ecs_rollout, image_faults
+    from rovn_ops.sandbox import ecs_rollout, image_faults
 
     w = Writer(sb)
     image_faults.crash(_live_tag(w))  # the running revision crashes, so the service stays down
@@ -543,7 +543,7 @@ _LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service
 
 def install(sandbox) -> None:
     """Switching an incident scenario on writes it into this sandbox's world."""
-    from . import scenarios
+    from rovn_ops.sandbox import scenarios
 
     _LIVE["sandbox"] = sandbox
     for name, write in WRITERS.items():
@@ -559,7 +559,7 @@ def rollout_completed(svc) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.utils import utcnow
 
-    from . import scenarios
+    from rovn_ops.sandbox import scenarios
 
     sb = _LIVE.get("sandbox")
     if sb is None or not set(scenarios.current()) & set(WRITERS):
@@ -623,7 +623,7 @@ _PHI_REVISIONS: set[str] = set()  # task definitions whose code logs PHI (phi_de
 
 
 def clear() -> None:
-    from . import synthetics_sim
+    from rovn_ops.sandbox import synthetics_sim
 
     SENTRY_ISSUES.clear()
     synthetics_sim.RUNS.clear()

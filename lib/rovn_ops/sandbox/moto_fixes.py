@@ -35,7 +35,7 @@ from moto.iam.responses import IamResponse
 from moto.s3.exceptions import S3ClientError
 from moto.s3.responses import S3Response
 
-from .ecs_api import guard
+from rovn_ops.sandbox.ecs_api import guard
 
 
 class _NoLock(S3ClientError):

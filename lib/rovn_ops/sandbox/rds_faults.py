@@ -4,7 +4,7 @@ from __future__ import annotations
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 
-from . import scenarios
+from rovn_ops.sandbox import scenarios
 
 
 def install() -> None:

@@ -21,8 +21,8 @@ import secrets as pysecrets
 
 import psycopg
 
-from .. import jwk_document
-from . import fakes
+from rovn_ops.core import jwk_document
+from rovn_ops.sandbox import fakes
 
 ACCOUNT = "123456789012"
 APP_ROLE = "rovn_app"
@@ -118,7 +118,7 @@ def _rds_master(region: str, master: dict) -> str:
 
 def seed_iam(endpoint: str, region: str, spec: dict) -> None:
     """Principals that read secrets (§8's drift check compares them with the allow-list)."""
-    from .world import _client
+    from rovn_ops.sandbox.world import _client
 
     iam = _client(endpoint, region, "iam")
     doc = lambda *stmts: json.dumps({"Version": "2012-10-17", "Statement": list(stmts)})  # noqa: E731

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from . import incidents
+from rovn_ops.sandbox import incidents
 
 _ROUTE = re.compile(r"^/api/0/projects/(?P<org>[\w.-]+)/(?P<project>[\w.-]+)/issues/$")
 _SEEN = re.compile(r"\b(lastSeen|firstSeen):>(\S+)")

@@ -71,10 +71,29 @@ class Sandbox:
         # default VPC) would be most of what each reset restores (world_snapshot).
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-        from . import (bake_incidents, cloudtrail_api, cloudwatch_sim, codebuild_sim, ecs_api, ecs_fargate,
-                       ecs_rollout, fakes, github, httpd, incidents, moto_fixes, rds_faults, rds_paging,
-                       secretsmanager_fixes,
-                       synthetics_sim, task_credentials, wire, world_snapshot, xray_fixes, xray_world)
+        from rovn_ops.sandbox import (
+            bake_incidents,
+            cloudtrail_api,
+            cloudwatch_sim,
+            codebuild_sim,
+            ecs_api,
+            ecs_fargate,
+            ecs_rollout,
+            fakes,
+            github,
+            httpd,
+            incidents,
+            moto_fixes,
+            rds_faults,
+            rds_paging,
+            secretsmanager_fixes,
+            synthetics_sim,
+            task_credentials,
+            wire,
+            world_snapshot,
+            xray_fixes,
+            xray_world,
+        )
 
         ecs_rollout.install()
         ecs_api.install()
@@ -123,7 +142,7 @@ class Sandbox:
     def _tick(self) -> None:
         """Rollouts move on the clock (clock.py) even while no one looks: a bake's alarm
         that a completed rollout moves, moves when the rollout completes."""
-        from . import ecs_rollout
+        from rovn_ops.sandbox import ecs_rollout
 
         while True:
             time.sleep(0.05)
@@ -134,7 +153,7 @@ class Sandbox:
                     traceback.print_exc()
 
     def _sentry_handler(self):
-        from . import sentry_stub, world
+        from rovn_ops.sandbox import sentry_stub, world
 
         name = self.defaults["sentry_token_secret"].removeprefix("secret:")
         sm = world._client(self.endpoint, self.world["region"], "secretsmanager")
@@ -142,7 +161,7 @@ class Sandbox:
         return type("SentryH", (sentry_stub.Handler,), {"token": staticmethod(token)})
 
     def _start_db(self) -> None:
-        from . import database
+        from rovn_ops.sandbox import database
 
         if not self.admin_url:
             self.pg = database.start_embedded(self.dir / "pgdata")
@@ -151,7 +170,7 @@ class Sandbox:
 
     def _inputs(self) -> list[Path]:
         """What the checkout and the database are built from (besides sandbox.yaml)."""
-        from .. import paths
+        from rovn_ops.core import paths
 
         return [paths.project_path(p) for p in (self.world["sample_source"], self.world["sample_migrations"],
                                                 self.defaults["phi_registry"])]
@@ -162,7 +181,7 @@ class Sandbox:
         self._keep_db()
 
     def _build_db(self) -> None:
-        from . import database, github, world_snapshot
+        from rovn_ops.sandbox import database, github, world_snapshot
 
         source, migrations, registry = self._inputs()
         self.inputs_stamp = world_snapshot.inputs_stamp(source, migrations, registry)
@@ -176,7 +195,7 @@ class Sandbox:
         database.seed_history(self.admin_db_url, self.world["database"], self.migrations_dir, registry)
 
     def _keep_db(self) -> None:
-        from . import database, world_snapshot
+        from rovn_ops.sandbox import database, world_snapshot
 
         self.kept_checkout = world_snapshot.Directories(self.source_dir, self.origin_dir)
         self._spare_ready()  # it copies the template being replaced
@@ -185,7 +204,7 @@ class Sandbox:
 
     def _spare_ready(self) -> None:
         """Wait for the next reset's database; make it now if making it failed."""
-        from . import database
+        from rovn_ops.sandbox import database
 
         if self.spare is None:
             return
@@ -199,7 +218,7 @@ class Sandbox:
     def _restore_db(self) -> None:
         """The checkout and the database as seeded; rebuilt if a sample changed since.
         The database is the spare made while the last test ran; the next one starts now."""
-        from . import database, world_snapshot
+        from rovn_ops.sandbox import database, world_snapshot
 
         if world_snapshot.inputs_stamp(*self._inputs()) != self.inputs_stamp:
             return self._recreate_db()
@@ -209,7 +228,7 @@ class Sandbox:
         self.spare = self.background.submit(database.prepare_spare, self.admin_url)
 
     def _seed(self) -> dict:
-        from . import secrets_world, world
+        from rovn_ops.sandbox import secrets_world, world
 
         t = time.perf_counter()
         facts = world.seed(self.world, self.endpoint, self.credentials)
@@ -223,7 +242,7 @@ class Sandbox:
     def _seed_secret_values(self) -> None:
         """Secret values that work where they are used (the database, the fakes); tasks
         of the running service then take the database secret as they start."""
-        from . import secrets_world
+        from rovn_ops.sandbox import secrets_world
 
         secrets_world.seed(self.world, self.admin_db_url, embedded=self.pg is not None)
         self.captures.clear()
@@ -238,7 +257,7 @@ class Sandbox:
 
     def serving_version(self) -> str | None:
         """The image tag of the tasks that answer requests (None: no task runs)."""
-        from . import ecs_rollout
+        from rovn_ops.sandbox import ecs_rollout
 
         ecs = self.world["ecs"]
         arn = ecs_rollout.serving_task_definition(ecs["cluster"], ecs["service"],
@@ -257,7 +276,7 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from . import clock, cloudtrail_api, image_faults, incidents, scenarios, world_snapshot
+        from rovn_ops.sandbox import clock, cloudtrail_api, image_faults, incidents, scenarios, world_snapshot
 
         steps: dict[str, float] = {}
 

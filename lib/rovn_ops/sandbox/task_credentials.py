@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 
-from . import ecs_rollout
+from rovn_ops.sandbox import ecs_rollout
 
 ACCOUNT = "123456789012"
 
@@ -56,7 +56,7 @@ class Captures:
 
     def db_status(self) -> str:
         """"ok", or how many running tasks hold credentials that no longer log in."""
-        from ..db import connect_with
+        from rovn_ops.clients.db import connect_with
 
         self.observe_now()
         held = self.held()

@@ -229,7 +229,7 @@ class Events:
         self.account, self.items, self.lock = account, [], threading.Lock()
 
     def add(self, service: str, op: str, key: str | None, body: bytes, environ: dict) -> None:
-        from .ecs_api import caller_arn
+        from rovn_ops.sandbox.ecs_api import caller_arn
 
         arn = caller_arn(key) or f"arn:aws:iam::{self.account}:root"
         now = datetime.now(timezone.utc)

@@ -13,7 +13,7 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 
 import boto3
-from . import xray_world
+from rovn_ops.sandbox import xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -245,7 +245,7 @@ def _seed_snapshots(rds, spec: dict) -> None:
     "now"; the age is set on the backend, as for the secrets."""
     from moto.rds.models import rds_backends
 
-    from ..migrations import snapshot
+    from rovn_ops.migrations import snapshot
 
     now = datetime.now(timezone.utc)
     backend = rds_backends[ACCOUNT][rds.meta.region_name]

@@ -10,7 +10,7 @@ import json
 import secrets
 import time
 
-from . import scenarios
+from rovn_ops.sandbox import scenarios
 
 ACCOUNT = "123456789012"
 HOST = "https://app.rovn.example"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import secrets as pysecrets
 
-from .. import db
-from .steps import Strategy
-from .values import Secret, doc, dumps, read
-from .versions import CURRENT
+from rovn_ops.clients import db
+from rovn_ops.secrets.steps import Strategy
+from rovn_ops.secrets.values import Secret, doc, dumps, read
+from rovn_ops.secrets.versions import CURRENT
 
 REQUIRED = ("engine", "host", "username", "password", "dbname")
 SUFFIX = "_clone"

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from . import iam_policy
-from .iam_policy import Statement
+from rovn_ops.secrets import iam_policy
+from rovn_ops.secrets.iam_policy import Statement
 
 ACTION = "secretsmanager:GetSecretValue"
 # Acting on one's own identity with these is granting oneself any policy at all.

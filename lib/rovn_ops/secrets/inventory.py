@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from .policy import Policy
+from rovn_ops.secrets.policy import Policy
 
 OVERDUE, DUE, FINE, UNCLASSIFIED = "overdue", "due", "fine", "no policy"
 _MARK = {OVERDUE: "**OVERDUE**", DUE: "due", FINE: "fine", UNCLASSIFIED: "no policy"}  # words: no emoji font needed

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ..jwk_document import ALG, new_key, new_document, published, sign, verify  # noqa: F401 - this runbook's API
-from .steps import Strategy
-from .values import Secret, dumps
-from .values import doc as load
+from rovn_ops.core.jwk_document import ALG, new_key, new_document, published, sign, verify  # noqa: F401 - this runbook's API
+from rovn_ops.secrets.steps import Strategy
+from rovn_ops.secrets.values import Secret, dumps
+from rovn_ops.secrets.values import doc as load
 
 
 def kid_for(token: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import secrets as pysecrets
 
-from . import http
-from .steps import Strategy
-from .values import Secret, wrap
+from rovn_ops.secrets import http
+from rovn_ops.secrets.steps import Strategy
+from rovn_ops.secrets.values import Secret, wrap
 
 
 def _bearer(token: Secret) -> dict:

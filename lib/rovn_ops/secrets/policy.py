@@ -10,8 +10,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import paths
-from ..errors import BadInput
+from rovn_ops.core import paths
+from rovn_ops.core.errors import BadInput
 
 
 class SecretClass(BaseModel):

@@ -13,10 +13,10 @@ import base64
 import getpass
 from dataclasses import dataclass
 
-from ..errors import Refused
-from . import http
-from .steps import Strategy
-from .values import Secret, wrap
+from rovn_ops.core.errors import Refused
+from rovn_ops.secrets import http
+from rovn_ops.secrets.steps import Strategy
+from rovn_ops.secrets.values import Secret, wrap
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import audit, change_lock, notify
-from ..deploy.checks import Checks
-from ..errors import BadInput, Refused, RovnError
-from ..params import environment_section
-from ..protocol import Plan, authorize, webhook
-from . import drift, inventory, policy, tasks, versions
-from .database import Database
-from .jwks import Jwks
-from .mcp import Mcp
-from .provider import Provider, adapter_for
-from .steps import StepResult, Strategy, create_secret, finish_secret, set_secret, test_secret
-from .values import Version, read
+from rovn_ops.audit import log as audit, notify
+from rovn_ops.protocol import lock as change_lock
+from rovn_ops.protocol.checks import Checks
+from rovn_ops.core.errors import BadInput, Refused, RovnError
+from rovn_ops.safety.params import environment_section
+from rovn_ops.protocol.change import Plan, authorize, webhook
+from rovn_ops.secrets import drift, inventory, policy, tasks, versions
+from rovn_ops.secrets.database import Database
+from rovn_ops.secrets.jwks import Jwks
+from rovn_ops.secrets.mcp import Mcp
+from rovn_ops.secrets.provider import Provider, adapter_for
+from rovn_ops.secrets.steps import StepResult, Strategy, create_secret, finish_secret, set_secret, test_secret
+from rovn_ops.secrets.values import Version, read
 
 STEP_ACTION = "secret_rotation_step"
 
@@ -118,7 +119,7 @@ class Rotation:
         """The read-only run's end. Anything overdue or drifted is a verdict that needs
         attention (outcome `attention`, exit 4: a scheduled CI job's reminder), not a failure:
         the audit itself worked. Each overdue secret comes with its ready rotation command."""
-        from ..commands import run_command
+        from rovn_ops.protocol.commands import run_command
 
         problems = ([inv.verdict()] if inv.overdue else []) + ([report.verdict()] if not report.ok else [])
         rotate = [run_command(self.p, "secret_rotation", f"secret={e.name}", same=()) for e in inv.overdue]
@@ -204,7 +205,7 @@ class Rotation:
                     # its forced deployment moves the service: one change of it at a time
                     lock=change_lock.service(p.cluster, p.service) if uses else "").bind(p)
         if not checks.ok:
-            from ..protocol import refuse
+            from rovn_ops.protocol.change import refuse
 
             refuse(ctx, "secret_rotation", entry.name, checks.refusal().replace("deploy refused", "rotation refused"),
                    {"checks": checks.as_dicts()})
@@ -219,8 +220,8 @@ class Rotation:
         """Where a secret is sent (a provider's or MCP server's URL): in prod only the
         committed environment file's values (a -p/-f override could send keys anywhere),
         in the sandbox only loopback. Refused before any value leaves."""
-        from ..aws import is_sandbox_endpoint
-        from ..protocol import refuse
+        from rovn_ops.core.aws import is_sandbox_endpoint
+        from rovn_ops.protocol.change import refuse
 
         urls = {n: getattr(self.p, n) for n in ("provider_endpoint", "mcp_inbound_url", "mcp_outbound_url")}
         if self.p.env == "prod":
@@ -359,7 +360,7 @@ def health_problems(url: str) -> list[str]:
 
 
 def summary(ctx, change, prepared: Prepared):
-    from ..plaintext import Note as Markdown  # Markdown with a plain-text form
+    from rovn_ops.core.plaintext import Note as Markdown  # Markdown with a plain-text form
 
     change.finish()  # the run's outcome for its evidence (a preview's plan hash is in the manifest)
     if not change.approval.executed:

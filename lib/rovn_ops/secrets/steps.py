@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .values import Secret, Version, read
-from .versions import CURRENT, PENDING, stages
+from rovn_ops.secrets.values import Secret, Version, read
+from rovn_ops.secrets.versions import CURRENT, PENDING, stages
 
 
 class Strategy:

@@ -4,7 +4,7 @@ deployment replaces them all; it is watched by its deployment id with the deploy
 rollout watcher, and the old value is retired only after it COMPLETES."""
 from __future__ import annotations
 
-from ..deploy import rollout
+from rovn_ops.ecs import rollout
 
 
 def uses(ecs, cluster: str, service: str, secret_arn: str) -> list[str]:

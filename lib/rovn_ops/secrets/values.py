@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .. import secret_values
-from ..secret_values import Secret
+from rovn_ops.safety import secret_values
+from rovn_ops.safety.secret_values import Secret
 
 PUBLIC = {"engine", "host", "port", "dbname", "username", "masterarn", "kid", "kty", "alg", "use", "crv",
           "x", "y", "n", "e", "signing_kid", "retired"}

@@ -5,8 +5,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import cloudwatch_alarms
-from .window import Window, utc
+from rovn_ops.ecs import cloudwatch_alarms
+from rovn_ops.triage.window import Window, utc
 
 
 @dataclass(frozen=True)

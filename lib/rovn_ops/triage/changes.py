@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .window import Window, parse_time, utc
+from rovn_ops.triage.window import Window, parse_time, utc
 
 ACTIONS = ("deploy", "rollback", "migration", "migration_reversal", "rotation", "secret_rotation",
            "secrets_drift")  # secrets_audit's deviation: a principal off §8's allow-list can read secrets

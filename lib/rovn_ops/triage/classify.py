@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import cloudwatch_alarms
-from ..escape import markdown as md
-from . import metrics
-from .window import utc
+from rovn_ops.ecs import cloudwatch_alarms
+from rovn_ops.core.escape import markdown as md
+from rovn_ops.triage import metrics
+from rovn_ops.triage.window import utc
 
 RANK = {"P0": 0, "P1": 1, "none": 2}
 HUMAN_FLAGS = {

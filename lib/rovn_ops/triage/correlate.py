@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..escape import markdown as md
-from ..commands import run_command
-from .changes import Change
+from rovn_ops.core.escape import markdown as md
+from rovn_ops.protocol.commands import run_command
+from rovn_ops.triage.changes import Change
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ def _rollback(ctx, deploy: Change) -> tuple[list[str], str]:
 def _blocking(ctx, deploy: Change, ran: list[str]) -> list[str]:
     """The deploy's migrations §7's gate would refuse the rollback over (breaking or
     unknown, and not yet reversed), oldest first; all of them if the schema cannot be read."""
-    from ..migrations import compat
-    from ..params import environment_defaults
-    from .. import paths
+    from rovn_ops.migrations import compat
+    from rovn_ops.safety.params import environment_defaults
+    from rovn_ops.core import paths
 
     try:
         directory = paths.project_path(environment_defaults(ctx.params.env).get("migrations_dir") or "")
@@ -156,7 +156,7 @@ def _story(ctx, found, verdict) -> Story:
     if not verdict.incident:
         return Story(events, "none", "Nothing to explain: no incident.")
     if verdict.signals[0].kind == "security":  # no deploy causes it; rotating retires what was exposed
-        from .classify import exposed
+        from rovn_ops.triage.classify import exposed
 
         names = list(exposed(found.changes))
         return Story(events, "secret", f"{verdict.signals[0].rule}. Whoever holds that grant may have read the "

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from .. import status
-from . import alarms, changes, logs, metrics, sentry, traces
-from .window import Window
+from rovn_ops.ecs import service as status
+from rovn_ops.triage import alarms, changes, logs, metrics, sentry, traces
+from rovn_ops.triage.window import Window
 
 CHANGES_BEFORE_MINUTES = 120  # "just before" the window: a deploy an hour before still counts
 SENTRY_HORIZON = timedelta(hours=24)  # "since the last deploy", but no further back than this
@@ -131,7 +131,7 @@ def gather(ctx, window: Window) -> Findings:
 
 
 def _prewarm_charts() -> None:
-    from . import plots
+    from rovn_ops.triage import plots
 
     try:
         plots.prewarm()
@@ -197,7 +197,7 @@ def _sentry(ctx, found: Findings):
         raise LookupError("no sentry_url configured")
     if not p.sentry_token_secret:
         raise LookupError("no sentry_token_secret configured")
-    from .. import secret_values
+    from rovn_ops.safety import secret_values
 
     token = secret_values.read(ctx.client("secretsmanager"), p.sentry_token_secret.removeprefix("secret:"))
     since = max(found.last_deploy.at if found.last_deploy else found.window.start,

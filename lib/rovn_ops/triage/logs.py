@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
-from .. import personal_data
-from .window import Window
+from rovn_ops.safety import personal_data
+from rovn_ops.triage.window import Window
 
 ERROR_LEVELS = {"ERROR", "CRITICAL", "FATAL"}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .window import Window
+from rovn_ops.triage.window import Window
 
 PERIOD = 60
 

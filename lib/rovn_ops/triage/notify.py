@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..escape import code, markdown as md
-from .. import audit, notify as notifier, protocol
+from rovn_ops.core.escape import code, markdown as md
+from rovn_ops.audit import log as audit, notify as notifier
+from rovn_ops.protocol import change as protocol
 
 OPEN_INCIDENT_HOURS = 24  # an empty incident_id joins the service's incident of the last day
 
@@ -141,7 +142,7 @@ def _routing_key(ctx):
     ref = ctx.params.pagerduty_routing_key
     if not ref:
         return ""
-    from .. import secret_values
+    from rovn_ops.safety import secret_values
 
     try:
         return secret_values.read(ctx.client("secretsmanager"), ref.removeprefix("secret:"))
@@ -170,7 +171,7 @@ def log(ctx, verdict, story, notice: Notice) -> Notice:
 
 def notify(ctx, verdict, story) -> Notice:
     """The incident, then the posts it still needs, then its audit_log row."""
-    from .window import BusinessHours
+    from rovn_ops.triage.window import BusinessHours
 
     p = ctx.params
     hours = BusinessHours.of(p.business_hours, p.business_days, p.time_zone)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .. import paths
-from .. import personal_data
-from ..escape import code, markdown as md
+from rovn_ops.core import paths
+from rovn_ops.safety import personal_data
+from rovn_ops.core.escape import code, markdown as md
 
 DUE_AFTER = timedelta(hours=24)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..escape import code, markdown as md
-from . import traces
+from rovn_ops.core.escape import code, markdown as md
+from rovn_ops.triage import traces
 
 
 @dataclass

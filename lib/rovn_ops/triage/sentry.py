@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
-from ..errors import RovnError
-from .. import personal_data
-from .window import parse_time
+from rovn_ops.core.errors import RovnError
+from rovn_ops.safety import personal_data
+from rovn_ops.triage.window import parse_time
 
 REGRESSION_SUBSTATUSES = {"regressed", "escalating"}
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .. import personal_data
+from rovn_ops.safety import personal_data
 
 PRIORITY = ("/admin/", "/audit/")  # §5: 100% sampled, read first
 SLOW_SECONDS = 3.0  # a trace answering slower than this counts as slow

@@ -1,0 +1,1 @@
+"""The database and GitHub, reached with credentials held as masked secret values."""

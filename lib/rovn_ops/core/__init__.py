@@ -1,0 +1,1 @@
+"""The ground floor: errors, paths, polling, plain text, identity, the AWS client and its guard."""

@@ -1,0 +1,1 @@
+"""ECS as the runbooks share it: service state, task definitions, images, rollouts."""

@@ -1,0 +1,1 @@
+"""preview -> confirm -> execute -> verify -> log: plan, approval, change, lock."""

@@ -1,0 +1,95 @@
+"""An approval as the approver's own act (issue 27, build 1).
+
+`rovn-ops approve PLAN_HASH [--ticket T]` is run by the approver, under their own
+credentials: STS GetCallerIdentity names them (in the sandbox each person of the
+rotation has their own IAM access key). The identity must be one of the committed
+environment file's `approvers`; the record (approver, the STS identity as proof, the
+full plan hash, the time, the ticket, the preview run it approves) is appended to
+audit_log (hash-chained: action `approve`, outcome `approved`) and lands in the
+evidence of the run that executes it.
+
+Execute (protocol.Change.confirm) counts the records of exactly the plan it re-derives:
+a record by the operator's own identity never counts, and the plan hash executes once
+(protocol.executed), so an approval covers one plan, once.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from rovn_ops.audit import log as audit
+from rovn_ops.protocol.authorization import Lists, account_of, human_names, normalize, same_identity
+from rovn_ops.core.errors import BadInput, Refused
+
+ACTION, OUTCOME = "approve", "approved"
+FULL_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def approver_of(lists: Lists, arn: str) -> str | None:
+    """The approvers-list name whose principal is this STS identity, or None."""
+    partition, account = account_of(arn)
+    me = normalize(arn)
+    for name, principal in lists.approvers.items():
+        if same_identity(normalize(principal, account, partition), me):
+            return name
+    return None
+
+
+def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", preview: dict | None = None) -> dict:
+    """Append the approval record of `caller` (a GetCallerIdentity answer) for plan_hash."""
+    plan_hash = plan_hash.strip().lower()
+    if not FULL_HASH.match(plan_hash):
+        raise BadInput(f"PLAN_HASH {plan_hash[:80]!r}: expected the full 64-hex plan hash the preview printed")
+    lists = Lists.of(env)
+    arn = caller["Arn"]
+    name = approver_of(lists, arn)
+    if name is None:
+        audit.append(conn, actor=arn, action=ACTION, target=plan_hash, outcome="refused",
+                     details={"plan_hash": plan_hash, "reason": "not an approver"})
+        raise Refused(f"{arn} is not on the approvers list of {lists.source} "
+                      f"({', '.join(sorted(lists.approvers)) or 'none'}): only an approver can approve, under "
+                      "their own credentials")
+    record = {"plan_hash": plan_hash, "approver": name, "ticket": ticket,
+              "identity": {"arn": arn, "user_id": caller.get("UserId", ""), "account": caller.get("Account", ""),
+                           "proof": "sts:GetCallerIdentity"},
+              "lists_from": lists.source}
+    if preview:
+        record["preview"] = preview
+    entry = audit.append(conn, actor=arn, action=ACTION, target=(preview or {}).get("target") or plan_hash,
+                         outcome=OUTCOME, details=record)
+    return {**record, "id": entry.id, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def records(conn, plan_hash: str) -> list[dict]:
+    """Every approval record of this exact plan hash, oldest first."""
+    if conn is None or not plan_hash:
+        return []
+    rows = conn.execute("SELECT id, occurred_at, actor, details FROM audit_log WHERE action = %s AND outcome = %s "
+                        "AND details->>'plan_hash' = %s ORDER BY id", [ACTION, OUTCOME, plan_hash]).fetchall()
+    return [{**d, "id": i, "at": at.isoformat(timespec="seconds"), "actor": actor} for i, at, actor, d in rows]
+
+
+def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str, needed: int, why: str = "",
+                           local_user: str = "") -> list[dict]:
+    """The distinct approval records that count for this plan: each by an identity still on
+    the approvers list, none the operator (by IAM identity or by name). Raises Refused."""
+    partition, account = account_of(operator_arn)
+    me, mine = normalize(operator_arn), human_names(operator_arn, local_user)
+    counted: dict[str, dict] = {}
+    own = False
+    for rec in records(conn, plan_hash):
+        arn = rec["identity"]["arn"]
+        if same_identity(normalize(arn, account, partition), me) or human_names(arn, rec["approver"]) & mine:
+            own = True  # the operator approving their own change: never counts
+            continue
+        if approver_of(lists, arn) != rec["approver"]:
+            continue  # no longer (or never) this approver's principal on the committed list
+        counted.setdefault(rec["approver"], rec)
+    if len(counted) >= needed:
+        return list(counted.values())
+    got = ", ".join(counted) or "none"
+    raise Refused(f"plan {plan_hash[:12]} needs {needed} approval record(s) by approvers other than the operator"
+                  + (f" ({why})" if why else "") + f"; found {got}"
+                  + ("; an approval by the operator never counts" if own else "")
+                  + f". Next: an approver runs `rovn-ops approve {plan_hash} --ticket T` under their own "
+                  "credentials, then run the same command again")

@@ -1,0 +1,1 @@
+"""Rollback (§7): the ECS path back to a verified revision."""

@@ -1,0 +1,1 @@
+"""Running a runbook: the runner (papermill), the context, kernels, progress."""
