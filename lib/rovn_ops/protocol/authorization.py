@@ -88,6 +88,7 @@ class Lists:
     deployers: tuple[str, ...]
     approvers: dict  # name (lower-case) → principal as written
     source: str = ""  # where they were read: "parameters/<env>.yaml at origin/main <commit>"
+    approval_keys: tuple = ()  # (name, "ed25519:BASE64"): each approver's registered key (approval_signature.py)
 
     @classmethod
     def of(cls, env: str) -> "Lists":
@@ -98,9 +99,13 @@ class Lists:
         if not isinstance(deployers, list) or not isinstance(approvers, dict):
             raise Refused(f"parameters/{env}.yaml: expected `deployers` as a list and `approvers` as a mapping "
                           "of name to IAM principal")
+        keys = data.get("approval_keys") or {}
+        if not isinstance(keys, dict):
+            raise Refused(f"parameters/{env}.yaml: expected `approval_keys` as a mapping of approver name to "
+                          "ed25519:BASE64")
         where = f"{facts['file']} at {facts['ref']}" + (f" {facts['commit'][:12]}" if facts["commit"] else "")
         return cls(env, tuple(str(d) for d in deployers), {str(k).lower(): str(v) for k, v in approvers.items()},
-                   where)
+                   where, tuple(sorted((str(k).lower(), str(v)) for k, v in keys.items())))
 
     def deployer_problem(self, operator_arn: str) -> str | None:
         """None if the operator is on the allow-list; else why not, in one line."""
