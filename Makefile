@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: venv browser demo test test-unit test-notebooks test-scenarios lock lab bench clean
+.PHONY: venv browser demo docs test test-unit test-notebooks test-scenarios lock lab bench clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: venv
 	$(BIN)/rovn-ops demo
+
+# The parameter reference is generated from the runbooks (tests/unit/test_docs.py fails on drift).
+docs: venv
+	$(BIN)/rovn-ops list --markdown > docs/reference/parameters.md
 
 # The browser tests need Debian's chromium + chromedriver: installed here when missing
 # (as root), else one line says what to install and make stops with exit code 2.

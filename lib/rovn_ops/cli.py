@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="the runbooks, one a line (one runbook's parameters, when named)")
     lst.add_argument("runbook", nargs="?", help="this runbook's parameters: type enforced, default, each "
                                                 "environment's value, help")
+    lst.add_argument("--markdown", action="store_true",
+                     help="every runbook's parameters as one Markdown page (docs/reference/parameters.md)")
     run = sub.add_parser("run", help="run a runbook headlessly and archive its evidence",
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="runbooks: " + ", ".join(_runbook_names())
@@ -266,6 +268,11 @@ def hinted(argv: list[str]) -> list[str]:
 def cmd_list(args) -> int:
     from rovn_ops.run import catalog
 
+    if args.markdown:
+        if args.runbook:
+            raise BadInput("list --markdown: takes no RUNBOOK (the page holds every runbook's parameters)")
+        print(catalog.markdown(), end="")
+        return 0
     if args.runbook:
         print(catalog.describe(args.runbook))
         return 0

@@ -13,7 +13,7 @@ row of tests/conformance/ (the row cites the reference page):
   policies (inline, attached, and its groups'), as the drift check needs: an explicit
   Deny wins, then an Allow, else implicitDeny, with `*` and `?` wildcards in actions
   (case-insensitive) and resources. Permission boundaries, SCPs, resource policies
-  and condition keys are not evaluated (README: known differences).
+  and condition keys are not evaluated (docs/sandbox.md: remaining differences).
 
 ecs_api.guard stops the sandbox on another moto version until these are checked again.
 """
