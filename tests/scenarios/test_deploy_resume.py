@@ -123,3 +123,32 @@ def test_sigint_after_update_service_logs_interrupted_then_the_rerun_finishes(fr
     assert deployment.startswith("ecs-svc/") and row["details"]["new_task_definition"].endswith(":289")
     again = _finished_once(fresh, aws, evidence_dir, args)
     assert m["run_id"] in again["facts"]["resumes"] and again["facts"]["deployment_id"] == deployment
+
+
+def test_killed_mid_rollout_of_a_redeploy_that_reuses_its_revision_then_the_same_command_finishes(
+        fresh, aws, evidence_dir):
+    """Deploy (289), roll back to 288, deploy the same source again: the redeploy reuses 289
+    (same base, same spec, same deploy key), whose tags name the first, finished run. Killed
+    mid-rollout, the same command must resume that rollout, not refuse it as a
+    force-new-deployment no-op (issue 20, break 3)."""
+    first = rovn_ops("run", "deploy", "--quiet", *previewed())
+    assert first.returncode == 0, first.stdout + first.stderr
+    back = rovn_ops("run", "rollback", "--quiet", *previewed("-p", "to_revision=rovn-passport-api:288",
+                                                              runbook="rollback"))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert _service(aws)["taskDefinition"].endswith(":288") and _health(fresh) == LIVE
+    _slow_rollout(fresh)
+    args = previewed("-p", "bake_s=2")
+    proc = _start(args)
+    _wait(proc, lambda: _health(fresh) != LIVE, "update-service")
+    _kill(proc)
+    again = rovn_ops("run", "deploy", "--quiet", *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _revisions(aws)[-1] == 289 and _service(aws)["taskDefinition"].endswith(":289")
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "success" and m["facts"]["resumes"]
+    nb = _notebook(m)
+    assert "an unfinished deploy, resumed" in nb and "(started by an earlier attempt; watching it)" in nb
+    rows = [r for r in _deploy_rows(fresh["database_url"]) if r["outcome"] != "interrupted"]
+    assert [r["outcome"] for r in rows] == ["success", "success"] and rows[-1]["run_id"] == m["run_id"]
+    assert rows[0]["run_id"] not in m["facts"]["resumes"]  # the first deploy finished on its own

@@ -4,7 +4,9 @@ A deploy leaves its marks in the world before its audit row: the revision it
 registered carries its deploy key, its run id and the revision it replaces (tags),
 and the migrations it applied are in schema_migrations under its run id. A revision
 of ours that the service runs but that no final deploy row (success or failed) names
-is an unfinished deploy: the re-run plans from the revision it replaced, so the plan,
+is an unfinished deploy. A redeploy that reuses a revision (the same base and spec: the
+same deploy key) marks it with its own run id before update-service (TAG_ROLLOUT), so
+its kill mid-rollout is unfinished too, although the run that registered it finished. The re-run plans from the revision it replaced, so the plan,
 and its hash, are the ones that were approved, then finds the build, the migrations,
 the revision and the deployment already made, verifies, and writes the one row.
 """
@@ -37,12 +39,15 @@ def finished_runs(conn) -> set[str]:
 
 def unfinished(conn, ecs, live: taskdef.TaskDefinition) -> Unfinished | None:
     """The service's revision, if an unfinished deploy of ours put it there."""
-    run_id, base = live.tags.get(taskdef.TAG_RUN), live.tags.get(taskdef.TAG_BASE)
+    rollout_run = live.tags.get(taskdef.TAG_ROLLOUT)
+    run_id, base = rollout_run or live.tags.get(taskdef.TAG_RUN), live.tags.get(taskdef.TAG_BASE)
     if not (run_id and base and live.tags.get(taskdef.TAG_KEY)):
         return None
-    final = conn.execute("SELECT 1 FROM audit_log WHERE action = 'deploy' AND outcome = ANY(%s) "
-                         "AND details->>'new_task_definition' = %s LIMIT 1", [list(FINAL), live.arn]).fetchone()
-    if final:
+    if run_id in finished_runs(conn):  # the run that last rolled it out, or one resuming it, ended
+        return None
+    if not rollout_run and conn.execute(  # revisions from before TAG_ROLLOUT: judged by the revision
+            "SELECT 1 FROM audit_log WHERE action = 'deploy' AND outcome = ANY(%s) "
+            "AND details->>'new_task_definition' = %s LIMIT 1", [list(FINAL), live.arn]).fetchone():
         return None
     return Unfinished(taskdef.TaskDefinition.describe(ecs, base), live, run_id)
 

@@ -316,6 +316,10 @@ class Steps:
         p, cw = self.p, self.ctx.client("cloudwatch")
         result.deployed_at = datetime.now(timezone.utc)
         result.alarms = bake.before(cw, p.bake_alarms, result.deployed_at)  # before update-service
+        if self.resuming is None and result.new.tags.get(taskdef.TAG_RUN) != self.ctx.run_id:
+            # A reused revision names a finished run: mark it as ours first, so a kill
+            # after update-service leaves an unfinished deploy for the re-run to resume.
+            result.new = taskdef.mark_rollout(self.ecs, result.new, self.ctx.run_id)
         result.deployment_id, started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
         if not started:  # an earlier attempt's deployment: its own start is the pre-deploy mark
             result.deployed_at = rollout.created_at(self.ecs, p.cluster, p.service, result.deployment_id) \

@@ -17,6 +17,10 @@ REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "con
                 "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
                 "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
 TAG_KEY, TAG_RUN, TAG_BASE = "rovn:deploy-key", "rovn:run-id", "rovn:base"  # base: the revision it replaces
+# The run that last started a rollout of the revision: a redeploy that reuses a revision an
+# earlier, finished run registered marks it with its own run id, so a kill mid-rollout is
+# seen as unfinished (deploy/resume.py) instead of as that earlier run's finished deploy.
+TAG_ROLLOUT = "rovn:rollout-run"
 READ_ONLY_ROOT = "read-only root filesystem, writable scratch only"
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
 
@@ -137,6 +141,13 @@ def register(ecs, spec: dict, key: str, run_id: str, base: str = "") -> TaskDefi
     arn = ecs.register_task_definition(**spec, tags=tags + ([{"key": TAG_BASE, "value": base}] if base else [])
                                        )["taskDefinition"]
     return TaskDefinition.describe(ecs, arn["taskDefinitionArn"])
+
+
+def mark_rollout(ecs, td: TaskDefinition, run_id: str) -> TaskDefinition:
+    """Tag the revision with the run about to roll it out (TagResource takes task
+    definitions: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html)."""
+    ecs.tag_resource(resourceArn=td.arn, tags=[{"key": TAG_ROLLOUT, "value": run_id}])
+    return TaskDefinition(td.arn, td.spec, {**td.tags, TAG_ROLLOUT: run_id}, td.status)
 
 
 def find_registered(ecs, family: str, after_revision: int, key: str) -> TaskDefinition | None:
