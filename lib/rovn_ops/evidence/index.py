@@ -44,6 +44,8 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "audit_log": [f"{a['id']} {a.get('row_hash', '')[:12]}" for a in m.get("audit_log", [])],
         "approvals": m.get("approvals", []), "change": bool(m.get("approvals")) and not m.get("draft"),
         "draft": bool(m.get("draft")),
+        "ticket": (m.get("change_request") or {}).get("ticket", ""),
+        "reason": (m.get("change_request") or {}).get("reason", ""),
         "changed": _changed(m, pairs), "verification": m.get("verification", []),
         "plan_hash": m.get("plan_hash") or next((a.get("plan_hash") for a in m.get("approvals", [])), ""),
         "signature": signature, "verified": verified,
@@ -174,7 +176,7 @@ __CHART__
 <p class="muted">Each executed change: what changed, how it was verified, who approved which plan, and its
 evidence's integrity. <button id="csv" type="button">Download CSV</button> (the rows shown)</p>
 <table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Environment</th><th>Target</th>
-<th>What changed</th><th>How verified</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
+<th>Ticket / reason</th><th>What changed</th><th>How verified</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
 <th>Signature / verify</th><th>audit_log (id, hash)</th><th>Evidence</th></tr></thead><tbody></tbody></table>
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>Started (UTC)</th><th>Runbook</th><th>Environment</th><th>Outcome</th><th>Target</th>
@@ -190,7 +192,9 @@ const checks = (r) => r.verification.map((c) => `${c.verdict}: ${c.check}${c.det
 const verified = (r) => r.verification.length ? checks(r) : [r.outcome === "success" ? "verified" : `${r.outcome}: ${r.error}`];
 const integrity = (r) => badge(r.signature, r.signature === "signed" ? "signed" : "bad") + " " +
   badge(r.verified.startsWith("NOT OK") ? r.verified : "intact", r.verified === "intact" ? "intact" : "bad");
-const haystack = (r) => [r.run_id, r.runbook, r.draft ? "draft" : "", r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
+const ticketCell = (r) => (/^https:\\/\\//.test(r.ticket) ? link(r.ticket, esc(r.ticket)) : esc(r.ticket || "none"))
+  + `<br><span class="muted">${esc(r.reason || "no reason given")}</span>`;
+const haystack = (r) => [r.run_id, r.ticket, r.reason, r.runbook, r.draft ? "draft" : "", r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
   r.error, r.changed.join(" "), checks(r).join(" "), r.plan_hash, r.audit_log.join(" "), r.signature, r.verified]
   .join(" ").toLowerCase();
 function fill(select, values) {
@@ -213,13 +217,14 @@ function render() {
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
   $("changes").tBodies[0].innerHTML = shown.filter((r) => r.change).map((r) => `<tr data-run="${esc(r.run_id)}">
     <td>${esc(when(r))}</td><td>${esc(r.runbook)}</td><td>${esc(r.environment)}</td><td>${esc(r.target)}</td>
+    <td class="ticket">${ticketCell(r)}</td>
     <td class="changed">${r.changed.map(esc).join("<br>") || "-"}</td>
     <td class="verification">${verified(r).map(esc).join("<br>")}</td>
     <td>${esc(r.approvers.join(", "))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
     <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
     <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
     <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`).join("")
-    || "<tr><td colspan=12 class=muted>No production writes match.</td></tr>";
+    || "<tr><td colspan=13 class=muted>No production writes match.</td></tr>";
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
   history.replaceState(null, "", hash ? "#" + hash : location.pathname);
@@ -230,10 +235,10 @@ function csvCell(value) {
   return '"' + text.replace(/"/g, '""') + '"';
 }
 function downloadCsv() {
-  const head = ["when_utc", "runbook", "environment", "target", "what_changed", "how_verified", "approved_by",
+  const head = ["when_utc", "runbook", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
     "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "run_id", "evidence"];
   const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.environment, r.target,
-    r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
+    r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
     r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.run_id, r.html || ""]);
   const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
   const a = document.createElement("a");

@@ -137,6 +137,8 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "approvals": result.get("approvals", []), "audit_log": result.get("audit_log", []),
         "audit_log_ids": [a["id"] for a in result.get("audit_log", [])],
         "targets": list(dict.fromkeys(result.get("targets", []))), "acted_on": result.get("acted_on", []),
+        # the change's ticket and reason (issue 27), from the validated parameters, not the kernel's claims
+        "change_request": {k: parameters.get(k) or "" for k in ("ticket", "reason")} if "ticket" in parameters else None,
         "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
         "confirm_command": result.get("confirm_command"),  # a preview's: the command that executes it
         "summary": result.get("summary", {}),  # the runbook's own headline fields (`rovn-ops run` prints them)

@@ -113,7 +113,8 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
             "approvals": [f"{', '.join(a.get('approvers', []))} at {str(a.get('at', ''))[:19]}, "
                           f"plan {str(a.get('plan_hash', ''))[:12]}" for a in approvals],
             "plan_hash": result.get("plan_hash"), "verification": result.get("verification", []),
-            "outcome": final, "error": split_next(error)[0],
+            "ticket": parameters.get("ticket") or "", "reason": parameters.get("reason") or "",
+            "writes": "ticket" in parameters, "outcome": final, "error": split_next(error)[0],
             "audit_log": [f"{a['id']} ({a['row_hash'][:12]})" for a in result.get("audit_log", [])]}
 
 
@@ -129,6 +130,7 @@ def summary_header(f: dict) -> str:
             ("Runbook", f"{e(f['runbook'])} ({e(str(f['environment']))}, {e(f['mode'])})"),
             ("Who", e(f["who"])), ("When", e(f["when"])),
             ("Target", e(", ".join(f["targets"]) or "-")),
+            *([("Ticket", f"{e(f['ticket']) or 'none'} · {e(f['reason']) or 'no reason given'}")] if f.get("writes") else []),
             ("What changed", "<br>".join(map(e, f["changed"])) or ("nothing (preview only)"
                                                                   if f["outcome"] == "preview" else "-")),
             ("Approvals", "<br>".join(map(e, f["approvals"])) or "none"),
@@ -136,7 +138,7 @@ def summary_header(f: dict) -> str:
             ("audit_log", e(", ".join(f["audit_log"]) or "no row")),
             ("Run id", f"<code>{e(f['run_id'])}</code>")]
     if f.get("plan_hash"):
-        rows.insert(6, ("Plan hash", f"<code>{e(f['plan_hash'])}</code>"))
+        rows.insert([k for k, _ in rows].index("Approvals"), ("Plan hash", f"<code>{e(f['plan_hash'])}</code>"))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<section id="run-summary"><h2>Run summary</h2><table>{body}</table></section>'
 

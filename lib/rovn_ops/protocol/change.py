@@ -86,8 +86,19 @@ class Plan:
                            "parameters": self.parameters, "after": self.after}, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()
 
+    @property
+    def why(self) -> dict:
+        """The change's ticket and reason (issue 27, build 2), as the run's parameters give them."""
+        return {k: self.parameters.get(k) or "" for k in ("ticket", "reason")}
+
+    def _why_lines(self) -> list[str]:
+        w = self.why
+        return [f"ticket: {w['ticket'] or '(none)'} · reason: {w['reason'] or '(none)'}"] \
+            if "ticket" in self.parameters else []
+
     def _repr_markdown_(self) -> str:
         lines = [f"**Plan: {md(self.action)} `{code(self.target)}`**", ""]
+        lines += [f"- {md(s)}" for s in self._why_lines()]
         lines += [f"- {md(s)}" for s in self.summary]
         if self.approvals_needed > 1:
             lines += [f"- needs {self.approvals_needed} approvers other than the operator: {self.approvals_why}"]
@@ -96,7 +107,8 @@ class Plan:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return "\n".join([f"Plan: {self.action} {self.target}", *(f"- {s}" for s in self.summary),
+        return "\n".join([f"Plan: {self.action} {self.target}", *(f"- {s}" for s in self._why_lines()),
+                          *(f"- {s}" for s in self.summary),
                           f"plan hash: {self.hash}"])
 
 
@@ -366,7 +378,8 @@ class Change:
         outcome = self.outcome if executed else "preview" if self.approval is not None else None
         if outcome == "preview":
             self.ctx.record(outcome="preview", plan_hash=self.plan.hash, targets=[self.plan.target],
-                            confirm_command=self.execute_command(), summary={"plan": list(self.plan.summary)})
+                            confirm_command=self.execute_command(),
+                            summary={"plan": self.plan._why_lines() + list(self.plan.summary)})
         elif outcome:
             self.ctx.record(outcome=outcome)
         return outcome
@@ -387,7 +400,7 @@ class Change:
             ctx.record(outcome=outcome)
         entry = audit.append(conn or ctx.db, actor=str(ctx.operator), action=self.plan.action,
                              target=self.plan.target, outcome=outcome, run_id=ctx.run_id,
-                             details={"plan_hash": self.plan.hash, "approvers": self.approval.approvers,
+                             details={"plan_hash": self.plan.hash, "change_request": self.plan.why, "approvers": self.approval.approvers,
                                       "approval": self.approval.how, "changes": self.plan.changes,
                                       "approval_records": [r["id"] for r in self.records],
                                       **(details or {})})
@@ -437,8 +450,10 @@ def refuse(ctx, action: str, target: str, reason: str, details: dict | None = No
     alarms, incidents and rotations only (§5, §6, §8); posting refusals would train the
     channel to be ignored. audit_log and the evidence keep the attempt."""
     ctx.record(outcome="refused", targets=[target])
+    why = {k: getattr(ctx.params, k, "") for k in ("ticket", "reason")}
     audit.append(ctx.db, actor=str(ctx.operator), action=action, target=target, outcome="refused",
-                 run_id=ctx.run_id, details={"reason": reason, **(details or {})})
+                 run_id=ctx.run_id, details={"reason": reason, **({"change_request": why} if any(why.values()) else {}),
+                                             **(details or {})})
     raise error(reason)
 
 

@@ -48,6 +48,10 @@ CANARY = r"^([0-9a-z_-]{1,255})?$"
 LOAD_BALANCER = r"^(app/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32})?$"
 PATH = r"^[^\x00-\x1f]{0,1024}$"
 SECRET_REF = r"^(secret:[A-Za-z0-9/_+=.@!-]{1,512})?$"
+# A change's ticket: a URL or an id; which ones an environment accepts is its committed
+# `change_ticket` pattern (check_ticket). A reason: one line of words.
+TICKET = r"^(https://[^\s<>\"'`\x00-\x1f]{1,500}|[A-Za-z][A-Za-z0-9]{0,15}-[0-9]{1,9})?$"
+REASON = r"^[^\x00-\x1f\x7f<>`]{0,200}$"
 # How a refusal says what each kind expects (a regex is no answer for an operator).
 KIND_WORDS = {
     URL: "an http(s) URL", URL_OR_SECRET: "an http(s) URL or secret:NAME",
@@ -62,6 +66,8 @@ KIND_WORDS = {
     LOG_GROUP: "a CloudWatch Logs group name", CANARY: "a Synthetics canary name (lower case, digits, _ -)",
     LOAD_BALANCER: "an ALB dimension app/NAME/ID", PATH: "a path without control characters",
     SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",
+    TICKET: "a ticket URL (https://…) or id (e.g. OPS-123)",
+    REASON: "one line of at most 200 characters (no control characters, <, > or `)",
 }
 
 
@@ -109,6 +115,9 @@ class ChangeParams(RunbookParams):
                                                                     description="approvers (headless runs)")
     plan_hash: str = Field("", pattern=PLAN_HASH, description="the hash a preview printed: execute only if "
                                                               "today's plan has it")
+    ticket: str = Field("", pattern=TICKET, description="the change's ticket: a URL or id matching the environment's "
+                        "change_ticket pattern; prod: required to confirm")
+    reason: str = Field("", pattern=REASON, description="why this change, in one line; prod: required to confirm")
     deployers: list[str] = Field(default_factory=list, description="never set: the allow-list comes only from "
                                  "parameters/<env>.yaml (§10); a value here is refused")
     slack_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="Slack webhook (URL or secret:NAME)")
@@ -595,6 +604,7 @@ def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
     except ValidationError as e:
         raise BadInput(describe(e)) from None
     check_region(p)
+    check_ticket(p)
     check_endpoints(p)
     check_paths(p)
     return p
@@ -633,6 +643,26 @@ def check_assignments(name: str, value) -> None:
         if looks_secret_env_name(var) or looks_secret_value(val):
             raise BadInput(f"parameter '{name}': item {var}=… would carry a secret; expected plain settings "
                            f"only: a secret reaches the service as a Secrets Manager reference, never a value")
+
+
+def check_ticket(p: RunbookParams) -> None:
+    """Every change names its ticket and reason (issue 27, build 2): a ticket given must match
+    the environment's committed `change_ticket` pattern; in prod, confirm needs both (a preview,
+    which changes nothing, does not). Checked with the parameters, so a refusal is exit 2 before
+    anything ran, headless and in JupyterLab alike."""
+    if not hasattr(p, "ticket"):
+        return
+    pattern = environment_file(p.env).get("change_ticket") or ""
+    if p.ticket and pattern and not re.fullmatch(pattern, p.ticket):
+        raise BadInput(f"parameter 'ticket': expected a ticket matching parameters/{p.env}.yaml's change_ticket "
+                       f"({pattern}), got {p.ticket[:80]!r}")
+    if p.env == "prod" and p.confirm:
+        for name in ("ticket", "reason"):
+            if not getattr(p, name).strip():
+                what = "the change's ticket (URL or id)" if name == "ticket" else "one line saying why"
+                raise BadInput(f"parameter '{name}': expected {what}: prod needs a ticket and a reason to confirm "
+                               f"(-p {name}=…); preview with the same ticket and reason, since the plan hash "
+                               "covers them")
 
 
 def allowed_regions(env: str) -> list[str]:
