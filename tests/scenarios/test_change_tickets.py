@@ -53,8 +53,7 @@ def test_the_ticket_is_in_the_plan_audit_row_manifest_header_and_index(fresh, aw
     assert success["details"]["change_request"] == why
     m = _manifest(evidence_dir)
     assert m["change_request"] == why
-    html = next(Path(m["path"] if "path" in m else "").glob("*.html"), None) or \
-        next(Path(m["notebook"]["path"]).parent.glob("*.html"))
+    html = next(Path(m["notebook"]["path"]).parent.glob("*.html"))
     assert "OPS-42 · ship the login fix" in html.read_text()
     [row] = [r for r in index.rows(evidence_dir) if r["run_id"] == m["run_id"]]
     assert (row["ticket"], row["reason"], row["change"]) == ("OPS-42", "ship the login fix", True)
