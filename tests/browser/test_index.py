@@ -31,8 +31,9 @@ def index(tmp_path_factory, sandbox):
     assert rovn_ops("run", "service_status", "--quiet", "-p", "service=missing", env=env).returncode == 1
     reverse_migration(env)
     commit_source(sandbox, "0013: reverse 0011")  # a deploy ships committed source only (§2)
-    preview = json.loads(rovn_ops("run", "deploy", "--quiet", "--json", env=env).stdout)
-    done = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+    why = ["-p", "ticket=OPS-42", "-p", "reason=ship the login fix"]  # issue 27, build 2
+    preview = json.loads(rovn_ops("run", "deploy", "--quiet", "--json", *why, env=env).stdout)
+    done = rovn_ops("run", "deploy", "--quiet", *why, "-p", "confirm=true", "-p", "approved_by=giles",
                     "-p", f"plan_hash={preview['plan_hash']}", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     res = rovn_ops("evidence", "index", env=env)
@@ -115,12 +116,13 @@ def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, b
     assert "text=rovn-passport-api%3A289" in browser.current_url
     cells = [c.text for c in deploy.find_elements(By.TAG_NAME, "td")]
     assert cells[1:4] == ["deploy", "sandbox", "rovn-passport-api"]
-    changed, verified = cells[4], cells[5]
+    assert cells[4] == "OPS-42\nship the login fix"  # the ticket and reason (issue 27, build 2)
+    changed, verified = cells[5], cells[6]
     assert "revision: rovn-passport-api:288 → rovn-passport-api:289" in changed
     assert re.search(r"image: prod-202605270526-ai-competitive-fix → prod-\d{14}", changed)
     assert "pass: /health reports the new tag" in verified and "pass: running = desired" in verified
-    assert cells[6].startswith("giles") and re.fullmatch(r"[0-9a-f]{12}", cells[7]) and cells[8] == "success"
-    assert cells[9] == "signed intact" and re.fullmatch(r"\d+ [0-9a-f]{12}", cells[10])
+    assert cells[7].startswith("giles") and re.fullmatch(r"[0-9a-f]{12}", cells[8]) and cells[9] == "success"
+    assert cells[10] == "signed intact" and re.fullmatch(r"\d+ [0-9a-f]{12}", cells[11])
 
     browser.find_element(By.ID, "csv").click()
     deadline = time.monotonic() + 20
@@ -132,6 +134,7 @@ def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, b
     assert len(exported) == 1  # the rows shown: the search applies
     row = exported[0]
     assert row["runbook"] == "deploy" and row["approved_by"] == "giles" and row["signature"] == "signed"
+    assert (row["ticket"], row["reason"]) == ("OPS-42", "ship the login fix")
     assert "rovn-passport-api:288 → rovn-passport-api:289" in row["what_changed"]
     assert "pass: /health reports the new tag" in row["how_verified"] and row["verify"] == "intact"
     assert re.fullmatch(r"\d+ [0-9a-f]{12}", row["audit_log"]) and len(row["plan_hash"]) == 64
@@ -146,7 +149,7 @@ def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, b
     first = browser.find_element(By.CSS_SELECTOR, "body > *")
     assert first.get_attribute("id") == "run-summary"  # the summary comes before the notebook
     text = header.text
-    for expected in ("Outcome success", "Who claude-deploy", "Approvals giles", "revision: rovn-passport-api:288 → "
+    for expected in ("Outcome success", "Ticket OPS-42 · ship the login fix", "Who claude-deploy", "Approvals giles", "revision: rovn-passport-api:288 → "
                      "rovn-passport-api:289", "pass /health reports the new tag", "audit_log "):
         assert expected in text, (expected, text)
     browser.save_screenshot(str(ARTIFACTS / "deploy-run.png"))
