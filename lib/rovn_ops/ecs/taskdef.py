@@ -22,7 +22,7 @@ TAG_KEY, TAG_RUN, TAG_BASE = "rovn:deploy-key", "rovn:run-id", "rovn:base"  # ba
 # seen as unfinished (deploy/resume.py) instead of as that earlier run's finished deploy.
 TAG_ROLLOUT = "rovn:rollout-run"
 READ_ONLY_ROOT = "read-only root filesystem, writable scratch only"
-SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+", re.ASCII)
 
 
 @dataclass(frozen=True)

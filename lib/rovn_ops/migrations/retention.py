@@ -36,7 +36,7 @@ class Snap:
             return False
         # take() names it after its migration and the moment it asked RDS, just before RDS's own time
         base = snapshot.snapshot_id(t[snapshot.TAG_MIGRATION], self.created)[:-len(_STAMP_EXAMPLE)]
-        found = re.fullmatch(re.escape(base) + r"(\d{8}t\d{6}z)", self.id)
+        found = re.fullmatch(re.escape(base) + r"(\d{8}t\d{6}z)", self.id, re.ASCII)
         if not found:
             return False
         asked = datetime.strptime(found.group(1), "%Y%m%dt%H%M%Sz").replace(tzinfo=timezone.utc)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from rovn_ops.core.errors import Refused
 
-_ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>iam|sts)::(?P<account>\d*):(?P<resource>.+)$")
+_ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>iam|sts)::(?P<account>\d*):(?P<resource>.+)$", re.ASCII)
 
 
 def normalize(principal: str, account: str = "", partition: str = "aws") -> str:

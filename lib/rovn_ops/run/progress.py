@@ -19,7 +19,7 @@ from papermill.engines import NBClientEngine, papermill_engines
 ENGINE = "rovn-progress"
 HEARTBEAT_S = 20.0  # under the 30 s that CI no-output timeouts and people tolerate
 # A preview's steps that do nothing (the protocol stops at the plan): no heading for them.
-WRITE_STEPS = re.compile(r"^(\d+\.\s*)?(Confirm|Execute|Verify)\b")
+WRITE_STEPS = re.compile(r"^(\d+\.\s*)?(Confirm|Execute|Verify)\b", re.ASCII)
 
 
 def github_actions() -> bool:

@@ -139,7 +139,7 @@ class MigrationParams(ChangeParams):
 
 # §2: prod-YYYYMMDDhhmmss[-suffix] for new builds; every image in production before them
 # is prod-YYYYMMDDhhmm[-suffix] (12 digits), and stays deployable and a rollback target.
-IMAGE_TAG = re.compile(r"^prod-(\d{12}|\d{14})(-[a-z0-9][a-z0-9-]*)?\Z")
+IMAGE_TAG = re.compile(r"^prod-(\d{12}|\d{14})(-[a-z0-9][a-z0-9-]*)?\Z", re.ASCII)  # \d: 0-9 only
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -232,7 +232,7 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
     @field_validator("to_revision")
     @classmethod
     def _revision(cls, v: str) -> str:
-        if v and not re.fullmatch(r"[A-Za-z0-9_-]+:\d+", v):
+        if v and not re.fullmatch(r"[A-Za-z0-9_-]+:[0-9]+", v):
             raise ValueError("a task definition revision FAMILY:N, e.g. rovn-passport-api:288")
         return v
 
@@ -288,7 +288,7 @@ class TriageParams(ServiceParams):
     suspected_phi_exposure: bool = Field(False, description="a human suspects PHI was exposed (forces P0)")
     suspected_security_incident: bool = Field(False, description="a human suspects a security incident (forces P0)")
     data_integrity_concern: bool = Field(False, description="a human reports a data-integrity event (forces P0)")
-    business_hours: str = Field("09:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$",
+    business_hours: str = Field("09:00-18:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
                                 description="P1 Slack posts only between these local times, HH:MM-HH:MM")
     business_days: list[str] = Field(default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"],
                                      description="weekdays with business hours (Mon … Sun)")

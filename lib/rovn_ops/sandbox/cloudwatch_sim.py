@@ -32,7 +32,7 @@ from moto.cloudwatch.models import CloudWatchBackend, Dimension, MetricDatum, St
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
-_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$", re.ASCII)
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -194,7 +194,7 @@ def _install_alarm_types() -> None:
     CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm
 
 
-_RULE_TOKEN = re.compile(r'\s*(?:(ALARM|OK|INSUFFICIENT_DATA)\(\s*"?([^")]+?)"?\s*\)|(AND|OR|NOT|TRUE|FALSE)\b|([()]))')
+_RULE_TOKEN = re.compile(r'\s*(?:(ALARM|OK|INSUFFICIENT_DATA)\(\s*"?([^")]+?)"?\s*\)|(AND|OR|NOT|TRUE|FALSE)\b|([()]))', re.ASCII)
 
 
 def rule_holds(rule: str, states: dict[str, str]) -> bool | None:

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from rovn_ops.sandbox import incidents
 
-_ROUTE = re.compile(r"^/api/0/projects/(?P<org>[\w.-]+)/(?P<project>[\w.-]+)/issues/$")
-_SEEN = re.compile(r"\b(lastSeen|firstSeen):>(\S+)")
+_ROUTE = re.compile(r"^/api/0/projects/(?P<org>[\w.-]+)/(?P<project>[\w.-]+)/issues/$", re.ASCII)
+_SEEN = re.compile(r"\b(lastSeen|firstSeen):>(\S+)", re.ASCII)
 
 
 def matches(issue: dict, query: str) -> bool:

@@ -103,7 +103,7 @@ def root_named(principal) -> bool:
     """A same-account root principal ("123…" or arn:…:root) grants nothing by itself: it
     delegates to the account's IAM policies."""
     aws = as_list(principal.get("AWS")) if isinstance(principal, dict) else []
-    return any(re.fullmatch(r"\d{12}|arn:aws[\w-]*:iam::\d{12}:root", p or "") for p in aws)
+    return any(re.fullmatch(r"\d{12}|arn:aws[\w-]*:iam::\d{12}:root", p or "", re.ASCII) for p in aws)
 
 
 @dataclass

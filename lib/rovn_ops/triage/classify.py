@@ -161,7 +161,7 @@ def _alarm_kind(alarm: dict) -> str:
     return found.pop() if len(found) == 1 else "alarm"
 
 
-_LABEL = re.compile(r"\b(P[01])\b")
+_LABEL = re.compile(r"\b(P[01])\b", re.ASCII)
 
 
 def alarm_label(alarm: dict) -> str | None:
