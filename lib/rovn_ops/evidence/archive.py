@@ -170,13 +170,13 @@ def _anchored(conn, run_id: str) -> dict | None:
 
 def _operator(meta: dict) -> dict:
     """Who ran it, asked here, for a run that failed before its first cell recorded it."""
-    from rovn_ops.core.identity import local_user
+    from rovn_ops.core.identity import local_user, person
 
     try:
         arn = aws.caller_arn(meta["env"], meta["parameters"].get("region") or signing.key_region(meta["env"]))
     except Exception as e:  # noqa: BLE001 - the manifest says why it is unknown
         arn = f"unknown ({type(e).__name__})"
-    return {"arn": arn, "local_user": meta.get("local_user") or local_user()}
+    return {"arn": arn, "local_user": meta.get("local_user") or local_user(), "person": person(arn)}
 
 
 def _render(notebook: Path, header: dict | None = None) -> Path | None:

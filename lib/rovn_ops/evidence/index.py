@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from rovn_ops.core import escape
+from rovn_ops.core import escape, identity
 from rovn_ops.evidence import manifest
 
 OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
@@ -36,7 +36,8 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
     return {
         "run_id": m["run_id"], "runbook": m.get("runbook", "?"), "started_at": m.get("started_at", ""),
         "date": (m.get("started_at") or "")[:10], "environment": m.get("environment", ""),
-        "operator": f"{(op.get('arn') or '?').rsplit('/', 1)[-1]} ({op.get('local_user', '?')})",
+        "operator": identity.who(op), "operator_arn": op.get("arn") or "?",
+        "ci_run": ((op.get("person") or {}).get("ci") or {}).get("run_url", ""),
         "approvers": approvers, "outcome": m.get("outcome", "?"),
         "target": ", ".join(m.get("targets", [])) or "-", "error": m.get("error", ""),
         "html": files.get("html"), "notebook": files.get("notebook"), "manifest": f"{rel}/manifest.json",
@@ -176,7 +177,7 @@ __CHART__
 <p class="muted">Each executed change: what changed, how it was verified, who approved which plan, and its
 evidence's integrity. <button id="csv" type="button">Download CSV</button> (the rows shown)</p>
 <table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Environment</th><th>Target</th>
-<th>Ticket / reason</th><th>What changed</th><th>How verified</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
+<th>Ticket / reason</th><th>What changed</th><th>How verified</th><th>Operator</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
 <th>Signature / verify</th><th>audit_log (id, hash)</th><th>Evidence</th></tr></thead><tbody></tbody></table>
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>Started (UTC)</th><th>Runbook</th><th>Environment</th><th>Outcome</th><th>Target</th>
@@ -192,6 +193,7 @@ const checks = (r) => r.verification.map((c) => `${c.verdict}: ${c.check}${c.det
 const verified = (r) => r.verification.length ? checks(r) : [r.outcome === "success" ? "verified" : `${r.outcome}: ${r.error}`];
 const integrity = (r) => badge(r.signature, r.signature === "signed" ? "signed" : "bad") + " " +
   badge(r.verified.startsWith("NOT OK") ? r.verified : "intact", r.verified === "intact" ? "intact" : "bad");
+const who = (r) => esc(r.operator) + (r.ci_run ? " " + link(r.ci_run, "CI run") : "");
 const ticketCell = (r) => (/^https:\\/\\//.test(r.ticket) ? link(r.ticket, esc(r.ticket)) : esc(r.ticket || "none"))
   + `<br><span class="muted">${esc(r.reason || "no reason given")}</span>`;
 const haystack = (r) => [r.run_id, r.ticket, r.reason, r.runbook, r.draft ? "draft" : "", r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
@@ -211,7 +213,7 @@ function render() {
   const [f, shown] = shownRuns();
   $("runs").tBodies[0].innerHTML = shown.map((r) => `<tr data-run="${esc(r.run_id)}">
     <td>${esc(when(r))}</td><td>${esc(r.runbook)}${r.draft ? " " + badge("draft") : ""}</td><td>${esc(r.environment)}</td>
-    <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td>${esc(r.operator)}</td>
+    <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td class="operator">${who(r)}</td>
     <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}</td><td><code>${esc(r.run_id)}</code></td>
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
@@ -220,11 +222,12 @@ function render() {
     <td class="ticket">${ticketCell(r)}</td>
     <td class="changed">${r.changed.map(esc).join("<br>") || "-"}</td>
     <td class="verification">${verified(r).map(esc).join("<br>")}</td>
+    <td class="operator">${who(r)}</td>
     <td>${esc(r.approvers.join(", "))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
     <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
     <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
     <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`).join("")
-    || "<tr><td colspan=13 class=muted>No production writes match.</td></tr>";
+    || "<tr><td colspan=14 class=muted>No production writes match.</td></tr>";
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
   history.replaceState(null, "", hash ? "#" + hash : location.pathname);
@@ -236,10 +239,10 @@ function csvCell(value) {
 }
 function downloadCsv() {
   const head = ["when_utc", "runbook", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
-    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "run_id", "evidence"];
+    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "evidence"];
   const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.environment, r.target,
     r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
-    r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.run_id, r.html || ""]);
+    r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.operator_arn, r.ci_run, r.run_id, r.html || ""]);
   const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
   const a = document.createElement("a");
   a.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));

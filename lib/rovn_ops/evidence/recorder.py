@@ -84,7 +84,7 @@ class Recorder:
             ctx.run_id, runbook=ctx.runbook, source=str(source), notebook=f"{ctx.runbook}.ipynb", env=ctx.env,
             parameters=ctx.params.model_dump(mode="json"), mode=ctx.mode,
             started=datetime.now(timezone.utc).isoformat(), local_user=ctx.operator.local_user,
-            operator={"arn": ctx.operator.arn, "local_user": ctx.operator.local_user},  # never the kernel's claim
+            operator=ctx.operator.as_dict(),  # never the kernel's claim
             redact_key=redact_key)
         self.reviewed, self.draft = reviewed_code(source), False
         # record() and the secret reads of this kernel now feed the run's spool

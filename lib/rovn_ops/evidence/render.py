@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rovn_ops.core import escape
+from rovn_ops.core import escape, identity
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -106,8 +106,8 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
     approvals = result.get("approvals", [])
     changed = [f"{k}: {v}" for k, v in pairs(result.get("summary") or {}) if not k.endswith("command")]
     return {"run_id": run_id, "runbook": runbook, "environment": parameters.get("env"), "mode": mode,
-            "who": f"{(operator.get('arn') or '?').rsplit('/', 1)[-1]} ({operator.get('arn')}, "
-                   f"local user {operator.get('local_user')})",
+            "who": f"{identity.who(operator)}, {operator.get('arn')}"
+                   + (f", {run}" if (run := ((operator.get("person") or {}).get("ci") or {}).get("run_url")) else ""),
             "when": f"{started:%Y-%m-%d %H:%M:%S} → {datetime.now(timezone.utc):%H:%M:%S} UTC",
             "targets": list(dict.fromkeys(result.get("targets", []))), "changed": changed,
             "approvals": [f"{', '.join(a.get('approvers', []))} at {str(a.get('at', ''))[:19]}, "

@@ -403,6 +403,7 @@ class Change:
                              details={"plan_hash": self.plan.hash, "change_request": self.plan.why, "approvers": self.approval.approvers,
                                       "approval": self.approval.how, "changes": self.plan.changes,
                                       "approval_records": [r["id"] for r in self.records],
+                                      "operator": ctx.operator.as_dict()["person"],  # the person (issue 27, build 3)
                                       **(details or {})})
         ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
                               **(details or {})}])

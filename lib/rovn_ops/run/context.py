@@ -131,5 +131,5 @@ def begin(runbook: str, **values) -> RunContext:
     )
     if not headless:
         recorder.start(ctx)  # what this kernel executes from here is the run's evidence
-    ctx.record(operator={"arn": ctx.operator.arn, "local_user": ctx.operator.local_user})
+    ctx.record(operator=ctx.operator.as_dict())
     return ctx
