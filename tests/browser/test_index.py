@@ -121,8 +121,9 @@ def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, b
     assert "revision: rovn-passport-api:288 → rovn-passport-api:289" in changed
     assert re.search(r"image: prod-202605270526-ai-competitive-fix → prod-\d{14}", changed)
     assert "pass: /health reports the new tag" in verified and "pass: running = desired" in verified
-    assert cells[7].startswith("giles") and re.fullmatch(r"[0-9a-f]{12}", cells[8]) and cells[9] == "success"
-    assert cells[10] == "signed intact" and re.fullmatch(r"\d+ [0-9a-f]{12}", cells[11])
+    assert cells[7].startswith("claude-deploy (")  # who ran it (issue 27, build 3)
+    assert cells[8].startswith("giles") and re.fullmatch(r"[0-9a-f]{12}", cells[9]) and cells[10] == "success"
+    assert cells[11] == "signed intact" and re.fullmatch(r"\d+ [0-9a-f]{12}", cells[12])
 
     browser.find_element(By.ID, "csv").click()
     deadline = time.monotonic() + 20

@@ -51,6 +51,7 @@ def test_the_ticket_is_in_the_plan_audit_row_manifest_header_and_index(fresh, aw
     why = {"ticket": "OPS-42", "reason": "ship the login fix"}
     [success] = [r for r in _deploy_rows(fresh["database_url"]) if r["outcome"] == "success"]
     assert success["details"]["change_request"] == why
+    assert success["details"]["operator"]["name"] == "claude-deploy"  # the person (build 3)
     m = _manifest(evidence_dir)
     assert m["change_request"] == why
     html = next(Path(m["notebook"]["path"]).parent.glob("*.html"))
