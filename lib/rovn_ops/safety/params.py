@@ -277,6 +277,27 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
                                                                              "(URL or secret:NAME)")
     deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
 
+class DrReadinessParams(ServiceParams):
+    """dr_readiness (§11): read-only; the standby comes only from parameters/<env>.yaml."""
+
+    REACHES_STANDBY: typing.ClassVar[bool] = True  # the only runbooks whose clients may reach standby.region
+    rds_instance: str = Field("", pattern=RDS_ID, description="the primary RDS instance whose snapshots are "
+                                                              "copied; empty takes the environment's")
+    slack_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="Slack webhook (URL or secret:NAME): "
+                                                                          "a standby not READY posts")
+
+
+class DrFailoverParams(DrReadinessParams, ChangeParams):
+    """dr_failover (§11): the protocol, two approvers; every step idempotent and resumable."""
+
+    failure_at: str = Field("", pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{5,15}(Z|[+-][0-9]{2}:?[0-9]{2})?)?$",
+                            description="when the primary failed, ISO 8601 UTC (the RPO is measured to it); "
+                                        "empty: the decision time")
+    deadline_s: float = Field(1800, gt=0, le=86400, description="seconds each waiting step may take")
+    poll_min: float = Field(5, gt=0, le=300, description="first wait between polls, seconds")
+    poll_max: float = Field(30, gt=0, le=600, description="longest wait between polls, seconds")
+
+
 class TriageParams(ServiceParams):
     """incident_triage: what to read, how to judge it (§5, §6), whom to tell."""
 
@@ -377,6 +398,8 @@ MODELS: dict[str, type[RunbookParams]] = {
     "incident_triage": TriageParams,
     "migrations_baseline": MigrationBaselineParams,
     "snapshot_retention": SnapshotRetentionParams,
+    "dr_readiness": DrReadinessParams,
+    "dr_failover": DrFailoverParams,
 }
 
 
@@ -669,6 +692,21 @@ def allowed_regions(env: str) -> list[str]:
     """The regions the environment file allows (its `allowed_regions`)."""
     data = _read_yaml(paths.parameters() / f"{env}.yaml", "environment file")
     return list(data.get("allowed_regions") or [])
+
+
+def standby(p: RunbookParams) -> dict:
+    """parameters/<env>.yaml's `standby` section (§11 DR), ${VAR}s resolved, for the DR
+    runbooks only: allowed_regions stays the primary's for every other runbook, so no
+    other runbook's client can be pointed at the standby region."""
+    if not getattr(type(p), "REACHES_STANDBY", False):
+        raise BadInput(f"parameter 'region': the standby region is for the DR runbooks (dr_readiness, "
+                       f"dr_failover) only; expected one of the {p.env} environment's allowed_regions")
+    data = environment_file(p.env).get("standby") or {}
+    if not data.get("region"):
+        raise BadInput(f"environment file parameters/{p.env}.yaml: expected a `standby:` section naming the "
+                       "standby region (§11), found none")
+    return {k: ({kk: _interpolate(vv) for kk, vv in v.items()} if isinstance(v, dict) else _interpolate(v))
+            for k, v in data.items()}
 
 
 def check_region(p: RunbookParams) -> None:

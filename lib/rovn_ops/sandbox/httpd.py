@@ -40,6 +40,7 @@ class Handler(BaseHTTPRequestHandler):
     db_status: Callable[[], str]
     sink: Sink
     reset: Callable[..., dict]
+    primary = True   # the primary region's app (scenario region_outage takes it down); the standby's: False
 
     def log_message(self, *args):  # keep the sandbox log for real events
         pass
@@ -66,7 +67,8 @@ class Handler(BaseHTTPRequestHandler):
             # Answered by the service's running tasks, as the ALB routes it: none running, no answer
             # but the ALB's 503; an image whose /health handler is broken answers 500 (image_faults).
             version = self.serving_version()
-            if scenarios.active("health_down") or version is None:
+            if scenarios.active("health_down") and self.primary or version is None or (
+                    scenarios.active("region_outage") and self.primary):
                 return self._reply(503, {"status": "unavailable"})
             if image_faults.health_broken(version):
                 return self._reply(500, {"status": "error", "version": version,

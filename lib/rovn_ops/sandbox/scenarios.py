@@ -42,6 +42,9 @@ KNOWN = {
                   "at INFO: suspected PHI exposure caused by the deploy; a rollback to 288 ends it",
     "secret_exposed": "secrets_audit found user/contractor-export (on no allow-list) reading rovn/prod/db-master "
                       "6 minutes ago: a suspected security incident; rotating the secret retires what it read",
+    # §11 DR (standby.py): the cross-region cold standby in us-west-2
+    "dr_gap": "the standby misses the live image (its ECR) and one secret's replica (rovn/prod/stripe-api-key)",
+    "region_outage": "the primary region is unreachable: its ECS and RDS answer 503, its /health 503",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
     "alarm_fires_after_rollout": "the 5xx alarm flips OK → ALARM when the next rollout completes",

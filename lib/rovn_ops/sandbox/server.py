@@ -52,6 +52,7 @@ class Sandbox:
     def __init__(self, state_dir: Path, world_file: Path):
         spec = yaml.safe_load(world_file.read_text())
         self.world, self.defaults, self.evidence = spec["world"], spec["parameters"], spec["evidence"]
+        self.standby = spec.get("standby") or {}  # §11 DR: the cross-region cold standby (standby.py)
         self.dir = state_dir
         self.source_dir = state_dir / "source"  # the service's checkout; migrations/ inside
         self.migrations_dir = self.source_dir / "migrations"
@@ -87,6 +88,7 @@ class Sandbox:
             rds_faults,
             rds_paging,
             secretsmanager_fixes,
+            standby,
             synthetics_sim,
             task_credentials,
             wire,
@@ -114,6 +116,7 @@ class Sandbox:
                                                   ecs["secrets"]["DATABASE_URL"])
         task_credentials.install(self.captures)
         self.fakes = fakes.serve()
+        standby.install(self)
         port = _free_port()
         # moto behind the wire layer: names, 400s for malformed input, recordings, CloudTrail's events
         self.moto = wire.Server(port, wire.recorder_from_env(), cloudtrail_api.events)
@@ -129,6 +132,7 @@ class Sandbox:
         self.sink = handler.sink
         self.app, self.control = httpd.serve(handler), httpd.serve(handler)
         self.sentry = httpd.serve(self._sentry_handler())
+        self._serve_standby(handler)
         incidents.install(self)
         self.github = httpd.serve(type("G", (github.Handler,), {
             "origin": self.origin_dir, "token": staticmethod(self.github_token),
@@ -148,9 +152,28 @@ class Sandbox:
             time.sleep(0.05)
             with self.reset_lock:
                 try:
-                    ecs_rollout.advance_all(self.world["region"])
+                    for region in {self.world["region"], self.standby.get("region") or self.world["region"]}:
+                        ecs_rollout.advance_all(region)
                 except Exception:  # noqa: BLE001 - logged; the next read catches up anyway
                     traceback.print_exc()
+
+    def _serve_standby(self, primary_handler) -> None:
+        """The standby's /health (its service's tasks, its database), Cloudflare's API and
+        the public name, which answers from wherever the DNS record points (standby.py)."""
+        from rovn_ops.sandbox import cloudflare_stub, httpd, standby, world
+
+        sb, w = self.standby, self.world
+        self.standby_app = httpd.serve(type("SH", (primary_handler,), {
+            "primary": False, "serving_version": staticmethod(lambda: standby.serving_version(sb)),
+            "db_status": staticmethod(lambda: standby.db_status(w, sb))}))
+        name = sb["dns"]["token_secret"].removeprefix("secret:")
+        sm = world._client(self.endpoint, w["region"], "secretsmanager")
+        token = lambda: sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]  # noqa: E731
+        self.cloudflare = httpd.serve(type("CF", (cloudflare_stub.Handler,), {"token": staticmethod(token)}))
+        host = "http://127.0.0.1"
+        routes = {sb["primary_load_balancer_dns"]: f"{host}:{self.app.server_port}/health",
+                  sb["load_balancer_dns"]: f"{host}:{self.standby_app.server_port}/health"}
+        self.public = httpd.serve(type("P", (cloudflare_stub.Public,), {"backends": staticmethod(lambda: routes)}))
 
     def _sentry_handler(self):
         from rovn_ops.sandbox import sentry_stub, world
@@ -232,6 +255,10 @@ class Sandbox:
 
         t = time.perf_counter()
         facts = world.seed(self.world, self.endpoint, self.credentials)
+        if self.standby:
+            from rovn_ops.sandbox import standby
+
+            facts |= standby.seed(self.world, self.standby, self.endpoint)
         world.seed_signing_key(self.endpoint, self.world["region"], self.evidence["signing_key_secret"],
                                _signing_key())
         self.world_since = time.time()
@@ -276,7 +303,8 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from rovn_ops.sandbox import clock, cloudtrail_api, image_faults, incidents, scenarios, world_snapshot
+        from rovn_ops.sandbox import (clock, cloudflare_stub, cloudtrail_api, image_faults, incidents, scenarios,
+                                      world_snapshot)
 
         steps: dict[str, float] = {}
 
@@ -291,6 +319,7 @@ class Sandbox:
             scenarios.clear()
             incidents.clear()
             image_faults.clear()
+            cloudflare_stub.reset()
             self.sink.clear()
             if full:
                 step("seed moto", self._reseed_moto)
@@ -329,6 +358,9 @@ class Sandbox:
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "fakes_url": f"{host}:{self.fakes.server_port}",
             "sentry_url": f"{host}:{self.sentry.server_port}",
+            "standby_health_url": f"{host}:{self.standby_app.server_port}/health",
+            "cloudflare_url": f"{host}:{self.cloudflare.server_port}/client/v4",
+            "public_url": f"{host}:{self.public.server_port}",
             "evidence_bucket": self.world["evidence_bucket"]["name"],
             "migrations_dir": str(self.migrations_dir), "source_dir": str(self.source_dir),
             "repository_uri": facts["repository_uri"], "started_at": time.time(),

@@ -106,7 +106,7 @@ class Wire:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         service, op, key = self.name(environ, body)
-        refusal = self._refuse(environ, service, op, body)
+        refusal = self._refuse(environ, service, op, body) or self._unreachable(environ, service)
         captured: dict = {}
 
         def capture(status, headers, exc_info=None):
@@ -149,9 +149,19 @@ class Wire:
             return 400, "ValidationException" if "must not be null" in problem else "SerializationException", problem
         return None
 
+    @staticmethod
+    def _unreachable(environ, service) -> tuple[int, str, str] | None:
+        """Scenario region_outage: the primary region's ECS and RDS answer 503 (standby.py)."""
+        from rovn_ops.sandbox import standby
+
+        found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if found and standby.unreachable(service, found.group(2)):
+            return 503, "ServiceUnavailable", f"{service} in {found.group(2)} is unreachable (sandbox: region_outage)"
+        return None
+
     def _error(self, start_response, status: int, code: str, message: str) -> bytes:
         data = json.dumps({"__type": code, "message": message}).encode()
-        start_response(f"{status} Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+        start_response(f"{status} {'Service Unavailable' if status == 503 else 'Bad Request'}", [("Content-Type", "application/x-amz-json-1.1"),
                                                  ("Content-Length", str(len(data))),
                                                  ("x-amzn-RequestId", str(uuid.uuid4())),
                                                  ("x-amzn-ErrorType", code)])
