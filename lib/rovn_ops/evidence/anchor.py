@@ -70,12 +70,14 @@ def evidence_rows(conn) -> list[tuple[int, str, dict]]:
                              [ACTION]))
 
 
-def runs_named(conn) -> dict[str, list[int]]:
-    """{run id: [audit_log ids]} of every non-evidence row that names a run."""
+def runs_named(conn, env: str) -> dict[str, list[int]]:
+    """{run id: [audit_log ids]} of every non-evidence row that names a run. A row the sandbox
+    seeds as history (`sandbox_history`) is skipped in the sandbox only: anywhere else the
+    flag is a claim anyone who can insert a row can make, and the row stands (issue 27, finding 6)."""
     named: dict[str, list[int]] = {}
     for row_id, run_id, details in conn.execute(
             "SELECT id, run_id, details FROM audit_log WHERE run_id IS NOT NULL AND action <> %s ORDER BY id",
             [ACTION]):
-        if not (isinstance(details, dict) and details.get("sandbox_history")):
+        if env != "sandbox" or not (isinstance(details, dict) and details.get("sandbox_history")):
             named.setdefault(run_id, []).append(row_id)
     return named

@@ -143,6 +143,7 @@ class Archiver:
             run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"],
             operator=operator, mode=meta["mode"], started=started, outcome=outcome, error=error,
             result=result, redactor=redactor, archive=plan, audit_head=audit.head(conn),
+            audit_rows=rows_naming(conn, meta["run_id"]),
             final_dir=paths.evidence() / rel)
 
     def _upload(self, plan: dict, files: dict, line: dict) -> None:
@@ -159,6 +160,14 @@ def connect(env: str):
 
     os.environ["ROVN_TARGET_ENV"] = env
     return db.connect()
+
+
+def rows_naming(conn, run_id: str) -> list[dict]:
+    """The audit_log rows that name this run, as the runner reads them (not the kernel's own
+    list, which a draft can edit): what the index calls a change (issue 27, finding 1)."""
+    return [{"id": i, "action": a, "target": t, "outcome": o} for i, a, t, o in conn.execute(
+        "SELECT id, action, target, outcome FROM audit_log WHERE run_id = %s AND action <> %s ORDER BY id",
+        [run_id, anchor.ACTION])]
 
 
 def _anchored(conn, run_id: str) -> dict | None:

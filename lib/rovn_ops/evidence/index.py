@@ -2,14 +2,16 @@
 from disk in a browser, with no server. An auditor answers "what changed, how was it
 verified, who approved it, is the evidence intact" without opening a notebook:
 
-- the change-management view: every production write with what changed (revision and
+- the change-management view: every change (a run that wrote: an approved execution, or any
+  audit_log row of a writing action naming it, a draft's too, marked draft) with its ticket,
+  what changed (revision and
   image from → to, migrations, secrets rotated, from the summary each run recorded),
   each verification check and its result, the environment, the approvers and plan
   hash, the run's signature and offline verify status, and its audit_log rows (id and
   hash); exported as CSV (the rows shown), the form auditors sample from;
-- every run, with free-text search and filters (runbook, outcome, date) kept in the
-  URL's #hash, so a filtered view can be shared;
-- production changes per week, by outcome.
+- every run, with free-text search and filters (environment, runbook, outcome, date) kept in
+  the URL's #hash, so a filtered view can be shared;
+- changes per week, by outcome, one chart per environment (only prod is called production).
 
 Status is words and CSS badges, never emoji (a stock Chromium has no colour-emoji font)."""
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "html": files.get("html"), "notebook": files.get("notebook"), "manifest": f"{rel}/manifest.json",
         "artifacts": [f"{rel}/{f['path']}" for f in m.get("files", []) if f["kind"] == "artifact"],
         "audit_log": [f"{a['id']} {a.get('row_hash', '')[:12]}" for a in m.get("audit_log", [])],
-        "approvals": m.get("approvals", []), "change": bool(m.get("approvals")) and not m.get("draft"),
+        "approvals": m.get("approvals", []), "change": is_change(m),
         "draft": bool(m.get("draft")),
         "ticket": (m.get("change_request") or {}).get("ticket", ""),
         "reason": (m.get("change_request") or {}).get("reason", ""),
@@ -51,6 +53,20 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "plan_hash": m.get("plan_hash") or next((a.get("plan_hash") for a in m.get("approvals", [])), ""),
         "signature": signature, "verified": verified,
     }
+
+
+# audit_log actions that are no change to the world: the ledger, approvals, findings
+NOT_CHANGES = frozenset({"evidence", "evidence-genesis", "approve", "incident", "secrets_drift"})
+
+
+def is_change(m: dict) -> bool:
+    """A run is a change when it wrote to the world: an audit_log row naming it (read by the
+    runner when it archived the run, `audit_rows`) of a writing action that was not refused, or
+    an approved execution. A draft that writes is a change too, marked as a draft (issue 27,
+    finding 1: a draft's rollback 291 → 289 was 'not a change'); its claims never approve it."""
+    wrote = any(r.get("action") not in NOT_CHANGES and r.get("outcome") != "refused"
+                for r in m.get("audit_rows") or [])
+    return wrote or (bool(m.get("approvals")) and not m.get("draft"))
 
 
 def _changed(m: dict, pairs) -> list[str]:
@@ -91,8 +107,22 @@ def rows(root: Path, env: str = "sandbox") -> list[dict]:
     return [_row(m, root, checked) for m in reversed(manifest.runs(root)) if not m.get("unreadable")]
 
 
-def week_chart(data: list[dict]) -> str:
-    """Production changes per ISO week, stacked by outcome, as inline SVG."""
+def env_label(env: str) -> str:
+    """What the page calls an environment: only prod is production (issue 27, finding 7)."""
+    return "production" if env == "prod" else f"{env or 'unknown environment'} (not production)"
+
+
+def week_charts(data: list[dict]) -> str:
+    """One chart of changes per week for each environment, each titled by its environment."""
+    envs = sorted({r["environment"] or "" for r in data if r["change"]}, key=lambda e: (e != "prod", e))
+    if not envs:
+        return "<h2>Changes per week</h2><p class='muted'>No changes yet.</p>"
+    return "".join(f"<h2 class='chart' data-env='{escape.html(e)}'>Changes per week: {escape.html(env_label(e))}</h2>"
+                   + week_chart([r for r in data if (r["environment"] or "") == e], env_label(e)) for e in envs)
+
+
+def week_chart(data: list[dict], label: str = "production") -> str:
+    """Changes per ISO week, stacked by outcome, as inline SVG."""
     counts = Counter()
     for r in data:
         if r["change"]:
@@ -100,7 +130,7 @@ def week_chart(data: list[dict]) -> str:
             counts[(f"{y}-W{w:02d}", r["outcome"])] += 1
     weeks = sorted({w for w, _ in counts})[-12:]
     if not weeks:
-        return "<p class='muted'>No production changes yet.</p>"
+        return "<p class='muted'>No changes yet.</p>"
     peak = max(sum(counts[(w, o)] for o in OUTCOME_COLOURS) for w in weeks)
     bar, gap, height = 40, 16, 160
     parts = []
@@ -116,14 +146,14 @@ def week_chart(data: list[dict]) -> str:
         parts.append(f"<text x='{x + bar / 2}' y='{height + 14}' text-anchor='middle'>{w}</text>")
     width = 40 + len(weeks) * (bar + gap)
     legend = " ".join(f"<span class='chip' style='background:{c}'>{o}</span>" for o, c in OUTCOME_COLOURS.items())
-    return (f"<svg role='img' aria-label='production changes per week by outcome' width='{width}' "
+    return (f"<svg role='img' aria-label='{escape.html(label)}: changes per week by outcome' width='{width}' "
             f"height='{height + 20}'>{''.join(parts)}</svg><div>{legend}</div>")
 
 
 def build(root: Path, env: str = "sandbox") -> Path:
     """env: whose pinned key the signatures are checked against."""
     data = rows(root, env)
-    page = TEMPLATE.replace("__CHART__", week_chart(data))
+    page = TEMPLATE.replace("__CHART__", week_charts(data))
     page = page.replace("__GENERATED__", escape.html(datetime.now().astimezone().isoformat(timespec="seconds")))
     page = with_policy(page.replace("__DATA__", escape.script_json(data)))  # last: no value is searched for a marker
     out = root / "index.html"
@@ -163,18 +193,18 @@ th{background:#f5f5f5} .muted{color:#777} code{font-size:12px}
 <p class="muted">Generated __GENERATED__. Every run here is in the signed ledger: check it with
 <code>rovn-ops evidence verify</code>. Signature and verify status below are as of this build (offline:
 ledger chain, signatures, manifest and file hashes).</p>
-<h2>Production changes per week</h2>
 __CHART__
 <div id="filters">
 <label>Search <input type="search" id="f-text" placeholder="run id, revision, image, approver, check…"></label>
+<label>Environment <select id="f-env"><option value="">all</option></select></label>
 <label>Runbook <select id="f-runbook"><option value="">all</option></select></label>
 <label>Outcome <select id="f-outcome"><option value="">all</option></select></label>
 <label>From <input type="date" id="f-from"></label>
 <label>To <input type="date" id="f-to"></label>
 <span id="count" class="muted"></span>
 </div>
-<h2>Change management: every production write</h2>
-<p class="muted">Each executed change: what changed, how it was verified, who approved which plan, and its
+<h2>Change management: every write, by environment</h2>
+<p class="muted">Each change (a draft that wrote too, marked draft): its environment (only prod is production), what changed, how it was verified, who approved which plan, and its
 evidence's integrity. <button id="csv" type="button">Download CSV</button> (the rows shown)</p>
 <table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Environment</th><th>Target</th>
 <th>Ticket / reason</th><th>What changed</th><th>How verified</th><th>Operator</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
@@ -202,11 +232,11 @@ const haystack = (r) => [r.run_id, r.ticket, r.reason, r.runbook, r.draft ? "dra
 function fill(select, values) {
   [...new Set(values)].sort().forEach((v) => select.insertAdjacentHTML("beforeend", `<option>${esc(v)}</option>`));
 }
-const FILTERS = ["text", "runbook", "outcome", "from", "to"];
+const FILTERS = ["text", "env", "runbook", "outcome", "from", "to"];
 function shownRuns() {
   const f = Object.fromEntries(FILTERS.map((k) => [k, $("f-" + k).value]));
   const words = f.text.toLowerCase().split(/\\s+/).filter(Boolean);
-  return [f, RUNS.filter((r) => (!f.runbook || r.runbook === f.runbook) && (!f.outcome || r.outcome === f.outcome)
+  return [f, RUNS.filter((r) => (!f.env || r.environment === f.env) && (!f.runbook || r.runbook === f.runbook) && (!f.outcome || r.outcome === f.outcome)
     && (!f.from || r.date >= f.from) && (!f.to || r.date <= f.to) && words.every((w) => haystack(r).includes(w)))];
 }
 function render() {
@@ -218,16 +248,16 @@ function render() {
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
   $("changes").tBodies[0].innerHTML = shown.filter((r) => r.change).map((r) => `<tr data-run="${esc(r.run_id)}">
-    <td>${esc(when(r))}</td><td>${esc(r.runbook)}</td><td>${esc(r.environment)}</td><td>${esc(r.target)}</td>
+    <td>${esc(when(r))}</td><td>${esc(r.runbook)}${r.draft ? " " + badge("draft", "warn") : ""}</td><td>${esc(r.environment)}</td><td>${esc(r.target)}</td>
     <td class="ticket">${ticketCell(r)}</td>
     <td class="changed">${r.changed.map(esc).join("<br>") || "-"}</td>
     <td class="verification">${verified(r).map(esc).join("<br>")}</td>
     <td class="operator">${who(r)}</td>
-    <td>${esc(r.approvers.join(", "))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
+    <td class="approved">${esc(r.approvers.join(", ") || (r.draft ? "none: a draft is not approved" : "none"))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
     <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
     <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
     <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`).join("")
-    || "<tr><td colspan=14 class=muted>No production writes match.</td></tr>";
+    || "<tr><td colspan=14 class=muted>No changes match.</td></tr>";
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
   history.replaceState(null, "", hash ? "#" + hash : location.pathname);
@@ -238,9 +268,9 @@ function csvCell(value) {
   return '"' + text.replace(/"/g, '""') + '"';
 }
 function downloadCsv() {
-  const head = ["when_utc", "runbook", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
+  const head = ["when_utc", "runbook", "draft", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
     "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "evidence"];
-  const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.environment, r.target,
+  const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.draft ? "draft" : "", r.environment, r.target,
     r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
     r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.operator_arn, r.ci_run, r.run_id, r.html || ""]);
   const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
@@ -251,6 +281,7 @@ function downloadCsv() {
   a.click();
   a.remove();
 }
+fill($("f-env"), RUNS.map((r) => r.environment));
 fill($("f-runbook"), RUNS.map((r) => r.runbook));
 fill($("f-outcome"), RUNS.map((r) => r.outcome));
 function fromHash() {

@@ -124,7 +124,7 @@ def describe(path: Path, directory: Path, kind: str) -> dict:
 def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list[Path], source: Path,
           run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started: datetime,
           outcome: str, error: str, result: dict, redactor: Redactor, archive: dict | None,
-          audit_head: dict | None = None, final_dir: Path | None = None) -> dict:
+          audit_head: dict | None = None, final_dir: Path | None = None, audit_rows: list | None = None) -> dict:
     files = [describe(notebook, directory, "notebook")] if notebook.exists() else []
     files += [describe(html, directory, "html")] if html and html.exists() else []
     files += [describe(a, directory, "artifact") for a in artifacts]
@@ -152,6 +152,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "suite": {"git_commit": git_commit(), "rovn_ops_version": __version__},
         "archive": archive,
         "audit_log_head": audit_head,  # audit_log's newest row as the run ended (an anchor)
+        "audit_rows": audit_rows,  # the rows naming this run, read by the runner (archive.rows_naming)
         "tampered": result.get("tampered", ""),  # the kernel rewrote what it may only append to
         "draft": "draft_claims" in result,  # not a committed runbook (see set_apart_claims)
         **({"draft_claims": result["draft_claims"]} if "draft_claims" in result else {}),

@@ -20,7 +20,7 @@ def check_audit(conn, env: str, manifest_of, current: list[dict], entries: list[
     _check_head(conn, current, report)
     have = {e.get("run_id"): e for e in entries}
     if not partial:
-        for run_id, ids in anchor.runs_named(conn).items():
+        for run_id, ids in anchor.runs_named(conn, env).items():
             if env == "sandbox" and run_id in SANDBOX_SEED_RUNS:
                 continue
             if run_id not in have:
