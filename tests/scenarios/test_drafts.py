@@ -42,7 +42,8 @@ def test_a_draft_is_marked_in_its_manifest_audit_row_and_the_index(fresh, eviden
                                     [m["run_id"]]).fetchall()
     assert details["draft"] is True
     row = index._row({**m, "path": str(run_dir)}, evidence_dir, {})
-    assert row["draft"] and not row["change"] and row["operator"].startswith("claude-deploy")
+    # a draft that writes is a change, marked draft (issue 27, finding 1)
+    assert row["draft"] and row["change"] and row["operator"].startswith("claude-deploy")
     assert os.environ.get("ROVN_DRAFT") is None  # the runner's own environment is left as it was
 
 
