@@ -106,7 +106,8 @@ class Wire:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         service, op, key = self.name(environ, body)
-        refusal = self._refuse(environ, service, op, body) or self._unreachable(environ, service)
+        outage = self._unreachable(environ, service)
+        refusal = self._refuse(environ, service, op, body) or outage
         captured: dict = {}
 
         def capture(status, headers, exc_info=None):
@@ -118,7 +119,9 @@ class Wire:
         else:
             chunks = list(self.app(environ, capture))
         out = b"".join(chunks)
-        if self.recorder or self.events is not None:
+        # An injected region outage is the scenario's fault, not a claim about AWS's answers:
+        # it is not recorded for the shape conformance check (which refuses any 5xx).
+        if (self.recorder or self.events is not None) and not outage:
             self._note(environ, service, op, key, body, captured, out)
         return [out]
 
