@@ -21,15 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 from rovn_ops.core import escape, identity
-from rovn_ops.evidence import manifest
+from rovn_ops.evidence import changes, manifest
 
 OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
                    "preview": "#90a4ae", "refused": "#6a1b9a"}
 
 
 def _row(m: dict, root: Path, integrity: dict) -> dict:
-    from rovn_ops.evidence.report import pairs
-
     rel = Path(m["path"]).relative_to(root)
     files = {f["kind"]: f"{rel}/{f['path']}" for f in m.get("files", [])}
     approvers = sorted({a for ap in m.get("approvals", []) for a in ap.get("approvers", [])})
@@ -49,7 +47,8 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "draft": bool(m.get("draft")),
         "ticket": (m.get("change_request") or {}).get("ticket", ""),
         "reason": (m.get("change_request") or {}).get("reason", ""),
-        "changed": _changed(m, pairs), "verification": m.get("verification", []),
+        "changed": changes.lines(m.get("summary"), m.get("facts"), m.get("plan_changes"), m.get("outcome", "")),
+        "verification": m.get("verification", []),
         "plan_hash": m.get("plan_hash") or next((a.get("plan_hash") for a in m.get("approvals", [])), ""),
         "signature": signature, "verified": verified,
     }
@@ -67,19 +66,6 @@ def is_change(m: dict) -> bool:
     wrote = any(r.get("action") not in NOT_CHANGES and r.get("outcome") != "refused"
                 for r in m.get("audit_rows") or [])
     return wrote or (bool(m.get("approvals")) and not m.get("draft"))
-
-
-def _changed(m: dict, pairs) -> list[str]:
-    """What a run changed, from the summary it recorded (revision and image from → to,
-    migrations, secrets rotated by name…); a failed deploy's from its facts."""
-    summary = dict(m.get("summary") or {})
-    facts = m.get("facts") or {}
-    if not summary and facts.get("new_task_definition"):
-        summary = {"revision_from": facts.get("previous_task_definition", "").rsplit("/", 1)[-1],
-                   "revision_to": facts["new_task_definition"].rsplit("/", 1)[-1],
-                   "image_from": facts.get("previous_image_tag"), "image_to": facts.get("new_image_tag"),
-                   "migrations": facts.get("migrations")}
-    return [f"{k}: {v}" for k, v in pairs(summary) if not k.endswith("command") and k not in ("plan", "problems")]
 
 
 def integrity(root: Path, env: str = "sandbox") -> dict[str, tuple[str, str]]:

@@ -29,7 +29,7 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification",
+SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification", "plan_changes",
                  "operator")  # a draft cannot name its own operator: the runner's STS identity stands
 
 
@@ -141,6 +141,7 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "change_request": {k: parameters.get(k) or "" for k in ("ticket", "reason")} if "ticket" in parameters else None,
         "plan_hash": result.get("plan_hash"),  # a preview's: what `-p plan_hash=` must match
         "confirm_command": result.get("confirm_command"),  # a preview's: the command that executes it
+        "plan_changes": result.get("plan_changes"),  # the executed plan's changes (its task-definition diff)
         "summary": result.get("summary", {}),  # the runbook's own headline fields (`rovn-ops run` prints them)
         "verification": result.get("verification", []),  # each check of the protocol's verify step
         "facts": result.get("facts", {}),  # the runbook's own, e.g. a deploy's revisions and ECS calls

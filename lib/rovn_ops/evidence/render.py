@@ -100,11 +100,12 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
     """What the header shows, from what the run recorded (before the manifest is built)."""
     from datetime import datetime, timezone
 
-    from rovn_ops.evidence.report import pairs, split_next
+    from rovn_ops.evidence import changes
+    from rovn_ops.evidence.report import split_next
 
     final = result.get("outcome") if outcome == "success" and result.get("outcome") else outcome
     approvals = result.get("approvals", [])
-    changed = [f"{k}: {v}" for k, v in pairs(result.get("summary") or {}) if not k.endswith("command")]
+    changed = changes.lines(result.get("summary"), result.get("facts"), result.get("plan_changes"), final)
     return {"run_id": run_id, "runbook": runbook, "environment": parameters.get("env"), "mode": mode,
             "who": f"{identity.who(operator)}, {operator.get('arn')}"
                    + (f", {run}" if (run := ((operator.get("person") or {}).get("ci") or {}).get("run_url")) else ""),

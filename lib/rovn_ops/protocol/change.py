@@ -407,6 +407,7 @@ class Change:
                                       **(details or {})})
         ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
                               **(details or {})}])
+        ctx.record(plan_changes=self.plan.changes)  # what the index and header show changed (evidence/changes.py)
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how,
                                "records": [{k: r.get(k) for k in ("id", "at", "approver", "ticket", "identity",
