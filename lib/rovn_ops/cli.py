@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     apr.add_argument("plan_hash", metavar="PLAN_HASH", help="the full plan hash the preview printed")
     apr.add_argument("--ticket", default="", help="the change ticket this approval is for")
     apr.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    apr.add_argument("--key", default=None, help="your approval signing key, PEM (default: $ROVN_APPROVAL_KEY)")
     audit = sub.add_parser("audit", help="the audit_log")
     aus = audit.add_subparsers(dest="action", required=True)
     aus.add_parser("verify", help="check the audit_log hash chain")
@@ -384,24 +385,10 @@ def cmd_audit(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    """The approver's act: STS names them; the record goes to audit_log (approval_records.py)."""
-    from rovn_ops.protocol import approval_records
-    from rovn_ops.core import aws, paths
-    from rovn_ops.clients import db
-    from rovn_ops.evidence import manifest
-    from rovn_ops.core.environment import prepare_environment
+    """The approver's act: STS names them, their own key signs the record (run/approval.py)."""
+    from rovn_ops.run import approval
 
-    prepare_environment(args.env)
-    sts = aws.client("sts", env=args.env, region=os.environ.get("AWS_REGION") or "us-east-2")
-    caller = sts.get_caller_identity()
-    previews = [m for m in manifest.runs(paths.evidence()) if m.get("plan_hash") == args.plan_hash.strip().lower()]
-    preview = ({"run_id": previews[-1]["run_id"], "target": (previews[-1].get("targets") or [""])[0]}
-               if previews else None)
-    with db.connect() as conn:
-        rec = approval_records.approve(conn, args.env, args.plan_hash, caller, args.ticket, preview)
-    print(f"approved plan {rec['plan_hash'][:12]} as {rec['approver']} ({rec['identity']['arn']}), "
-          f"audit_log row {rec['id']}" + (f", ticket {rec['ticket']}" if rec["ticket"] else "")
-          + (f", preview run {preview['run_id']}" if preview else ""))
+    print(approval.approve(args.plan_hash, ticket=args.ticket, env=args.env, key=args.key))
     return 0
 
 

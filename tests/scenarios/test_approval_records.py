@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 
-from rovn_ops.sandbox.world import person_credentials
+from rovn_ops.sandbox.world import person_approval_key, person_credentials
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _service
 
 
 def as_person(name: str) -> dict:
+    """A person's own process: their IAM access key and, for an approver, their signing key."""
     key, secret = person_credentials(name)
-    return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    if person_approval_key(name).exists():
+        env["ROVN_APPROVAL_KEY"] = str(person_approval_key(name))
+    return env
 
 
 def _preview(evidence_dir) -> str:
@@ -23,10 +27,24 @@ def _preview(evidence_dir) -> str:
     return _manifest(evidence_dir)["plan_hash"]
 
 
-def test_the_operator_cannot_approve_and_an_approvers_record_executes_once(fresh, aws, evidence_dir):
+def own_key(tmp_path, name: str = "mine") -> str:
+    """A signing key of one's own making: registered nowhere."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = tmp_path / f"{name}.pem"
+    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return str(path)
+
+
+def test_the_operator_cannot_approve_and_an_approvers_record_executes_once(fresh, aws, evidence_dir, tmp_path):
     plan = _preview(evidence_dir)
+    # no signing key: one line naming --key, exit 2
+    bare_key = rovn_ops("approve", plan, "--ticket", "CHG-1")
+    assert bare_key.returncode == 2 and "--key: expected" in bare_key.stderr, bare_key.stderr
     # the operator's own credentials (claude-deploy): not an approver, refused, recorded
-    own = rovn_ops("approve", plan, "--ticket", "CHG-1")
+    own = rovn_ops("approve", plan, "--ticket", "CHG-1", "--key", own_key(tmp_path))
     assert own.returncode == 3 and "not on the approvers list" in own.stderr, own.stdout + own.stderr
     # without any record, execute is refused (a parameter naming no one approves nothing)
     bare = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
@@ -67,3 +85,69 @@ def test_approve_takes_the_full_hash_only(fresh):
     assert res.returncode == 2 and "expected the full 64-hex plan hash" in res.stderr
     assert "Traceback" not in res.stderr
     assert json.dumps(res.stderr).count("\\n") == 1
+
+
+def _forge(url: str, details: dict) -> int:
+    """What the runbooks' database credential (rovn_app) can do: append any row, chain intact."""
+    import psycopg
+
+    from rovn_ops.audit import log as audit
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return audit.append(conn, actor="arn:aws:iam::123456789012:user/giles", action="approve",
+                            target="rovn-passport-api", outcome="approved", details=details).id
+
+
+def test_a_forged_or_replayed_approval_row_never_executes_and_verify_names_it(fresh, aws, evidence_dir):
+    """Issue 20 break 1: an `approve` row written with the database credential is a row,
+    not an act. Execute counts only records its approver's registered key signed, and
+    `evidence verify` names every other one."""
+    import base64
+    import os
+
+    from rovn_ops.protocol import approval_signature
+    from rovn_ops.sandbox.world import person_approval_key
+
+    # a real record of giles's, for another plan: the material a replay starts from
+    other = rovn_ops("run", "deploy", "--quiet", "-p", "bake_s=2")
+    assert other.returncode == 0, other.stdout + other.stderr
+    plan_other = _manifest(evidence_dir)["plan_hash"]
+    assert rovn_ops("approve", plan_other, env=as_person("giles")).returncode == 0
+    clean = rovn_ops("evidence", "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr  # a signed record is no finding
+
+    plan = _preview(evidence_dir)
+    key_id = approval_signature.key_id(approval_signature.load_private(str(person_approval_key("giles"))).public_key())
+    forged = _forge(fresh["database_url"], {
+        "plan_hash": plan, "approver": "giles", "ticket": "CHG-9", "env": "sandbox",
+        "identity": {"arn": "arn:aws:iam::123456789012:user/giles", "proof": "sts:GetCallerIdentity"},
+        "signature": {"alg": "ed25519", "key_id": key_id, "value": base64.b64encode(os.urandom(64)).decode()}})
+    [real] = [r for r in _deploy_rows(fresh["database_url"], action="approve") if r["details"]["plan_hash"] == plan_other]
+    replayed = _forge(fresh["database_url"], {**real["details"], "plan_hash": plan})
+    unsigned = _forge(fresh["database_url"], {k: v for k, v in {**real["details"], "plan_hash": plan}.items()
+                                              if k != "signature"})
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert run.returncode == 3 and "found none" in run.stdout, run.stdout + run.stderr
+    assert "3 record(s) without a valid signature" in run.stdout, run.stdout
+    assert _service(aws)["taskDefinition"].endswith(":288")
+    audit = rovn_ops("audit", "verify")
+    assert audit.returncode == 0, audit.stdout  # the chain alone cannot tell: the rows were appended
+    report = rovn_ops("evidence", "verify")
+    assert report.returncode == 1, report.stdout + report.stderr
+    for row in (forged, replayed):
+        assert f"audit_log row {row}" in report.stdout and "does not verify" in report.stdout, report.stdout
+    assert f"audit_log row {unsigned}" in report.stdout and "no signature" in report.stdout, report.stdout
+
+
+def test_an_iam_key_the_operator_mints_for_an_approver_does_not_approve(fresh, aws, evidence_dir, tmp_path):
+    """Issue 20 break 2: claude-deploy (IAMFullAccess) creates giles an access key and runs
+    `approve` as giles. STS names giles, but the key that approves is giles's signing key,
+    which no IAM permission mints: refused, and execute finds nothing to count."""
+    plan = _preview(evidence_dir)
+    minted = aws("iam").create_access_key(UserName="giles")["AccessKey"]
+    env = {"AWS_ACCESS_KEY_ID": minted["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": minted["SecretAccessKey"]}
+    res = rovn_ops("approve", plan, "--key", own_key(tmp_path), env=env)
+    assert res.returncode == 3 and "is not giles's registered approval key" in res.stderr, res.stdout + res.stderr
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert run.returncode == 3 and "found none" in run.stdout, run.stdout
+    assert _service(aws)["taskDefinition"].endswith(":288")

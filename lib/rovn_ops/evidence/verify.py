@@ -418,6 +418,7 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
             return parsed.get(e.get("run_id")) or store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
 
         online.check_audit(conn, env, manifest_of, current, entries, report, partial=bool(last))
+        _approvals(conn, env, report)
     if bucket is not None:
         from rovn_ops.evidence import online
 
@@ -426,6 +427,16 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
     report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
     _gaps(report)
     return report
+
+
+def _approvals(conn, env: str, report: Report) -> None:
+    """Every approval record in audit_log carries its approver's valid signature: a row
+    written with the database credential alone is reported, not trusted (approval_records.py)."""
+    from rovn_ops.protocol import approval_records
+    from rovn_ops.protocol.authorization import Lists
+
+    for row, why in approval_records.problems(conn, Lists.of(env)):
+        report.add(f"audit_log row {row}", why)
 
 
 def _gaps(report: Report) -> None:

@@ -6,7 +6,11 @@ rotation has their own IAM access key). The identity must be one of the committe
 environment file's `approvers`; the record (approver, the STS identity as proof, the
 full plan hash, the time, the ticket, the preview run it approves) is appended to
 audit_log (hash-chained: action `approve`, outcome `approved`) and lands in the
-evidence of the run that executes it.
+evidence of the run that executes it. The record is signed by the approver's own
+Ed25519 key, registered in the environment file's `approval_keys`
+(approval_signature.py): a row anyone wrote with the database credential, or an
+`approve` run under an IAM key someone minted for the approver, carries no valid
+signature and never counts, at execute or in `evidence verify` (`problems`).
 
 Execute (protocol.Change.confirm) counts the records of exactly the plan it re-derives:
 a record by the operator's own identity never counts, and the plan hash executes once
@@ -14,10 +18,14 @@ a record by the operator's own identity never counts, and the plan hash executes
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime, timezone
 
 from rovn_ops.audit import log as audit
+from rovn_ops.protocol import approval_signature as signature
+from rovn_ops.safety import scrub
 from rovn_ops.protocol.authorization import Lists, account_of, human_names, normalize, same_identity
 from rovn_ops.core.errors import BadInput, Refused
 
@@ -35,11 +43,21 @@ def approver_of(lists: Lists, arn: str) -> str | None:
     return None
 
 
-def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", preview: dict | None = None) -> dict:
-    """Append the approval record of `caller` (a GetCallerIdentity answer) for plan_hash."""
+def registered_keys(lists: Lists) -> dict:
+    """name → the approver's registered public key (the protected branch's approval_keys)."""
+    return {name: signature.parse_public(text, f"{lists.source or lists.env} approval_keys.{name}")
+            for name, text in lists.approval_keys}
+
+
+def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", preview: dict | None = None,
+            key=None, access_key_id: str = "") -> dict:
+    """Append the approval record of `caller` (a GetCallerIdentity answer) for plan_hash,
+    signed with `key` (the approver's Ed25519 private key; must be the registered one)."""
     plan_hash = plan_hash.strip().lower()
     if not FULL_HASH.match(plan_hash):
         raise BadInput(f"PLAN_HASH {plan_hash[:80]!r}: expected the full 64-hex plan hash the preview printed")
+    if key is None:
+        raise BadInput("--key: expected your approval signing key: an approval is signed by the approver's own key")
     lists = Lists.of(env)
     arn = caller["Arn"]
     name = approver_of(lists, arn)
@@ -49,12 +67,24 @@ def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", prev
         raise Refused(f"{arn} is not on the approvers list of {lists.source} "
                       f"({', '.join(sorted(lists.approvers)) or 'none'}): only an approver can approve, under "
                       "their own credentials")
-    record = {"plan_hash": plan_hash, "approver": name, "ticket": ticket,
+    public = registered_keys(lists).get(name)
+    if public is None or signature.key_id(public) != signature.key_id(key.public_key()):
+        audit.append(conn, actor=arn, action=ACTION, target=plan_hash, outcome="refused",
+                     details={"plan_hash": plan_hash, "reason": "not the approver's registered key"})
+        raise Refused(f"the signing key given ({signature.key_id(key.public_key())}) is not {name}'s registered "
+                      f"approval key ({signature.key_id(public) if public else 'none registered'}) in "
+                      f"{lists.source} approval_keys: an approval is signed with the approver's own key")
+    record = {"plan_hash": plan_hash, "approver": name, "ticket": ticket, "env": env,
+              "signed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "identity": {"arn": arn, "user_id": caller.get("UserId", ""), "account": caller.get("Account", ""),
-                           "proof": "sts:GetCallerIdentity"},
+                           # a digest: the scrubber masks AKIA… ids, and this is enough to find the key
+                           "access_key_sha256": hashlib.sha256(access_key_id.encode()).hexdigest()
+                           if access_key_id else "", "proof": "sts:GetCallerIdentity"},
               "lists_from": lists.source}
     if preview:
         record["preview"] = preview
+    record = scrub.current().tree(json.loads(json.dumps(record)))  # sign exactly what audit_log will hold
+    record["signature"] = signature.sign(record, key)
     entry = audit.append(conn, actor=arn, action=ACTION, target=(preview or {}).get("target") or plan_hash,
                          outcome=OUTCOME, details=record)
     return {**record, "id": entry.id, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -69,6 +99,21 @@ def records(conn, plan_hash: str) -> list[dict]:
     return [{**d, "id": i, "at": at.isoformat(timespec="seconds"), "actor": actor} for i, at, actor, d in rows]
 
 
+def problems(conn, lists: Lists) -> list[tuple[int, str]]:
+    """(audit_log row id, why) for every approval record in audit_log whose signature does
+    not verify with its approver's registered key: what `evidence verify` reports."""
+    rows = conn.execute("SELECT id, details FROM audit_log WHERE action = %s AND outcome = %s ORDER BY id",
+                        [ACTION, OUTCOME]).fetchall()
+    keys = registered_keys(lists)
+    found = []
+    for i, d in rows:
+        why = signature.problem(d if isinstance(d, dict) else {}, keys, lists.env)
+        if why:
+            found.append((i, f"approval record by {(d or {}).get('approver', '?')} for plan "
+                             f"{str((d or {}).get('plan_hash', ''))[:12]}: {why}"))
+    return found
+
+
 def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str, needed: int, why: str = "",
                            local_user: str = "") -> list[dict]:
     """The distinct approval records that count for this plan: each by an identity still on
@@ -76,8 +121,12 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
     partition, account = account_of(operator_arn)
     me, mine = normalize(operator_arn), human_names(operator_arn, local_user)
     counted: dict[str, dict] = {}
-    own = False
+    own, unsigned = False, 0
+    keys = registered_keys(lists)
     for rec in records(conn, plan_hash):
+        if signature.problem(rec, keys, lists.env) or rec.get("plan_hash") != plan_hash:
+            unsigned += 1  # a row, not an act: no valid signature of the approver's registered key
+            continue
         arn = rec["identity"]["arn"]
         if same_identity(normalize(arn, account, partition), me) or human_names(arn, rec["approver"]) & mine:
             own = True  # the operator approving their own change: never counts
@@ -91,5 +140,7 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
     raise Refused(f"plan {plan_hash[:12]} needs {needed} approval record(s) by approvers other than the operator"
                   + (f" ({why})" if why else "") + f"; found {got}"
                   + ("; an approval by the operator never counts" if own else "")
+                  + (f"; {unsigned} record(s) without a valid signature of their approver's registered key "
+                     "ignored (forged or altered?)" if unsigned else "")
                   + f". Next: an approver runs `rovn-ops approve {plan_hash} --ticket T` under their own "
                   "credentials, then run the same command again")

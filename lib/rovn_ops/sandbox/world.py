@@ -10,6 +10,7 @@ import io
 import json
 import secrets as pysecrets
 import zipfile
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -89,6 +90,12 @@ def person_credentials(name: str) -> tuple[str, str]:
 
     digest = hashlib.sha256(f"rovn-sandbox-person:{name}".encode()).hexdigest().upper()
     return "AKIA" + digest[:16], digest[16:56].lower()
+
+
+def person_approval_key(name: str) -> Path:
+    """A sandbox approver's own approval signing key (a committed test key; its public
+    half is in parameters/sandbox.yaml approval_keys)."""
+    return Path(__file__).with_name("people") / f"{name}-approval-key.pem"
 
 
 def _seed_ecr(ecr, spec: dict, endpoint: str, region: str) -> str:

@@ -1,0 +1,57 @@
+"""The approver's act, from `rovn-ops approve` or the approval cell of JupyterLab
+(runbooks/approve.ipynb): in the approver's own process, under their own AWS
+credentials and with their own signing key (approval_records.py, approval_signature.py)."""
+from __future__ import annotations
+
+import os
+
+from rovn_ops.core import escape, plaintext
+
+
+def approve(plan_hash: str, *, ticket: str = "", env: str = "sandbox", key: str | None = None) -> "Approved":
+    """Sign and append the approval record of whoever's credentials this process holds."""
+    import boto3
+
+    from rovn_ops.clients import db
+    from rovn_ops.core import aws, paths
+    from rovn_ops.core.environment import prepare_environment
+    from rovn_ops.evidence import manifest
+    from rovn_ops.protocol import approval_records, approval_signature
+
+    private = approval_signature.load_private(key)  # before anything reaches out: bad input is one line
+    prepare_environment(env)
+    sts = aws.client("sts", env=env, region=os.environ.get("AWS_REGION") or "us-east-2")
+    caller = sts.get_caller_identity()
+    found = boto3.session.Session().get_credentials()
+    access_key = found.access_key if found is not None else ""
+    wanted = plan_hash.strip().lower()
+    previews = [m for m in manifest.runs(paths.evidence()) if m.get("plan_hash") == wanted]
+    preview = ({"run_id": previews[-1]["run_id"], "target": (previews[-1].get("targets") or [""])[0]}
+               if previews else None)
+    with db.connect() as conn:
+        rec = approval_records.approve(conn, env, plan_hash, caller, ticket, preview, key=private,
+                                       access_key_id=access_key)
+    return Approved(rec)
+
+
+class Approved:
+    """The record as the approver sees it: one line, in a terminal and in a notebook."""
+
+    def __init__(self, record: dict):
+        self.record = record
+
+    def _line(self, esc) -> str:
+        r = self.record
+        preview = r.get("preview") or {}
+        return (f"approved plan {esc(r['plan_hash'][:12])} as {esc(r['approver'])} ({esc(r['identity']['arn'])}), "
+                f"audit_log row {r['id']}, signed with key {esc(r['signature']['key_id'])}"
+                + (f", ticket {esc(r['ticket'])}" if r["ticket"] else "")
+                + (f", preview run {esc(preview['run_id'])}" if preview else ""))
+
+    def __str__(self) -> str:
+        return self._line(escape.terminal)
+
+    def _repr_markdown_(self) -> str:
+        return self._line(escape.markdown)
+
+    __repr__ = plaintext.markdown_repr
