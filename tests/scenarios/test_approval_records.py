@@ -151,3 +151,59 @@ def test_an_iam_key_the_operator_mints_for_an_approver_does_not_approve(fresh, a
     run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
     assert run.returncode == 3 and "found none" in run.stdout, run.stdout
     assert _service(aws)["taskDefinition"].endswith(":288")
+
+
+def _approve_in_own_kernel(person: str, plan: str, ticket: str) -> str:
+    """The approval cell of JupyterLab, run by the approver in their own kernel, under their
+    own credentials and key (the kernel inherits their environment, as their Lab does)."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.scenarios.test_interactive_confirm import _run
+
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, **as_person(person)})
+    try:
+        _, out, error = _run(kc, "from rovn_ops.run import approval\n"
+                                 f"print(approval.approve({plan!r}, ticket={ticket!r}))", "")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert error is None, error
+    return out
+
+
+def test_two_operators_two_approvers_each_with_their_own_credentials(fresh, aws, evidence_dir, tmp_path):
+    """Issue 27's acceptance: operators claude-deploy and break-glass-admin, approvers giles
+    (in his own JupyterLab kernel) and christian (`rovn-ops approve`), each under their own
+    sandbox IAM key and signing key. An operator's own approval is refused; another person's
+    executes; the index names both operators and both approvers."""
+    from rovn_ops.evidence import index
+
+    second = as_person("break-glass-admin")
+    # operator 1 (claude-deploy) previews a deploy; its own approval is refused
+    plan = _preview(evidence_dir)
+    mine = rovn_ops("approve", plan, "--ticket", "CHG-11", "--key", own_key(tmp_path, "claude"))
+    assert mine.returncode == 3 and "not on the approvers list" in mine.stderr, mine.stderr
+    out = _approve_in_own_kernel("giles", plan, "CHG-11")
+    assert "as giles (arn:aws:iam::123456789012:user/giles)" in out and "signed with key" in out, out
+    done = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _service(aws)["taskDefinition"].endswith(":289")
+    # operator 2 (break-glass-admin, its own key) previews the rollback; its own approval is refused
+    pre = rovn_ops("run", "rollback", "--quiet", env=second)
+    assert pre.returncode == 0, pre.stdout + pre.stderr
+    plan2 = _manifest(evidence_dir, "rollback")["plan_hash"]
+    theirs = rovn_ops("approve", plan2, "--key", own_key(tmp_path, "bg"), env=second)
+    assert theirs.returncode == 3 and "user/break-glass-admin is not on the approvers list" in theirs.stderr
+    ok = rovn_ops("approve", plan2, "--ticket", "CHG-12", env=as_person("christian"))
+    assert ok.returncode == 0, ok.stderr
+    back = rovn_ops("run", "rollback", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan2}", env=second)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert _service(aws)["taskDefinition"].endswith(":288")
+    changes = [r for r in index.rows(evidence_dir, "sandbox") if r["change"]]
+    who = {(r["runbook"], r["operator"].split(" ")[0], tuple(r["approvers"])) for r in changes}
+    assert who == {("deploy", "claude-deploy", ("giles",)), ("rollback", "break-glass-admin", ("christian",))}, who
+    signed = [rec for r in changes for a in r["approvals"] for rec in a.get("records", [])]
+    assert sorted(rec["approver"] for rec in signed) == ["christian", "giles"]
+    assert all(rec["signature"]["alg"] == "ed25519" for rec in signed)

@@ -179,8 +179,8 @@ class Change:
             refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.plan.hash})
         how = ("headless" if self.ctx.headless else "interactive: the operator typed the target's name") + \
             f"; plan {self.plan.hash[:12]} previewed and approved by {', '.join(approvers)}" + \
-            (f" (approval records {', '.join(str(r['id']) for r in self.records)}, each by the approver's own "
-             "STS identity)" if self.records else " (named by the operator: sandbox only)")
+            (f" (approval records {', '.join(str(r['id']) for r in self.records)}, each signed by the approver's "
+             "own registered key)" if self.records else " (named by the operator: sandbox only)")
         self.approval = Approval(True, self.plan.hash, approvers, how,
                                  **({"at": self.records[-1]["at"]} if self.records else {}))
         return self.approval
@@ -410,8 +410,8 @@ class Change:
         ctx.record(plan_changes=self.plan.changes)  # what the index and header show changed (evidence/changes.py)
         ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
                                "plan_hash": self.plan.hash, "how": self.approval.how,
-                               "records": [{k: r.get(k) for k in ("id", "at", "approver", "ticket", "identity",
-                                                                  "preview")} for r in self.records]}])
+                               # whole, signature included: the evidence alone proves who approved
+                               "records": [{k: v for k, v in r.items() if k != "actor"} for r in self.records]}])
         self._release()  # the change is logged (ended, or interrupted: a re-run takes the lock again)
         self.deliveries.append(notify.slack(
             webhook(ctx, "slack_webhook_url"),
