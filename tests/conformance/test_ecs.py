@@ -174,6 +174,39 @@ def _forgotten_after_an_hour(resp, ctx):
     assert not set(ctx.before) & set(gone["taskArns"]), "stopped over an hour ago: forgotten"
 
 
+def _crashing(ctx, steps: int = 4) -> None:
+    """tasks_crashing: revision 289's container is OOM-killed soon after each start."""
+    control.scenario(ctx.sandbox, "tasks_crashing")
+    _later(ctx, steps)
+
+
+def _crashed_tasks(resp, ctx):
+    """Tasks that ran and whose essential container exited: stopCode EssentialContainerExited,
+    stoppedReason "Essential container in task exited", the container's exitCode and reason
+    (137, OutOfMemoryError); they started, so startedAt is set."""
+    tasks = ctx.client("ecs").describe_tasks(cluster=CLUSTER, tasks=resp["taskArns"])["tasks"]
+    ours = [t for t in tasks if t["taskDefinitionArn"].endswith(":289")]
+    assert len(ours) >= 6, len(ours)  # the three that ran, and the scheduler's replacements since
+    assert {(t["lastStatus"], t["stopCode"], t["stoppedReason"]) for t in ours} == {
+        ("STOPPED", "EssentialContainerExited", "Essential container in task exited")}, ours
+    assert all(t["startedAt"] <= t["stoppedAt"] for t in ours)
+    containers = [c for t in ours for c in t["containers"]]
+    assert {c["exitCode"] for c in containers} == {137}
+    assert all(c["reason"].startswith("OutOfMemoryError") and c["lastStatus"] == "STOPPED" for c in containers)
+
+
+def _crashing_counts_follow(resp, ctx):
+    """The scheduler keeps starting replacements; none stays up, so nothing is RUNNING and
+    ListTasks agrees with runningCount, and each step adds stopped tasks."""
+    ecs = ctx.client("ecs")
+    svc = _describe(ctx)
+    assert svc["runningCount"] == 0 and resp["taskArns"] == []
+    stopped = lambda: len(ecs.list_tasks(cluster=CLUSTER, serviceName=SERVICE, desiredStatus="STOPPED")["taskArns"])
+    before = stopped()
+    _later(ctx, 2)
+    assert stopped() > before and _describe(ctx)["runningCount"] == 0
+
+
 def _inactive_listed(resp, ctx):
     assert [a.rsplit(":", 1)[-1] for a in resp["taskDefinitionArns"]] == ["287"]
 
@@ -206,6 +239,12 @@ ROWS = [
     Row("An image not in ECR: the circuit breaker trips and rolls back", GUIDE + "deployment-circuit-breaker.html",
         "ecs", "describe_services", {"cluster": CLUSTER, "services": [SERVICE]}, _breaker_tripped,
         setup=lambda ctx: _unpullable(ctx, steps=2)),
+    Row("Crashed tasks: STOPPED, EssentialContainerExited, the container's exit code 137",
+        GUIDE + "stopped-task-error-codes.html", "ecs", "list_tasks",
+        {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "STOPPED"}, _crashed_tasks, setup=_crashing),
+    Row("Crashing tasks: the scheduler replaces them, none runs, ListTasks agrees with runningCount",
+        API + "API_ListTasks.html", "ecs", "list_tasks", {"cluster": CLUSTER, "serviceName": SERVICE},
+        _crashing_counts_follow, setup=_crashing),
     Row("UpdateService to an INACTIVE revision is refused", API + "API_UpdateService.html",
         "ecs", "update_service", {**SVC, "taskDefinition": f"{FAMILY}:287"}, "ClientException", setup=_deregister),
     Row("UpdateService to a revision never registered is refused", API + "API_UpdateService.html",

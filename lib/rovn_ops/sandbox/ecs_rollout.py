@@ -298,33 +298,82 @@ def tasks_of(svc) -> list[dict]:
             defs = backend.describe_task_definition(dep["taskDefinition"]).container_definitions
         except Exception:  # noqa: BLE001 - a revision deleted since: its tasks still ran
             defs = []
-        for i, (state, started, stop) in enumerate(_task_states(dep, id(dep) in live)):
+        for i, (state, started, stop, failed_start) in enumerate(_task_states(dep, id(dep) in live)):
             if stop is None or clock.now() - stop[0] < STOPPED_VISIBLE_S:
-                out.append(_task(svc, dep, cluster_arn, i, state, defs, started=started, stop=stop))
+                out.append(_task(svc, dep, cluster_arn, i, state, defs, started=started, stop=stop,
+                                 failed_start=failed_start))
     return out
 
 
 def _task_states(dep: dict, live: bool) -> list[tuple]:
-    """(state, ever started, how it stopped) per task slot of the deployment. A task keeps
-    its slot, hence its ARN, when it goes from RUNNING to STOPPED: drained tasks take the
-    first slots, running ones the next. Failed starts have their own slots."""
+    """(state, ever started, how it stopped, failed-start slot) per task of the deployment.
+    A task keeps its slot, hence its ARN, when it goes from RUNNING to STOPPED: drained
+    tasks take the first slots, crashed ones (`crash_running`) the next, running ones the
+    next. The scheduler's starts that failed have their own slots: a task whose image
+    could not be pulled never started (TaskFailedToStart); one whose essential container
+    exited ran first (EssentialContainerExited, its exit code)."""
     reason = dep.get("_stop_reason") or "Essential container in task exited"
     failed = dep.get("_failed_at") or []
     slots = [("STOPPED", True, (t, at, "ServiceSchedulerInitiated",
-                                f"Scaling activity initiated by (deployment {by})"))
+                                f"Scaling activity initiated by (deployment {by})"), False)
              for t, at, by in dep.get("_drained", [])]
-    slots += ([("RUNNING", True, None)] * dep["runningCount"] + [("PENDING", False, None)] * dep["pendingCount"]
-              if live else [])
-    failures = [("STOPPED", False, (failed[i] if i < len(failed) else (clock.now(), dep["updatedAt"]))
-                 + ("TaskFailedToStart", reason)) for i in range(dep.get("failedTasks", 0))]
+    slots += [("STOPPED", True, (t, at) + tail, False) for t, at, tail in dep.get("_exited", [])]
+    slots += ([("RUNNING", True, None, False)] * dep["runningCount"] + [("PENDING", False, None, False)]
+              * dep["pendingCount"] if live else [])
+    started = not never_starts(reason)
+    failures = [("STOPPED", started, (t, at) + (_exit(reason) if started else ("TaskFailedToStart", reason)), True)
+                for t, at in failed]
     return slots + failures
 
 
+def never_starts(why: str) -> bool:
+    """A task that stops for this reason never ran: ECS could not pull its image or set it up
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html)."""
+    return any(code in why for code in ("CannotPullContainerError", "ResourceInitializationError",
+                                        "CannotStartContainerError"))
+
+
+def _exit(why: str) -> tuple:
+    """How ECS reports a task whose essential container exited: stopCode
+    EssentialContainerExited, stoppedReason "Essential container in task exited", and the
+    container's exitCode and reason (`why` as image_faults words it: "… (exit code 137,
+    OutOfMemoryError: …)"; https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html)."""
+    import re
+
+    m = re.search(r"exit code (\d+)(?:, ([^)]*))?", why)
+    code, detail = (int(m.group(1)), m.group(2)) if m else (1, None)
+    return ("EssentialContainerExited", "Essential container in task exited", code, detail)
+
+
+# What a task Fargate retires for maintenance reports (its service's scheduler replaces it):
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-maintenance.html
+RETIRED = ("ServiceSchedulerInitiated", "ECS is performing maintenance on the underlying infrastructure hosting the task")
+
+
+def crash_running(svc, why: str, at=None) -> int:
+    """Every RUNNING task of the service stops: its essential container exits (`why`, e.g.
+    OOM-killed: a failed task), or, when `why` is a reason a task never starts for (its
+    image is gone), Fargate retired it and its replacements will fail for `why`. Each stays
+    listed STOPPED under its ARN; the scheduler starts replacements from the next step on
+    (`_replace_tasks`), which run only if the image does. Returns how many stopped."""
+    retired = never_starts(why)
+    stopped = 0
+    for dep in svc.deployments:
+        n = dep["runningCount"]
+        dep.setdefault("_exited", []).extend([(clock.now(), at or utcnow(), RETIRED if retired else _exit(why))] * n)
+        dep["runningCount"] = 0
+        dep["failedTasks"] = dep.get("failedTasks", 0) + (0 if retired else n)
+        dep["_stop_reason"] = why
+        stopped += n
+    _sync_counts(svc)
+    return stopped
+
+
 def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[dict], *, started: bool,
-          stop: tuple | None) -> dict:
+          stop: tuple | None, failed_start: bool = False) -> dict:
     import hashlib
 
-    task_id = hashlib.md5(f"{dep['id']}/{bool(stop) and not started}/{index}".encode()).hexdigest()
+    task_id = hashlib.md5(f"{dep['id']}/{failed_start}/{index}".encode()).hexdigest()
     arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:task/{svc.cluster_name}/{task_id}"
     containers = [{"containerArn": f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:container/"
                                    f"{svc.cluster_name}/{task_id}/{hashlib.md5((arn + d['name']).encode()).hexdigest()}",
@@ -337,16 +386,20 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
             "platformVersion": dep.get("platformVersion"), "platformFamily": dep.get("platformFamily"),
             "createdAt": dep["createdAt"], "version": 1, "attachments": [], "tags": [], "overrides": {},
             "healthStatus": container["healthStatus"], "containers": containers}
-    if started:
-        task |= {"startedAt": dep["updatedAt"], "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
+    if started:  # a task that stopped ran until then, however late its deployment was last updated
+        at = min(dep["updatedAt"], stop[1]) if stop else dep["updatedAt"]
+        task |= {"startedAt": at, "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
                  "connectivity": "CONNECTED", "connectivityAt": dep["createdAt"]}
     if stop:
-        _, at, code, reason = stop
+        _, at, code, reason, *exited = stop
         task |= {"stoppedAt": at, "stoppingAt": at, "executionStoppedAt": at, "stopCode": code,
                  "stoppedReason": reason, "healthStatus": "UNKNOWN"}
         for c in containers:
-            c["reason"], c["healthStatus"] = reason, "UNKNOWN"
-            if started:
+            c["reason"], c["healthStatus"], c["lastStatus"] = reason, "UNKNOWN", "STOPPED"
+            if exited:  # the essential container exited on its own: its code, and why when known
+                c["exitCode"] = exited[0]
+                c.pop("reason") if exited[1] is None else c.update(reason=exited[1])
+            elif started:
                 c["exitCode"] = 0  # SIGTERM from the scheduler, handled: the container exits cleanly
     return task
 

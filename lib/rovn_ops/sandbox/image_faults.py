@@ -19,7 +19,7 @@ _broken_health: set[str] = set()
 
 
 def crash(tag: str, why: str = "Essential container in task exited (exit code 137, OutOfMemoryError: "
-                               "container killed)") -> None:
+                               "Container killed due to memory usage)") -> None:
     _crashing[tag] = why
 
 

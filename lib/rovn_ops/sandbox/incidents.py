@@ -503,10 +503,7 @@ def _stop_tasks(w: Writer, minute: int, why: str = "Essential container in task 
 
     with ecs_rollout._lock:
         svc = _service(w)
-        for dep in svc.deployments:
-            dep["runningCount"] = 0
-            dep["failedTasks"] = dep.get("failedTasks", 0) + 9
-        ecs_rollout._sync_counts(svc)
+        ecs_rollout.crash_running(svc, why, w.moto_at(minute))  # the scheduler's replacements follow
         for i, stopped in enumerate((3, 3, 3)):
             ecs_rollout._event(svc, f"has stopped {stopped} running tasks: {why}")
             svc.events[0]["createdAt"] = w.moto_at(minute + 2 * i)
