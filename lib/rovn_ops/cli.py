@@ -134,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
                      help="a YAML file of parameters for every notebook of the session, as `run -f`")
     sub.add_parser("demo", help="start the sandbox; preview and execute a deploy, then service_status")
+    comp = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish)",
+                          description='Completion of commands, runbooks, parameter names and values, scenarios. '
+                                      'bash: eval "$(rovn-ops completion bash)"; zsh (after compinit): '
+                                      'eval "$(rovn-ops completion zsh)"; fish: rovn-ops completion fish | source')
+    comp.add_argument("shell", choices=["bash", "zsh", "fish"])
     return ap
 
 
@@ -167,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         os.getcwd()
     except OSError:  # a deleted working directory: one line, not a traceback from deep inside
         return _fail(as_json, BadInput("the current directory no longer exists; cd to one that does"))
+    if argv[:1] == ["__complete"]:  # the completion scripts' question (completion.py)
+        from rovn_ops import completion
+
+        print("\n".join(completion.answer(_parser(), argv[1:])))
+        return 0
     try:
         args = _parser().parse_args(hinted(pair_parameters(argv)))
         if args.command in RECOVERING:
@@ -644,9 +654,16 @@ def _demo_deploy(runner, source: Path):
 
 
 RECOVERING = ("run", "evidence", "audit", "demo", "lab")
+def cmd_completion(args) -> int:
+    from rovn_ops import completion
+
+    print(completion.script(args.shell), end="")
+    return 0
+
+
 COMMANDS = {"approve": cmd_approve, "list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
             "migrations": cmd_migrations, "evidence": cmd_evidence,
-            "lab": cmd_lab, "demo": cmd_demo}
+            "lab": cmd_lab, "demo": cmd_demo, "completion": cmd_completion}
 
 if __name__ == "__main__":
     sys.exit(main())
