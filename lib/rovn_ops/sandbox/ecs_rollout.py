@@ -365,6 +365,8 @@ def crash_running(svc, why: str, at=None) -> int:
         dep["failedTasks"] = dep.get("failedTasks", 0) + (0 if retired else n)
         dep["_stop_reason"] = why
         stopped += n
+    if svc.deployments:  # the scheduler's first replacements a step after the crash, whenever one looks
+        svc.deployments[0]["_due"] = clock.now() + STEP_S
     _sync_counts(svc)
     return stopped
 
