@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import deploy_rollout  # noqa: E402
+import dr_failover  # noqa: E402
 import drills  # noqa: E402
 import evidence_verify  # noqa: E402
 import import_time  # noqa: E402
@@ -34,6 +35,7 @@ if __name__ == "__main__":
         rows += deploy_rollout.main()
         rows += triage.main()
         rows += drills.main()
+        rows += dr_failover.main()
     finally:
         if started:
             control.down()
