@@ -55,9 +55,12 @@ test-notebooks: venv
 test-scenarios: venv
 	$(BIN)/python -m pytest tests/scenarios
 
-# Regenerate the pinned lock from pyproject.toml (dependencies + the test extra).
+# Regenerate the pinned locks from pyproject.toml: requirements.lock (dependencies, the
+# sandbox and test extras) for .venv; requirements-runtime.lock (dependencies only, at the
+# same versions) for the suite's image (Dockerfile).
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra sandbox --extra test --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
 
 lab: venv
 	$(BIN)/rovn-ops lab

@@ -139,7 +139,26 @@ def _parser() -> argparse.ArgumentParser:
                                       'bash: eval "$(rovn-ops completion bash)"; zsh (after compinit): '
                                       'eval "$(rovn-ops completion zsh)"; fish: rovn-ops completion fish | source')
     comp.add_argument("shell", choices=["bash", "zsh", "fish"])
+    _remote_parser(sub)
     return ap
+
+
+def _remote_parser(sub) -> None:
+    rem = sub.add_parser("remote", help="run a runbook inside the VPC as an ECS task (Fargate), following its logs")
+    rems = rem.add_subparsers(dest="action", required=True)
+    rrun = rems.add_parser("run", help="check the parameters here, then RunTask; exits with the runbook's code",
+                           epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rrun.add_argument("runbook", help="a committed runbook's name (the image holds those)")
+    rrun.add_argument("-f", dest="files", action="append", default=[], metavar="FILE",
+                      help="a YAML file of parameters (repeatable; later wins)")
+    rrun.add_argument("-p", "--parameters", dest="assignments", action="append", default=[], metavar="NAME=VALUE")
+    att = rems.add_parser("attach", help="follow a remote run again (after this terminal was closed or killed)")
+    att.add_argument("run_id", help="the remote run id `remote run` printed (the ECS task id)")
+    for p in (rrun, att):
+        p.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+        p.add_argument("--region", help="AWS region (the same as -p region=REGION)")
+        p.add_argument("--json", action="store_true", help="one JSON object: remote run id, task, the run's result")
+        p.add_argument("--quiet", action="store_true", help="no log lines on stderr")
 
 
 def _count(text: str) -> int:
@@ -312,6 +331,29 @@ def cmd_run(args) -> int:
     if os.environ.get("GITHUB_ACTIONS") == "true":
         report.github(told)
     return result.exit_code
+
+
+def cmd_remote(args) -> int:
+    from rovn_ops.remote import run as remote
+
+    if args.action == "run":
+        t = remote.start(args.runbook, env=args.env, files=args.files, assignments=args.assignments,
+                         region=args.region)
+    else:
+        t = remote.attach(args.run_id, env=args.env, region=args.region)
+    outcome = remote.follow(t, quiet=args.quiet)
+    told = outcome.as_dict()
+    if args.json:
+        print(json.dumps(told, indent=2, default=str))
+    else:
+        print(f"remote run {t.id}: run {told.get('run_id', '?')}: {told.get('outcome', t.why_stopped())}, "
+              f"exit code {outcome.exit_code}")
+        for line in filter(None, [(told.get("summary") or {}).get("headline"), told.get("error"), told.get("next")]):
+            print(f"  {line}")
+        if told.get("evidence"):
+            print(f"evidence: archived by the task to the bucket ({told['evidence']} in the task); "
+                  "`rovn-ops evidence verify --bucket` checks it")
+    return outcome.exit_code
 
 
 def cmd_sandbox(args) -> int:
@@ -663,7 +705,7 @@ def cmd_completion(args) -> int:
 
 COMMANDS = {"approve": cmd_approve, "list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
             "migrations": cmd_migrations, "evidence": cmd_evidence,
-            "lab": cmd_lab, "demo": cmd_demo, "completion": cmd_completion}
+            "lab": cmd_lab, "demo": cmd_demo, "completion": cmd_completion, "remote": cmd_remote}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -54,7 +54,7 @@ TICKET = r"^(https://[^\s<>\"'`\x00-\x1f]{1,500}|[A-Za-z][A-Za-z0-9]{0,15}-[0-9]
 REASON = r"^[^\x00-\x1f\x7f<>`]{0,200}$"
 # How a refusal says what each kind expects (a regex is no answer for an operator).
 KIND_WORDS = {
-    URL: "an http(s) URL", URL_OR_SECRET: "an http(s) URL or secret:NAME",
+    URL: "an http(s) URL", URL_OR_SECRET: "an http(s) URL or secret:NAME",  # pragma: allowlist secret
     ALARM: "a CloudWatch alarm name or prefix (1 to 255 characters; no control characters, <, >, ` or |)",
     RDS_ID: "an RDS identifier (a letter, then letters, digits, hyphens)",
     ECR_REPOSITORY: "an ECR repository name (lower case, digits, . _ - /)",
@@ -65,7 +65,7 @@ KIND_WORDS = {
     PLAN_HASH: "the hash a preview printed (64 hex digits, or its first 12 or more)", SQL_IDENTIFIER: "a table name (letters, digits, _)",
     LOG_GROUP: "a CloudWatch Logs group name", CANARY: "a Synthetics canary name (lower case, digits, _ -)",
     LOAD_BALANCER: "an ALB dimension app/NAME/ID", PATH: "a path without control characters",
-    SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",
+    SECRET_REF: "secret:NAME (a Secrets Manager name), never the value itself",  # pragma: allowlist secret
     TICKET: "a ticket URL (https://…) or id (e.g. OPS-123)",
     REASON: "one line of at most 200 characters (no control characters, <, > or `)",
 }

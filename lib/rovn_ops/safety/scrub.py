@@ -170,7 +170,7 @@ def register_operator(environ=None) -> None:
 
 
 def _passwords_in(value: str) -> list[str]:
-    """The password of a URL (scheme://user:password@host) or a conninfo (password=…)."""
+    """The password of a URL (the userinfo before its host) or a conninfo (password=…)."""
     from urllib.parse import unquote, urlsplit
 
     out = []

@@ -24,7 +24,7 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from rovn_ops.sandbox import ecs_rollout
+from rovn_ops.sandbox import ecs_rollout, remote_tasks
 
 MOTO_VERSIONS = ("5.2.5",)  # the versions these patches were checked against
 caller = contextvars.ContextVar("caller", default=None)  # the IAM ARN of the request being answered
@@ -74,7 +74,10 @@ def _list_tasks(self):
                 if (t["desiredStatus"] == desired and (not started_by or t["startedBy"] == started_by)
                         and (not family or t["taskDefinitionArn"].split("/")[-1].rsplit(":", 1)[0] == family)):
                     arns.append(t["taskArn"])
-    if not service:  # RunTask's own tasks, which moto keeps
+    if not service:  # RunTask's own tasks: remote runs (remote_tasks.py), then moto's
+        arns += [t["taskArn"] for t in remote_tasks.known(cluster).values()
+                 if t["desiredStatus"] == desired and (not started_by or t["startedBy"] == started_by)
+                 and (not family or t["group"] == f"family:{family}")]
         arns += [t.task_arn for t in self.ecs_backend.list_tasks(cluster, self._get_param("containerInstance"),
                                                                  family, started_by, None, desired)]
     page, token = _page(arns, self._get_param("maxResults"), self._get_param("nextToken"))
@@ -94,6 +97,7 @@ def _describe_tasks(self):
         for svc in _services(self.ecs_backend, cluster):
             ecs_rollout.tick(svc)
             ours |= {t["taskArn"].split("/")[-1]: t for t in ecs_rollout.tasks_of(svc)}
+    ours |= remote_tasks.known(cluster)
     found, failures, theirs = [], [], []
     for ref in wanted:
         task = ours.get(ref.split("/")[-1])

@@ -53,6 +53,7 @@ class Sandbox:
         spec = yaml.safe_load(world_file.read_text())
         self.world, self.defaults, self.evidence = spec["world"], spec["parameters"], spec["evidence"]
         self.standby = spec.get("standby") or {}  # §11 DR: the cross-region cold standby (standby.py)
+        self.remote = spec.get("remote")  # remote runs' cluster, task definition, logs (remote_world.py)
         self.dir = state_dir
         self.source_dir = state_dir / "source"  # the service's checkout; migrations/ inside
         self.migrations_dir = self.source_dir / "migrations"
@@ -81,6 +82,7 @@ class Sandbox:
             ecs_fargate,
             ecs_rollout,
             fakes,
+            remote_tasks,
             github,
             httpd,
             incidents,
@@ -111,6 +113,8 @@ class Sandbox:
         xray_fixes.install()
         xray_world.install(self.world["region"])
         synthetics_sim.install()
+        if self.remote:
+            remote_tasks.install(self.dir, self.remote["task_definition"])
         ecs = self.world["ecs"]
         self.captures = task_credentials.Captures(self.world["region"], ecs["cluster"], ecs["service"],
                                                   ecs["secrets"]["DATABASE_URL"])
@@ -254,7 +258,7 @@ class Sandbox:
         from rovn_ops.sandbox import secrets_world, world
 
         t = time.perf_counter()
-        facts = world.seed(self.world, self.endpoint, self.credentials)
+        facts = world.seed(self.world, self.endpoint, self.credentials, self.remote)
         if self.standby:
             from rovn_ops.sandbox import standby
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
-from rovn_ops.sandbox import xray_world
+from rovn_ops.sandbox import remote_world, xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -41,7 +41,7 @@ def image_manifest(tag: str) -> str:
     })
 
 
-def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
+def seed(world: dict, endpoint: str, credentials: tuple[str, str], remote: dict | None = None) -> dict:
     """Create every resource of the world; returns facts the sandbox reports."""
     region = world["region"]
     c = lambda svc: _client(endpoint, region, svc)  # noqa: E731
@@ -59,6 +59,8 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str]) -> dict:
     _seed_alarms(c("cloudwatch"), c("logs"), world)
     _seed_evidence_bucket(c("s3"), world["evidence_bucket"])
     xray_world.seed(c("xray"))
+    if remote:
+        remote_world.seed(c, remote, region)
     return {"repository_uri": repo_uri, "secret_arns": secret_arns}
 
 
