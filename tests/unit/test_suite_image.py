@@ -92,3 +92,14 @@ def test_the_cli_works_without_the_sandbox_extra_installed():
                           "-p", "events=abc"], capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert bad.returncode == 2 and "'events'" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_a_secret_reference_is_not_a_secret_but_a_token_behind_the_prefix_still_is(tmp_path):
+    (tmp_path / "c.yaml").write_text("api_token: secret:rovn/prod/api-token\n"
+                                     "db_password: hunter2-not-a-reference\n"
+                                     "stripe_key: secret:sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc" + "\n")
+    found = secrets_scan.scan(tmp_path, [tmp_path / "c.yaml"])
+    lines = {f.line: f.kind for f in found}
+    assert 1 not in lines  # names a secret in Secrets Manager
+    assert lines.get(2) == "Secret Keyword"
+    assert lines.get(3) == "Stripe Access Key"  # its own detector still fires
