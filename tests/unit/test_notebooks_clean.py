@@ -42,3 +42,14 @@ def test_conventions(path):
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     for src in code:
         assert "def " not in src and "input(" not in src, "logic belongs in lib/rovn_ops"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_begin_is_given_every_declared_parameter(path):
+    """A parameter the cell declares but begin() is not given (a new `ticket`, say) would be
+    validated at its default while the operator's value sat unused in the kernel (issue 27)."""
+    code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    begin = code[code.index("begin("):]
+    begin = begin[:begin.index(")\n")]
+    missing = [n for n in pm.inspect_notebook(str(path)) if not re.search(rf"\b{n}={n}\b", begin)]
+    assert not missing, f"begin() is not given {missing}"
