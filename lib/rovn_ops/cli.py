@@ -495,9 +495,16 @@ def cmd_evidence(args) -> int:
     if args.action == "index":
         from rovn_ops.evidence import index
 
-        if args.bucket:
-            _pull(root, args.env)
-        print(f"index: {index.build(root, args.env)}")
+        if not args.bucket:
+            print(f"index: {index.build(root, args.env)}  (statuses from this directory only: an auditor builds "
+                  "it with --bucket, from the archive of record)")
+            return 0
+        from rovn_ops.evidence import archive, verify
+
+        _pull(root, args.env)
+        s3, name = _evidence_bucket(args.env)
+        with archive.connect(args.env) as conn:
+            print(f"index: {index.build(root, args.env, verify.Bucket(s3, name), conn)}  (statuses from s3://{name})")
         return 0
     if args.action == "key-id":
         return _key_id(args.env)

@@ -50,7 +50,8 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "changed": changes.lines(m.get("summary"), m.get("facts"), m.get("plan_changes"), m.get("outcome", "")),
         "verification": m.get("verification", []),
         "plan_hash": m.get("plan_hash") or next((a.get("plan_hash") for a in m.get("approvals", [])), ""),
-        "signature": signature, "verified": verified,
+        "signature": signature, "verified": verified, "retention": retention(m), "duplicate": "",
+        "preview_run": "", "preview_html": None,
     }
 
 
@@ -68,19 +69,23 @@ def is_change(m: dict) -> bool:
     return wrote or (bool(m.get("approvals")) and not m.get("draft"))
 
 
-def integrity(root: Path, env: str = "sandbox") -> dict[str, tuple[str, str]]:
-    """Each run's signature (its ledger entry against the environment's pinned key) and
-    its offline verify status (chain, manifest and file hashes), as of this build."""
+def integrity(root: Path, env: str = "sandbox", store=None, conn=None) -> dict[str, tuple[str, str]]:
+    """Each run's signature (its ledger entry against the environment's pinned key) and its
+    verify status, as of this build: offline (this directory's chain, manifest and file hashes),
+    or, given the bucket's `store` (`evidence index --bucket`), the archive of record's, online
+    (issue 27, finding 10: a run whose bucket manifest was overwritten read "signed intact")."""
     from rovn_ops.core.errors import RovnError
     from rovn_ops.evidence import ledger, signing, verify
 
-    store = verify.Local(root)
+    local = verify.Local(root)
+    store = store or local
     try:
-        key = signing.trusted(env, None, store.exported_key(""))
+        key = signing.trusted(env, None, store.exported_key("") or local.exported_key(""))
     except RovnError:
         key = None  # verify names why; every run shows it
     problems: dict[str, str] = {}
-    for run, message in verify.verify(store, env=env).problems:
+    bucket = store if isinstance(store, verify.Bucket) else None
+    for run, message in verify.verify(store, env=env, conn=conn, bucket=bucket).problems:
         problems.setdefault(run, message)
     return {e["run_id"]: ("signed" if key is not None and ledger.signature_ok(e, key) else
                           "BAD SIGNATURE" if key is not None else "key not trusted",
@@ -88,9 +93,58 @@ def integrity(root: Path, env: str = "sandbox") -> dict[str, tuple[str, str]]:
             for e in ledger.read(root) if "run_id" in e}
 
 
-def rows(root: Path, env: str = "sandbox") -> list[dict]:
-    checked = integrity(root, env)
-    return [_row(m, root, checked) for m in reversed(manifest.runs(root)) if not m.get("unreadable")]
+def rows(root: Path, env: str = "sandbox", store=None, conn=None) -> list[dict]:
+    from rovn_ops.evidence import ledger
+
+    checked = integrity(root, env, store, conn)
+    where = {e["run_id"]: e.get("path") for e in ledger.read(root) if "run_id" in e}
+    runs = [m for m in manifest.runs(root) if not m.get("unreadable")]
+    seen = Counter(m["run_id"] for m in runs)
+    out = [_row(m, root, checked) for m in reversed(runs)]
+    for r, m in zip(out, reversed(runs)):
+        copy = copied(m, root, where.get(m["run_id"]), seen[m["run_id"]])
+        if copy:
+            r["verified"], r["duplicate"] = f"NOT OK: {copy}", copy
+    link_previews(out)
+    return out
+
+
+def copied(m: dict, root: Path, ledger_path: str | None, times: int) -> str:
+    """Why this directory is not the ledger's copy of its run, or "" (issue 27, finding 10: a
+    run directory copied under a new id showed as a second "signed intact" change)."""
+    rel = Path(m["path"]).relative_to(root).as_posix()
+    if Path(m["path"]).name != m["run_id"]:
+        return f"directory {rel} holds run {m['run_id']}: a copy (the ledger's is {ledger_path or 'none'})"
+    if ledger_path and rel != ledger_path:
+        return f"run {m['run_id']} in {rel}, but the ledger's copy is {ledger_path}: a duplicate"
+    if times > 1:
+        return f"run {m['run_id']} appears {times} times in this directory: a duplicate"
+    return ""
+
+
+def link_previews(data: list[dict]) -> None:
+    """Each execution names the preview that printed its plan hash (the newest before it),
+    and each such preview the execution, so an auditor walks from one to the other."""
+    previews: dict[str, list[dict]] = {}
+    for r in data:
+        if r["outcome"] == "preview" and r["plan_hash"]:
+            previews.setdefault(r["plan_hash"], []).append(r)
+    for r in data:
+        if r["outcome"] == "preview" or not r["plan_hash"] or not r["approvals"]:
+            continue
+        earlier = [p for p in previews.get(r["plan_hash"], []) if p["started_at"] <= r["started_at"]]
+        if earlier:
+            first = max(earlier, key=lambda p: p["started_at"])
+            r["preview_run"], r["preview_html"] = first["run_id"], first["html"]
+            first.setdefault("executed_by", []).append(r["run_id"])
+
+
+def retention(m: dict) -> str:
+    """How long the archive of record keeps this run (Object Lock), or that it has no copy."""
+    a = m.get("archive") or {}
+    if not a.get("bucket"):
+        return "no bucket copy (this machine only)"
+    return f"{a.get('mode', '?')} until {str(a.get('retain_until', '?'))[:10]} ({a.get('retention_days', '?')} days)"
 
 
 def env_label(env: str) -> str:
@@ -136,10 +190,14 @@ def week_chart(data: list[dict], label: str = "production") -> str:
             f"height='{height + 20}'>{''.join(parts)}</svg><div>{legend}</div>")
 
 
-def build(root: Path, env: str = "sandbox") -> Path:
-    """env: whose pinned key the signatures are checked against."""
-    data = rows(root, env)
-    page = TEMPLATE.replace("__CHART__", week_charts(data))
+def build(root: Path, env: str = "sandbox", store=None, conn=None) -> Path:
+    """env: whose pinned key the signatures are checked against; store: the bucket's
+    (verify.Bucket), to take each run's status from the archive of record, online."""
+    data = rows(root, env, store, conn)
+    source = (f"the bucket s3://{escape.html(store.name)} and audit_log (online: the archive of record)"
+              if store is not None else "this directory only (offline; not the archive of record: build it with "
+              "<code>rovn-ops evidence index --bucket</code>)")
+    page = TEMPLATE.replace("__CHART__", week_charts(data)).replace("__SOURCE__", source)
     page = page.replace("__GENERATED__", escape.html(datetime.now().astimezone().isoformat(timespec="seconds")))
     page = with_policy(page.replace("__DATA__", escape.script_json(data)))  # last: no value is searched for a marker
     out = root / "index.html"
@@ -177,8 +235,10 @@ th{background:#f5f5f5} .muted{color:#777} code{font-size:12px}
 </style></head><body>
 <h1>Rōvn runbook evidence</h1>
 <p class="muted">Generated __GENERATED__. Every run here is in the signed ledger: check it with
-<code>rovn-ops evidence verify</code>. Signature and verify status below are as of this build (offline:
-ledger chain, signatures, manifest and file hashes).</p>
+<code>rovn-ops evidence verify</code>. Signature and verify status below are as of this build, checked against
+<strong id="status-source">__SOURCE__</strong>: ledger chain, signatures, manifest and file hashes; a run
+directory that is not the ledger's copy is flagged. Retention is the Object Lock each run's bucket copy
+carries.</p>
 __CHART__
 <div id="filters">
 <label>Search <input type="search" id="f-text" placeholder="run id, revision, image, approver, check…"></label>
@@ -230,7 +290,7 @@ function render() {
   $("runs").tBodies[0].innerHTML = shown.map((r) => `<tr data-run="${esc(r.run_id)}">
     <td>${esc(when(r))}</td><td>${esc(r.runbook)}${r.draft ? " " + badge("draft") : ""}</td><td>${esc(r.environment)}</td>
     <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td class="operator">${who(r)}</td>
-    <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}</td><td><code>${esc(r.run_id)}</code></td>
+    <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}<br><span class="muted retention">${esc(r.retention)}</span></td><td><code>${esc(r.run_id)}</code>${(r.executed_by || []).length ? "<br>executed by " + r.executed_by.map(esc).join(", ") : ""}</td>
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
   $("changes").tBodies[0].innerHTML = shown.filter((r) => r.change).map((r) => `<tr data-run="${esc(r.run_id)}">
@@ -242,7 +302,9 @@ function render() {
     <td class="approved">${esc(r.approvers.join(", ") || (r.draft ? "none: a draft is not approved" : "none"))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
     <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
     <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
-    <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}</td></tr>`).join("")
+    <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}
+    ${r.preview_run ? "<br>" + (link(r.preview_html, "preview") || "preview") + ` <code>${esc(r.preview_run)}</code>` : ""}
+    <br><span class="muted retention">${esc(r.retention)}</span></td></tr>`).join("")
     || "<tr><td colspan=14 class=muted>No changes match.</td></tr>";
   $("count").textContent = `${shown.length} of ${RUNS.length} runs`;
   const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
@@ -255,10 +317,10 @@ function csvCell(value) {
 }
 function downloadCsv() {
   const head = ["when_utc", "runbook", "draft", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
-    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "evidence"];
+    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "preview_run", "retention", "evidence"];
   const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.draft ? "draft" : "", r.environment, r.target,
     r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
-    r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.operator_arn, r.ci_run, r.run_id, r.html || ""]);
+    r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.operator_arn, r.ci_run, r.run_id, r.preview_run, r.retention, r.html || ""]);
   const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
   const a = document.createElement("a");
   a.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
