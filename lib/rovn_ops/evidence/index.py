@@ -117,7 +117,7 @@ def copied(m: dict, root: Path, ledger_path: str | None, times: int) -> str:
         return f"directory {rel} holds run {m['run_id']}: a copy (the ledger's is {ledger_path or 'none'})"
     if ledger_path and rel != ledger_path:
         return f"run {m['run_id']} in {rel}, but the ledger's copy is {ledger_path}: a duplicate"
-    if times > 1:
+    if times > 1 and not ledger_path:  # no ledger entry to tell the original from its copies
         return f"run {m['run_id']} appears {times} times in this directory: a duplicate"
     return ""
 
