@@ -150,3 +150,29 @@ def test_the_failover_never_prints_the_cloudflare_token(fresh, evidence_dir):
     assert token not in run.stdout + run.stderr
 
 
+
+
+def test_a_standby_with_gaps_is_refused_before_anything_changes(fresh, app_db, evidence_dir):
+    """dr_gap: without the image and a secret's replica the standby's tasks cannot start, so the
+    preview refuses naming both (rather than a failover waiting out its deadline at step 6)."""
+    control.scenario(fresh, "region_outage")
+    control.scenario(fresh, "dr_gap")
+    run = rovn_ops("run", "dr_failover", "--quiet")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "stripe-api-key" in run.stdout and "ImageNotFoundException" in run.stdout
+    assert _steps(app_db) == [] and not _west(fresh, "rds").describe_db_instances()["DBInstances"]
+
+
+def test_junk_and_future_failure_times_are_bad_input(fresh, evidence_dir):
+    for value in ("yesterday", "2999-01-01T00:00:00Z", "2026-12-07T10:00:00"):
+        run = rovn_ops("run", "dr_failover", "-p", f"failure_at={value}")
+        assert run.returncode == 2, (value, run.stdout + run.stderr)
+        [line] = run.stderr.strip().splitlines()
+        assert "parameter 'failure_at'" in line and "Traceback" not in run.stderr
+
+
+def test_the_preview_warns_when_the_primary_still_answers(fresh, evidence_dir):
+    run = rovn_ops("run", "dr_failover", "--quiet")
+    assert run.returncode == 0
+    nb = Path(_manifest(evidence_dir, "dr_failover")["notebook"]["path"]).read_text()
+    assert "failing over a healthy region" in nb

@@ -120,6 +120,8 @@ class Steps:
                           if s["name"] == "DATABASE_URL"), "")
         checks.add("the task's DB secret", None if db_secret else "no DATABASE_URL secret in the task definition",
                    _secret_name(db_secret), "§8")
+        self._standby_has(checks, spec)
+        self._primary_health(checks)
         spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
         plan = Plan(ACTION, sb.region, {
             "standby": f"{sb.region} {sb.cluster}/{sb.service}", "snapshot": snapshot,
@@ -138,6 +140,33 @@ class Steps:
                                                                             for c in checks.failures))
         self.prepared = Prepared(plan, checks, snapshot, spec, desired, desired_from, db_secret)
         return self.prepared
+
+    def _standby_has(self, checks: Checks, spec: dict) -> None:
+        """What the standby's tasks need before anything changes: the image in its ECR and a
+        replica of every secret (dr_gap: without them step 6 would wait out its deadline)."""
+        image = taskdef.app_container(spec)["image"]
+        repo, tag = image.split("/", 1)[-1].rsplit(":", 1)
+        try:
+            self.sb("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])
+            checks.add("image in the standby's ECR", None, f"{repo}:{tag}", "§11")
+        except ClientError as e:
+            checks.add("image in the standby's ECR", f"{repo}:{tag}: {e.response['Error']['Code']} (replicate it "
+                       "first: dr_readiness names the gap)", rule="§11")
+        missing = []
+        for ref in sorted({s["valueFrom"] for c in spec["containerDefinitions"] for s in c.get("secrets", [])}):
+            try:
+                self.sb("secretsmanager").describe_secret(SecretId=ref)
+            except ClientError:
+                missing.append(_secret_name(ref))
+        checks.add("every task secret has a replica in the standby", [f"missing: {', '.join(missing)}"]
+                   if missing else None, f"{self.standby.region}", "§8/§11")
+
+    def _primary_health(self, checks: Checks) -> None:
+        """A primary that still answers /health 200 is a warning in the preview: a failover of a
+        healthy region is a game day, or a mistake."""
+        status, _ = verify.health_version(self.p.health_url) if self.p.health_url else (0, None)
+        checks.add("the primary is down", "the primary's /health answers 200: failing over a healthy region"
+                   if status == 200 else None, f"/health {status or 'unreachable'}", "§11", warn=True)
 
     def replan(self) -> Plan:
         return self.prepare().plan

@@ -294,6 +294,24 @@ class DrFailoverParams(DrReadinessParams, ChangeParams):
                             description="when the primary failed, ISO 8601 UTC (the RPO is measured to it); "
                                         "empty: the decision time")
     deadline_s: float = Field(1800, gt=0, le=86400, description="seconds each waiting step may take")
+
+    @field_validator("failure_at")
+    @classmethod
+    def _failure_past(cls, v: str) -> str:
+        """The RPO is measured to it: a failure in the future (or unparseable) is a typo."""
+        from datetime import datetime, timedelta, timezone
+
+        if not v:
+            return v
+        try:
+            when = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("an ISO 8601 UTC time like 2026-12-07T10:00:00Z") from None
+        if when.tzinfo is None:
+            raise ValueError("an ISO 8601 time with its zone (Z or +00:00)")
+        if when > datetime.now(timezone.utc) + timedelta(minutes=5):
+            raise ValueError("a time in the past (when the primary failed), not in the future")
+        return v
     poll_min: float = Field(5, gt=0, le=300, description="first wait between polls, seconds")
     poll_max: float = Field(30, gt=0, le=600, description="longest wait between polls, seconds")
 
