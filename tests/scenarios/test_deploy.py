@@ -98,6 +98,12 @@ def test_preview_changes_nothing_then_the_happy_path_from_the_sample_source(fres
     slack = [p for p in control.posts(fresh) if p["channel"] == "slack"]
     assert len(slack) == 1 and "deploy rovn-passport-api: success" in slack[0]["payload"]["text"]
     assert f"rovn-ops run rollback --env sandbox -p to_revision={FAMILY}:288" in _notebook(m)
+    # DescribeServices, counted by botocore before-call hooks in the run's kernel (issue 24): one
+    # read in the preview cell, one under the change lock that the rollout starts from, then the
+    # watch, whose first poll is UpdateService's own answer
+    # (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html#API_UpdateService_ResponseSyntax);
+    # verify reuses the poll that gave the verdict.
+    assert facts["ecs_calls"]["DescribeServices"] == 1 + 1 + facts["deployment"]["polls"] - 1
 
     # The same image again: force-new-deployment alone is refused (§2).
     again = rovn_ops("run", "deploy", "--quiet", "-p", f"image_tag={new_tag}")

@@ -119,6 +119,9 @@ class Steps:
         self.earlier: dict[str, str] = {}
         self.result: Result | None = None
         self.checked: Checks | None = None
+        # The service as the latest prepare read it: execute's replan reads it under the change
+        # lock, and the rollout starts from that read (one DescribeServices per phase, issue 24).
+        self.live_service: dict | None = None
 
     def _count(self, model, **_):
         self.calls[model.name] += 1
@@ -141,7 +144,7 @@ class Steps:
         p, ctx = self.p, self.ctx
         checks = Checks()
         checks.add("identity on the deployers allow-list", None, authorize(ctx, "deploy", p.service), "§10")
-        service = rollout.describe(self.ecs, p.cluster, p.service)
+        service = self.live_service = rollout.describe(self.ecs, p.cluster, p.service)
         live = taskdef.TaskDefinition.describe(self.ecs, service["taskDefinition"])
         self.resuming = resume.unfinished(self.conn, self.ecs, live)
         current = self.resuming.base if self.resuming else live
@@ -320,17 +323,19 @@ class Steps:
             # A reused revision names a finished run: mark it as ours first, so a kill
             # after update-service leaves an unfinished deploy for the re-run to resume.
             result.new = taskdef.mark_rollout(self.ecs, result.new, self.ctx.run_id)
-        result.deployment_id, started = rollout.start(self.ecs, p.cluster, p.service, result.new.arn)
+        began = rollout.start(self.ecs, p.cluster, p.service, result.new.arn, self.live_service)
+        result.deployment_id, started = began.deployment_id, began.now
         if not started:  # an earlier attempt's deployment: its own start is the pre-deploy mark
-            result.deployed_at = rollout.created_at(self.ecs, p.cluster, p.service, result.deployment_id) \
-                or result.deployed_at
+            result.deployed_at = began.created_at or result.deployed_at
             result.alarms = bake.before(cw, p.bake_alarms, result.deployed_at)
         self.ctx.record(facts=self._facts(result))  # the deployment id, should the run be killed now
         result.update_started = True  # now or by an earlier attempt: either way the service moved
         self.say(f"  update-service: deployment {result.deployment_id} of {result.new.short}"
                  + ("" if started else " (started by an earlier attempt; watching it)"))
+        # UpdateService's answer is the first poll; a taken-over deployment is read afresh.
         result.verdict = rollout.watch(self.ecs, p.cluster, p.service, result.deployment_id,
-                                       deadline_s=p.deadline_s, first=p.poll_min, longest=p.poll_max, say=self.say)
+                                       deadline_s=p.deadline_s, first=p.poll_min, longest=p.poll_max, say=self.say,
+                                       fresh=began.service if started else None)
         if not result.verdict.ok:
             raise RovnError(f"rollout {result.verdict.state}: {result.verdict.reason}")
 
@@ -338,8 +343,11 @@ class Steps:
     def verify(self, result: Result) -> Checks:
         p = self.p
         try:
-            checks = verify.world(health_url=p.health_url, tag=result.image_tag,
-                                  service=rollout.describe(self.ecs, p.cluster, p.service),
+            # The poll that gave the verdict is the service now (read moments ago); the bake's
+            # alarms, running tasks < desired among them, watch it from here on.
+            service = (result.verdict.service if result.verdict and result.verdict.service
+                       else rollout.describe(self.ecs, p.cluster, p.service))
+            checks = verify.world(health_url=p.health_url, tag=result.image_tag, service=service,
                                   cloudwatch=self.ctx.client("cloudwatch"), alarms=result.alarms,
                                   deployed_at=result.deployed_at, bake_s=p.bake_s, deadline_s=p.deadline_s,
                                   first=p.poll_min, longest=p.poll_max, say=self.say)

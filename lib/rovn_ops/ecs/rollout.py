@@ -21,6 +21,7 @@ class Verdict:
     elapsed: float = 0.0
     failed_seen_at: int | None = None   # the poll that first showed our deployment FAILED
     history: list[str] = field(default_factory=list)
+    service: dict | None = field(default=None, repr=False)  # the last description read: verify reuses it
 
     def __str__(self) -> str:
         return (f"deployment {self.deployment_id}: {self.state.upper()} after {self.polls} polls, "
@@ -37,20 +38,30 @@ def describe(ecs, cluster: str, service: str) -> dict:
     return ecs.describe_services(cluster=cluster, services=[service])["services"][0]
 
 
-def start(ecs, cluster: str, service: str, td_arn: str) -> tuple[str, bool]:
-    """(deployment id, started now). A PRIMARY deployment of this revision already in
-    place (a re-run after a crash) is taken over instead of started again."""
-    for d in describe(ecs, cluster, service)["deployments"]:
+@dataclass(frozen=True)
+class Started:
+    deployment_id: str
+    now: bool        # update-service started it now; else an earlier attempt's, taken over
+    service: dict    # the description it was decided on (UpdateService answers with the service)
+
+    @property
+    def created_at(self):
+        """When the deployment started (update-service), or None if it is gone."""
+        return next((d.get("createdAt") for d in self.service["deployments"] if d["id"] == self.deployment_id),
+                    None)
+
+
+def start(ecs, cluster: str, service: str, td_arn: str, current: dict | None = None) -> Started:
+    """Start (or take over) the deployment of `td_arn`. A PRIMARY deployment of this
+    revision already in place (a re-run after a crash) is taken over instead of started
+    again. `current` is the service as this phase already read it (under the change
+    lock), so the start costs no DescribeServices of its own (issue 24)."""
+    current = current or describe(ecs, cluster, service)
+    for d in current["deployments"]:
         if d["taskDefinition"] == td_arn and d["status"] == "PRIMARY":
-            return d["id"], False
+            return Started(d["id"], False, current)
     svc = ecs.update_service(cluster=cluster, service=service, taskDefinition=td_arn)["service"]
-    return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY"), True
-
-
-def created_at(ecs, cluster: str, service: str, deployment_id: str):
-    """When a deployment started (update-service), or None if it is gone."""
-    return next((d.get("createdAt") for d in describe(ecs, cluster, service)["deployments"]
-                 if d["id"] == deployment_id), None)
+    return Started(next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY"), True, svc)
 
 
 def judge(deployments: list[dict], ours_id: str) -> tuple[bool, str, str] | None:
@@ -81,11 +92,13 @@ def _line(elapsed: float, deployments: list[dict], ours_id: str) -> str:
 
 
 def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: float, first: float,
-          longest: float, say=print) -> Verdict:
-    """Poll until judge() decides or the deadline passes; progress is said on change."""
+          longest: float, say=print, fresh: dict | None = None) -> Verdict:
+    """Poll until judge() decides or the deadline passes; progress is said on change.
+    `fresh`, a description read just now (UpdateService's answer), is the first poll."""
     poller, seen, failed_at, history = Poller(deadline_s, first, longest), None, None, []
     for n in poller:
-        deps = describe(ecs, cluster, service)["deployments"]
+        svc, fresh = fresh or describe(ecs, cluster, service), None
+        deps = svc["deployments"]
         state = [(d["id"], d["status"], d.get("rolloutState"), d["runningCount"], d["pendingCount"],
                   d.get("failedTasks", 0)) for d in deps]
         if state != seen:
@@ -99,7 +112,7 @@ def watch(ecs, cluster: str, service: str, deployment_id: str, *, deadline_s: fl
         decided = judge(deps, deployment_id)
         if decided:
             ok, verdict, reason = decided
-            return Verdict(ok, verdict, deployment_id, reason, n, poller.elapsed, failed_at, history)
+            return Verdict(ok, verdict, deployment_id, reason, n, poller.elapsed, failed_at, history, svc)
     return Verdict(False, "deadline", deployment_id, f"no verdict within the {deadline_s:g}s deadline; "
                    "the deployment may still be running: check it before acting", poller.polls, poller.elapsed,
                    failed_at, history)
@@ -109,9 +122,9 @@ def to_revision(ecs, cluster: str, service: str, td_arn: str, *, deadline_s: flo
                 longest: float, say=print) -> Verdict:
     """Put the service back on `td_arn` and watch to a verdict: deploy's automatic
     rollback and the rollback runbook both do it, so it lives here, below both."""
-    deployment_id, started = start(ecs, cluster, service, td_arn)
+    began = start(ecs, cluster, service, td_arn)
     say(f"rollback to {td_arn.rsplit('/', 1)[-1]}: "
-        + ("update-service started deployment " if started else "watching the deployment already under way, ")
-        + deployment_id)
-    return watch(ecs, cluster, service, deployment_id, deadline_s=deadline_s, first=first,
-                 longest=longest, say=say)
+        + ("update-service started deployment " if began.now else "watching the deployment already under way, ")
+        + began.deployment_id)
+    return watch(ecs, cluster, service, began.deployment_id, deadline_s=deadline_s, first=first,
+                 longest=longest, say=say, fresh=began.service if began.now else None)
