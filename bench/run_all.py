@@ -1,8 +1,8 @@
-"""All benchmarks. Starts the sandbox if needed; prints one line per figure and
-writes bench/results.json."""
+"""All benchmarks. Starts the sandbox if needed; prints one line per figure as it is
+measured, then one table of every figure (measure, baseline, ratio, target, pass/fail)
+and writes it to bench/results/<date>T<time>Z.json (table.py). Exits 1 if a row fails."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import triage  # noqa: E402
 import scrub_notebook  # noqa: E402
 import secrets_inventory  # noqa: E402
 import source_gates  # noqa: E402
+import table  # noqa: E402
 
 from rovn_ops.sandbox import control  # noqa: E402
 
@@ -39,4 +40,6 @@ if __name__ == "__main__":
     finally:
         if started:
             control.down()
-    (Path(__file__).parent / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    text, path = table.summarize(rows)
+    print("\n" + text + f"\n\nwritten to {path.relative_to(Path(__file__).parents[1])}", flush=True)
+    sys.exit(1 if any(table.passed(r) is False for r in rows) else 0)
