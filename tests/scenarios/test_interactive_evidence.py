@@ -59,9 +59,9 @@ def test_an_interactive_rollback_is_recorded_archived_and_verifies(kernel, evide
     assert m["mode"] == "interactive" and m["outcome"] == "success" and m["runbook"] == "rollback"
     assert m["approvals"][0]["approvers"] == ["giles"] and m["approvals"][0]["plan_hash"] == preview["plan_hash"]
     nb = json.loads((evidence_dir / ledger.read(evidence_dir)[-1]["path"] / "rollback.ipynb").read_text())
-    sources = [c["source"] for c in nb["cells"]]
+    sources = [c["source"] for c in nb["cells"] if c["cell_type"] == "code"]
     assert sources[0].endswith("plan_hash = " + repr(preview["plan_hash"]))  # what ran, as edited
-    assert any("change.confirm()" in s for s in sources) and any(c["outputs"] for c in nb["cells"])
+    assert any("change.confirm()" in s for s in sources) and any(c.get("outputs") for c in nb["cells"])
     row = next(r for r in index.rows(evidence_dir) if r["run_id"] == m["run_id"])
     assert row["change"] and row["approvers"] == ["giles"]  # the change-management view
     res = rovn_ops("evidence", "verify")
@@ -108,3 +108,33 @@ def test_bare_papermill_refuses_to_write_with_one_line(fresh, evidence_dir, tmp_
     assert "StdinNotImplementedError" not in str(e.value)
     m = _manifests(evidence_dir)[-1]  # recorded the same way, as mode papermill
     assert m["mode"] == "papermill" and m["outcome"] == "refused"
+
+
+def test_the_archive_is_the_whole_notebook_as_run_out_of_order_cells_visible(kernel, evidence_dir):
+    """Issue 28: the archived notebook of an interactive run is the whole runbook, as
+    JupyterLab shows it: its markdown, each code cell with its last run's outputs and
+    execution count (a cell re-run out of order shows it), an earlier run's outputs kept,
+    a cell that is not the runbook's put where it ran and marked, the order of execution
+    in the metadata."""
+    code = _cells(**FAST)
+    runs = code[:4] + [code[2], 'print("operator looked")'] + code[4:]  # prepare re-run after its display
+    for source in runs:
+        assert _execute(kernel, source)[1] is None
+    [m] = _manifests(evidence_dir)
+    nb = json.loads((evidence_dir / ledger.read(evidence_dir)[-1]["path"] / "rollback.ipynb").read_text())
+    book = json.loads(RUNBOOK.read_text())["cells"]
+    assert [c["cell_type"] for c in nb["cells"] if c["cell_type"] == "markdown"] == \
+        [c["cell_type"] for c in book if c["cell_type"] == "markdown"]
+    assert nb["cells"][0]["source"].startswith("# Rollback")  # the title: the whole notebook
+    by_source = {c["source"]: c for c in nb["cells"] if c["cell_type"] == "code"}
+    prepare, shown = by_source[code[2]], by_source[code[3]]
+    assert prepare["execution_count"] > shown["execution_count"]  # out of order, visible
+    assert prepare["metadata"]["rovn"]["earlier_runs"][0]["execution_count"] < shown["execution_count"]
+    assert any(o.get("output_type") in ("execute_result", "display_data") for o in shown["outputs"])
+    extra = by_source['print("operator looked")']
+    assert extra["metadata"]["rovn"]["not_in_runbook"] is True
+    assert nb["cells"].index(extra) == nb["cells"].index(prepare) + 1  # where it ran
+    assert "operator looked" in "".join(o.get("text", "") for o in extra["outputs"])
+    order = nb["metadata"]["rovn"]["execution_order"]
+    assert len(order) == len(runs) and order[4] == nb["cells"].index(prepare)
+    assert m["mode"] == "interactive" and rovn_ops("evidence", "verify").returncode == 0

@@ -180,10 +180,19 @@ class Recorder:
             self.finish()
 
     def _save(self) -> None:
-        import nbformat
+        """The whole runbook as the person ran it (as_run.py), from the executed cells."""
+        from pathlib import Path
 
-        nb = nbformat.v4.new_notebook(cells=self.cells, metadata={
-            "rovn": {"mode": self.ctx.mode, "run_id": self.ctx.run_id, "recorded": "executed cells, in order"},
+        from rovn_ops.evidence import as_run
+
+        try:
+            runbook = json.loads(Path(self.spool.meta["source"]).read_text())
+        except (OSError, ValueError, KeyError):
+            runbook = None  # no notebook to lay the cells into: the executed cells alone
+        nb = as_run.build(runbook, self.cells, {
+            "rovn": {"mode": self.ctx.mode, "run_id": self.ctx.run_id,
+                     "recorded": "the runbook, each code cell with its last run's outputs (execution_order: "
+                                 "the cells in the order they ran)"},
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
         path = self.spool.dir / self.spool.meta["notebook"]
         tmp = path.with_suffix(".tmp")
@@ -254,8 +263,19 @@ def is_reviewed(source: str, reviewed: set[str] | None) -> bool:
         body = ast.parse(source).body
     except SyntaxError:
         return False
-    return all(_a_value(node) for node in body) or (len(body) == 1 and isinstance(body[0], ast.Expr)
-                                                    and isinstance(body[0].value, ast.Name))
+    return values_only(source) or (len(body) == 1 and isinstance(body[0], ast.Expr)
+                                   and isinstance(body[0].value, ast.Name))
+
+
+def values_only(source: str) -> bool:
+    """Parameter values and nothing else (`name = literal` lines): a parameters cell."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(_a_value(node) for node in body)
 
 
 def _a_value(node) -> bool:
