@@ -61,10 +61,14 @@ def answer(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     import shlex
 
     line = argv[1] if len(argv) > 1 else ""
-    try:
-        words = shlex.split(line)
-    except ValueError:  # an open quote: the words as typed
-        words = line.split()
+    words = None
+    for closing in ("", "'", '"'):  # an open quote (`run 'dep`): the word as if closed
+        try:
+            words = shlex.split(line + closing)
+            break
+        except ValueError:
+            continue
+    words = line.split() if words is None else words
     if not line or line[-1].isspace():
         words.append("")
     current = words[-1]

@@ -51,6 +51,7 @@ def test_bash_completes_runbook_names():
     assert bash_complete("rovn-ops run ") == names
     assert bash_complete("rovn-ops run secret_r") == ["secret_rotation"]
     assert bash_complete("rovn-ops list inc") == ["incident_triage"]
+    assert rovn_ops("__complete", "--line", "rovn-ops run 'secret_r").stdout.split() == ["secret_rotation"]
 
 
 def test_bash_completes_parameter_names_and_values_from_the_models():
