@@ -45,6 +45,7 @@ from rovn_ops.core import plaintext
 from rovn_ops.core.errors import RovnError
 from rovn_ops.core.escape import code, markdown as md
 from rovn_ops.core.polling import Poller
+from rovn_ops.dr.readiness import copied_snapshots
 from rovn_ops.dr.standby import Standby, client, dns_client, primary_probe, regional
 from rovn_ops.ecs import taskdef, verify
 from rovn_ops.protocol import lock as change_lock
@@ -172,10 +173,7 @@ class Steps:
         return self.prepare().plan
 
     def _snapshots(self) -> list[dict]:
-        rds = self.sb("rds")
-        return [s for page in rds.get_paginator("describe_db_snapshots").paginate(
-                    DBInstanceIdentifier=self.p.rds_instance) for s in page["DBSnapshots"]
-                if s.get("Status") == "available"]
+        return copied_snapshots(self.sb("rds"), self.p.rds_instance)
 
     def _spec(self) -> tuple[dict, str]:
         """The current task definition, region-bound ARNs swapped; in an outage (the primary

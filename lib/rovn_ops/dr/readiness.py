@@ -113,10 +113,7 @@ class Readiness:
         key = self._key_arn()
         self.report.checks.add("KMS key for snapshot copies", None if key else
                                f"no key {self.standby.kms_key_alias} in {self.standby.region}", key or "")
-        rds = self.sb("rds")
-        snaps = [s for page in rds.get_paginator("describe_db_snapshots").paginate(
-                     DBInstanceIdentifier=self.p.rds_instance) for s in page["DBSnapshots"]
-                 if s.get("Status") == "available"]
+        snaps = copied_snapshots(self.sb("rds"), self.p.rds_instance)
         if not snaps:
             return self.report.checks.add("snapshot copied", f"no available snapshot of {self.p.rds_instance} in "
                                           f"{self.standby.region}: nothing to restore", rule="§11")
@@ -235,6 +232,13 @@ class Readiness:
                                ([f"orange-cloud (proxied): {', '.join(proxied)}; §4 keeps PHI off the edge"]
                                 if proxied else []),
                                ", ".join(f"{n} → {r['content']}" for n, r in found.items() if r), "§4")
+
+
+def copied_snapshots(rds, instance: str) -> list[dict]:
+    """The standby's available snapshots of the primary instance (a copy keeps its
+    DBInstanceIdentifier), every page."""
+    return [s for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance)
+            for s in page["DBSnapshots"] if s.get("Status") == "available"]
 
 
 def _current_version(described: dict) -> str | None:
