@@ -105,10 +105,11 @@ def test_an_approval_executes_once_even_when_its_cells_are_run_again(kernel, fre
     assert [o for o, _ in rows(fresh, action)][-1] == "success"
     out, error = run_cell(kernel, good[index_of(good, "change.execute(")])  # the execute cell again
     assert error and "already executed" in error and "executes once" in error, (error, out)
-    # A fresh kernel with the same approval: the plan it re-derives is new, so it is refused.
-    run_all(kernel, good[:index_of(good, "change.confirm()")])
-    out, error = run_cell(kernel, good[index_of(good, "change.confirm()")])
-    assert error and "does not match today's plan" in error, (error, out)
+    # The cells again with the same approval: the spent hash is named as spent at begin, before
+    # any preflight reads the world (issue 20 break 5).
+    run_all(kernel, good[:index_of(good, "context.begin(")])
+    out, error = run_cell(kernel, good[index_of(good, "context.begin(")])
+    assert error and error.startswith("StaleApproval: plan_hash ") and "already executed (run " in error, (error, out)
     assert [o for o, _ in rows(fresh, action)].count("success") == 1
 
 
@@ -133,3 +134,22 @@ def test_the_issues_example_set_env_changed_after_a_live_deploy(kernel, fresh, a
     assert families[0].endswith(":289"), families
     deploys = rows(fresh, "deploy")
     assert [o for o, _ in deploys][-2:] == ["success", "refused"]  # the attempt is on record
+
+
+@pytest.mark.parametrize("runbook, extra", [("deploy", ()), ("rollback", ()), ("snapshot_retention", ())])
+def test_the_same_command_after_success_is_refused_as_already_executed_exit_2(fresh, evidence_dir, runbook, extra):
+    """Headless, as CI re-runs a job: a spent plan hash is bad input (exit 2) naming the run
+    that executed it and when, never exit 3 "does not match today's plan" (issue 20 break 5)."""
+    from tests.conftest import rovn_ops
+    from tests.scenarios.test_deploy import _manifest, previewed as previewed_headless
+
+    args = previewed_headless(*extra, runbook=runbook)
+    first = rovn_ops("run", runbook, "--quiet", *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    done = _manifest(evidence_dir, runbook)
+    again = rovn_ops("run", runbook, "--quiet", *args)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert f"already executed (run {done['run_id']}, success at " in again.stdout, again.stdout
+    assert "does not match" not in again.stdout and "Traceback" not in again.stdout + again.stderr
+    _, action = RUNBOOKS[runbook]
+    assert [o for o, _ in rows(fresh, action)].count("success") == 1

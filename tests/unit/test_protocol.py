@@ -359,8 +359,16 @@ def test_an_executed_plan_hash_never_executes_again(fresh, app_db):
     c.__dict__["db"] = app_db
     again = Change(c, PLAN, replan=lambda: PLAN)
     assert again.plan.after == row["id"] and again.plan.hash != HASH
-    with pytest.raises(Refused, match="does not match today's plan"):
+    # The spent hash is named as spent (when, by which run), exit 2 like any stale approval
+    # (issue 20 break 5), never "does not match today's plan" (exit 3).
+    with pytest.raises(StaleApproval, match=r"plan_hash [0-9a-f]{12}\S* already executed \(run run-1, success at "
+                       r"[0-9T:+-]+\): an approval executes once") as e:
         again.confirm()
+    assert e.value.exit_code == 2
+    short = ctx(confirm=True, approved_by=["giles"], plan_hash=HASH[:12])  # the prefix a person may paste
+    short.__dict__["db"] = app_db
+    with pytest.raises(StaleApproval, match="already executed"):
+        Change(short, PLAN, replan=lambda: PLAN).confirm()
     # A Change holding the old approval (a forged or stale one) meets the audit row.
     again.approval = protocol.Approval(True, HASH, ["giles"], "forged")
     with pytest.raises(Refused, match=r"already executed \(run run-1, success"):

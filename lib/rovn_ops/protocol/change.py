@@ -25,7 +25,9 @@ Confirm binds a yes to one plan, in both modes alike:
 - interactive (JupyterLab) also asks the operator to type the target's name.
 A refused confirm is logged (`refused` in audit_log) and raises `Refused`; the run is
 archived with outcome `refused` (exit code 3), distinct from `failed` mid-change; a refusal
-at execute (a stale or spent approval) is a `StaleApproval`, exit 2, naming `confirm`.
+at execute (a stale or spent approval) is a `StaleApproval`, exit 2, naming `confirm`; so is a
+plan hash that already executed, refused first thing (`refuse_spent`, called by begin) and
+again at confirm, naming the run that executed it and when.
 
 Execute binds the approval to what executes, in every mode (a JupyterLab user can re-run
 any cell, skip one, or edit the parameters cell between them):
@@ -175,8 +177,9 @@ class Change:
             return self.approval
         try:
             approvers = self._approvers(ask)
-        except Refused as e:
-            refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.plan.hash})
+        except Refused as e:  # kept as its kind: a spent plan hash is a StaleApproval (exit 2)
+            refuse(self.ctx, self.plan.action, self.plan.target, str(e), {"plan_hash": self.plan.hash},
+                   error=type(e))
         how = ("headless" if self.ctx.headless else "interactive: the operator typed the target's name") + \
             f"; plan {self.plan.hash[:12]} previewed and approved by {', '.join(approvers)}" + \
             (f" (approval records {', '.join(str(r['id']) for r in self.records)}, each signed by the approver's "
@@ -196,6 +199,9 @@ class Change:
             raise Refused(f"confirm=True needs plan_hash: run the preview (`rovn-ops run {self.ctx.runbook}` "
                           "with the same parameters, without confirm), review the plan it prints, then confirm "
                           f"with the plan hash it shows. Next: preview: rovn-ops run {self.ctx.runbook}")
+        spent = executed(self.ctx.db, self.plan.action, p.plan_hash.strip().lower())
+        if spent:  # before the comparison: a spent hash never matches today's plan (Plan.after moved)
+            raise StaleApproval(spent_reason(self.ctx, spent))
         if not _hash_matches(p.plan_hash, self.plan.hash):
             raise Refused(f"plan_hash {p.plan_hash} does not match today's plan: the world or a parameter "
                           "changed since the preview. Next: preview again with the same parameters, review the "
@@ -487,15 +493,43 @@ def last_final(conn, action: str, target: str) -> int | None:
     return row[0] if row else None
 
 
-def executed(conn, action: str, plan_hash: str) -> dict | None:
-    """The final audit row of a Change that executed this plan hash, or None (a runbook's
-    own journal rows, e.g. secret_rotation_step, are another action: they never count)."""
-    if conn is None or not plan_hash:
+def refuse_spent(ctx) -> None:
+    """First thing in a confirmed run (begin): a plan hash that already executed is refused
+    before any preflight, so every protocol runbook says the same (StaleApproval, exit 2,
+    the run and when), not whatever check of today's world happens to fail first."""
+    p = ctx.params
+    plan_hash = (getattr(p, "plan_hash", "") or "").strip().lower()
+    if not (getattr(p, "confirm", False) and plan_hash):
+        return
+    try:
+        conn = ctx.db
+    except Exception:  # noqa: BLE001 - an unreachable audit_log is the steps' to report, as they do
+        return
+    spent = executed(conn, None, plan_hash)
+    if spent:
+        refuse(ctx, spent["action"], spent["target"], spent_reason(ctx, spent), {"plan_hash": plan_hash},
+               error=StaleApproval)
+
+
+def spent_reason(ctx, spent: dict) -> str:
+    return (f"plan_hash {ctx.params.plan_hash.strip()} already executed (run {spent['run_id']}, {spent['outcome']} "
+            f"at {spent['at']}): an approval executes once. Next: preview again (rovn-ops run {ctx.runbook}), "
+            "review the new plan, and confirm with its hash")
+
+
+def executed(conn, action: str | None, plan_hash: str) -> dict | None:
+    """The final audit row of a Change that executed this plan hash (or its 12+ character
+    prefix, as `plan_hash=` takes it), or None (a runbook's own journal rows, e.g.
+    secret_rotation_step, are another action: they never count)."""
+    if conn is None or len(plan_hash or "") < MIN_HASH_PREFIX or not all(c in "0123456789abcdef" for c in plan_hash):
         return None
-    row = conn.execute("SELECT run_id, outcome, occurred_at FROM audit_log WHERE action = %s "
-                       "AND details->>'plan_hash' = %s AND outcome = ANY(%s) ORDER BY id LIMIT 1",
-                       [action, plan_hash, list(FINAL)]).fetchone()
-    return {"run_id": row[0], "outcome": row[1], "at": row[2].isoformat(timespec="seconds")} if row else None
+    # action None: any Change's (a hash covers its action, so a spent one is spent everywhere)
+    row = conn.execute("SELECT run_id, outcome, occurred_at, action, target FROM audit_log WHERE "
+                       "(%s::text IS NULL OR action = %s) AND starts_with(details->>'plan_hash', %s) "
+                       "AND outcome = ANY(%s) ORDER BY id LIMIT 1",
+                       [action, action, plan_hash, list(FINAL)]).fetchone()
+    return {"run_id": row[0], "outcome": row[1], "at": row[2].isoformat(timespec="seconds"), "action": row[3],
+            "target": row[4]} if row else None
 
 
 def _hash_matches(given: str, actual: str) -> bool:

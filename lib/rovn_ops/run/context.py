@@ -132,4 +132,7 @@ def begin(runbook: str, **values) -> RunContext:
     if not headless:
         recorder.start(ctx)  # what this kernel executes from here is the run's evidence
     ctx.record(operator=ctx.operator.as_dict())
+    from rovn_ops.protocol.change import refuse_spent
+
+    refuse_spent(ctx)  # a spent plan hash, before any preflight reads the world (issue 20 break 5)
     return ctx
