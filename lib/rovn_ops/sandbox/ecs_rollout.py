@@ -340,7 +340,7 @@ def _exit(why: str) -> tuple:
     OutOfMemoryError: …)"; https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html)."""
     import re
 
-    m = re.search(r"exit code (\d+)(?:, ([^)]*))?", why)
+    m = re.search(r"exit code (\d+)(?:, ([^)]*))?", why, re.ASCII)
     code, detail = (int(m.group(1)), m.group(2)) if m else (1, None)
     return ("EssentialContainerExited", "Essential container in task exited", code, detail)
 
