@@ -13,7 +13,7 @@ from pathlib import Path
 # `name: secret:NAME` names a Secrets Manager secret (the suite's reference syntax), it
 # does not hold one: only the keyword detector's finding on such a line is dropped, so a
 # token behind the prefix is still caught by its own detector (Stripe, AWS, entropy…).
-REFERENCE = re.compile(r"""^\s*[\w.-]+\s*:\s*(['"]?)secret:[A-Za-z0-9/_+=.@-]+\1\s*(#.*)?$""")
+REFERENCE = re.compile(r"""^\s*[\w.-]+\s*:\s*(['"]?)secret:[A-Za-z0-9/_+=.@-]+\1\s*(#.*)?$""", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)  # sorted by file, line, kind: two findings in one file compare
