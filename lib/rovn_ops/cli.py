@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="only the newest N runs, anchored by the latest signed checkpoint")
     pull = evs.add_parser("pull", help="sync this evidence directory (a cache) from the bucket")
     pull.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    exp = evs.add_parser("export", help="the whole population of a period, with a completeness statement")
+    exp.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD")
+    exp.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD")
+    exp.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.add_argument("--bucket", action="store_true", help="pull first; statuses from the bucket and audit_log")
     idx = evs.add_parser("index", help="write index.html, the static auditor index")
     idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
     idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
@@ -159,6 +165,16 @@ def _remote_parser(sub) -> None:
         p.add_argument("--region", help="AWS region (the same as -p region=REGION)")
         p.add_argument("--json", action="store_true", help="one JSON object: remote run id, task, the run's result")
         p.add_argument("--quiet", action="store_true", help="no log lines on stderr")
+
+
+def _day(text: str):
+    """A date option: YYYY-MM-DD (UTC)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text[:40]!r}") from None
 
 
 def _count(text: str) -> int:
@@ -492,6 +508,8 @@ def cmd_evidence(args) -> int:
         return 0
     if args.action == "pull":
         return _pull(root, args.env)
+    if args.action == "export":
+        return _export(root, args)
     if args.action == "index":
         from rovn_ops.evidence import index
 
@@ -513,6 +531,24 @@ def cmd_evidence(args) -> int:
     return _verify_evidence(root, args)
 
 
+def _export(root, args) -> int:
+    from rovn_ops.evidence import export
+
+    if args.start > args.end:
+        raise BadInput(f"--from {args.start} is after --to {args.end}: expected a period, earliest first")
+    if not args.bucket:
+        data = export.population(root, args.env, args.start, args.end)
+    else:
+        from rovn_ops.evidence import archive, verify
+
+        _pull(root, args.env, quiet=True)
+        s3, name = _evidence_bucket(args.env)
+        with archive.connect(args.env) as conn:
+            data = export.population(root, args.env, args.start, args.end, verify.Bucket(s3, name), conn)
+    sys.stdout.write(export.render(data, args.format))
+    return 0 if data["completeness"]["complete"] else 1
+
+
 def _evidence_bucket(env: str):
     """(s3 client, bucket name) of the environment's archive bucket."""
     from rovn_ops.core import aws
@@ -526,12 +562,13 @@ def _evidence_bucket(env: str):
     return aws.client("s3", env=env, region=settings.region), settings.bucket
 
 
-def _pull(root, env: str) -> int:
+def _pull(root, env: str, quiet: bool = False) -> int:
     from rovn_ops.evidence import pull
 
     s3, name = _evidence_bucket(env)
     entries, files = pull.pull(s3, name, root)
-    print(f"pulled s3://{name}: {entries} ledger entries, {files} files into {root}")
+    print(f"pulled s3://{name}: {entries} ledger entries, {files} files into {root}",
+          file=sys.stderr if quiet else sys.stdout)
     return 0
 
 

@@ -1,0 +1,65 @@
+"""Issue 27, build 6 (finding 8: the CSV held change rows only, with no statement of
+completeness): `rovn-ops evidence export` gives every run of a period, previews and refusals
+too, each flagged change or not, and ends with a completeness statement (ledger sequence
+range, gaps, the checkpoint hash covering it, how to verify). A run deleted from the bucket
+makes the statement fail. S3 DeleteObject without a version id on a versioned (Object Lock)
+bucket adds a delete marker; the locked versions stay
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+from tests.conftest import rovn_ops
+
+BUCKET = "rovn-evidence-archive"
+TODAY = datetime.now(timezone.utc).date().isoformat()
+
+
+def _export(*extra: str, env: dict | None = None):
+    return rovn_ops("evidence", "export", "--from", TODAY, "--to", TODAY, *extra, env=env)
+
+
+def test_the_whole_population_with_a_completeness_statement(fresh, evidence_dir):
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    assert rovn_ops("run", "deploy", "--quiet").returncode == 0  # a preview
+    refused = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "plan_hash=" + "0" * 64)
+    assert refused.returncode == 3
+    res = _export("--format", "json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    data = json.loads(res.stdout)
+    assert [r["outcome"] for r in data["runs"]] == ["success", "preview", "refused"]
+    assert not any(r["change"] for r in data["runs"])
+    c = data["completeness"]
+    assert c["complete"] and c["runs"] == 3 and c["gaps"] == [] and c["problems"] == []
+    assert c["ledger_seq_to"] - c["ledger_seq_from"] == 2 and len(c["checkpoint_hash"]) == 64
+    assert c["verify"].startswith("rovn-ops evidence verify --bucket --env sandbox")
+    text = _export().stdout
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0][:3] == ["run_id", "started_at", "environment"] and len([ln for ln in lines[1:4]]) == 3
+    assert ["# completeness.complete", "True"] in lines
+
+
+def test_a_run_deleted_from_the_bucket_fails_the_statement(fresh, aws, evidence_dir, tmp_path):
+    for _ in range(3):
+        assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    auditor = {"ROVN_EVIDENCE_DIR": str(tmp_path / "auditor")}
+    ok = _export("--bucket", "--format", "json", env=auditor)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["completeness"]["complete"], ok.stdout + ok.stderr
+    s3 = aws("s3")
+    middle = json.loads(ok.stdout)["runs"][1]["run_id"]
+    for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/{middle}/")["Contents"]:
+        s3.delete_object(Bucket=BUCKET, Key=obj["Key"])  # a delete marker over each locked object
+    res = _export("--bucket", "--format", "json", env={"ROVN_EVIDENCE_DIR": str(tmp_path / "another")})
+    assert res.returncode == 1, res.stdout + res.stderr
+    c = json.loads(res.stdout)["completeness"]
+    assert not c["complete"] and any(middle in p for p in c["problems"]), c
+    assert c["statuses_from"].startswith(f"s3://{BUCKET}")
+
+
+def test_a_bad_period_is_bad_input(fresh, evidence_dir):
+    for args in (["--from", "2026-13-01", "--to", TODAY], ["--from", TODAY, "--to", "2020-01-01"]):
+        res = rovn_ops("evidence", "export", *args)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
