@@ -207,3 +207,24 @@ def test_two_operators_two_approvers_each_with_their_own_credentials(fresh, aws,
     signed = [rec for r in changes for a in r["approvals"] for rec in a.get("records", [])]
     assert sorted(rec["approver"] for rec in signed) == ["christian", "giles"]
     assert all(rec["signature"]["alg"] == "ed25519" for rec in signed)
+
+
+def test_an_operator_who_can_mint_an_approvers_credentials_cannot_execute(fresh, aws, evidence_dir):
+    """Issue 20 break 2, least privilege: before counting approvals, IAM's own evaluation
+    (SimulatePrincipalPolicy, https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html)
+    must deny the operator every action that makes an approver's credentials. The sandbox's
+    claude-deploy is IAMFullAccess with an explicit-Deny ApproverGuard; without the guard
+    (as IAMFullAccess alone is), a validly approved plan is refused, naming the actions."""
+    iam = aws("iam")
+    [simulated] = iam.simulate_principal_policy(
+        PolicySourceArn="arn:aws:iam::123456789012:user/claude-deploy", ActionNames=["iam:CreateAccessKey"],
+        ResourceArns=["arn:aws:iam::123456789012:user/giles"])["EvaluationResults"]
+    assert simulated["EvalDecision"] == "explicitDeny"
+    plan = _preview(evidence_dir)
+    assert rovn_ops("approve", plan, env=as_person("giles")).returncode == 0
+    iam.delete_user_policy(UserName="claude-deploy", PolicyName="ApproverGuard")  # IAMFullAccess, unguarded
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "can make an approver's credentials (iam:CreateAccessKey on arn:aws:iam::123456789012:user/giles" \
+        in run.stdout, run.stdout
+    assert _service(aws)["taskDefinition"].endswith(":288")

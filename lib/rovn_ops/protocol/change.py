@@ -220,7 +220,7 @@ class Change:
         approver's own act, approval_records.py), never the operator. `approved_by=` names
         people instead only in the sandbox (a claim, recorded as such), or, where a two-person
         rule needs two (§3 PHI), names who must be among the records."""
-        from rovn_ops.protocol import approval_records
+        from rovn_ops.protocol import approval_records, approver_reach
 
         p, op, plan = self.ctx.params, self.ctx.operator, self.plan
         named = [a for a in (p.approved_by or []) if a.strip()]
@@ -234,6 +234,7 @@ class Change:
                 raise Refused("approved_by: a parameter naming a person is not an approval in prod: the approver runs "
                               f"`rovn-ops approve {plan.hash} --env prod` under their own credentials; then run the "
                               "same command without approved_by")
+        approver_reach.check(self.ctx.client("iam"), op.arn, lists)  # no one approves for an operator who can be them
         self.records = approval_records.approvers_from_records(self.ctx.db, lists, plan.hash, op.arn,
                                                                plan.approvals_needed, plan.approvals_why,
                                                                local_user=op.local_user)

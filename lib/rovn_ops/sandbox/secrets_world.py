@@ -129,5 +129,8 @@ def seed_iam(endpoint: str, region: str, spec: dict) -> None:
          "Resource": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rovn/prod/*"}))
     for user, policies in spec["user_policies"].items():
         for policy in policies if isinstance(policies, list) else [policies]:
+            if policy.get("inline"):  # the user's own policy: it stays off the attached (managed) list
+                iam.put_user_policy(UserName=user, PolicyName=policy["name"], PolicyDocument=doc(*policy["statements"]))
+                continue
             arn = iam.create_policy(PolicyName=policy["name"], PolicyDocument=doc(*policy["statements"]))["Policy"]["Arn"]
             iam.attach_user_policy(UserName=user, PolicyArn=arn)
