@@ -43,6 +43,14 @@ def approver_of(lists: Lists, arn: str) -> str | None:
     return None
 
 
+def full_hash(text: str) -> str:
+    """The plan hash as given, lower-case; bad input (one line) unless it is the full 64 hex."""
+    plan_hash = text.strip().lower()
+    if not FULL_HASH.match(plan_hash):
+        raise BadInput(f"PLAN_HASH {plan_hash[:80]!r}: expected the full 64-hex plan hash the preview printed")
+    return plan_hash
+
+
 def registered_keys(lists: Lists) -> dict:
     """name → the approver's registered public key (the protected branch's approval_keys)."""
     return {name: signature.parse_public(text, f"{lists.source or lists.env} approval_keys.{name}")
@@ -53,9 +61,7 @@ def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", prev
             key=None, access_key_id: str = "") -> dict:
     """Append the approval record of `caller` (a GetCallerIdentity answer) for plan_hash,
     signed with `key` (the approver's Ed25519 private key; must be the registered one)."""
-    plan_hash = plan_hash.strip().lower()
-    if not FULL_HASH.match(plan_hash):
-        raise BadInput(f"PLAN_HASH {plan_hash[:80]!r}: expected the full 64-hex plan hash the preview printed")
+    plan_hash = full_hash(plan_hash)
     if key is None:
         raise BadInput("--key: expected your approval signing key: an approval is signed by the approver's own key")
     lists = Lists.of(env)

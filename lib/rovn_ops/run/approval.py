@@ -18,7 +18,8 @@ def approve(plan_hash: str, *, ticket: str = "", env: str = "sandbox", key: str 
     from rovn_ops.evidence import manifest
     from rovn_ops.protocol import approval_records, approval_signature
 
-    private = approval_signature.load_private(key)  # before anything reaches out: bad input is one line
+    approval_records.full_hash(plan_hash)  # bad input first: one line, before anything reaches out
+    private = approval_signature.load_private(key)
     prepare_environment(env)
     sts = aws.client("sts", env=env, region=os.environ.get("AWS_REGION") or "us-east-2")
     caller = sts.get_caller_identity()
