@@ -45,11 +45,17 @@ def test_conventions(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_begin_is_given_every_declared_parameter(path):
-    """A parameter the cell declares but begin() is not given (a new `ticket`, say) would be
-    validated at its default while the operator's value sat unused in the kernel (issue 27)."""
-    code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
-    begin = code[code.index("begin("):]
-    begin = begin[:begin.index(")\n")]
-    missing = [n for n in pm.inspect_notebook(str(path)) if not re.search(rf"\b{n}={n}\b", begin)]
-    assert not missing, f"begin() is not given {missing}"
+def test_begin_reads_the_parameters_itself(path):
+    """No notebook repeats its parameters in begin (a forgotten one ran with the notebook's
+    default while the evidence recorded the -p value); after begin, cells read ctx.params,
+    never a bare parameter name (in JupyterLab that is the value typed, not the one resolved)."""
+    import ast
+
+    declared = set(pm.inspect_notebook(str(path)))
+    code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    calls = [i for i, src in enumerate(code) if "context.begin(" in src]
+    assert len(calls) == 1, "one begin() per runbook"
+    assert f'context.begin("{path.stem}", globals())' in code[calls[0]]
+    for src in code[calls[0]:]:
+        names = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        assert not names & declared, f"reads {sorted(names & declared)} bare; use ctx.params"

@@ -1,7 +1,8 @@
 """The run context: which run this is, who runs it, how, and against what.
 
-`begin()` is the first call of every runbook. It validates the notebook's
-parameters with the runbook's model, then fixes the run id (the runner's, when
+`begin("NAME", globals())` is the first call of every runbook. It reads the parameters
+the runbook's model declares from the notebook's namespace, validates them, checks the
+kernel holds what was validated and recorded, then fixes the run id (the runner's, when
 headless), the operator (STS caller ARN plus local user) and the mode.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ class RunContext:
     run_id: str
     mode: str  # "headless" (rovn-ops run), "interactive" (a person at a kernel), "papermill" (bare, no stdin)
     operator: Operator
-    given: dict = field(default_factory=dict, repr=False)  # the values begin() was called with
+    given: dict = field(default_factory=dict, repr=False)  # the parameters the kernel held at begin()
 
     @property
     def env(self) -> str:
@@ -108,15 +109,71 @@ def _copy(value):
         return value
 
 
-def begin(runbook: str, **values) -> RunContext:
-    """Validate the parameters, guard the endpoints, and identify the run."""
+def _namespace() -> dict:
+    """The kernel's namespace (IPython's user_ns) when a notebook passes none."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return {}
+    return getattr(get_ipython(), "user_ns", None) or {}
+
+
+def _recorded() -> dict | None:
+    """The parameters `rovn-ops run` validated and recorded for this run (its spool's
+    run.json, which becomes the manifest), or None outside a headless run."""
+    import json
+    from pathlib import Path
+
+    where = os.environ.get("ROVN_RUN_FILE")
+    if not where:
+        return None
+    try:
+        return json.loads(Path(where).read_text()).get("parameters")
+    except (OSError, ValueError):
+        return None
+
+
+def held(model, namespace: dict, p, recorded: dict | None) -> None:
+    """At the end of the parameters: every declared parameter is in the kernel, and what the
+    kernel holds validates to what the runner recorded. A cell that sets or imports a
+    parameter's name before begin(), or a parameters cell that lost one, would otherwise run
+    with one value while the evidence records another. Refused in one line, naming them."""
+    from rovn_ops.core.errors import BadInput
+
+    missing = [n for n in model.model_fields if n not in namespace]
+    validated = p.model_dump(mode="json")
+    differ = [n for n in model.model_fields if n in namespace and recorded is not None
+              and n in recorded and validated[n] != recorded[n]]
+    if missing:
+        raise BadInput(f"parameters {', '.join(missing)}: not in the kernel; run the parameters cell, "
+                       "then begin() (a runbook's parameters cell declares every parameter its model has)")
+    if differ:
+        raise BadInput(f"parameters {', '.join(differ)}: the kernel holds other values than the run validated "
+                       "and recorded (a cell before begin() sets or imports the name); the run would not do "
+                       "what its evidence says")
+
+
+def begin(runbook: str, namespace: dict | None = None) -> RunContext:
+    """Validate the parameters, guard the endpoints, and identify the run.
+
+    `namespace` is the notebook's `globals()` (IPython's user namespace when omitted):
+    begin reads every parameter the runbook's model declares from it, so no notebook
+    repeats them, and none can be forgotten. Headless, what the kernel holds must be what
+    `rovn-ops run` recorded. In JupyterLab (or bare papermill) the kernel holds what the
+    operator typed, and the run uses it resolved (a default takes the environment file's
+    value), so later cells read `ctx.params`, never the bare names (a test holds them to it).
+    The namespace is not written back: a name left from an earlier run would then count as
+    the operator's choice the next time begin() resolves it."""
     _display_options()
     model = params_mod.model_for(runbook)
+    ns = _namespace() if namespace is None else namespace
+    values = {n: ns[n] for n in model.model_fields if n in ns}
     headless = os.environ.get("ROVN_MODE") == "headless"
     if headless:  # `rovn-ops run` resolved every layer before the kernel started
         p = params_mod.validate(model, values)
     else:  # JupyterLab or bare papermill: the same layers, the cell's changed values on top
         p = params_mod.resolve_notebook(runbook, values, model)
+    held(model, ns, p, _recorded() if headless else None)
     aws.guard(p.env)
     os.environ["ROVN_TARGET_ENV"] = p.env  # db: in prod, connections come from the DB secret
     from rovn_ops.evidence import recorder
@@ -127,7 +184,7 @@ def begin(runbook: str, **values) -> RunContext:
         # a kernel rovn-ops did not start: a person (JupyterLab), or bare papermill (no stdin)
         mode="headless" if headless else "interactive" if recorder.stdin_available() else "papermill",
         operator=operator(p.env, p.region),
-        given={k: _copy(v) for k, v in values.items()},
+        given={n: _copy(ns[n]) for n in model.model_fields},
     )
     if not headless:
         recorder.start(ctx)  # what this kernel executes from here is the run's evidence

@@ -141,6 +141,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     draft = "1" if evidence_manifest.is_draft(source) else None  # its audit rows say so (audit.append)
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(), ROVN_DRAFT=draft,
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
+                             ROVN_RUN_FILE=str(sp.dir / "run.json"),  # what begin() checks the kernel holds
                              **{scrub.REDACT_KEY_ENV: redact_key}):
         from rovn_ops.run.progress import Progress  # imports papermill: only when a run starts
 
