@@ -155,3 +155,19 @@ def test_auditor_finds_a_deploy_by_search_exports_csv_and_reads_its_run(index, b
         assert expected in text, (expected, text)
     browser.save_screenshot(str(ARTIFACTS / "deploy-run.png"))
     assert not EMOJI.search(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def test_the_control_matrix_page_opens_from_the_index(index, browser):
+    """Issue 27, build 8: each overview rule, its check, its tests and latest prod runs; gaps named."""
+    from selenium.webdriver.common.by import By
+
+    from rovn_ops.core import controls
+
+    browser.get(index.as_uri())
+    browser.find_element(By.ID, "controls-link").click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#controls tbody tr")
+    assert len(rows) == len(controls.RULES)
+    by_rule = {r.get_attribute("data-rule"): r.text for r in rows}
+    assert "rovn_ops.protocol.change:authorize" in by_rule["§10 deployers"]
+    assert "gap" in by_rule["§4 marketing site"]
+    assert "none in prod" in by_rule["§2 new revision"]  # the sandbox's deploy is never a production run

@@ -25,6 +25,7 @@ from rovn_ops.deploy import build, provenance, resume, secrets_scan
 from rovn_ops.clients import github
 from rovn_ops.protocol.checks import Checks
 from rovn_ops.deploy.source import Source
+from rovn_ops.core import controls
 
 BUILT = "<built from source>"
 
@@ -447,6 +448,7 @@ _HYGIENE_OK = {"base image pinned by digest": "FROM python:3.11-slim@sha256:…"
                "non-root USER": "the final stage sets a non-root USER", "lockfile committed": "found and pinned"}
 
 
+@controls.enforces('§2 new revision')
 def force_new_only(current: taskdef.TaskDefinition) -> str:
     return (f"{current.image_tag} already runs on {current.short} and nothing else changes: force-new-deployment "
             "alone is a no-op; every prod deploy registers a new task definition revision (§2)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rovn_ops.safety.scrub import looks_secret_env_name, looks_secret_value
 from rovn_ops.ecs import filesystem
+from rovn_ops.core import controls
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition.
 REGISTERABLE = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
@@ -115,6 +116,7 @@ def _flatten(node, prefix: str = "") -> dict:
     return {prefix: node}
 
 
+@controls.enforces('§8/§9 task definition')
 def problems(spec: dict) -> dict[str, list[str]]:
     """§9 and §8 for every container, by check name: the problems found."""
     found = {"non-root user": [], READ_ONLY_ROOT: [],

@@ -202,6 +202,9 @@ def build(root: Path, env: str = "sandbox", store=None, conn=None) -> Path:
     page = with_policy(page.replace("__DATA__", escape.script_json(data)))  # last: no value is searched for a marker
     out = root / "index.html"
     out.write_text(page)
+    from rovn_ops.evidence import controls_page
+
+    (root / "controls.html").write_text(controls_page.page(data))
     return out
 
 
@@ -234,6 +237,8 @@ th{background:#f5f5f5} .muted{color:#777} code{font-size:12px}
 #filters label{margin-right:16px} #f-text{width:22em}
 </style></head><body>
 <h1>Rōvn runbook evidence</h1>
+<p><a id="controls-link" href="controls.html">Control matrix</a>: each overview rule, the check that enforces it,
+the tests that prove it, the latest production runs.</p>
 <p class="muted">Generated __GENERATED__. Every run here is in the signed ledger: check it with
 <code>rovn-ops evidence verify</code>. Signature and verify status below are as of this build, checked against
 <strong id="status-source">__SOURCE__</strong>: ledger chain, signatures, manifest and file hashes; a run

@@ -9,6 +9,7 @@ from sqlglot import exp
 from rovn_ops.core.errors import BadInput, Refused
 from rovn_ops.migrations.files import Migration
 from rovn_ops.migrations.sql import statements
+from rovn_ops.core import controls
 
 
 def load_registry(path: Path) -> dict[str, set[str]]:
@@ -40,6 +41,7 @@ def touched(migration: Migration, registry: dict[str, set[str]]) -> set[str]:
     return found
 
 
+@controls.enforces('§3 PHI review')
 def check_approvals(migration: Migration, columns: set[str], approvers: list[str], executor: set[str]) -> None:
     """Refuse unless two distinct approvers, neither the executor, reviewed it."""
     if not columns:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from rovn_ops.core.errors import Refused
+from rovn_ops.core import controls
 
 RETENTION_DAYS = 90
 TAG_MIGRATION, TAG_EXPIRES, TAG_RUN = "rovn:migration", "rovn:expires-at", "rovn:run-id"
@@ -72,6 +73,7 @@ def find_reusable(rds, instance: str, stem: str, now: datetime, run_id: str = ""
     return None
 
 
+@controls.enforces('§3 snapshot')
 def take(rds, instance: str, stem: str, run_id: str, *, deadline_s: float = 1800) -> Snapshot:
     now = datetime.now(timezone.utc)
     found = find_reusable(rds, instance, stem, now, run_id)

@@ -54,6 +54,7 @@ from rovn_ops.audit import log as audit, notify
 from rovn_ops.core import plaintext
 from rovn_ops.protocol.authorization import Lists, committed
 from rovn_ops.core.errors import Refused, StaleApproval
+from rovn_ops.core import controls
 
 MIN_HASH_PREFIX = 12
 UNBOUND = frozenset({"confirm", "approved_by", "plan_hash"})  # the confirmation, not the plan
@@ -167,6 +168,7 @@ class Change:
         return shlex.join(args).replace(f"'approved_by={who}'", f"approved_by={who}")
 
     # confirm ---------------------------------------------------------------
+    @controls.enforces('§10 protocol')
     def confirm(self, ask=input) -> Approval:
         p = self.ctx.params
         if not p.confirm:
@@ -428,6 +430,7 @@ class Change:
         return entry
 
 
+@controls.enforces('§10 deployers')
 def authorize(ctx, action: str, target: str) -> str:
     """§10, the first step of every writing runbook (and of `migrations apply`): the
     operator is on the deployers allow-list of the committed parameters/<env>.yaml.

@@ -28,6 +28,7 @@ from rovn_ops.protocol.checks import Checks
 from rovn_ops.core.errors import RovnError
 from rovn_ops.migrations import compat
 from rovn_ops.protocol.change import Plan, authorize, refuse
+from rovn_ops.core import controls
 
 RTO_TARGET_S = 180  # §7: "RTO ~3 minutes from decision to traffic"
 
@@ -178,6 +179,7 @@ class Steps:
             checks.add("target scan current", chosen.warnings, rule="§9", warn=True)
         return chosen.target
 
+    @controls.enforces('§7 migration before rollback')
     def _gate(self, checks: Checks, target: taskdef.TaskDefinition, since: dict | None) -> list[compat.Applied]:
         """§7: what changed in the schema since the target last ran verified, and can it run on it."""
         p = self.p

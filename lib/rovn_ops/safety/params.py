@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rovn_ops.core import paths
 from rovn_ops.core.errors import BadInput
 from rovn_ops.safety.scrub import looks_secret_env_name, looks_secret_name, looks_secret_value
+from rovn_ops.core import controls
 
 MAX_TEXT = 4096            # longest accepted string parameter (a 10 MB value is a mistake)
 MAX_FILE = 1_000_000       # largest accepted parameter file
@@ -686,6 +687,7 @@ def check_assignments(name: str, value) -> None:
                            f"only: a secret reaches the service as a Secrets Manager reference, never a value")
 
 
+@controls.enforces('§10 protocol')
 def check_ticket(p: RunbookParams) -> None:
     """Every change names its ticket and reason (issue 27, build 2): a ticket given must match
     the environment's committed `change_ticket` pattern; in prod, confirm needs both (a preview,

@@ -20,6 +20,7 @@ from rovn_ops.ecs import cloudwatch_alarms
 from rovn_ops.core.escape import markdown as md
 from rovn_ops.triage import metrics
 from rovn_ops.triage.window import utc
+from rovn_ops.core import controls
 
 RANK = {"P0": 0, "P1": 1, "none": 2}
 HUMAN_FLAGS = {
@@ -188,6 +189,7 @@ def label_notes(found, severity: str, found_signals: list[Signal]) -> tuple[str,
     return tuple(notes)
 
 
+@controls.enforces('§5/§6 severity')
 def classify(p, found) -> Verdict:
     found_signals = signals(p, found)
     if not found_signals:
