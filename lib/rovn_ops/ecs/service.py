@@ -232,12 +232,12 @@ class Verdict:
 
 
 def multi_az(ctx, service: dict):
-    """§11's multi-AZ: the service's subnets' AZs and RDS's Multi-AZ flag."""
+    """§11's multi-AZ: the service's subnets' AZs, where its running tasks are, RDS's Multi-AZ flag."""
     from rovn_ops.core import availability
     from rovn_ops.safety.params import environment_defaults
 
     instance = getattr(ctx.params, "rds_instance", "") or environment_defaults(ctx.env).get("rds_instance", "")
-    return availability.check(ctx.client("ec2"), ctx.client("rds"), service, instance)
+    return availability.check(ctx.client("ec2"), ctx.client("rds"), service, instance, ecs=ctx.client("ecs"))
 
 
 def verdict(ctx, service: dict, td: TaskDefinitionView, health_check: Health, alarm_table) -> Verdict:

@@ -387,7 +387,8 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
             "group": f"service:{svc.name}", "startedBy": dep["id"], "launchType": dep.get("launchType") or "FARGATE",
             "platformVersion": dep.get("platformVersion"), "platformFamily": dep.get("platformFamily"),
             "createdAt": dep["createdAt"], "version": 1, "attachments": [], "tags": [], "overrides": {},
-            "healthStatus": container["healthStatus"], "containers": containers}
+            "healthStatus": container["healthStatus"], "containers": containers,
+            "availabilityZone": _zone(svc, index)}
     if started:  # a task that stopped ran until then, however late its deployment was last updated
         at = min(dep["updatedAt"], stop[1]) if stop else dep["updatedAt"]
         task |= {"startedAt": at, "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
@@ -404,6 +405,21 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
             elif started:
                 c["exitCode"] = 0  # SIGTERM from the scheduler, handled: the container exits cleanly
     return task
+
+
+def _zone(svc, index: int) -> str:
+    """The AZ a task of the service runs in: Fargate spreads a service's tasks across the
+    AZs of its awsvpc subnets (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement.html),
+    reported as the task's availabilityZone (API_Task). Scenario tasks_one_az pins them
+    to one (`_one_az`: an AZ out of capacity; the subnets still span two)."""
+    from moto.ec2.models import ec2_backends
+
+    if getattr(svc, "_one_az", ""):
+        return svc._one_az
+    ids = ((svc.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+    ec2 = ec2_backends[svc._account_id][svc.region_name]
+    zones = sorted({ec2.subnets[az][i].availability_zone for az in ec2.subnets for i in ids if i in ec2.subnets[az]})
+    return zones[index % len(zones)] if zones else f"{svc.region_name}a"
 
 
 def _long_arn(failure: dict, cluster: str) -> dict:

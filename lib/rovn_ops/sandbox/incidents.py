@@ -261,6 +261,14 @@ def write_single_az(sb) -> None:
     svc.network_configuration = {"awsvpcConfiguration": {**net, "subnets": net["subnets"][:1]}}
 
 
+def write_tasks_one_az(sb) -> None:
+    """The subnets still span two AZs, but every task of the service runs in the first."""
+    svc = _service(Writer(sb))
+    from rovn_ops.sandbox import ecs_rollout
+
+    svc._one_az = ecs_rollout._zone(svc, 0)
+
+
 def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
     w = Writer(sb)
     deploy = _deploy(w, deploy_minute)
@@ -527,7 +535,7 @@ def write_hostile_strings(sb) -> None:
 
 
 WRITERS = {"quiet": write_quiet, "phi_logged": write_phi_logged, "canary_first_run": write_canary_first_run,
-           "single_az": write_single_az, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
+           "single_az": write_single_az, "tasks_one_az": write_tasks_one_az, "bad_deploy": write_bad_deploy, "db_saturation": write_db_saturation,
            "tasks_crashing": write_tasks_crashing, "hostile_strings": write_hostile_strings,
            "image_missing": write_image_missing, "canary_failing": write_canary_failing,
            "bad_deploy_migration": write_bad_deploy_migration, "slow_query_deploy": write_slow_query_deploy,

@@ -27,6 +27,7 @@ KNOWN = {
     "phi_logged": "ordinary traffic, but the app logs CRITICAL and FATAL lines and lines carrying PHI "
                   "(an NPI, an SSN, a patient's name with a DOB)",
     "single_az": "the ECS service's subnets are all in one Availability Zone (§11 needs two)",
+    "tasks_one_az": "the service's subnets span two AZs, but every running task sits in the first (§11)",
     "canary_first_run": "the health canary rovn-prod-health was just created: its first check is RUNNING",
     "hostile_strings": "tasks_crashing, with script and Markdown injections in log lines, Sentry titles, an alarm "
                        "reason and an ECS event",
