@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                                     "name: the scenarios, each with what it does and whether it is on.")
     sc.add_argument("name", nargs="?", help="the scenario, e.g. bad_deploy (omit it to list them all)")
     sc.add_argument("--off", action="store_true", help="switch the named scenario off instead of on")
+    tk = sbs.add_parser("tick", help="fire the EventBridge schedules due now (the sandbox plays Scheduler)")
+    tk.add_argument("--all", action="store_true", help="fire every enabled schedule, due or not")
+    tk.add_argument("--at", type=_instant, help="as if it were this time (ISO 8601, e.g. 2026-12-08T13:00:00Z)")
     apr = sub.add_parser("approve", help="approve a previewed plan, as yourself (your own credentials)")
     apr.add_argument("plan_hash", metavar="PLAN_HASH", help="the full plan hash the preview printed")
     apr.add_argument("--ticket", default="", help="the change ticket this approval is for")
@@ -146,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                                       'eval "$(rovn-ops completion zsh)"; fish: rovn-ops completion fish | source')
     comp.add_argument("shell", choices=["bash", "zsh", "fish"])
     _remote_parser(sub)
+    sch = sub.add_parser("scheduled", help="run one entry of parameters/schedules.yaml, paging when it fails "
+                                           "(what a scheduled task runs)")
+    sch.add_argument("name", help="the schedule's name in parameters/schedules.yaml")
+    sch.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     return ap
 
 
@@ -175,6 +182,16 @@ def _day(text: str):
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text[:40]!r}") from None
+
+
+def _instant(text: str):
+    from datetime import datetime, timezone
+
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time such as 2026-12-08T13:00:00Z, got {text[:40]!r}")
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def _count(text: str) -> int:
@@ -372,6 +389,12 @@ def cmd_remote(args) -> int:
     return outcome.exit_code
 
 
+def cmd_scheduled(args) -> int:
+    from rovn_ops.run import scheduled
+
+    return scheduled.run(args.name, args.env)
+
+
 def cmd_sandbox(args) -> int:
     from rovn_ops.sandbox import control
 
@@ -401,6 +424,15 @@ def cmd_sandbox(args) -> int:
     elif args.action == "reset":
         control.reset(state)
         print("sandbox reset to the seeded world")
+    elif args.action == "tick":
+        from rovn_ops.core import paths
+        from rovn_ops.sandbox import scheduler_tick
+
+        fired = scheduler_tick.tick(state, paths.sandbox_state(), now=args.at, fire_all=args.all)
+        for f in fired:
+            print(f"fired {f['schedule']}: remote run {f['task']} (`rovn-ops remote attach {f['task']}`)")
+        if not fired:
+            print("no schedule is due")
     elif args.action == "scenario":
         if not args.name:
             print(_scenario_table(control.scenarios(state)))
@@ -749,7 +781,7 @@ def cmd_completion(args) -> int:
 
 COMMANDS = {"approve": cmd_approve, "list": cmd_list, "run": cmd_run, "sandbox": cmd_sandbox, "audit": cmd_audit,
             "migrations": cmd_migrations, "evidence": cmd_evidence,
-            "lab": cmd_lab, "demo": cmd_demo, "completion": cmd_completion, "remote": cmd_remote}
+            "lab": cmd_lab, "demo": cmd_demo, "completion": cmd_completion, "remote": cmd_remote, "scheduled": cmd_scheduled}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,13 +70,14 @@ def test_a_failing_runbook_fails_the_client_with_its_exit_code(fresh, aws):
     (["service_status", "-f", "missing.yaml"], "missing.yaml"),
     (["no_such_runbook"], "no_such_runbook"),
     (["runbooks/service_status.ipynb"], "committed runbook by name"),
-    (["service_status", "-f", "LIST_WITH_COMMA"], "'set_env'"),
+    (["service_status", "-f", "LIST_WITH_COMMA"], "'approved_by'"),
+    (["deploy"], "§10"),
 ])
 def test_bad_input_is_refused_before_any_task_starts(fresh, aws, tmp_path, args, names):
     if "LIST_WITH_COMMA" in args:  # a list item -p cannot carry (it splits at commas)
         f = tmp_path / "d.yaml"
-        f.write_text("set_env: ['A=1,2']\nimage_tag: prod-202605270526-ai-competitive-fix\n")
-        args = ["deploy", "-f", str(f)]
+        f.write_text("approved_by: ['giles,christian']\n")
+        args = ["migration_reversal", "-f", str(f)]
     before = _tasks(aws)
     res = rovn_ops("remote", "run", *args)
     assert res.returncode == 2 and names in res.stderr, res.stderr

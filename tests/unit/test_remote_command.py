@@ -32,6 +32,12 @@ def test_a_bool_travels_as_true_or_false():
     assert command._text("confirm", True, type("M", (), {"model_fields": {}})) == "true"
 
 
+@pytest.mark.parametrize("name", ["deploy", "rollback"])
+def test_deploy_and_rollback_stay_with_claude_deploy(name):
+    with pytest.raises(BadInput, match="§10"):
+        command.model(name)
+
+
 @pytest.mark.parametrize("name", ["../deploy", "runbooks/deploy.ipynb", "Deploy", "nope", "deploy\x00"])
 def test_only_a_committed_runbook_by_name(name):
     with pytest.raises(BadInput, match="committed runbook by name"):
@@ -40,6 +46,6 @@ def test_only_a_committed_runbook_by_name(name):
 
 def test_each_runbook_runs_under_its_own_role_and_the_rest_read_only():
     r = settings.load("prod")
-    assert r.role_arn("deploy", "111122223333") == "arn:aws:iam::111122223333:role/rovn-ops-deploy"
+    assert r.role_arn("migration_reversal", "111122223333") == "arn:aws:iam::111122223333:role/rovn-ops-db"
     assert r.role_arn("service_status", "111122223333").endswith(":role/rovn-ops-read")
     assert r.stream("abc") == "rovn-ops/rovn-ops/abc"

@@ -42,6 +42,9 @@ def _text(name: str, value, model) -> str:
 
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+# §10: only claude-deploy may push to ECR and update the ECS service, and a task runs
+# under a role: these run where claude-deploy's credentials are (CI, `rovn-ops run`).
+LOCAL_ONLY = ("deploy", "rollback")
 
 
 def model(runbook: str):
@@ -50,6 +53,9 @@ def model(runbook: str):
     if not NAME.fullmatch(runbook) or runbook not in names:
         raise BadInput(f"runbook {runbook[:60]!r}: a remote run takes a committed runbook by name "
                        f"(the image holds those); expected one of: {', '.join(names)}")
+    if runbook in LOCAL_ONLY:
+        raise BadInput(f"runbook {runbook}: never a remote run: §10 lets only claude-deploy update the ECS service "
+                       f"(a task runs under a role); run it with `rovn-ops run {runbook}` as claude-deploy")
     return params.MODELS.get(runbook) or params.inferred_model(paths.runbooks() / f"{runbook}.ipynb")
 
 

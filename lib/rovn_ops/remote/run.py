@@ -6,12 +6,16 @@ and its last output is the result object, which is read back from the log."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 
 from rovn_ops.core import identity
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.remote import command, settings, task as task_mod
+
+
+RUN_LINE = re.compile(r"^run (\S+): (\w+)$")
 
 
 @dataclass
@@ -23,8 +27,9 @@ class Outcome:
     def result(self) -> dict:
         """The run's JSON object: the log's last block from a line '{' to a line '}'."""
         end = max((i for i, line in enumerate(self.lines) if line == "}"), default=None)
-        if end is None:
-            return {}
+        if end is None:  # `rovn-ops scheduled` prints its run's line, `run ID: OUTCOME`
+            said = [m.groups() for m in map(RUN_LINE.match, self.lines) if m]
+            return {"run_id": said[-1][0], "outcome": said[-1][1]} if said else {}
         start = max((i for i in range(end + 1) if self.lines[i] == "{"), default=None)
         try:
             return json.loads("\n".join(self.lines[start:end + 1])) if start is not None else {}

@@ -243,6 +243,10 @@ class SnapshotRetentionParams(ChangeParams):
                                                               "90 days; empty takes the environment's")
 
 
+class SchedulesParams(ChangeParams):
+    """parameters/schedules.yaml is the input: the runbook takes only the protocol's."""
+
+
 class MigrationBaselineParams(MigrationParams):
     through: str = Field("", pattern=r"^([0-9]{4}_[A-Za-z0-9_.-]{1,200}\.sql|[0-9]{4}_[0-9]{2}_[0-9]{2}_"
                          r"[A-Za-z0-9_.-]{1,200}\.sql)?$", description="the last file another runner applied; "
@@ -417,6 +421,7 @@ MODELS: dict[str, type[RunbookParams]] = {
     "incident_triage": TriageParams,
     "migrations_baseline": MigrationBaselineParams,
     "snapshot_retention": SnapshotRetentionParams,
+    "schedules": SchedulesParams,
     "dr_readiness": DrReadinessParams,
     "dr_failover": DrFailoverParams,
 }

@@ -33,6 +33,9 @@ def seed(c, remote: dict, region: str) -> None:
         iam.create_role(RoleName=f.stem, AssumeRolePolicyDocument=json.dumps(TRUST))
         iam.put_role_policy(RoleName=f.stem, PolicyName=f.stem, PolicyDocument=f.read_text())
     iam.create_role(RoleName="rovn-ops-runner-task", AssumeRolePolicyDocument=json.dumps(TRUST))
+    scheduler_trust = {**TRUST, "Statement": [{**TRUST["Statement"][0],
+                                               "Principal": {"Service": "scheduler.amazonaws.com"}}]}
+    iam.create_role(RoleName="rovn-ops-scheduler", AssumeRolePolicyDocument=json.dumps(scheduler_trust))
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
     ec2.create_tags(Resources=[s["SubnetId"] for s in subnets], Tags=[{"Key": "Tier", "Value": "private"}])
     vpc = subnets[0]["VpcId"]
