@@ -64,12 +64,6 @@ def entries(conn, chain: str, after_seq: int = 0) -> list[dict]:
         "AND (details->>'seq')::bigint > %s ORDER BY id", [ACTION, chain, after_seq])]
 
 
-def evidence_rows(conn) -> list[tuple[int, str, dict]]:
-    """(id, row_hash, details) of every evidence row, oldest first."""
-    return list(conn.execute("SELECT id, row_hash, details FROM audit_log WHERE action = %s ORDER BY id",
-                             [ACTION]))
-
-
 def runs_named(conn, env: str) -> dict[str, list[int]]:
     """{run id: [audit_log ids]} of every non-evidence row that names a run. A row the sandbox
     seeds as history (`sandbox_history`) is skipped in the sandbox only: anywhere else the

@@ -321,42 +321,54 @@ def check_chain(segment: list[dict], report: Report, keys: dict | None, partial:
     covers its predecessor's), every signature is checked when any link fails.
     `seals`: each entry's _seal, when the sweep over the runs has computed them."""
     seals = seals or [_seal(e, keys, all_signatures) for e in segment]
-    ok = True
-    first = segment[0]
-    prev = first.get("prev") if partial else ledger.GENESIS
-    seq0 = (first.get("seq") or 1) if partial else 1
-    prev_cp = None
-    for n, e in enumerate(segment):
-        run = _name(e, n + 1)
-        cp = e.get("checkpoint") or {}
-        if e.get("seq") != seq0 + n or e.get("prev") != prev:
-            report.add(run, f"ledger entry {e.get('seq')} is out of order or its predecessor was removed "
-                            f"(expected seq {seq0 + n}, chain broken)")
-            ok = False
-        elif not seals[n][0]:
-            report.add(run, f"ledger entry {e.get('seq')} was edited (its hash does not match its fields)")
-            ok = False
-        elif (not seals[n][1] or cp.get("ledger_hash") != e.get("hash")
-              or cp.get("ledger_seq") != e.get("seq") or cp.get("chain") != e.get("chain")
-              or (prev_cp is not None and cp.get("previous") != prev_cp.get("hash"))):
-            report.add(run, f"the checkpoint of ledger entry {e.get('seq')} does not match its entry or "
-                            "the checkpoint before it")
-            ok = False
-        prev, prev_cp = e.get("hash", ""), cp
+    ok = _check_links(segment, report, seals, partial)
     if keys is None:
         return ok
     tip_ok = seals[-1][2] if seals[-1][2] is not None else _signed(segment[-1], keys)
     if all_signatures or not tip_ok or not ok:
-        signed = [s[2] for s in seals] if all(s[2] is not None for s in seals) else \
-            fanout.each(lambda e: _signed(e, keys), segment)  # every one, across the cores
-        trusted = ", ".join(keys)
-        for n, e in enumerate(segment, 1):
-            if not signed[n - 1]:
-                other = e.get("key_id")
-                why = f"signed by key {other}, not the trusted key {trusted}" if other not in keys else \
-                    f"bad signature (not signed by key {other})"
-                report.add(_name(e, n), f"ledger entry {e.get('seq')}: {why}")
+        _check_signatures(segment, report, keys, seals)
     return ok and tip_ok
+
+
+def _check_links(segment: list[dict], report: Report, seals: list[tuple], partial: bool) -> bool:
+    """Each entry follows its predecessor, hashes as it says, and its checkpoint matches it."""
+    first = segment[0]
+    prev = first.get("prev") if partial else ledger.GENESIS
+    seq0 = (first.get("seq") or 1) if partial else 1
+    ok, prev_cp = True, None
+    for n, e in enumerate(segment):
+        problem = _link_problem(e, seq0 + n, prev, prev_cp, seals[n])
+        if problem:
+            report.add(_name(e, n + 1), problem)
+            ok = False
+        prev, prev_cp = e.get("hash", ""), e.get("checkpoint") or {}
+    return ok
+
+
+def _link_problem(e: dict, seq: int, prev: str, prev_cp: dict | None, seal: tuple) -> str | None:
+    cp = e.get("checkpoint") or {}
+    if e.get("seq") != seq or e.get("prev") != prev:
+        return (f"ledger entry {e.get('seq')} is out of order or its predecessor was removed "
+                f"(expected seq {seq}, chain broken)")
+    if not seal[0]:
+        return f"ledger entry {e.get('seq')} was edited (its hash does not match its fields)"
+    if (not seal[1] or cp.get("ledger_hash") != e.get("hash") or cp.get("ledger_seq") != e.get("seq")
+            or cp.get("chain") != e.get("chain") or (prev_cp is not None and cp.get("previous") != prev_cp.get("hash"))):
+        return f"the checkpoint of ledger entry {e.get('seq')} does not match its entry or the checkpoint before it"
+    return None
+
+
+def _check_signatures(segment: list[dict], report: Report, keys: dict, seals: list[tuple]) -> None:
+    """Every entry's signatures, each named when it is not the trusted key's."""
+    signed = [s[2] for s in seals] if all(s[2] is not None for s in seals) else \
+        fanout.each(lambda e: _signed(e, keys), segment)  # every one, across the cores
+    trusted = ", ".join(keys)
+    for n, e in enumerate(segment, 1):
+        if not signed[n - 1]:
+            other = e.get("key_id")
+            why = f"signed by key {other}, not the trusted key {trusted}" if other not in keys else \
+                f"bad signature (not signed by key {other})"
+            report.add(_name(e, n), f"ledger entry {e.get('seq')}: {why}")
 
 
 def _sweep(store, segment: list[dict], keys: dict | None, signatures: bool, manifests: bool) -> list[tuple]:
@@ -374,6 +386,7 @@ def _sweep(store, segment: list[dict], keys: dict | None, signatures: bool, mani
 
 def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucket: Bucket | None = None,
            all_signatures: bool = False, last: int | None = None) -> Report:
+    """The ledger's chains, each run against its entry, then (online) audit_log and the bucket."""
     report = Report()
     entries = store.entries(last)
     keys = _trusted_keys(store, env, auditor_key, entries, report)
@@ -383,42 +396,15 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
                                              "starts a new one")
     current_chain = anchor_chain(conn) if conn is not None else segments[-1][0].get("chain") if entries else None
     parsed: dict[str, dict] = {}  # run id: its manifest as the sweep read it, for audit_log's check
-    for segment in segments:
-        if not segment:
-            continue
-        report.checked += len(segment)
-        swept = _sweep(store, segment, keys, all_signatures, manifests=conn is not None)
-        check_chain(segment, report, keys, partial=bool(last), all_signatures=all_signatures,
-                    seals=[s for s, _, _ in swept])
-        online = segment[0].get("chain") == current_chain
-        if not online:
-            report.earlier_chains += len(segment)
-        in_bucket = _each(bucket.check_run, segment) if bucket is not None and online and bucket is not store \
-            else [[]] * len(segment)
-        for e, (_, problems, slim), theirs in zip(segment, swept, in_bucket):
-            if slim:
-                parsed[e.get("run_id")] = slim
-            if problems is None and bucket is not None and online:
-                report.bucket_only += 1
-                problems = []
-            elif problems is None:
-                problems = [f"run directory {e.get('path')} is missing (not in this directory; online, "
-                            "verify checks the bucket's copy, and `rovn-ops evidence pull` fetches it)"]
-            report.problems += [(e.get("run_id", "?"), p) for p in problems + theirs]
+    for segment in (s for s in segments if s):
+        _check_segment(store, segment, report, keys, all_signatures, bool(last), conn is not None,
+                       bucket if segment[0].get("chain") == current_chain else None, parsed)
+    report.earlier_chains = sum(len(s) for s in segments if s and s[0].get("chain") != current_chain)
     current = [e for e in entries if e.get("chain") == current_chain]
     if not last:
-        named = frozenset(e.get("path") if isinstance(store, Local) else e.get("run_id") for e in entries)
-        for where, run in store.stored_runs(named).items():
-            if where not in named:
-                report.add(run, "is in the archive but not in the ledger (inserted, or never signed)")
+        _unlisted_runs(store, entries, report)
     if conn is not None:
-        from rovn_ops.evidence import online
-
-        def manifest_of(e: dict) -> dict | None:
-            return parsed.get(e.get("run_id")) or store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
-
-        online.check_audit(conn, env, manifest_of, current, entries, report, partial=bool(last))
-        _approvals(conn, env, report)
+        _check_audit_log(store, conn, env, bucket, parsed, current, entries, report, bool(last))
     if bucket is not None:
         from rovn_ops.evidence import online
 
@@ -427,6 +413,46 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
     report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
     _gaps(report)
     return report
+
+
+def _check_segment(store, segment: list[dict], report: Report, keys: dict | None, all_signatures: bool,
+                   partial: bool, manifests: bool, bucket: Bucket | None, parsed: dict) -> None:
+    """One chain: its links and signatures, and each run's files here and (for the current
+    chain, online) in the bucket. `parsed` collects the manifests audit_log's check needs."""
+    report.checked += len(segment)
+    swept = _sweep(store, segment, keys, all_signatures, manifests=manifests)
+    check_chain(segment, report, keys, partial=partial, all_signatures=all_signatures,
+                seals=[s for s, _, _ in swept])
+    in_bucket = _each(bucket.check_run, segment) if bucket is not None and bucket is not store \
+        else [[]] * len(segment)
+    for e, (_, problems, slim), theirs in zip(segment, swept, in_bucket):
+        if slim:
+            parsed[e.get("run_id")] = slim
+        if problems is None and bucket is not None:
+            report.bucket_only += 1
+            problems = []
+        elif problems is None:
+            problems = [f"run directory {e.get('path')} is missing (not in this directory; online, "
+                        "verify checks the bucket's copy, and `rovn-ops evidence pull` fetches it)"]
+        report.problems += [(e.get("run_id", "?"), p) for p in problems + theirs]
+
+
+def _unlisted_runs(store, entries: list[dict], report: Report) -> None:
+    named = frozenset(e.get("path") if isinstance(store, Local) else e.get("run_id") for e in entries)
+    for where, run in store.stored_runs(named).items():
+        if where not in named:
+            report.add(run, "is in the archive but not in the ledger (inserted, or never signed)")
+
+
+def _check_audit_log(store, conn, env: str, bucket: Bucket | None, parsed: dict, current: list[dict],
+                     entries: list[dict], report: Report, partial: bool) -> None:
+    from rovn_ops.evidence import online
+
+    def manifest_of(e: dict) -> dict | None:
+        return parsed.get(e.get("run_id")) or store.manifest(e) or (bucket.manifest(e) if bucket is not None else None)
+
+    online.check_audit(conn, env, manifest_of, current, entries, report, partial=partial)
+    _approvals(conn, env, report)
 
 
 def _approvals(conn, env: str, report: Report) -> None:
