@@ -228,3 +228,24 @@ def test_an_operator_who_can_mint_an_approvers_credentials_cannot_execute(fresh,
     assert "can make an approver's credentials (iam:CreateAccessKey on arn:aws:iam::123456789012:user/giles" \
         in run.stdout, run.stdout
     assert _service(aws)["taskDefinition"].endswith(":288")
+
+
+def test_an_approval_made_with_an_access_key_newer_than_the_preview_does_not_count(fresh, aws, evidence_dir):
+    """Issue 20 break 2: an access key created for the approver after the plan was
+    previewed (ListAccessKeys CreateDate,
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListAccessKeys.html) is someone
+    making an identity for this approval: its record does not count, even signed."""
+    import time
+
+    from rovn_ops.sandbox.world import person_approval_key
+
+    plan = _preview(evidence_dir)
+    time.sleep(1.1)  # CreateDate and the preview's run id have second resolution
+    minted = aws("iam").create_access_key(UserName="giles")["AccessKey"]
+    env = {"AWS_ACCESS_KEY_ID": minted["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": minted["SecretAccessKey"],
+           "ROVN_APPROVAL_KEY": str(person_approval_key("giles"))}
+    assert rovn_ops("approve", plan, env=env).returncode == 0
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert run.returncode == 3 and "giles's access key was created" in run.stdout and "after the preview" in run.stdout, \
+        run.stdout
+    assert _service(aws)["taskDefinition"].endswith(":288")

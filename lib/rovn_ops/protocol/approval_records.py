@@ -120,14 +120,30 @@ def problems(conn, lists: Lists) -> list[tuple[int, str]]:
     return found
 
 
+def fresh_key(iam, rec: dict) -> str | None:
+    """Why the IAM access key the approver signed in with does not count, or None: a key
+    created after the plan's preview (someone made it for this approval) never does.
+    ListAccessKeys' CreateDate, https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListAccessKeys.html"""
+    digest, arn = rec["identity"].get("access_key_sha256"), rec["identity"]["arn"]
+    run_id = str((rec.get("preview") or {}).get("run_id") or "")
+    if iam is None or not digest or ":user/" not in arn or not re.match(r"^\d{8}T\d{6}Z", run_id):
+        return None  # a role session's keys are temporary; no preview run recorded: nothing to compare
+    previewed = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    for key in iam.list_access_keys(UserName=arn.rsplit("/", 1)[-1]).get("AccessKeyMetadata", []):
+        if hashlib.sha256(key["AccessKeyId"].encode()).hexdigest() == digest and key["CreateDate"] > previewed:
+            return f"{rec['approver']}'s access key was created {key['CreateDate']:%Y-%m-%d %H:%M:%S}, after the preview"
+    return None
+
+
 def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str, needed: int, why: str = "",
-                           local_user: str = "") -> list[dict]:
+                           local_user: str = "", iam=None) -> list[dict]:
     """The distinct approval records that count for this plan: each by an identity still on
-    the approvers list, none the operator (by IAM identity or by name). Raises Refused."""
+    the approvers list, none the operator (by IAM identity or by name), signed by the
+    approver's registered key, with an access key older than the preview. Raises Refused."""
     partition, account = account_of(operator_arn)
     me, mine = normalize(operator_arn), human_names(operator_arn, local_user)
     counted: dict[str, dict] = {}
-    own, unsigned = False, 0
+    own, unsigned, young = False, 0, []
     keys = registered_keys(lists)
     for rec in records(conn, plan_hash):
         if signature.problem(rec, keys, lists.env) or rec.get("plan_hash") != plan_hash:
@@ -139,6 +155,10 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
             continue
         if approver_of(lists, arn) != rec["approver"]:
             continue  # no longer (or never) this approver's principal on the committed list
+        late = fresh_key(iam, rec)
+        if late:
+            young.append(late)
+            continue
         counted.setdefault(rec["approver"], rec)
     if len(counted) >= needed:
         return list(counted.values())
@@ -148,5 +168,6 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
                   + ("; an approval by the operator never counts" if own else "")
                   + (f"; {unsigned} record(s) without a valid signature of their approver's registered key "
                      "ignored (forged or altered?)" if unsigned else "")
+                  + "".join(f"; {y}: not counted" for y in young)
                   + f". Next: an approver runs `rovn-ops approve {plan_hash} --ticket T` under their own "
                   "credentials, then run the same command again")

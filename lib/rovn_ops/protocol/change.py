@@ -236,10 +236,11 @@ class Change:
                 raise Refused("approved_by: a parameter naming a person is not an approval in prod: the approver runs "
                               f"`rovn-ops approve {plan.hash} --env prod` under their own credentials; then run the "
                               "same command without approved_by")
-        approver_reach.check(self.ctx.client("iam"), op.arn, lists)  # no one approves for an operator who can be them
+        iam = self.ctx.client("iam")
+        approver_reach.check(iam, op.arn, lists)  # no one approves for an operator who can be them
         self.records = approval_records.approvers_from_records(self.ctx.db, lists, plan.hash, op.arn,
                                                                plan.approvals_needed, plan.approvals_why,
-                                                               local_user=op.local_user)
+                                                               local_user=op.local_user, iam=iam)
         have = [r["approver"] for r in self.records]
         missing = [n for n in (named and names) if n not in have]
         if missing:
