@@ -119,31 +119,40 @@ def grant_problems(conn) -> list[str]:
             "baseline, or `migrations apply`, as the migration role)" for role, priv in writers(conn)]
 
 
+# Each applied row beside its best audit_log 'migration' row, in one statement: a hash join
+# and a sort, where reading every audit row into Python and matching there grew with the
+# whole audit history (issue 24). Best: one within AUDIT_SLACK_S with the same checksum,
+# else the newest within it, else the newest at all; none is a row never audited.
+_UNAUDITED = """
+SELECT name, checksum, applied_at, id, audit_checksum, occurred_at, close, same FROM (
+    SELECT DISTINCT ON (r.name) r.ord, r.name, r.checksum, r.applied_at, a.id,
+           a.details->>'checksum' AS audit_checksum, a.occurred_at,
+           abs(extract(epoch FROM a.occurred_at - r.applied_at)) <= %(slack)s AS close,
+           abs(extract(epoch FROM a.occurred_at - r.applied_at)) <= %(slack)s
+               AND a.details->>'checksum' = r.checksum AS same
+    FROM unnest(%(names)s::text[], %(checksums)s::text[], %(times)s::timestamptz[])
+         WITH ORDINALITY AS r(name, checksum, applied_at, ord)
+    LEFT JOIN audit_log a ON a.action = 'migration' AND a.outcome = 'applied' AND a.target = r.name
+    ORDER BY r.name, same DESC NULLS LAST, close DESC NULLS LAST, a.id DESC NULLS LAST
+) best WHERE same IS NOT TRUE ORDER BY ord"""
+
+
 def unaudited(conn, rows: list[dict]) -> dict[str, str]:
     """Each applied (not baselined) row whose audit_log 'migration' row is missing or
-    disagrees (file name, checksum, time): audit_log is the source of truth (§7)."""
-    audited: dict[str, list] = {}
-    for id_, target, checksum, at in conn.execute(
-            "SELECT id, target, details->>'checksum', occurred_at FROM audit_log WHERE action = 'migration' "
-            "AND outcome = 'applied' ORDER BY id"):
-        audited.setdefault(target, []).append((id_, checksum, at))
+    disagrees (file name, checksum, time): audit_log is the source of truth (§7). A
+    baselined row was adopted from another runner: its audit row is the baseline's."""
+    rows = [r for r in rows if not r.get("baselined")]
     out = {}
-    for r in rows:
-        if r.get("baselined"):
-            continue  # adopted from another runner: its audit row is the baseline's, not a file's
-        found = audited.get(r["name"], [])
-        if not found:
-            out[r["name"]] = f"{r['name']}: applied (schema_migrations) with no audit_log 'migration' row"
+    for name, checksum, at, id_, audit_checksum, audit_at, close, _ in conn.execute(_UNAUDITED, {
+            "slack": AUDIT_SLACK_S, "names": [r["name"] for r in rows], "checksums": [r["checksum"] for r in rows],
+            "times": [r["applied_at"] for r in rows]}):
+        if id_ is None:
+            out[name] = f"{name}: applied (schema_migrations) with no audit_log 'migration' row"
             continue
-        close = [f for f in found if abs((f[2] - r["applied_at"]).total_seconds()) <= AUDIT_SLACK_S]
-        same = [f for f in close if f[1] == r["checksum"]]
-        if same:
-            continue
-        id_, checksum, at = (close or found)[-1]
-        out[r["name"]] = (f"{r['name']}: schema_migrations disagrees with audit_log row {id_} ("
-                          + (f"checksum {r['checksum'][:12]} != {str(checksum)[:12]}" if close else
-                             f"applied_at {r['applied_at'].isoformat(timespec='seconds')} != "
-                             f"{at.isoformat(timespec='seconds')}") + ")")
+        out[name] = (f"{name}: schema_migrations disagrees with audit_log row {id_} ("
+                     + (f"checksum {checksum[:12]} != {str(audit_checksum)[:12]}" if close else
+                        f"applied_at {at.isoformat(timespec='seconds')} != "
+                        f"{audit_at.isoformat(timespec='seconds')}") + ")")
     return out
 
 
