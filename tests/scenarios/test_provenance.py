@@ -35,7 +35,7 @@ def test_a_clean_checkout_on_main_with_ci_success_deploys_and_records_its_commit
     assert run.returncode == 0, run.stdout + run.stderr
     m = _manifest(evidence_dir)
     assert m["facts"]["provenance"] == {"commit": sha, "tags": [TAG], "repository": "rovn/rovn-platform",
-                                        "carried_by": "git checkout"}
+                                        "carried_by": "git checkout", "build": ""}
     [row] = _deploy_rows(fresh["database_url"])
     assert row["outcome"] == "success" and row["details"]["provenance"]["commit"] == sha
     assert row["details"]["changes"]["image"]["build"]["commit"] == sha  # in the plan, so in its hash

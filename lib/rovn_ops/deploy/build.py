@@ -6,6 +6,7 @@ re-run finds the build of the same source (finished or still running) and takes 
 tag instead of building again."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from rovn_ops.core.errors import Refused
@@ -26,6 +27,61 @@ class Build:
 
 def _env(build: dict) -> dict:
     return {v["name"]: v["value"] for v in (build.get("environment") or {}).get("environmentVariables", [])}
+
+
+MAX_PAGES = 50  # 5,000 builds back: older images are not deployed by tag
+
+
+def builds(cb, project: str):
+    """The project's builds, newest first: ListBuildsForProject pages of up to 100 ids
+    with nextToken, each page read with one BatchGetBuilds (at most 100 ids)
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildsForProject.html,
+    https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BatchGetBuilds.html)."""
+    kw = {"projectName": project, "sortOrder": "DESCENDING"}
+    for _ in range(MAX_PAGES):
+        page = cb.list_builds_for_project(**kw)
+        if page.get("ids"):
+            yield from cb.batch_get_builds(ids=page["ids"])["builds"]
+        if not page.get("nextToken"):
+            return
+        kw["nextToken"] = page["nextToken"]
+
+
+def pushed_tag(b: dict) -> str:
+    """The tag a build pushed: the IMAGE_TAG buildspec.yml exports (what the build
+    itself used), else the override it was started with."""
+    exported = {v.get("name"): v.get("value") for v in b.get("exportedEnvironmentVariables") or []}
+    return exported.get("IMAGE_TAG") or _env(b).get("IMAGE_TAG", "")
+
+
+def producer(cb, project: str, tag: str, repository: str) -> dict | None:
+    """The SUCCEEDED build of `project` that pushed `tag` into `repository`, or None."""
+    for b in builds(cb, project):
+        if b.get("buildStatus") == "SUCCEEDED" and pushed_tag(b) == tag \
+                and _env(b).get("IMAGE_REPO_NAME") == repository:
+            return b
+    return None
+
+
+def source_zip(s3, b: dict) -> tuple[bytes | None, str]:
+    """The source zip the build read, checked against the SOURCE_SHA256 it was started
+    with: (bytes, "") or (None, why not). An S3 source's location is "bucket/key" and
+    it has no resolvedSourceVersion (API_Build.html: "For Amazon S3, this does not
+    apply"), so the commit is what the zip carries."""
+    source = b.get("source") or {}
+    if source.get("type") not in (None, "S3") or "/" not in str(source.get("location", "")):
+        return None, f"build {b['id']} has no S3 source zip (source {source.get('type')})"
+    bucket, key = source["location"].split("/", 1)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.ClientError as e:
+        return None, f"build {b['id']}'s source s3://{bucket}/{key} is gone ({e.response['Error']['Code']})"
+    expected = _env(b).get("SOURCE_SHA256", "")
+    found = hashlib.sha256(body).hexdigest()
+    if expected != found:
+        return None, (f"s3://{bucket}/{key} is not the source build {b['id']} read: its sha256 is {found[:12]}, the "
+                      f"build's SOURCE_SHA256 {expected[:12] or 'is not set'}")
+    return body, ""
 
 
 def previous(cb, project: str, sha256: str, repository: str) -> Build | None:

@@ -25,6 +25,7 @@ class Provenance:
     tags: list[str] = field(default_factory=list)   # prod-* git tags on the commit
     repository: str = ""
     carried_by: str = ""                            # "git checkout", "zip comment or manifest", ""
+    build: str = ""                                 # an image_tag's: the CodeBuild build that pushed it
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -7,16 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 
 from rovn_ops.core.escape import code, markdown as md
 from rovn_ops.protocol import lock as change_lock
 from rovn_ops.clients import db
 from rovn_ops.audit import notify
 from rovn_ops.core import paths, plaintext
-from rovn_ops.core.errors import RovnError
+from rovn_ops.core.errors import BadInput, RovnError
 from rovn_ops.migrations import engine, phi
 from rovn_ops.protocol.change import Plan, authorize, refuse, webhook
 from rovn_ops.ecs.names import short_td
@@ -164,15 +166,10 @@ class Steps:
         if build_from is None and not tag:
             checks.add("an image to deploy", "neither image_tag nor source is given")
         elif build_from is not None:
-            prov = provenance.check(checks, build_from, github.connect(ctx), ctx.env)
-            ctx.record(facts={"provenance": prov.as_dict()})
-            for name, problems in build_from.hygiene().items():
-                checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
-            files = build_from.files()
-            checks.add("source: no secrets (detect-secrets)", secrets_scan.problems(build_from.root, files),
-                       f"{len(files)} files scanned", "§8")
+            prov = self._source_gates(checks, build_from)
             tag = self._built_before(build_from)
         else:
+            prov = self._tag_gates(checks, tag)
             scan = image.scan(ctx.client("ecr"), p.repository, tag)
             checks.add(f"image scan below {p.severity_threshold}", scan.problems(p.severity_threshold),
                        scan.summary(), "§9")
@@ -197,6 +194,37 @@ class Steps:
             refuse(ctx, "deploy", p.service, checks.refusal(), {"checks": checks.as_dicts(), "plan": plan.changes})
         return Prepared(service, current, checks, plan, planned_migrations, p.image_tag, build_from, prov, alarms,
                         plan.changes.get("forced_over", []))
+
+    def _source_gates(self, checks: Checks, source: Source, built_by: str = "") -> provenance.Provenance:
+        """§2's provenance, §9's Dockerfile and lockfile rules and §8's secret scan, on the
+        source to build or the source an image was built from."""
+        prov = replace(provenance.check(checks, source, github.connect(self.ctx), self.ctx.env), build=built_by)
+        self.ctx.record(facts={"provenance": prov.as_dict()})
+        for name, problems in source.hygiene().items():
+            checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
+        files = source.files()
+        checks.add("source: no secrets (detect-secrets)", secrets_scan.problems(source.root, files),
+                   f"{len(files)} files scanned", "§8")
+        return prov
+
+    def _tag_gates(self, checks: Checks, tag: str) -> provenance.Provenance | None:
+        """An image deployed by tag passes the gates a build from source does, on the
+        source its CodeBuild build read (the zip carries the commit: an S3 source has no
+        resolvedSourceVersion). No build of the project pushed it: not deployable."""
+        p, ctx = self.p, self.ctx
+        made = build.producer(ctx.client("codebuild"), p.codebuild_project, tag, p.repository)
+        if made is None:
+            raise BadInput(f"parameter 'image_tag': no successful build of CodeBuild project {p.codebuild_project} "
+                           f"pushed {tag} to {p.repository}; only an image CodeBuild built from a commit on main "
+                           "deploys (§2): deploy from source (-p source=…) instead")
+        body, why = build.source_zip(ctx.client("s3"), made)
+        if body is None:  # its provenance cannot be shown: prod refuses, elsewhere it warns
+            checks.add("image: the source its build read", why, rule="§2", warn=ctx.env != "prod")
+            return provenance.Provenance(repository=github.connect(ctx).repository, build=made["id"])
+        zipped = Path(tempfile.mkdtemp(prefix="rovn-built-")) / "source.zip"
+        zipped.write_bytes(body)
+        checks.add("image: built by CodeBuild", None, f"{tag} pushed by build {made['id']}", "§2")
+        return self._source_gates(checks, Source.open(str(zipped)), built_by=made["id"])
 
     def replan(self) -> Plan:
         """The plan again from the live state (the service, the source as it is now, the
@@ -227,6 +255,8 @@ class Steps:
         if build_from is not None:
             image_change["build"] = {"source_sha256": build_from.sha256, "project": p.codebuild_project,
                                      "commit": prov.commit if prov else "", "tags": prov.tags if prov else []}
+        elif prov is not None:  # the build that made the tag, and the commit it was built from
+            image_change["built_by"] = {"build": prov.build, "commit": prov.commit}
         changes = {"service": f"{p.cluster}/{p.service}", "from_task_definition": current.arn,
                    "image": image_change, "task_definition": {"diff": changed}, "migrations": pending,
                    "severity_threshold": p.severity_threshold}

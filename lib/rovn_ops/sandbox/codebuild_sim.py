@@ -7,7 +7,15 @@ under the IMAGE_TAG environment override (IMAGE_REPO_NAME names the repository),
 and scanned (a clean scan, or a CRITICAL finding with scenario
 "image_critical_finding"); with scenario "codebuild_fails" the build FAILS and
 nothing is pushed. As CodeBuild does, the build records its environment and source
-location overrides, so a client can find an earlier build of the same source.
+location overrides, so a client can find an earlier build of the same source, and
+the build that pushed a tag (its exported IMAGE_TAG, as buildspec.yml's `env:
+exported-variables` leaves it). ListBuildsForProject answers as the API reference
+says (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildsForProject.html):
+sortOrder by build (DESCENDING, newest first, unless ASCENDING), at most 100 ids a page
+with a nextToken for the rest; moto returns every id oldest first, unpaged. An S3
+source has no resolvedSourceVersion ("For Amazon S3, this does not apply":
+https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html): its commit
+is what the source zip carries.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import threading
 
 from moto.codebuild.models import CodeBuildBackend
 from moto.codebuild.responses import CodeBuildResponse
+from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
@@ -25,6 +34,7 @@ _lock = threading.RLock()
 _overrides = threading.local()
 _builds: dict[str, dict] = {}  # build id -> {"env": {...}, "started": sandbox s, "fails": bool}
 IN_BUILD_S, DONE_S = 20.0, 60.0  # provisioning and the earlier phases; then the Docker build
+PAGE = 100  # ListBuildsForProject's ids per page
 
 
 def _phase(kind: str, status: str | None = None) -> dict:
@@ -49,12 +59,31 @@ def _advance(backend, build: dict) -> None:
         build["currentPhase"] = "BUILD"
     if elapsed < DONE_S:
         return
-    build["phases"][-1] = _phase("BUILD", "FAILED" if sim["fails"] else "SUCCEEDED")
-    build["phases"].append(_phase("COMPLETED"))
-    build["currentPhase"], build["endTime"] = "COMPLETED", iso_8601_datetime_with_milliseconds()
-    build["buildStatus"] = "FAILED" if sim["fails"] else "SUCCEEDED"
+    finish(build, sim["env"], failed=sim["fails"])
     if not sim["fails"]:
         _push(backend, sim["env"])
+
+
+def finish(build: dict, env: dict, failed: bool = False) -> None:
+    """The build as CodeBuild leaves it: phases done, COMPLETED; a successful one has
+    the variables buildspec.yml exports (IMAGE_TAG, what it pushed)."""
+    build["phases"] = [p for p in build["phases"] if p["phaseType"] == "SUBMITTED"] + [
+        _phase(k, "SUCCEEDED") for k in ("QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD")
+    ] + [_phase("BUILD", "FAILED" if failed else "SUCCEEDED"), _phase("COMPLETED")]
+    build["currentPhase"], build["endTime"] = "COMPLETED", iso_8601_datetime_with_milliseconds()
+    build["buildStatus"] = "FAILED" if failed else "SUCCEEDED"
+    build.pop("resolvedSourceVersion", None)  # an S3 source has none
+    if not failed and env.get("IMAGE_TAG"):
+        build["exportedEnvironmentVariables"] = [{"name": "IMAGE_TAG", "value": env["IMAGE_TAG"]}]
+
+
+def _list_page(ids: list[str], order: str | None, token: str | None) -> dict:
+    ordered = list(reversed(ids)) if (order or "DESCENDING") == "DESCENDING" else list(ids)
+    start = int(token) if token and token.isdigit() else 0
+    page = {"ids": ordered[start:start + PAGE]}
+    if start + PAGE < len(ordered):
+        page["nextToken"] = str(start + PAGE)
+    return page
 
 
 def _push(backend, env: dict) -> None:
@@ -78,8 +107,13 @@ def install() -> None:
             given = getattr(_overrides, "env", None) or []
             env = {v["name"]: v["value"] for v in given}
             build["environment"]["environmentVariables"] = list(given)
-            if getattr(_overrides, "source", None):
-                build["source"] = dict(build.get("source") or {}, location=_overrides.source)
+            # The build's source is the project's with the overrides applied (moto's is a fixed CODECOMMIT one).
+            source = dict(self.codebuild_projects[project_name].project_metadata.get("source") or {})
+            for key, given in (("type", getattr(_overrides, "source_type", None)),
+                               ("location", getattr(_overrides, "source", None))):
+                if given:
+                    source[key] = given
+            build["source"] = source
             _builds[build["id"]] = {"env": env, "started": clock.now(), "fails": scenarios.active("codebuild_fails")}
             return build
 
@@ -94,11 +128,18 @@ def install() -> None:
     def start_build_response(self):
         _overrides.env = self._get_param("environmentVariablesOverride")
         _overrides.source = self._get_param("sourceLocationOverride")
+        _overrides.source_type = self._get_param("sourceTypeOverride")
         try:
             return orig_response(self)
         finally:
-            _overrides.env = _overrides.source = None
+            _overrides.env = _overrides.source = _overrides.source_type = None
 
+    def list_builds_for_project_response(self):
+        ids = orig_list(self).result["ids"]  # moto's checks (the project exists), its ids oldest first
+        return ActionResult(_list_page(ids, self._get_param("sortOrder"), self._get_param("nextToken")))
+
+    orig_list = CodeBuildResponse.list_builds_for_project
+    CodeBuildResponse.list_builds_for_project = list_builds_for_project_response
     CodeBuildBackend.start_build = start_build
     CodeBuildBackend.batch_get_builds = batch_get_builds
     CodeBuildResponse.start_build = start_build_response

@@ -142,6 +142,7 @@ class Sandbox:
             "origin": self.origin_dir, "token": staticmethod(self.github_token),
             "runbooks_origin": github.project_origin()}))
         db.join()
+        self._seed_builds()  # from the checkout just made
         self._seed_secret_values()
         self.moto_state = world_snapshot.MotoState()
         threading.Thread(target=self._tick, daemon=True).start()
@@ -270,6 +271,11 @@ class Sandbox:
         print(f"seeded the world in {time.perf_counter() - t:.2f}s", flush=True)
         return facts
 
+    def _seed_builds(self) -> None:
+        from rovn_ops.sandbox import world
+
+        world.seed_builds(self.world, self.endpoint, self.source_dir)
+
     def _seed_secret_values(self) -> None:
         """Secret values that work where they are used (the database, the fakes); tasks
         of the running service then take the database secret as they start."""
@@ -328,6 +334,7 @@ class Sandbox:
             if full:
                 step("seed moto", self._reseed_moto)
                 step("seed checkout and database", self._build_db)
+                step("seed builds", self._seed_builds)
             else:
                 step("restore moto", lambda: self.moto_state.restore())
                 step("restore checkout and database", self._restore_db)

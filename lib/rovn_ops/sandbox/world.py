@@ -64,6 +64,38 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str], remote: dict 
     return {"repository_uri": repo_uri, "secret_arns": secret_arns}
 
 
+def seed_builds(world: dict, endpoint: str, checkout) -> list[str]:
+    """The CodeBuild builds that pushed the seeded images (§2), from the source as it is
+    on main: `git archive` of the checkout's HEAD (the commit id its zip comment), in
+    the source bucket under its sha256, one SUCCEEDED build a tag with the overrides a
+    deploy passes (IMAGE_TAG, IMAGE_REPO_NAME, SOURCE_SHA256) and the IMAGE_TAG it
+    exports. Seeded after the checkout exists; returns the build ids."""
+    import subprocess
+
+    from moto.codebuild.models import codebuild_backends
+    from rovn_ops.sandbox import codebuild_sim
+
+    spec, region, repo = world["codebuild"], world["region"], world["ecr"]["repository"]
+    archive = subprocess.run(["git", "-C", str(checkout), "archive", "--format=zip", "HEAD"], check=True,
+                             capture_output=True).stdout
+    sha256 = hashlib.sha256(archive).hexdigest()
+    key = f"{repo}/source-{sha256[:16]}.zip"
+    _client(endpoint, region, "s3").put_object(Bucket=spec["source_bucket"], Key=key, Body=archive,
+                                               Metadata={"sha256": sha256})
+    cb, ids = _client(endpoint, region, "codebuild"), []
+    recent = [f"prod-legacy-r{rev}" for rev in range(world["ecs"]["revision"] - 3, world["ecs"]["revision"])]
+    for tag in recent + [t["tag"] for t in world["ecr"]["tags"]]:
+        env = {"IMAGE_TAG": tag, "IMAGE_REPO_NAME": repo, "SOURCE_SHA256": sha256}
+        ids.append(cb.start_build(projectName=spec["project"], sourceTypeOverride="S3",
+                                  sourceLocationOverride=f"{spec['source_bucket']}/{key}",
+                                  environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"}
+                                                                for k, v in env.items()])["build"]["id"])
+        backend = codebuild_backends[ACCOUNT][region]  # built long ago: finished, nothing to push now
+        build = next(b for b in backend.build_metadata_history[spec["project"]] if b["id"] == ids[-1])
+        codebuild_sim.finish(build, env)
+    return ids
+
+
 def seed_signing_key(endpoint: str, region: str, name: str, pem: str) -> None:
     _client(endpoint, region, "secretsmanager").create_secret(
         Name=name, SecretString=pem, Tags=[{"Key": "purpose", "Value": "evidence-signing"}])

@@ -94,8 +94,11 @@ class MotoState:
         from moto.core.model_instances import reset_model_data
 
         with backend_lock:
-            state = _Unpickler(io.BytesIO(self.blob), self.live).load()
+            # The live keys' buffers closed first: the restored keys' new buffers are
+            # tracked too (moto's instance tracker), and disposing after would close them,
+            # leaving every seeded object unreadable (500 "I/O operation on closed file").
             _dispose_s3_buffers()
+            state = _Unpickler(io.BytesIO(self.blob), self.live).load()
             reset_model_data()
             for service in BackendDict._instances:
                 if not any(service is kept for kept in self.services):
