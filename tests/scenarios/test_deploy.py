@@ -17,6 +17,7 @@ from rovn_ops.sandbox import control
 from tests.conftest import commit_source, rovn_ops
 
 FAMILY = "rovn-passport-api"
+SEEDED_BUILDS = 8  # the builds that pushed the seeded images (world.seed_builds): 3 legacy + 5
 SHIFT_NOTES = """-- Shift requests get free-text notes from the facility.
 ALTER TABLE shift_requests ADD COLUMN IF NOT EXISTS notes text;
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rovn_ops.sandbox import control, github
 from tests.conftest import commit_source, rovn_ops
-from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _revisions, preview_then_execute
+from tests.scenarios.test_deploy import SEEDED_BUILDS, _deploy_rows, _manifest, _notebook, _revisions, preview_then_execute
 
 TAG = "prod-ai-competitive-fix-2026-05-27"
 PLANTED = "AKIA" + "QX7RT2ZK5MN4PLW8"  # split so this file itself holds no key-shaped literal
@@ -116,7 +116,7 @@ def test_a_planted_aws_key_refuses_without_showing_it(fresh, aws, evidence_dir):
     assert PLANTED not in _notebook(m) and PLANTED not in json.dumps(m)
     [row] = _deploy_rows(fresh["database_url"])
     assert PLANTED not in json.dumps(row["details"])
-    assert _revisions(aws)[-1] == 288 and not aws("codebuild").list_builds()["ids"]
+    assert _revisions(aws)[-1] == 288 and len(aws("codebuild").list_builds()["ids"]) == SEEDED_BUILDS
 
 
 def test_a_changed_lockfile_is_refused(fresh, evidence_dir):

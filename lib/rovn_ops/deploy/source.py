@@ -71,6 +71,12 @@ class Source:
         """What goes into the zip: the files the build sees."""
         return sorted(self._files())
 
+    def scanned_files(self) -> list[Path]:
+        """What the secret scan reads: every file but a well-formed .rovn-source.json,
+        whose one value, a commit id, is high-entropy hex by design."""
+        return [f for f in self.files() if not (f.name == ZIP_MANIFEST and f.parent == self.root
+                                                and _manifest_commit(f.read_bytes()))]
+
     def _files(self):
         if self.in_git:  # what git tracks (and untracked, unignored files): never an ignored .env
             out = self.git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
@@ -107,11 +113,7 @@ class Source:
                 if COMMIT.match(comment):
                     return comment
                 if ZIP_MANIFEST in z.namelist():
-                    try:
-                        found = str(json.loads(z.read(ZIP_MANIFEST)).get("commit", ""))
-                    except (ValueError, AttributeError):
-                        found = ""
-                    return found if COMMIT.match(found) else ""
+                    return _manifest_commit(z.read(ZIP_MANIFEST))
         return ""
 
     @cached_property
@@ -134,6 +136,16 @@ class Source:
         return {"base image pinned by digest": base_image_problems(stages),
                 "non-root USER": user_problems(stages),
                 "lockfile committed": lockfile_problems(self.root)}
+
+
+def _manifest_commit(body: bytes) -> str:
+    """The commit of a .rovn-source.json that is exactly {"commit": "<40 hex>"}, else ""."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return ""
+    ok = isinstance(found, dict) and set(found) == {"commit"} and COMMIT.match(str(found["commit"]))
+    return str(found["commit"]) if ok else ""
 
 
 @dataclass

@@ -202,7 +202,7 @@ class Steps:
         self.ctx.record(facts={"provenance": prov.as_dict()})
         for name, problems in source.hygiene().items():
             checks.add(f"source: {name}", problems, _HYGIENE_OK.get(name, ""), "§9")
-        files = source.files()
+        files = source.scanned_files()
         checks.add("source: no secrets (detect-secrets)", secrets_scan.problems(source.root, files),
                    f"{len(files)} files scanned", "§8")
         return prov

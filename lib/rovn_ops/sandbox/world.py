@@ -76,8 +76,13 @@ def seed_builds(world: dict, endpoint: str, checkout) -> list[str]:
     from rovn_ops.sandbox import codebuild_sim
 
     spec, region, repo = world["codebuild"], world["region"], world["ecr"]["repository"]
-    archive = subprocess.run(["git", "-C", str(checkout), "archive", "--format=zip", "HEAD"], check=True,
-                             capture_output=True).stdout
+    # As the pipeline of 2026-05 zipped it: git archive, with its .rovn-source.json, so a zip
+    # a test makes of the same commit (git archive, or the deploy's own) is another source.
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(checkout), "archive", "--format=zip",
+                              f"--add-virtual-file=.rovn-source.json:{json.dumps({'commit': commit})}", "HEAD"],
+                             check=True, capture_output=True).stdout
     sha256 = hashlib.sha256(archive).hexdigest()
     key = f"{repo}/source-{sha256[:16]}.zip"
     _client(endpoint, region, "s3").put_object(Bucket=spec["source_bucket"], Key=key, Body=archive,
