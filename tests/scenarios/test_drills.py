@@ -144,3 +144,28 @@ def test_after_a_hotfix_mends_image_missing_triage_judges_the_current_state(fres
     assert summary["mended_by"] and summary["mended_by"].startswith("deploy of rovn-passport-api:"), summary
     assert "mended by the deploy of" in summary["headline"] and "do not roll back" in summary["explanation"]
     assert not any("rollback" in c for c in [summary["next_command"] or "", *summary["then"]]), summary
+
+
+def test_a_hotfix_over_image_missing_prints_a_rollback_whose_image_exists(fresh, aws, evidence_dir):
+    """Issue 21: the hotfix's printed rollback named the revision it replaced, whose image
+    had expired from ECR (the very fault). The deploy now takes the rollback target as the
+    rollback runbook does (ecs/rollback_target.py): the replaced revision if it can run,
+    else the newest verified revision that can."""
+    from pathlib import Path
+
+    from rovn_ops.sandbox import control
+    from tests.conftest import commit_source
+    from tests.scenarios.test_deploy import _manifest, preview_then_execute
+
+    control.scenario(fresh, "image_missing")
+    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: image rebuilt and pushed\n")
+    commit_source(fresh, "hotfix: rebuild the expired image")
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    command, replaced = m["summary"]["rollback_command"], m["summary"]["revision_from"]
+    assert "to_revision=" in command and f"to_revision={replaced}" not in command, (command, replaced)
+    named = command.split("to_revision=")[1].split()[0]
+    image = aws("ecs").describe_task_definition(taskDefinition=named)["taskDefinition"]["containerDefinitions"][0]["image"]
+    repo, tag = image.rsplit("/", 1)[1].split(":")
+    assert aws("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])["imageDetails"]

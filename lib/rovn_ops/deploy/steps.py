@@ -22,7 +22,7 @@ from rovn_ops.core.errors import BadInput, RovnError
 from rovn_ops.migrations import engine, phi
 from rovn_ops.protocol.change import Plan, authorize, refuse, webhook
 from rovn_ops.ecs.names import short_td
-from rovn_ops.ecs import bake, image, preflight, rollout, taskdef, verify
+from rovn_ops.ecs import bake, image, preflight, rollback_target, rollout, taskdef, verify
 from rovn_ops.deploy import build, provenance, resume, secrets_scan
 from rovn_ops.clients import github
 from rovn_ops.protocol.checks import Checks
@@ -471,7 +471,19 @@ class Steps:
         return {**result.details(), "ecs_calls": dict(self.calls)}
 
     def rollback_command(self, result: Result) -> str:
-        return (f"rovn-ops run rollback --env {self.ctx.env} -p to_revision={result.previous.short}")
+        """The rollback on-call would run: to the revision this deploy replaced if it can
+        still run (ACTIVE, image in ECR, scan clean), else the newest verified one that can
+        (a hotfix over an expired image replaced a revision with no image)."""
+        running = result.new.arn if result.new else ""
+        try:
+            to = rollback_target.destination(self.ecs, self.ctx.client("ecr"), self.conn, result.previous, running,
+                                             self.p.severity_threshold)
+        except Exception:  # noqa: BLE001 - a failure message still needs its command
+            to = None
+        if to is None:
+            return (f"rovn-ops run rollback --env {self.ctx.env}   # {result.previous.short} cannot run and no "
+                    "verified revision passes: deploy a fix instead")
+        return f"rovn-ops run rollback --env {self.ctx.env} -p to_revision={to.target.short}"
 
 
 _HYGIENE_OK = {"base image pinned by digest": "FROM python:3.11-slim@sha256:…",

@@ -22,7 +22,8 @@ from rovn_ops.core.escape import code, markdown as md
 from rovn_ops.protocol import lock as change_lock
 from rovn_ops.clients import db
 from rovn_ops.core import paths, plaintext
-from rovn_ops.rollback import target as rollback_target
+from rovn_ops.ecs import rollback_target
+from rovn_ops.ecs.rollback_target import verified
 from rovn_ops.ecs import preflight, rollout, taskdef, verify
 from rovn_ops.protocol.checks import Checks
 from rovn_ops.core.errors import RovnError
@@ -38,17 +39,6 @@ def last_deploy_to(conn, td_arn: str) -> dict | None:
     row = conn.execute("SELECT id, run_id, details FROM audit_log WHERE action = 'deploy' AND outcome IN ('success', 'failed') "
                        "AND details->>'new_task_definition' = %s ORDER BY id DESC LIMIT 1", [td_arn]).fetchone()
     return {"audit_id": row[0], "run_id": row[1], **row[2]} if row else None
-
-
-def verified(conn, family: str) -> list[dict]:
-    """Revisions audit_log records as verified healthy, newest first: each deploy's or
-    rollback's success row, with when it was verified."""
-    rows = conn.execute(
-        "SELECT id, occurred_at, action, run_id, CASE WHEN action = 'deploy' THEN details->>'new_task_definition' "
-        "ELSE details->>'to_task_definition' END FROM audit_log WHERE outcome = 'success' "
-        "AND action IN ('deploy', 'rollback') ORDER BY id DESC").fetchall()
-    return [{"audit_id": i, "at": at, "action": action, "run_id": run, "task_definition": td}
-            for i, at, action, run, td in rows if td and td.rsplit("/", 1)[-1].split(":")[0] == family]
 
 
 @dataclass

@@ -9,7 +9,9 @@ target must be one that will run (§7, §9):
   judges each status DescribeImageScanFindings reports, basic and enhanced).
 
 `choose` walks the revisions audit_log records as verified healthy, newest first, and
-takes the first that passes, naming each it skipped and why."""
+takes the first that passes, naming each it skipped and why. It lives below deploy and
+rollback: the rollback runbook picks its target with it, and a deploy prints the
+rollback command it would take (`destination`), never a revision whose image is gone."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,3 +55,27 @@ def choose(ecs, ecr, candidates: list[str], threshold: str) -> tuple[Judged | No
             return judged, skipped
         skipped.append(judged)
     return None, skipped
+
+
+def verified(conn, family: str) -> list[dict]:
+    """Revisions audit_log records as verified healthy, newest first: each deploy's or
+    rollback's success row, with when it was verified."""
+    rows = conn.execute(
+        "SELECT id, occurred_at, action, run_id, CASE WHEN action = 'deploy' THEN details->>'new_task_definition' "
+        "ELSE details->>'to_task_definition' END FROM audit_log WHERE outcome = 'success' "
+        "AND action IN ('deploy', 'rollback') ORDER BY id DESC").fetchall()
+    return [{"audit_id": i, "at": at, "action": action, "run_id": run, "task_definition": td}
+            for i, at, action, run, td in rows if td and td.rsplit("/", 1)[-1].split(":")[0] == family]
+
+
+def destination(ecs, ecr, conn, preferred: taskdef.TaskDefinition, running: str,
+                threshold: str) -> Judged | None:
+    """Where a rollback from `running` would go: `preferred` (the revision a deploy
+    replaced) if it passes, else the newest verified-healthy revision that does; None
+    when none does."""
+    judged = judge(ecr, preferred, threshold)
+    if judged.ok:
+        return judged
+    others = [h["task_definition"] for h in verified(conn, preferred.spec["family"])
+              if h["task_definition"] not in (running, preferred.arn)]
+    return choose(ecs, ecr, others, threshold)[0]
