@@ -42,7 +42,8 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 def test_bash_completes_commands_and_subcommands():
     assert {"run", "list", "sandbox", "evidence", "completion"} <= set(bash_complete("rovn-ops "))
     assert bash_complete("rovn-ops sa") == ["sandbox"]
-    assert set(bash_complete("rovn-ops sandbox ")) == {"up", "down", "status", "env", "reset", "scenario"}
+    assert set(bash_complete("rovn-ops sandbox ")) == {"up", "down", "status", "env", "reset", "scenario", "tick"}
+    assert set(bash_complete("rovn-ops remote ")) == {"run", "attach"}
     assert bash_complete("rovn-ops evidence ver") == ["verify"]
 
 
@@ -70,7 +71,7 @@ def test_bash_completes_parameter_names_and_values_from_the_models():
 def test_bash_completes_options_choices_and_scenarios():
     assert {"--env", "--json", "--quiet", "--parameters"} <= set(bash_complete("rovn-ops run deploy --"))
     assert bash_complete("rovn-ops run deploy --env ") == ["sandbox", "prod"]
-    assert bash_complete("rovn-ops sandbox scenario tasks_") == ["tasks_crashing"]
+    assert bash_complete("rovn-ops sandbox scenario tasks_") == ["tasks_crashing", "tasks_one_az"]
     assert "bad_deploy_migration" in bash_complete("rovn-ops sandbox scenario bad")
     assert bash_complete("rovn-ops completion ") == ["bash", "zsh", "fish"]
     assert bash_complete("rovn-ops migrations apply -p ") == ["approved_by="]
