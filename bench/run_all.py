@@ -25,18 +25,26 @@ import table  # noqa: E402
 
 from rovn_ops.sandbox import control  # noqa: E402
 
+
+def collect(bench) -> list[dict]:
+    """One bench's rows; a bench that breaks is a failed row, and the others still run
+    (a crash in the last bench lost the whole table)."""
+    try:
+        got = bench.main()
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - reported in the table, not raised
+        print(f"{bench.__name__}: FAILED: {type(e).__name__}: {str(e)[:300]}", flush=True)
+        return [{"name": f"{bench.__name__} (did not finish)", "target": "runs", "ok": False,
+                 "error": f"{type(e).__name__}: {str(e)[:300]}"}]
+    return got if isinstance(got, list) else [got]
+
+
 if __name__ == "__main__":
-    rows = [import_time.main(), sandbox_cold_start.main(), *evidence_verify.main(),
-            scrub_notebook.main(), secrets_inventory.main(), *source_gates.main()]
+    rows = [row for b in (import_time, sandbox_cold_start, evidence_verify, scrub_notebook, secrets_inventory,
+                          source_gates) for row in collect(b)]
     _, started = control.up()
     try:
-        rows.append(runner_overhead.main())
-        rows.append(sandbox_reset.main())
-        rows += migrations_verify.main()
-        rows += deploy_rollout.main()
-        rows += triage.main()
-        rows += drills.main()
-        rows += dr_failover.main()
+        for b in (runner_overhead, sandbox_reset, migrations_verify, deploy_rollout, triage, drills, dr_failover):
+            rows += collect(b)
     finally:
         if started:
             control.down()
