@@ -125,7 +125,9 @@ def write_day(state: dict) -> None:
 
 def peak_rss_mb(cmd: list[str], env: dict) -> float:
     """Max RSS (MiB) of the largest process the command ran (itself or the kernel)."""
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    # A triage of an incident exits 4 (attention): a run that worked, as timed() counts it.
+    probe = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:], capture_output=True).returncode; "
+             "sys.exit(f'exit {rc}') if rc not in (0, 4) else None; "
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=ROOT, env={**os.environ, **env},
                          capture_output=True, text=True, check=True)
