@@ -37,5 +37,6 @@ def test_the_committed_runbook_is_no_draft_and_a_cell_of_ones_own_makes_one(kern
                             [reviewed["run_id"]]).fetchone()[0]
     assert before == 0
     row = next(r for r in index.rows(evidence_dir) if r["run_id"] == m["run_id"])
-    assert row["draft"] and not row["change"]
+    # its forged cell wrote a rollback `success` row: a draft's write is a change, badged draft (issue 27 finding 1)
+    assert row["draft"] and row["change"]
     assert ledger.read(evidence_dir)[-1]["run_id"] == m["run_id"]
