@@ -128,17 +128,7 @@ def test_after_a_hotfix_mends_image_missing_triage_judges_the_current_state(fres
     recommended a rollback, reading the ECS service events' old CannotPullContainerError.
     A successful change after the symptoms began, with the service healthy now, mended
     it: the verdict says so (mended_by, in the headline) and names no rollback."""
-    from pathlib import Path
-
-    from rovn_ops.sandbox import control
-    from tests.conftest import commit_source
-    from tests.scenarios.test_deploy import preview_then_execute
-
-    control.scenario(fresh, "image_missing")
-    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: image rebuilt and pushed\n")
-    commit_source(fresh, "hotfix: rebuild the expired image")
-    run = preview_then_execute()
-    assert run.returncode == 0, run.stdout + run.stderr
+    hotfix_over_image_missing(fresh)
     assert drills.health(fresh)[0] == 200
     summary = drills._json(drills.cli("run", "incident_triage", "--json", "--quiet"))["summary"]
     assert summary["mended_by"] and summary["mended_by"].startswith("deploy of rovn-passport-api:"), summary
@@ -151,17 +141,9 @@ def test_a_hotfix_over_image_missing_prints_a_rollback_whose_image_exists(fresh,
     had expired from ECR (the very fault). The deploy now takes the rollback target as the
     rollback runbook does (ecs/rollback_target.py): the replaced revision if it can run,
     else the newest verified revision that can."""
-    from pathlib import Path
+    from tests.scenarios.test_deploy import _manifest
 
-    from rovn_ops.sandbox import control
-    from tests.conftest import commit_source
-    from tests.scenarios.test_deploy import _manifest, preview_then_execute
-
-    control.scenario(fresh, "image_missing")
-    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: image rebuilt and pushed\n")
-    commit_source(fresh, "hotfix: rebuild the expired image")
-    run = preview_then_execute()
-    assert run.returncode == 0, run.stdout + run.stderr
+    hotfix_over_image_missing(fresh)
     m = _manifest(evidence_dir)
     command, replaced = m["summary"]["rollback_command"], m["summary"]["revision_from"]
     assert "to_revision=" in command and f"to_revision={replaced}" not in command, (command, replaced)
@@ -169,3 +151,18 @@ def test_a_hotfix_over_image_missing_prints_a_rollback_whose_image_exists(fresh,
     image = aws("ecs").describe_task_definition(taskDefinition=named)["taskDefinition"]["containerDefinitions"][0]["image"]
     repo, tag = image.rsplit("/", 1)[1].split(":")
     assert aws("ecr").describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])["imageDetails"]
+
+
+def hotfix_over_image_missing(fresh) -> None:
+    """image_missing on, then a hotfix deploy from source (a rebuilt image), executed."""
+    from pathlib import Path
+
+    from rovn_ops.sandbox import control
+    from tests.conftest import commit_source
+    from tests.scenarios.test_deploy import preview_then_execute
+
+    control.scenario(fresh, "image_missing")
+    (Path(fresh["source_dir"]) / "app" / "release.txt").write_text("hotfix: image rebuilt and pushed\n")
+    commit_source(fresh, "hotfix: rebuild the expired image")
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
