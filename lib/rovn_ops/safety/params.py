@@ -393,13 +393,7 @@ class TriageParams(ServiceParams):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("an IANA time zone like America/Chicago") from None
-        return v
+        return iana_zone(v)
 
     @field_validator("sentry_token_secret", "pagerduty_routing_key")
     @classmethod
@@ -425,6 +419,17 @@ MODELS: dict[str, type[RunbookParams]] = {
     "dr_readiness": DrReadinessParams,
     "dr_failover": DrFailoverParams,
 }
+
+
+def iana_zone(v: str) -> str:
+    """A time zone by its IANA name (UTC, America/Chicago), for pydantic validators."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"an IANA time zone like America/Chicago, not {v[:60]!r}") from None
+    return v
 
 
 def model_for(runbook: str) -> type[RunbookParams]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rovn_ops.core import paths
 from rovn_ops.core.errors import BadInput
+from rovn_ops.safety.params import iana_zone
 
 RATE = re.compile(r"rate\((1 (minute|hour|day)|[1-9][0-9]{0,3} (minutes|hours|days))\)", re.ASCII)
 CRON = re.compile(r"cron\(([^()]+)\)", re.ASCII)
@@ -46,13 +47,7 @@ class Entry(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone (e.g. UTC, America/Chicago), got {v[:60]!r}") from None
-        return v
+        return iana_zone(v)
 
     @model_validator(mode="after")
     def _one_job(self):
