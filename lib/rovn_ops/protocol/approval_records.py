@@ -126,7 +126,7 @@ def fresh_key(iam, rec: dict) -> str | None:
     ListAccessKeys' CreateDate, https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListAccessKeys.html"""
     digest, arn = rec["identity"].get("access_key_sha256"), rec["identity"]["arn"]
     run_id = str((rec.get("preview") or {}).get("run_id") or "")
-    if iam is None or not digest or ":user/" not in arn or not re.match(r"^\d{8}T\d{6}Z", run_id):
+    if iam is None or not digest or ":user/" not in arn or not re.match(r"^[0-9]{8}T[0-9]{6}Z", run_id):
         return None  # a role session's keys are temporary; no preview run recorded: nothing to compare
     previewed = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     for key in iam.list_access_keys(UserName=arn.rsplit("/", 1)[-1]).get("AccessKeyMetadata", []):

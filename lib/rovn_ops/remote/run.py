@@ -15,7 +15,7 @@ from rovn_ops.core.environment import prepare_environment
 from rovn_ops.remote import command, settings, task as task_mod
 
 
-RUN_LINE = re.compile(r"^run (\S+): (\w+)$")
+RUN_LINE = re.compile(r"^run (\S+): (\w+)$", re.ASCII)
 
 
 @dataclass
