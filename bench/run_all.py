@@ -14,6 +14,7 @@ import drills  # noqa: E402
 import evidence_verify  # noqa: E402
 import import_time  # noqa: E402
 import migrations_verify  # noqa: E402
+import remote_run  # noqa: E402
 import runner_overhead  # noqa: E402
 import sandbox_cold_start  # noqa: E402
 import sandbox_reset  # noqa: E402
@@ -43,7 +44,7 @@ if __name__ == "__main__":
                           source_gates) for row in collect(b)]
     _, started = control.up()
     try:
-        for b in (runner_overhead, sandbox_reset, migrations_verify, deploy_rollout, triage, drills, dr_failover):
+        for b in (runner_overhead, remote_run, sandbox_reset, migrations_verify, deploy_rollout, triage, drills, dr_failover):
             rows += collect(b)
     finally:
         if started:
