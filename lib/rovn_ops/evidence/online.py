@@ -92,13 +92,16 @@ def _check_rows(conn, m: dict | None) -> list[tuple[str, str]]:
     return problems
 
 
-def check_bucket(store, current: list[dict], entries: list[dict], report) -> None:
+def check_bucket(store, current: list[dict], entries: list[dict], report, partial: bool = False) -> None:
+    """partial (`--last N`): the window is the newest N entries, so a run older than its
+    first one is out of scope (the full verify, nightly, checks every run), not missing."""
     listing = store.listing
     by_run = {e.get("run_id"): e for e in entries}
     problems, report.written_again = listing.problems(store.s3, store.name)
     for key, problem in problems:
         report.add(_run_of(key, current) or key, f"s3://{store.name}/{key} {problem}")
-    for run in sorted(listing.run_ids() - set(by_run)):
+    since = min((r for r in by_run if r), default="") if partial else ""
+    for run in sorted(r for r in listing.run_ids() - set(by_run) if r > since):
         report.add(run, f"s3://{store.name}/{bucket_mod.RUNS_PREFIX}{run}/ is in the bucket but not in the ledger")
     if not current:
         return

@@ -408,7 +408,7 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
     if bucket is not None:
         from rovn_ops.evidence import online
 
-        online.check_bucket(bucket, current, entries, report)
+        online.check_bucket(bucket, current, entries, report, partial=bool(last))
     order = {e.get("run_id"): n for n, e in enumerate(entries)}
     report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
     _gaps(report)
