@@ -243,22 +243,27 @@ def committed(env: str) -> dict:
     raises Refused naming the file otherwise."""
     from rovn_ops.core import paths
 
-    path = paths.parameters() / f"{env}.yaml"
-    name = f"parameters/{env}.yaml"
+    return committed_file(paths.parameters() / f"{env}.yaml", env, "deployers and approvers")
+
+
+def committed_file(path: Path, env: str, what: str, outside_git_ok: bool = False) -> dict:
+    """A reviewed file as a write may use it: identical to its git HEAD version. Outside a
+    checkout, prod refuses unless `outside_git_ok` (the suite's image, built from main)."""
+    name = f"parameters/{path.name}"
     data = path.read_bytes()
     facts = {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "commit": ""}
     top = _git(path.parent, "rev-parse", "--show-toplevel")
     if top is not None:
         top = top.decode().strip()
     if not top:
-        if env == "prod":
-            raise Refused(f"{name} is not in a git checkout: a production write takes its deployers and approvers "
-                          "only from a committed environment file")
+        if env == "prod" and not outside_git_ok:
+            raise Refused(f"{name} is not in a git checkout: a production write takes its {what} "
+                          "only from a committed file")
         return facts
     facts["commit"] = (_git(top, "rev-parse", "HEAD") or b"").decode().strip()
     if at_head(path) != data:
-        raise Refused(f"{name} differs from the committed version (HEAD {facts['commit'][:12] or 'none'}): deployers "
-                      f"and approvers come only from the committed file; commit the change through review, or "
+        raise Refused(f"{name} differs from the committed version (HEAD {facts['commit'][:12] or 'none'}): {what} "
+                      f"come only from the committed file; commit the change through review, or "
                       f"`git checkout {name}`")
     return facts
 

@@ -42,9 +42,7 @@ def _text(name: str, value, model) -> str:
 
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-# §10: only claude-deploy may push to ECR and update the ECS service, and a task runs
-# under a role: these run where claude-deploy's credentials are (CI, `rovn-ops run`).
-LOCAL_ONLY = ("deploy", "rollback")
+LOCAL_ONLY = params.NEVER_REMOTE  # run where claude-deploy's credentials are (CI, `rovn-ops run`)
 
 
 def model(runbook: str):

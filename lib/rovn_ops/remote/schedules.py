@@ -15,8 +15,12 @@ import json
 from dataclasses import dataclass
 
 from rovn_ops.core.errors import RovnError
+from rovn_ops.core import paths
+from rovn_ops.core.errors import BadInput
+from rovn_ops.protocol.authorization import committed_file
 from rovn_ops.protocol.change import Plan, authorize
-from rovn_ops.safety.schedules_file import Declared, declared
+from rovn_ops.safety import params
+from rovn_ops.safety.schedules_file import Declared, Entry, declared
 
 SCHEDULER_ROLE = "rovn-ops-scheduler"  # the role Scheduler assumes to call RunTask (infra/README.md)
 
@@ -95,11 +99,17 @@ class Prepared:
 
     def _repr_markdown_(self) -> str:
         rows = [f"| {action.upper()} | `{n}` | {self.want.get(n, {}).get('ScheduleExpression', '-')} | "
-                f"{self.want.get(n, {}).get('Description', 'not in parameters/schedules.yaml')} |"
+                f"{self.want.get(n, {}).get('Description', 'not in parameters/schedules.yaml')} "
+                f"{self._params(n)}|"
                 for action in ("create", "update", "delete") for n in self.diff[action]]
         if not rows:
             return f"Nothing to do: EventBridge Scheduler's group `{self.group}` matches parameters/schedules.yaml.\n"
         return "| action | schedule | expression | what |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+    def _params(self, name: str) -> str:
+        given = (self.plan.changes.get("entries", {}).get(name) or {}).get("parameters") or {}
+        return "".join(f"`{k}={v}` " for k, v in given.items())
 
 
 class Steps:
@@ -116,11 +126,15 @@ class Steps:
     def prepare(self) -> Prepared:
         d = declared()
         authorize(self.ctx, "schedules", d.group)
+        committed_file(paths.parameters() / "schedules.yaml", self.ctx.env, "schedules")  # reviewed, as the allow-list
+        for e in d.schedules:
+            check_entry(e, self.ctx.env)  # a schedule whose run would be bad input is refused now, not at 3 a.m.
         want = desired(d, self._wiring(), self.ctx.env)
         have = live(self.scheduler, d.group) if self._group(d.group, create=False) else {}
         diff = difference(want, have)
         plan = Plan("schedules", d.group, {"group": d.group, **diff,
-                                           "schedules": {n: want[n] for n in diff["create"] + diff["update"]}},
+                                           "schedules": {n: want[n] for n in diff["create"] + diff["update"]},
+                                           "entries": {e.name: e.model_dump() for e in d.schedules}},
                     tuple(f"{a} {len(diff[a])}: {', '.join(diff[a]) or '-'}" for a in ("create", "update", "delete")))
         return Prepared(d.group, want, diff, plan)
 
@@ -165,6 +179,15 @@ class Steps:
     @staticmethod
     def details(prepared: Prepared, verified: dict | None) -> dict:
         return {"group": prepared.group, **prepared.diff, "verified": verified}
+
+
+def check_entry(e: Entry, env: str) -> None:
+    if not e.runbook:
+        return
+    try:
+        params.resolve(e.runbook, env, [], e.assignments())
+    except BadInput as bad:
+        raise BadInput(f"parameters/schedules.yaml: {e.name}: {bad}") from None
 
 
 def wire(ctx) -> Wiring:

@@ -8,15 +8,12 @@ from rovn_ops.audit import notify
 from rovn_ops.core import aws
 from rovn_ops.core.errors import BadInput
 from rovn_ops.core.environment import prepare_environment
+from rovn_ops.core import paths
+from rovn_ops.protocol.authorization import committed_file
 from rovn_ops.safety import params, secret_values
 from rovn_ops.safety.schedules_file import Entry, entry
 
 PAGED = {1: "failed", 2: "bad input", 3: "refused", 4: "needs attention"}
-
-
-def _assignments(e: Entry) -> list[str]:
-    return [f"{k}={','.join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v}"
-            for k, v in e.parameters.items()]
 
 
 def _verify_bucket(env: str) -> tuple[int, str]:
@@ -50,10 +47,12 @@ def run(name: str, env: str) -> int:
     from rovn_ops.run import runner
 
     e = entry(name)
+    # the reviewed file: in a checkout, as committed; in the suite's image, as built from main
+    committed_file(paths.parameters() / "schedules.yaml", env, "schedules", outside_git_ok=True)
     prepare_environment(env)
     if e.runbook:
         try:
-            result = runner.run(e.runbook, env=env, assignments=_assignments(e))
+            result = runner.run(e.runbook, env=env, assignments=e.assignments())
             code, what = result.exit_code, f"{e.runbook} run {result.run_id}: {result.outcome}"
             print(f"run {result.run_id}: {result.outcome}", flush=True)
         except BadInput as bad:  # the committed entry no longer fits its runbook: nothing ran, and someone must know

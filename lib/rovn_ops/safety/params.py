@@ -421,6 +421,11 @@ MODELS: dict[str, type[RunbookParams]] = {
 }
 
 
+# §10: only claude-deploy may push to ECR and update the ECS service, and a task runs
+# under a role: these never run as an ECS task (remote run, schedules).
+NEVER_REMOTE = ("deploy", "rollback")
+
+
 def iana_zone(v: str) -> str:
     """A time zone by its IANA name (UTC, America/Chicago), for pydantic validators."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -11,9 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rovn_ops.core import paths
 from rovn_ops.core.errors import BadInput
-from rovn_ops.safety.params import iana_zone
+from rovn_ops.safety.params import NEVER_REMOTE, iana_zone
 
-RATE = re.compile(r"rate\((1 (minute|hour|day)|[1-9][0-9]{0,3} (minutes|hours|days))\)", re.ASCII)
+# What an unattended run may never be given: it would confirm a change nobody watches (a
+# scheduled write job is a preview), or choose the environment (--env does).
+UNATTENDED_NEVER = ("confirm", "plan_hash", "approved_by", "deployers", "env")
+CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (1, 7), (1970, 2199)]
+NAMES = [{}, {}, {}, {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())},
+         {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}, {}]
+
+# rate: 1 takes the singular unit, more the plural (Scheduler refuses "rate(1 days)")
+RATE = re.compile(r"rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]{1,3}) (minutes|hours|days))\)", re.ASCII)
 CRON = re.compile(r"cron\(([^()]+)\)", re.ASCII)
 
 
@@ -21,10 +29,36 @@ def cron_fields(expression: str) -> list[str]:
     """AWS's six cron fields, checked: a `?` in exactly one of day-of-month / day-of-week."""
     m = CRON.fullmatch(expression)
     fields = m.group(1).split() if m else []
-    if len(fields) != 6 or (fields[2] == "?") == (fields[4] == "?"):
+    if len(fields) != 6 or (fields[2] == "?") == (fields[4] == "?") or not all(
+            _field_ok(f, n) for n, f in enumerate(fields)):
         raise ValueError("expected cron(minutes hours day-of-month month day-of-week year) with '?' in one of "
-                         "day-of-month and day-of-week, or rate(N minutes|hours|days)")
+                         "day-of-month and day-of-week, each field in its range (minutes 0-59, hours 0-23, "
+                         "day 1-31, month 1-12 or JAN-DEC, weekday 1-7 or SUN-SAT, year 1970-2199), "
+                         "or rate(N minutes|hours|days)")
     return fields
+
+
+def _field_ok(field: str, n: int) -> bool:
+    """One cron field: *, ?, or a list of values and ranges with an optional /step; L, W
+    and # (last, weekday, nth) as Scheduler takes them."""
+    if field in ("*", "?"):
+        return True
+    low, high = CRON_RANGES[n]
+    for part in field.split(","):
+        body, _, step = part.partition("/")
+        if step and not (step.isdigit() and 0 < int(step) <= high):
+            return False
+        if body == "*" and step:
+            continue
+        body = body.removesuffix("L").removesuffix("W") if n in (2, 4) else body
+        body = body.split("#", 1)[0] if n == 4 else body
+        ends = body.split("-", 1)
+        values = [NAMES[n].get(e.upper(), int(e) if e.isascii() and e.isdigit() else None) for e in ends if e]
+        if not body and part in ("L", "LW") and n in (2, 4):
+            continue
+        if not values or any(v is None or not low <= v <= high for v in values):
+            return False
+    return True
 
 
 class Entry(BaseModel):
@@ -49,10 +83,23 @@ class Entry(BaseModel):
     def _zone(cls, v: str) -> str:
         return iana_zone(v)
 
+    def assignments(self) -> list[str]:
+        """The parameters as `-p NAME=VALUE`, as `rovn-ops scheduled` passes them to its runbook."""
+        def text(v) -> str:
+            return ",".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else str(v)
+        return [f"{k}={text(v)}" for k, v in self.parameters.items()]
+
     @model_validator(mode="after")
     def _one_job(self):
         if bool(self.runbook) == bool(self.command):
             raise ValueError("expected exactly one of runbook and command")
+        if self.runbook in NEVER_REMOTE:
+            raise ValueError(f"runbook {self.runbook} never runs unattended as an ECS task (§10: only "
+                             "claude-deploy updates the service)")
+        given = sorted(set(self.parameters) & set(UNATTENDED_NEVER))
+        if given:
+            raise ValueError(f"parameters {', '.join(given)}: never in a schedule (a scheduled write job is a "
+                             "preview; an approver confirms it)")
         return self
 
 
@@ -66,6 +113,12 @@ def declared(path=None) -> Declared:
     path = path or paths.parameters() / "schedules.yaml"
     try:
         d = Declared(**(yaml.safe_load(path.read_text()) or {}))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        where = getattr(e, "problem_mark", None)
+        raise BadInput(f"parameters/schedules.yaml: expected a YAML mapping (group, schedules), "
+                       f"{'line ' + str(where.line + 1) + ': ' if where else ''}{type(e).__name__}") from None
+    except TypeError:
+        raise BadInput("parameters/schedules.yaml: expected a mapping with group and schedules") from None
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
