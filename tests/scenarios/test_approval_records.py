@@ -249,3 +249,19 @@ def test_an_approval_made_with_an_access_key_newer_than_the_preview_does_not_cou
     assert run.returncode == 3 and "giles's access key was created" in run.stdout and "after the preview" in run.stdout, \
         run.stdout
     assert _service(aws)["taskDefinition"].endswith(":288")
+
+
+def test_an_approval_for_another_ticket_does_not_count(fresh, aws, evidence_dir):
+    """Attack review: `approve --ticket` took any text and execute counted it for a plan of
+    another ticket. An approval is for one change: its ticket must be the plan's."""
+    preview = rovn_ops("run", "snapshot_retention", "--quiet", "-p", "ticket=OPS-1", "-p", "reason=cleanup")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    plan = _manifest(evidence_dir, "snapshot_retention")["plan_hash"]
+    confirm = ("run", "snapshot_retention", "--quiet", "-p", "ticket=OPS-1", "-p", "reason=cleanup",
+               "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert rovn_ops("approve", plan, "--ticket", "CHG-999", env=as_person("giles")).returncode == 0
+    other = rovn_ops(*confirm)
+    assert other.returncode == 3 and "for another ticket than the plan's OPS-1" in other.stdout, other.stdout
+    assert rovn_ops("approve", plan, "--ticket", "OPS-1", env=as_person("giles")).returncode == 0
+    done = rovn_ops(*confirm)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -136,14 +136,14 @@ def fresh_key(iam, rec: dict) -> str | None:
 
 
 def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str, needed: int, why: str = "",
-                           local_user: str = "", iam=None) -> list[dict]:
+                           local_user: str = "", iam=None, ticket: str = "") -> list[dict]:
     """The distinct approval records that count for this plan: each by an identity still on
     the approvers list, none the operator (by IAM identity or by name), signed by the
     approver's registered key, with an access key older than the preview. Raises Refused."""
     partition, account = account_of(operator_arn)
     me, mine = normalize(operator_arn), human_names(operator_arn, local_user)
     counted: dict[str, dict] = {}
-    own, unsigned, young = False, 0, []
+    own, unsigned, young, other_ticket = False, 0, [], 0
     keys = registered_keys(lists)
     for rec in records(conn, plan_hash):
         if signature.problem(rec, keys, lists.env) or rec.get("plan_hash") != plan_hash:
@@ -155,6 +155,9 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
             continue
         if approver_of(lists, arn) != rec["approver"]:
             continue  # no longer (or never) this approver's principal on the committed list
+        if ticket and (rec.get("ticket") or "") != ticket:
+            other_ticket += 1  # an approval is for one change: its ticket is the plan's (issue 27 build 2)
+            continue
         late = fresh_key(iam, rec)
         if late:
             young.append(late)
@@ -169,5 +172,7 @@ def approvers_from_records(conn, lists: Lists, plan_hash: str, operator_arn: str
                   + (f"; {unsigned} record(s) without a valid signature of their approver's registered key "
                      "ignored (forged or altered?)" if unsigned else "")
                   + "".join(f"; {y}: not counted" for y in young)
-                  + f". Next: an approver runs `rovn-ops approve {plan_hash} --ticket T` under their own "
+                  + (f"; {other_ticket} record(s) for another ticket than the plan's {ticket} not counted"
+                     if other_ticket else "")
+                  + f". Next: an approver runs `rovn-ops approve {plan_hash} --ticket {ticket or 'T'}` under their own "
                   "credentials, then run the same command again")

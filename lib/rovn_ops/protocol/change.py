@@ -240,7 +240,8 @@ class Change:
         approver_reach.check(iam, op.arn, lists)  # no one approves for an operator who can be them
         self.records = approval_records.approvers_from_records(self.ctx.db, lists, plan.hash, op.arn,
                                                                plan.approvals_needed, plan.approvals_why,
-                                                               local_user=op.local_user, iam=iam)
+                                                               local_user=op.local_user, iam=iam,
+                                                               ticket=plan.why["ticket"])
         have = [r["approver"] for r in self.records]
         missing = [n for n in (named and names) if n not in have]
         if missing:
