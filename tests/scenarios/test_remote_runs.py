@@ -106,3 +106,18 @@ def test_attach_to_junk_or_an_unknown_task_is_one_line_and_exit_2(fresh, ref):
     res = rovn_ops("remote", "attach", ref)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_remote_runs_files_are_pulled_and_the_export_is_complete(fresh, aws, evidence_dir):
+    """Attack review: a remote run's ledger entry joins this machine's ledger when it next
+    signs, but its files are only in the bucket; `evidence pull` fetched files only for
+    entries it lacked, so the auditor's export could never be complete."""
+    from datetime import date
+
+    remote = json.loads(rovn_ops("remote", "run", "service_status", "--json", "--quiet").stdout)
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0  # this machine signs after it
+    assert rovn_ops("evidence", "pull").returncode == 0
+    assert list(evidence_dir.glob(f"*/{remote['run_id']}/manifest.json"))
+    today = date.today().isoformat()
+    export = rovn_ops("evidence", "export", "--from", today, "--to", today, "--bucket", "--format", "json")
+    assert export.returncode == 0, export.stdout[-2000:] + export.stderr

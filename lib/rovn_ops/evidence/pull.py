@@ -18,7 +18,10 @@ def pull(s3, name: str, root: Path) -> tuple[int, int]:
         if (chain, int(seq)) not in have:
             missing += ledger.parse([(bucket_mod.read(s3, name, key) or b"").decode()])
     fetched = 0
-    for entry in missing:
+    # every entry whose files are not here: the new ones, and those this ledger already had
+    # without their files (a run archived elsewhere, a remote task's, joins the ledger when
+    # this machine next signs; its files are only in the bucket)
+    for entry in ledger.read(root) + missing:
         prefix = f"{bucket_mod.RUNS_PREFIX}{entry.get('run_id')}/"
         run_dir = root / (entry.get("path") or "")
         if not entry.get("path") or ".." in Path(entry["path"]).parts:
