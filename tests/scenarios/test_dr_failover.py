@@ -164,7 +164,8 @@ def test_a_standby_with_gaps_is_refused_before_anything_changes(fresh, app_db, e
 
 
 def test_junk_and_future_failure_times_are_bad_input(fresh, evidence_dir):
-    for value in ("yesterday", "2999-01-01T00:00:00Z", "2026-12-07T10:00:00"):
+    for value in ("yesterday", "2999-01-01T00:00:00Z", "2026-12-07T10:00:00", "0001-01-01T00:00-23:59",
+                  "2026-12-01T00:00:00+23:00"):
         run = rovn_ops("run", "dr_failover", "-p", f"failure_at={value}")
         assert run.returncode == 2, (value, run.stdout + run.stderr)
         [line] = run.stderr.strip().splitlines()

@@ -316,6 +316,9 @@ class DrFailoverParams(DrReadinessParams, ChangeParams):
             raise ValueError("an ISO 8601 time with its zone (Z or +00:00)")
         if when > datetime.now(timezone.utc) + timedelta(minutes=5):
             raise ValueError("a time in the past (when the primary failed), not in the future")
+        if when < datetime.now(timezone.utc) - timedelta(days=30) or abs(when.utcoffset()) > timedelta(hours=14):
+            raise ValueError("a recent time (within the last 30 days: the RPO is measured to it) with a real "
+                             "zone offset (at most ±14:00), e.g. 2026-12-07T10:00:00Z")
         return v
     poll_min: float = Field(5, gt=0, le=300, description="first wait between polls, seconds")
     poll_max: float = Field(30, gt=0, le=600, description="longest wait between polls, seconds")
