@@ -56,7 +56,7 @@ def recorder_from_env() -> Recorder | None:
 
 # The services the sandbox answers for (loading every botocore model would cost seconds).
 SERVICES = ("ecs", "ecr", "cloudwatch", "logs", "rds", "secretsmanager", "iam", "sts", "s3", "cloudtrail",
-            "codebuild", "elbv2", "kms", "events", "synthetics", "ec2", "lambda", "sns", "ssm", "xray")
+            "codebuild", "elbv2", "kms", "events", "synthetics", "ec2", "lambda", "sns", "ssm", "xray", "scheduler")
 
 
 def _models():
