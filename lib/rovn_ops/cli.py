@@ -379,13 +379,15 @@ def cmd_remote(args) -> int:
     if args.json:
         print(json.dumps(told, indent=2, default=str))
     else:
-        print(f"remote run {t.id}: run {told.get('run_id', '?')}: {told.get('outcome', t.why_stopped())}, "
-              f"exit code {outcome.exit_code}")
+        from rovn_ops.core.escape import terminal  # the result was read back from a log stream
+
+        print(terminal(f"remote run {t.id}: run {told.get('run_id', '?')}: {told.get('outcome', t.why_stopped())}, "
+                       f"exit code {outcome.exit_code}"))
         for line in filter(None, [(told.get("summary") or {}).get("headline"), told.get("error"), told.get("next")]):
-            print(f"  {line}")
+            print(f"  {terminal(line)}")
         if told.get("evidence"):
-            print(f"evidence: archived by the task to the bucket ({told['evidence']} in the task); "
-                  "`rovn-ops evidence verify --bucket` checks it")
+            print(terminal(f"evidence: archived by the task to the bucket ({told['evidence']} in the task); "
+                           "`rovn-ops evidence verify --bucket` checks it"))
     return outcome.exit_code
 
 

@@ -49,3 +49,19 @@ def test_each_runbook_runs_under_its_own_role_and_the_rest_read_only():
     assert r.role_arn("migration_reversal", "111122223333") == "arn:aws:iam::111122223333:role/rovn-ops-db"
     assert r.role_arn("service_status", "111122223333").endswith(":role/rovn-ops-read")
     assert r.stream("abc") == "rovn-ops/rovn-ops/abc"
+
+
+def test_world_strings_are_escaped_in_the_schedules_preview_and_the_followed_log(capsys):
+    """A schedule made by hand in the console (its name is Scheduler's text) and a log line
+    (anyone with PutLogEvents on the stream writes it) are shown, never obeyed."""
+    from rovn_ops.protocol.change import Plan
+    from rovn_ops.remote import run, schedules, task
+
+    evil = "x`|<img src=x onerror=alert(1)>"
+    plan = Plan("schedules", "rovn-ops", {"entries": {}})
+    md = schedules.Prepared("rovn-ops", {}, {"create": [], "update": [], "delete": [evil]}, plan)._repr_markdown_()
+    row = md.splitlines()[-1]
+    assert "`x`" not in md and row.replace("\\|", "").count("|") == 5  # its backtick and pipe cannot break out
+    outcome = run.Outcome(task.Task("arn", None, "sandbox", "us-east-2"))
+    run._emitter(outcome, quiet=False)("\x1b]0;pwned\x07\x1b[2Jline")
+    assert "\x1b" not in capsys.readouterr().err

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 
 from rovn_ops.core import identity
+from rovn_ops.core.escape import terminal
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.remote import command, settings, task as task_mod
 
@@ -51,7 +52,7 @@ def _emitter(outcome: Outcome, quiet: bool):
         outcome.lines.append(line)
         in_result = "{" in outcome.lines and "}" not in outcome.lines[outcome.lines.index("{"):]
         if not quiet and not in_result and line not in ("{", "}"):
-            print(line, file=sys.stderr, flush=True)
+            print(terminal(line), file=sys.stderr, flush=True)  # the log is anyone's who can PutLogEvents
     return emit
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from rovn_ops.core.errors import RovnError
 from rovn_ops.core import paths
+from rovn_ops.core.escape import code, markdown
 from rovn_ops.core.errors import BadInput
 from rovn_ops.protocol.authorization import committed_file
 from rovn_ops.protocol.change import Plan, authorize
@@ -98,18 +99,24 @@ class Prepared:
     plan: Plan
 
     def _repr_markdown_(self) -> str:
-        rows = [f"| {action.upper()} | `{n}` | {self.want.get(n, {}).get('ScheduleExpression', '-')} | "
-                f"{self.want.get(n, {}).get('Description', 'not in parameters/schedules.yaml')} "
+        """Names, expressions and parameters are the file's or Scheduler's text: escaped (a
+        pipe too: GFM splits a table cell at one even inside a code span)."""
+        rows = [f"| {action.upper()} | `{cell(n)}` | `{cell(self.want.get(n, {}).get('ScheduleExpression', '-'))}` | "
+                f"{markdown(self.want.get(n, {}).get('Description', 'not in parameters/schedules.yaml'))} "
                 f"{self._params(n)}|"
                 for action in ("create", "update", "delete") for n in self.diff[action]]
         if not rows:
-            return f"Nothing to do: EventBridge Scheduler's group `{self.group}` matches parameters/schedules.yaml.\n"
+            return (f"Nothing to do: EventBridge Scheduler's group `{code(self.group)}` matches "
+                    "parameters/schedules.yaml.\n")
         return "| action | schedule | expression | what |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
-
 
     def _params(self, name: str) -> str:
         given = (self.plan.changes.get("entries", {}).get(name) or {}).get("parameters") or {}
-        return "".join(f"`{k}={v}` " for k, v in given.items())
+        return "".join(f"`{cell(f'{k}={v}')}` " for k, v in given.items())
+
+
+def cell(value) -> str:
+    return code(value).replace("|", "\\|")
 
 
 class Steps:
@@ -200,7 +207,7 @@ def wire(ctx) -> Wiring:
     cluster = ecs.describe_clusters(clusters=[r.cluster])["clusters"]
     if not cluster:
         raise RovnError(f"schedules: no ECS cluster {r.cluster} (parameters/{ctx.env}.yaml remote.cluster)")
-    net = task_mod._network(ctx.client("ec2"), r)["awsvpcConfiguration"]
+    net = task_mod.network(ctx.client("ec2"), r)["awsvpcConfiguration"]
     network = {"awsvpcConfiguration": {"Subnets": net["subnets"], "SecurityGroups": net["securityGroups"],
                                        "AssignPublicIp": "DISABLED"}}
     return Wiring(cluster[0]["clusterArn"], td.rsplit(":", 1)[0], f"arn:aws:iam::{account}:role/{SCHEDULER_ROLE}",

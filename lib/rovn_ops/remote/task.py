@@ -58,7 +58,8 @@ class Task:
         return f"{d.get('stopCode', '')}: {d.get('stoppedReason', '')}".strip(": ")
 
 
-def _network(ec2, remote: Remote) -> dict:
+def network(ec2, remote: Remote) -> dict:
+    """RunTask's awsvpcConfiguration: the subnets by their tag, the runner's security group."""
     filters = [{"Name": k, "Values": [str(v)]} for k, v in remote.subnet_filter.items()]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=filters)["Subnets"]]
     groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [remote.security_group]}])
@@ -75,7 +76,7 @@ def start(remote: Remote, command: list[str], *, env: str, region: str, operator
     ecs = aws.client("ecs", env=env, region=region)
     answer = ecs.run_task(
         cluster=remote.cluster, taskDefinition=remote.task_definition, launchType="FARGATE", count=1,
-        networkConfiguration=_network(aws.client("ec2", env=env, region=region), remote),
+        networkConfiguration=network(aws.client("ec2", env=env, region=region), remote),
         overrides={"containerOverrides": [{"name": remote.container, "command": command}], "taskRoleArn": role_arn},
         startedBy=STARTED_BY, tags=[{"key": "rovn:started-by", "value": operator[:256]}],
         enableExecuteCommand=False, propagateTags="TASK_DEFINITION")

@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -132,8 +133,6 @@ def _run(task_id: str, role: str, container: dict, command: list[str], env: dict
 
 
 def _put(logs, group: str, stream: str, message: str) -> None:
-    import time
-
     logs.put_log_events(logGroupName=group, logStreamName=stream,
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": message or " "}])
 
