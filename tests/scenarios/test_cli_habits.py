@@ -1,6 +1,7 @@
 """`rovn-ops run` as CI and on-call use it: the stdout summaries of a preview, a
 success and a failure; `--json`; `-p NAME VALUE`; progress streamed to stderr without
-a TTY (a line at least every 30 s through a 60 s bake); GitHub Actions groups,
+a TTY (a line at least every 1.5 heartbeats through a bake of three: 30 s through a 60 s
+bake in CI, compressed here to 3 s through 6 s by ROVN_HEARTBEAT_S); GitHub Actions groups,
 annotations and step summary; short run ids; `evidence list --json`; exit codes for
 a verdict that needs attention and for prod without credentials."""
 from __future__ import annotations
@@ -74,13 +75,18 @@ def test_preview_then_the_printed_command_then_a_success_summary(fresh, evidence
     assert "Deployed: rovn-passport-api runs rovn-passport-api:289" in "\n".join(_plain_outputs(notebook))
 
 
-def test_json_streaming_and_github_actions_through_a_60s_bake_then_short_run_ids(fresh, evidence_dir, tmp_path):
+HEARTBEAT_S = 2.0  # the real 20 s, compressed ten times, as the bake is
+BAKE_S = 3 * HEARTBEAT_S  # CI's 60 s bake at that scale: the stream must beat through it
+
+
+def test_json_streaming_and_github_actions_through_a_long_bake_then_short_run_ids(fresh, evidence_dir, tmp_path):
     summary = tmp_path / "step-summary.md"
-    gha = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    code, out, _ = _timed_run(["run", "deploy", "--json", "-p", "bake_s", "60"], gha)
+    gha = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "ROVN_HEARTBEAT_S": str(HEARTBEAT_S)}
+    baking = ["-p", "bake_s", f"{BAKE_S:g}"]
+    code, out, _ = _timed_run(["run", "deploy", "--json", *baking], gha)
     preview = json.loads(out)
     assert code == 0 and preview["outcome"] == "preview" and re.fullmatch(r"[0-9a-f]{64}", preview["plan_hash"])
-    code, out, err = _timed_run(["run", "deploy", "--json", "-p", "bake_s", "60", "-p", "confirm=true",
+    code, out, err = _timed_run(["run", "deploy", "--json", *baking, "-p", "confirm=true",
                                  "-p", "approved_by", "giles", "-p", f"plan_hash={preview['plan_hash']}"], gha)
     text = [line for _, line in err]
     assert code == 0, "\n".join(text)
@@ -97,9 +103,11 @@ def test_json_streaming_and_github_actions_through_a_60s_bake_then_short_run_ids
     bake = [t for t, line in err if "bake" in line]
     start = next(t for t, line in err if "bake: watching" in line)
     end = next(t for t, line in err if line.startswith("::group::deploy: 7."))
-    assert end - start >= 60
+    assert end - start >= BAKE_S
     during = [t for t, _ in err if start <= t <= end]
-    assert max(b - a for a, b in zip(during, during[1:])) <= 30, "a silent gap of more than 30 s in the bake"
+    gap = max(b - a for a, b in zip(during, during[1:]))
+    assert gap <= 1.5 * HEARTBEAT_S, f"a silent gap of {gap:.1f} s in the bake (heartbeat {HEARTBEAT_S:g} s)"
+    assert any("still running" in line for t, line in err if start <= t <= end)  # the beat, not the library, spoke
     assert len(bake) >= 3
     steps = summary.read_text()
     assert "### deploy: preview" in steps and "### deploy: success" in steps
@@ -190,3 +198,15 @@ def test_streamed_progress_never_carries_a_secret(fresh, aws, evidence_dir):
     assert res.returncode == 1
     assert "marker: planted-1234 | note: [REDACTED]" in res.stderr  # the line streamed, redacted
     assert canary not in res.stderr and canary not in res.stdout
+
+
+def test_a_bad_heartbeat_setting_is_bad_input_before_anything_runs(evidence_dir):
+    """ROVN_HEARTBEAT_S compresses the stream's beat; junk, zero, or longer than the 20 s
+    default (which would let a quiet step trip CI's 30 s no-output timeout) is one line,
+    exit 2, and no run: nothing spooled, nothing archived."""
+    for junk in ("abc", "0", "nan", "21"):  # the unit test tries the rest
+        res = rovn_ops("run", "service_status", env={"ROVN_HEARTBEAT_S": junk})
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1, (junk, res.stderr)
+        assert "ROVN_HEARTBEAT_S" in lines[0] and "expected seconds from 0.1 to 20" in lines[0], lines[0]
+    assert not evidence_dir.exists() or not [p for p in evidence_dir.rglob("*") if p.is_file()]

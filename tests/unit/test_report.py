@@ -13,7 +13,7 @@ import pytest
 from rovn_ops import cli
 from rovn_ops.safety import params
 from rovn_ops.core import plaintext
-from rovn_ops.run import progress
+from rovn_ops.run import heartbeat, progress
 from rovn_ops.evidence import report
 from rovn_ops.protocol.checks import Checks
 from rovn_ops.core.errors import BadInput
@@ -117,6 +117,20 @@ def test_a_unique_part_of_a_run_id_finds_the_run(tmp_path):
     listed = manifest.listing(manifest.find("d85dd1", tmp_path))
     assert listed["approvers"] == ["giles"] and listed["plan_hash"] == "f" * 64
     assert listed["targets"] == ["rovn-passport-api"] and listed["outcome"] == "success"
+
+
+@pytest.mark.parametrize("junk", ["abc", "0", "0.01", "-1", "nan", "inf", "-inf", "20.5", "1e9", "2 s"])
+def test_a_heartbeat_setting_outside_0_1_to_20_s_is_bad_input(monkeypatch, junk):
+    monkeypatch.setenv(heartbeat.ENV, junk)
+    with pytest.raises(BadInput, match=r"ROVN_HEARTBEAT_S=.*expected seconds from 0\.1 to 20"):
+        heartbeat.interval()
+
+
+def test_the_heartbeat_is_20_s_unless_set_shorter(monkeypatch):
+    monkeypatch.delenv(heartbeat.ENV, raising=False)
+    assert heartbeat.interval() == 20.0 < 30  # under CI's no-output timeout
+    monkeypatch.setenv(heartbeat.ENV, " 2.5 ")
+    assert heartbeat.interval() == 2.5
 
 
 def test_progress_frames_steps_and_beats_when_quiet():

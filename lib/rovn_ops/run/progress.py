@@ -16,8 +16,9 @@ import time
 
 from papermill.engines import NBClientEngine, papermill_engines
 
+from rovn_ops.run import heartbeat
+
 ENGINE = "rovn-progress"
-HEARTBEAT_S = 20.0  # under the 30 s that CI no-output timeouts and people tolerate
 # A preview's steps that do nothing (the protocol stops at the plan): no heading for them.
 WRITE_STEPS = re.compile(r"^(\d+\.\s*)?(Confirm|Execute|Verify)\b", re.ASCII)
 
@@ -43,7 +44,7 @@ def step_titles(cells: list) -> dict[int, str]:
 class Progress:
     """A file-like sink for the kernel's stdout that also frames the steps."""
 
-    def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = HEARTBEAT_S,
+    def __init__(self, runbook: str, stream=None, *, github: bool | None = None, heartbeat_s: float = heartbeat.DEFAULT_S,
                  redactor=None, preview: bool = False):
         """redactor: returns a scrub.Redactor for every secret the run has read so far: the
         kernel's lines reach a terminal or a CI log, which is never scrubbed afterwards.
@@ -126,7 +127,9 @@ class Progress:
         self.last = time.monotonic()
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(min(1.0, self.heartbeat_s / 2)):
+        # Looks ten times per interval (at most once a second): a quiet step's gap is the
+        # interval plus a tenth at most, however short the interval is set.
+        while not self._stop.wait(min(1.0, self.heartbeat_s / 10)):
             now = time.monotonic()
             if self.step and now - self.last >= self.heartbeat_s:
                 self._emit(f"  ... {self.step}: still running ({now - self.step_started:.0f}s in this step)\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rovn_ops.safety import params as params_mod, scrub
 from rovn_ops.core import paths, record
-from rovn_ops.run import warm_kernels
+from rovn_ops.run import heartbeat, warm_kernels
 from rovn_ops.evidence import archive, manifest as evidence_manifest, spool
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.core.identity import local_user, new_run_id
@@ -119,6 +119,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     runbook = source.stem
     model = params_mod.MODELS.get(runbook) or params_mod.inferred_model(source)
     params_mod.resolve(runbook, env, list(files), list(assignments), model)  # bad input: exit before anything
+    quiet_s = heartbeat.interval()
     prepare_environment(env, profile)
     scrub.register_operator()  # what the operator brings (AWS keys, PGPASSWORD, DATABASE_URL's password)
     spool.check_writable()  # a read-only or full evidence directory: refused before anything runs
@@ -147,7 +148,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
 
         live = _live_redactor(sp.result_file, redact_key)
         preview = "confirm" in type(p).model_fields and not p.confirm
-        streamed = Progress(runbook, redactor=live, preview=preview) if progress else None
+        streamed = Progress(runbook, redactor=live, preview=preview, heartbeat_s=quiet_s) if progress else None
         with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
             outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     bad = None if draft else _bad_input(outcome, error, sp)  # a draft's word is no reason to archive nothing
