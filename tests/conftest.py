@@ -115,10 +115,26 @@ def rovn_ops(*args: str, env: dict | None = None, timeout: float = 300) -> subpr
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
+def commit_reversal(sandbox: dict, migration: str = "0011_add_worker_npi.sql") -> Path:
+    """The reversal the preview generates, written and committed in the sandbox's checkout,
+    as an engineer does before it may be applied (never straight from the preview)."""
+    from rovn_ops.migrations import reversal
+    from rovn_ops.sandbox import github
+
+    mdir = Path(sandbox["migrations_dir"])
+    generated = reversal.generate(mdir, migration)
+    (mdir / generated.file_name).write_text(generated.sql)
+    github.git(mdir, "add", generated.file_name)
+    github.git(mdir, "commit", "-q", "-m", f"{generated.file_name}: reverse {migration}")
+    return mdir / generated.file_name
+
+
 def reverse_migration(env: dict) -> None:
-    """Preview migration_reversal, then execute exactly that plan (approved by giles)."""
+    """Commit the reversal of 0011, preview migration_reversal, then execute exactly that
+    plan (approved by giles)."""
     import re
 
+    commit_reversal(control.require())
     assert rovn_ops("run", "migration_reversal", "--quiet", env=env).returncode == 0
     evidence = Path(env["ROVN_EVIDENCE_DIR"])
     previews = sorted(evidence.glob("*/*migration_reversal*/migration_reversal.ipynb"), key=lambda p: p.stat().st_mtime)
@@ -135,7 +151,7 @@ def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
 
     src = Path(sandbox["source_dir"])
     github.git(src, "add", "-A")
-    github.git(src, "commit", "-q", "-m", message)
+    github.git(src, "commit", "-q", "--allow-empty", "-m", message)  # the change may be committed already
     github.git(src, "push", "-q", "origin", "main")
     return github.git(src, "rev-parse", "HEAD")
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from rovn_ops.evidence import ledger
-from tests.conftest import ROOT
+from tests.conftest import ROOT, commit_reversal
 from tests.scenarios.test_interactive_confirm import _run
 from tests.scenarios.test_interactive_evidence import kernel  # noqa: F401 - the fixture, as a person's JupyterLab kernel
 from tests.scenarios.test_migrations_baseline import _as_the_old_runner_left_it
@@ -82,6 +82,8 @@ def test_a_cell_rerun_after_the_confirmation_cannot_execute_another_plan(kernel,
     edit = {k: v.replace("SINK", fresh["sink_url"]) if isinstance(v, str) else v for k, v in edit.items()}
     if runbook == "migrations_baseline":
         _as_the_old_runner_left_it(fresh)
+    if runbook == "migration_reversal":
+        commit_reversal(fresh)  # applied only once committed
     plan_hash = previewed(kernel, evidence_dir, runbook)
     good = cells(runbook, **approved(plan_hash))
     run_all(kernel, good, upto="change.confirm()")  # approved: the confirm cell passed

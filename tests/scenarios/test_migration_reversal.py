@@ -7,7 +7,8 @@ import psycopg
 
 from rovn_ops.audit import log as audit
 from rovn_ops.migrations import engine
-from tests.conftest import rovn_ops
+from rovn_ops.sandbox.github import git as reversal_git
+from tests.conftest import commit_reversal, rovn_ops
 
 
 def _manifest(evidence: Path) -> dict:
@@ -32,6 +33,23 @@ def test_reverse_add_column_end_to_end(fresh, evidence_dir):
     assert "| workers | npi | 2 |" in nb  # the rows that would lose data
     assert not (mdir / "0013_reverse_add_worker_npi.sql").exists() and _has_column(fresh["database_url"], "workers", "npi")
     plan_hash = re.search(r"plan_hash=([0-9a-f]{64})", nb).group(1)
+
+    # The previewed plan, approved, is still not applied straight from the preview (§7): the
+    # file must be committed to the migrations repository first (issue 29).
+    direct = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                      "-p", f"plan_hash={plan_hash}")
+    assert direct.returncode == 3 and "never straight from the preview" in direct.stdout, direct.stdout
+    assert _manifest(evidence_dir)["outcome"] == "refused"
+    assert not (mdir / "0013_reverse_add_worker_npi.sql").exists() and _has_column(fresh["database_url"], "workers", "npi")
+    written = commit_reversal(fresh)
+    written.write_text(written.read_text() + "DROP TABLE IF EXISTS workers;\n")  # edited after the commit
+    edited = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
+                      "-p", f"plan_hash={plan_hash}")
+    assert edited.returncode == 3 and "differs from its committed version" in edited.stdout, edited.stdout
+    reversal_git(mdir, "checkout", "--", written.name)
+    preview = rovn_ops("run", "migration_reversal", "--quiet")  # the committed file's plan
+    assert preview.returncode == 0, preview.stderr
+    plan_hash = re.search(r"plan_hash=([0-9a-f]{64})", Path(_manifest(evidence_dir)["notebook"]["path"]).read_text()).group(1)
 
     stale = rovn_ops("run", "migration_reversal", "--quiet", "-p", "confirm=true", "-p", "approved_by=giles",
                      "-p", "plan_hash=" + "0" * 64)

@@ -59,6 +59,8 @@ class GitHub:
         if resp.status == 401:
             return Answer(401, body, f"GitHub refused the token {self.token_name or ''} (401 "
                                      f"{body.get('message', 'Bad credentials')})".replace("  ", " "))
+        if isinstance(body, list):  # list endpoints (reviews) answer a JSON array
+            body = {"items": body}
         return Answer(resp.status, body if isinstance(body, dict) else {}, link=resp.headers.get("Link", ""))
 
     def combined_status(self, sha: str) -> Answer:
@@ -79,6 +81,32 @@ class GitHub:
             if not path:
                 return runs, answer
         return runs, Answer(None, {}, f"more than {limit_pages} pages of check runs for {ref[:12]}")
+
+    def pull_request(self, number: int) -> Answer:
+        """GET /repos/{owner}/{repo}/pulls/{n}: `head.sha`, `user.login`, `state`, `merged_at`.
+        https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request"""
+        return self._get(f"/repos/{self.repository}/pulls/{int(number)}")
+
+    def pull_reviews(self, number: int, limit_pages: int = 20) -> tuple[list[dict], Answer]:
+        """Every review of a pull request, all pages, in chronological order as GitHub lists
+        them (`per_page=100`, Link rel="next"): GET /repos/{owner}/{repo}/pulls/{n}/reviews.
+        The body is a JSON array. https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request"""
+        path = f"/repos/{self.repository}/pulls/{int(number)}/reviews?per_page=100"
+        reviews: list[dict] = []
+        for _ in range(limit_pages):
+            answer = self._get(path)
+            if answer.status != 200:
+                return reviews, answer
+            reviews += [r for r in answer.body.get("items") or [] if isinstance(r, dict)]
+            path = next_page(answer.link)
+            if not path:
+                return reviews, answer
+        return reviews, Answer(None, {}, f"more than {limit_pages} pages of reviews on pull request {number}")
+
+    def contents(self, path: str, ref: str) -> Answer:
+        """GET /repos/{owner}/{repo}/contents/{path}?ref=REF: a file's blob `sha` and content.
+        https://docs.github.com/en/rest/repos/contents#get-repository-content"""
+        return self._get(f"/repos/{self.repository}/contents/{quote(path)}?ref={quote(ref)}")
 
     def compare(self, base: str, head: str) -> Answer:
         return self._get(f"/repos/{self.repository}/compare/{quote(base)}...{quote(head)}")

@@ -266,20 +266,22 @@ def _audit(conn, actor: Actor, migration: str, outcome: str, **details) -> int:
 
 
 def preflight(directory: Path, pending: list[files.Migration], registry: dict, approvers: list[str],
-              actor: Actor) -> dict[str, set[str]]:
-    """Lint and PHI rule for every pending file; raises Refused on the first failure."""
+              actor: Actor, reviewed: dict[str, tuple[str, ...]] | None = None) -> dict[str, set[str]]:
+    """Lint and PHI rule for every pending file; raises Refused on the first failure.
+    `reviewed`: file -> the GitHub reviewers who approved it (migrations/review.py)."""
     touched = {}
     for m in pending:
         problems = lint.check(m)
         if problems:
             raise Refused("not idempotent, refused:\n" + "\n".join(f"  {p}" for p in problems))
         touched[m.name] = phi.touched(m, registry)
-        phi.check_approvals(m, touched[m.name], approvers, actor.names)
+        phi.check_approvals(m, touched[m.name], approvers, actor.names, (reviewed or {}).get(m.name, ()))
     return touched
 
 
 def apply(conn, directory: Path, *, actor: Actor, approvers: list[str], registry: dict,
-          rds=None, rds_instance: str = "", lock_wait: float = 10.0, through: str | None = None) -> ApplyResult:
+          rds=None, rds_instance: str = "", lock_wait: float = 10.0, through: str | None = None,
+          reviewed: dict[str, tuple[str, ...]] | None = None) -> ApplyResult:
     """Apply every pending migration (or those up to `through`); see the module's docstring."""
     try:
         lock = _Lock(conn, lock_wait).acquire()
@@ -303,7 +305,7 @@ def apply(conn, directory: Path, *, actor: Actor, approvers: list[str], registry
         if not pending:
             return result
         try:
-            touched = preflight(directory, pending, registry, approvers, actor)
+            touched = preflight(directory, pending, registry, approvers, actor, reviewed)
         except Refused as e:
             _audit(conn, actor, pending[0].name, "refused", reason=str(e), approvers=approvers)
             raise

@@ -42,10 +42,15 @@ def touched(migration: Migration, registry: dict[str, set[str]]) -> set[str]:
 
 
 @controls.enforces('§3 PHI review')
-def check_approvals(migration: Migration, columns: set[str], approvers: list[str], executor: set[str]) -> None:
-    """Refuse unless two distinct approvers, neither the executor, reviewed it."""
+def check_approvals(migration: Migration, columns: set[str], approvers: list[str], executor: set[str],
+                    reviewed_by: tuple[str, ...] = ()) -> None:
+    """Refuse unless two engineers, neither the executor, reviewed it: two distinct
+    approvers, or one approver and a GitHub pull-request review of the file that
+    migrations/review.py read and checked (`reviewed_by`, as github:LOGIN)."""
     if not columns:
         return
+    if reviewed_by:
+        approvers = [*approvers, *reviewed_by]
     distinct = list(dict.fromkeys(a.strip() for a in approvers if a.strip()))
     if len(distinct) < len([a for a in approvers if a.strip()]):
         raise Refused(f"{migration.name} touches PHI ({', '.join(sorted(columns))}): "

@@ -137,15 +137,22 @@ def data_loss(conn, drops: list[tuple[str, str | None]]) -> list[dict]:
     return out
 
 
-def plan(reversal: Reversal, loss: list[dict], applies: list[str], phi_columns: list[str] = ()) -> Plan:
-    return Plan("migration_reversal", reversal.migration.name,
-                {"reverses": reversal.migration.name, "file": reversal.file_name, "sql": reversal.sql,
-                 "data_loss": loss, "applies": applies},
-                (f"write {reversal.file_name} into the migrations directory" +
-                 (" (already written by an earlier run)" if reversal.existing else ""),
+def plan(reversal: Reversal, loss: list[dict], applies: list[str], phi_columns: list[str] = (),
+         review=None) -> Plan:
+    """The second engineer of a PHI reversal is its GitHub review (review.py), so the
+    protocol asks one approver here, as for any reversal."""
+    changes = {"reverses": reversal.migration.name, "file": reversal.file_name, "sql": reversal.sql,
+               "data_loss": loss, "applies": applies}
+    if review is not None:
+        changes["review"] = review.as_plan()
+    return Plan("migration_reversal", reversal.migration.name, changes,
+                (f"apply {reversal.file_name} as committed in the migrations repository" +
+                 ("" if reversal.existing else " (write and commit it first: never applied from the preview)"),
+                 *([f"PHI: pull request {review.pull_request or '(none given)'} approved on its head by someone "
+                    "other than its author (GitHub's reviews)"] if review is not None else []),
                  "take the pre-migration RDS snapshot, then apply through the engine, in order: "
                  + ", ".join(applies),
                  "run the integrity check (verify)",
                  "rows with data that would be lost: " +
                  (", ".join(f"{d['table']}.{d['column']}={d['rows with data']}" for d in loss) or "none")),
-                2 if phi_columns else 1, f"touches PHI ({', '.join(phi_columns)}), §3" if phi_columns else "")
+                1, f"touches PHI ({', '.join(phi_columns)}), §3: second review on GitHub" if phi_columns else "")

@@ -9,7 +9,7 @@ from rovn_ops.clients import db
 from rovn_ops.core import paths, plaintext
 from rovn_ops.core.errors import Refused
 from rovn_ops.protocol.change import Plan, authorize, refuse
-from rovn_ops.migrations import engine, files, phi, reversal
+from rovn_ops.migrations import engine, files, phi, review, reversal
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Prepared:
     reversal: reversal.Reversal
     plan: Plan
     loss: list[dict]
+    review: review.Review | None = None  # a PHI reversal's pull-request review (§3)
 
     def _repr_markdown_(self) -> str:
         rows = "\n".join(f"| {md(d['table'])} | {md(d['column'])} | {md(d['rows with data'])} |" for d in self.loss)
@@ -25,7 +26,20 @@ class Prepared:
         also = (f"\n\nPending before it, applied first: {md(', '.join(applies[:-1]))}" if len(applies) > 1 else "")
         return (f"**{md(self.reversal.file_name)}** reverses `{code(self.reversal.migration.name)}`"
                 + (" (written by an earlier run)" if self.reversal.existing else "") +
-                f"{also}\n\n```sql\n{self.reversal.sql}```\n\n**Data that would be lost:**\n\n{loss}\n")
+                f"{also}\n\n```sql\n{self.reversal.sql}```\n\n**Data that would be lost:**\n\n{loss}\n"
+                + self._review_markdown())
+
+    def _review_markdown(self) -> str:
+        r = self.review
+        if r is None:
+            return ""
+        if not r.pull_request:
+            return ("\n**PHI (§3): second review on GitHub.** Commit this file to the migrations repository in a "
+                    "pull request, have someone other than its author approve its head, then preview again "
+                    "with `pull_request=N`.\n")
+        state = (f"approved by {md(', '.join(r.approved_by))} on head `{code(r.head_sha[:12])}`" if r.ok
+                 else "not approved: " + md("; ".join(r.problems)))
+        return f"\n**PHI (§3): pull request {r.pull_request}** by {md(r.author)}: {state}\n"
 
     __repr__ = plaintext.markdown_repr
 
@@ -68,7 +82,38 @@ class Steps:
             refuse(self.ctx, "migration_reversal", name, reversal.restore_path(target, self.snapshot_of(name), str(e)))
         loss = reversal.data_loss(self.conn, rev.drops)
         applies = [n for n in report.pending if n != rev.file_name] + [rev.file_name]
-        return Prepared(rev, reversal.plan(rev, loss, applies, sorted(phi.touched(target, self.registry))), loss)
+        columns = sorted(phi.touched(target, self.registry))
+        second = self.review(rev) if columns else None
+        prepared = Prepared(rev, reversal.plan(rev, loss, applies, columns, second), loss, second)
+        if self.ctx.params.confirm:  # refused before anything runs; the preview shows what is missing
+            try:
+                self.ready(prepared)
+            except Refused as e:
+                refuse(self.ctx, "migration_reversal", name, str(e))
+        return prepared
+
+    @staticmethod
+    def ready(prepared: Prepared) -> tuple[str, ...]:
+        """Raise Refused unless the reversal file is committed and, for PHI, approved on
+        GitHub; returns the GitHub reviewers (github:LOGIN) for the engine's PHI rule."""
+        review.committed(prepared.reversal.path)
+        if prepared.review is None:
+            return ()
+        prepared.review.refuse_unless_ok(prepared.reversal.file_name)
+        return tuple(f"github:{login}" for login in prepared.review.approved_by)
+
+    def review(self, rev: reversal.Reversal) -> review.Review:
+        """The PHI reversal's second review, as GitHub has it now (read again at execute)."""
+        number = self.ctx.params.pull_request
+        if not number:
+            return review.Review(0, problems=("no pull_request given",))
+        try:
+            repo_path, blob = review.committed(rev.path)
+        except Refused as e:
+            return review.Review(number, problems=(str(e),))
+        from rovn_ops.clients import github
+
+        return review.read(github.connect(self.ctx), number, repo_path, blob)
 
     def replan(self) -> Plan:
         """The plan again from the live state, for protocol.Change.execute to compare with
@@ -76,14 +121,17 @@ class Steps:
         return self.prepare().plan
 
     def execute(self, prepared: Prepared, approval) -> engine.ApplyResult:
+        """Apply the committed reversal file: never one written from the preview (§7), and for
+        PHI only once GitHub shows the second review (the plan, hash-compared before this,
+        holds the review read again from GitHub)."""
         self.prepared, rev = prepared, prepared.reversal
-        if not rev.path.exists():  # idempotent: a re-run finds the file already written
-            rev.path.write_text(rev.sql)
+        reviewed = self.ready(prepared)  # checked at confirm; again here, as the engine reads the file now
         self.ctx.record(artifacts=[str(rev.path)])
         p = self.ctx.params
         self.applied = engine.apply(self.conn, self.directory, actor=self.actor, approvers=approval.approvers,
                                     registry=self.registry, rds=self.ctx.client("rds"), rds_instance=p.rds_instance,
-                                    lock_wait=p.lock_wait, through=rev.file_name)
+                                    lock_wait=p.lock_wait, through=rev.file_name,
+                                    reviewed={rev.file_name: reviewed} if reviewed else None)
         return self.applied
 
     def details(self) -> dict:
@@ -111,11 +159,13 @@ def summary(ctx, change, prepared: Prepared):
     change.finish()
     if not change.approval.executed:
         head = f"### Preview only: `{prepared.reversal.migration.name}` was not reversed"
-        nxt = "Next: get the plan reviewed, then run the command above with the approvers' names."
+        nxt = ("Next: commit the file above to the migrations repository (PHI: in a pull request another "
+               "engineer approves, then preview again with `pull_request=N`), get the plan reviewed, then run "
+               "the command above with the approver's name.")
     else:
         head = f"### Reversed: `{prepared.reversal.migration.name}` by `{prepared.reversal.file_name}`"
         ctx.record(summary={"migration_reversed": prepared.reversal.migration.name,
                             "reversal_file": prepared.reversal.file_name})
-        nxt = (f"Next: commit `{prepared.reversal.file_name}` to the migrations repository "
+        nxt = (f"Next: merge `{prepared.reversal.file_name}` to the migrations repository's main if it is not yet "
                "(a copy is in this run's evidence), and check the service with `rovn-ops run service_status`.")
     return plaintext.Note(f"{head}\n\n{nxt}\n\nrun id: `{ctx.run_id}`")

@@ -151,7 +151,17 @@ class WatchParams(RunbookParams):
     poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
 
 
-class DeployParams(ServiceParams, MigrationParams, WatchParams):
+class GitHubParams(RunbookParams):
+    """Runbooks that read GitHub's API (check runs, pull-request reviews)."""
+
+    github_repository: str = Field("", pattern=GITHUB_REPOSITORY, description="the source's GitHub repository "
+                                   "(owner/name); empty takes the environment's")
+    github_api_url: str = Field("", pattern=URL, description="GitHub's REST API; empty takes the environment's")
+    github_token_secret: str = Field("", pattern=SECRET_REF, description="GitHub token for commit statuses, "
+                              "as secret:NAME; empty takes the environment's")
+
+
+class DeployParams(ServiceParams, MigrationParams, WatchParams, GitHubParams):
     source: str = Field("", pattern=PATH, description="the service's source to build: a directory or a .zip; "
                                                       "empty takes the environment's")
     image_tag: str = Field("", description="deploy this image, already in ECR, instead of building")
@@ -176,11 +186,6 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams):
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
     force: bool = Field(False, description="go ahead over a deployment in flight that the suite did not start; "
                                            "needs two approvers, and is recorded in audit_log")
-    github_repository: str = Field("", pattern=GITHUB_REPOSITORY, description="the source's GitHub repository "
-                                   "(owner/name); empty takes the environment's")
-    github_api_url: str = Field("", pattern=URL, description="GitHub's REST API; empty takes the environment's")
-    github_token_secret: str = Field("", pattern=SECRET_REF, description="GitHub token for commit statuses, "
-                              "as secret:NAME; empty takes the environment's")
 
     @field_validator("image_tag")
     @classmethod
@@ -253,9 +258,12 @@ class MigrationBaselineParams(MigrationParams):
                                                                       "empty: every file")
 
 
-class MigrationReversalParams(MigrationParams):
+class MigrationReversalParams(MigrationParams, GitHubParams):
     migration: str = Field("0011_add_worker_npi.sql", pattern=MIGRATION_FILE, min_length=1,
                            description="the applied migration to reverse")
+    pull_request: int = Field(0, ge=0, description="the migrations repository's pull request that commits the "
+                              "reversal file; a PHI reversal needs one, approved on its head by someone other "
+                              "than its author (§3)")
 
 
 class SecretsAuditParams(RunbookParams):

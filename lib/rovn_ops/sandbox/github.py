@@ -18,6 +18,12 @@ It answers the calls a deploy's provenance check makes, as GitHub does:
   These also serve RUNBOOKS_REPOSITORY, this project's own repository, from
   `runbooks_origin` (the bare repository its checkout pushes to): the deployers
   allow-list as the protected branch has it (allow_list_github.py).
+- `GET /repos/{owner}/{repo}/pulls/{n}` and `/pulls/{n}/reviews` (paged, a JSON array in
+  chronological order): the pull requests a test opened on the remote (open_pull,
+  add_review), kept in the bare repository's `rovn-pulls.json`; `head.sha` is the head
+  branch's tip now, so a push after a review leaves that review on an older commit_id
+  (https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request,
+  https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request).
 Every call needs `Authorization: Bearer <token>` (or `token <token>`) with the value
 of the token's Secrets Manager secret; otherwise 401 "Bad credentials"."""
 from __future__ import annotations
@@ -42,6 +48,8 @@ _CHECK_RUNS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/?]+)/check-runs(?:\
 # The CI workflow's jobs, as GitHub Actions reports them: one check run per job (§2, §9)
 JOBS = ("build", "lint", "unit tests", "snyk scan")
 ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
+_PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/([0-9]+)(/reviews)?$")
+PULLS_FILE = "rovn-pulls.json"
 _COMPARE = re.compile(r"^/repos/([^/]+/[^/]+)/compare/([^/.]+)\.\.\.([^/.]+)$")
 _GIT = ["git", "-c", "user.name=Rovn Engineer", "-c", "user.email=eng@rovn.to", "-c", "init.defaultBranch=main"]
 
@@ -83,6 +91,31 @@ def project_origin() -> Path | None:
         return None
     path = Path(url.removeprefix("file://"))
     return path if path.is_absolute() and path.is_dir() else None
+def _pulls(origin: Path) -> dict:
+    path = origin / PULLS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def open_pull(origin: Path, branch: str, author: str, title: str = "") -> int:
+    """A pull request of `branch` (already pushed to `origin`) into main, by `author`."""
+    pulls = _pulls(origin)
+    number = max(map(int, pulls), default=0) + 1
+    pulls[str(number)] = {"branch": branch, "author": author, "title": title or branch, "state": "open",
+                          "merged_at": None, "reviews": []}
+    (origin / PULLS_FILE).write_text(json.dumps(pulls))
+    return number
+
+
+def add_review(origin: Path, number: int, login: str, state: str = "APPROVED", commit_id: str | None = None,
+               association: str = "MEMBER") -> None:
+    """A submitted review, of `commit_id` (the head branch's tip when omitted), as GitHub records it."""
+    pulls = _pulls(origin)
+    pr = pulls[str(number)]
+    pr["reviews"].append({"login": login, "state": state, "association": association,
+                          "commit_id": commit_id or git(origin, "rev-parse", pr["branch"])})
+    (origin / PULLS_FILE).write_text(json.dumps(pulls))
+
+
 def check_runs(sha: str) -> list[dict]:
     """The check runs GitHub Actions leaves on a pushed commit: one per job of the CI
     workflow (scenario github_check_failing fails `unit tests`, github_check_pending
@@ -147,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
         if m := _COMPARE.match(self.path):
             return self._compare(m.group(1), m.group(2), m.group(3))
         path, _, query = self.path.partition("?")
+        if (m := _PULL.match(path)) and m.group(1) == REPOSITORY:
+            return self._pull(m.group(1), int(m.group(2)), bool(m.group(3)), query)
         if m := _COMMIT.match(path):
             return self._get_commit(m.group(1), unquote(m.group(2)))
         if m := _CONTENTS.match(path):
@@ -208,9 +243,13 @@ class Handler(BaseHTTPRequestHandler):
         runs = [] if scenarios.active("github_statuses_only") else check_runs(sha)
         if q.get("check_name"):
             runs = [r for r in runs if r["name"] == q["check_name"]]
-        last = max(1, -(-len(runs) // per_page))
         body = {"total_count": len(runs), "check_runs": runs[(page - 1) * per_page: page * per_page]}
-        base = f"http://{self.headers.get('Host')}/repos/{repo}/commits/{ref}/check-runs?per_page={per_page}"
+        self._paged(body, f"/repos/{repo}/commits/{ref}/check-runs", len(runs), per_page, page)
+
+    def _paged(self, body, path: str, total: int, per_page: int, page: int) -> None:
+        """A 200 with GitHub's Link header (rel next/last/first/prev) for page `page`."""
+        last = max(1, -(-total // per_page))
+        base = f"http://{self.headers.get('Host')}{path}?per_page={per_page}"
         links = ([f'<{base}&page={page + 1}>; rel="next"', f'<{base}&page={last}>; rel="last"'] if page < last
                  else []) + ([f'<{base}&page=1>; rel="first"', f'<{base}&page={page - 1}>; rel="prev"'] if page > 1
                              else [])
@@ -222,6 +261,29 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Link", ", ".join(links))
         self.end_headers()
         self.wfile.write(data)
+
+    def _pull(self, repo: str, number: int, reviews: bool, query: str):
+        """A pull request, or its reviews (per_page default 30, max 100), in GitHub's shape."""
+        pr = _pulls(self.origin).get(str(number))
+        if pr is None:
+            return self._reply(404, {"message": "Not Found", "status": "404"})
+        head = self._commit(pr["branch"]) or ""
+        url = f"https://api.github.com/repos/{repo}/pulls/{number}"
+        if not reviews:
+            return self._reply(200, {"number": number, "state": pr["state"], "title": pr["title"], "url": url,
+                                     "user": {"login": pr["author"], "type": "User"},
+                                     "head": {"ref": pr["branch"], "sha": head}, "merged_at": pr["merged_at"],
+                                     "base": {"ref": "main", "sha": self._commit("main")}})
+        q = {k: v[-1] for k, v in parse_qs(query).items()}
+        per_page = min(100, max(1, int(q.get("per_page", "30") or 30)))
+        page = max(1, int(q.get("page", "1") or 1))
+        items = [{"id": 80 + i, "user": {"login": r["login"], "type": "User"}, "body": "", "state": r["state"],
+                  "commit_id": r["commit_id"], "author_association": r["association"],
+                  "submitted_at": f"2026-12-07T{10 + i // 60 % 10:02d}:{i % 60:02d}:00Z",
+                  "pull_request_url": url, "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{80 + i}"}
+                 for i, r in enumerate(pr["reviews"])]
+        self._paged(items[(page - 1) * per_page: page * per_page], f"/repos/{repo}/pulls/{number}/reviews",
+                    len(items), per_page, page)
 
     def _compare(self, repo: str, base: str, head: str):
         b, h = (self._commit(base), self._commit(head)) if repo == REPOSITORY else (None, None)

@@ -1,0 +1,133 @@
+"""The second review of a PHI reversal (§3, §7): a GitHub pull-request review, read
+through GitHub's API, never attested by a parameter.
+
+A reversal that touches a PHI column is applied only when its file is committed in
+the migrations repository, in a pull request whose head carries exactly that file, and
+someone other than the pull request's author approved that head:
+
+- GET /repos/{owner}/{repo}/pulls/{n}: the author (`user.login`), `head.sha`, `state`;
+  https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request
+- GET /repos/{owner}/{repo}/pulls/{n}/reviews, every page: reviews in chronological
+  order, each with `user.login`, `state` (APPROVED, CHANGES_REQUESTED, COMMENTED,
+  DISMISSED, PENDING), `commit_id` (the commit reviewed) and `author_association`;
+  https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
+- GET /repos/{owner}/{repo}/contents/{path}?ref={head.sha}: the file's blob `sha`, which
+  must be the blob of the file this run applies (git's object id of its bytes).
+  https://docs.github.com/en/rest/repos/contents#get-repository-content
+
+A reviewer's latest review wins, as GitHub's review decision counts it: a COMMENTED (or
+PENDING) review after an approval leaves it standing, a DISMISSED or CHANGES_REQUESTED
+one replaces it. An approval counts only on the head commit (an approval of an older
+commit approved other SQL), only by someone other than the author, and only from an
+OWNER, MEMBER or COLLABORATOR of the repository (anyone can review a public pull request).
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rovn_ops.core.errors import Refused
+
+COUNTED = ("OWNER", "MEMBER", "COLLABORATOR")
+
+
+@dataclass(frozen=True)
+class Review:
+    pull_request: int
+    head_sha: str = ""
+    author: str = ""
+    approved_by: tuple[str, ...] = ()
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.approved_by)
+
+    def as_plan(self) -> dict:
+        """What the plan (and so its hash) holds: a new commit on the pull request, or a
+        review given or withdrawn, is another plan."""
+        return {"pull_request": self.pull_request, "head": self.head_sha, "author": self.author,
+                "approved_by": list(self.approved_by), "problems": list(self.problems)}
+
+    def refuse_unless_ok(self, file_name: str) -> None:
+        if not self.ok:
+            raise Refused(f"{file_name} touches PHI (§3): it is applied only after a second engineer approved "
+                          f"it on GitHub; " + "; ".join(self.problems or ("no approving review",)))
+
+
+def decision(reviews: list[dict], author: str, head_sha: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(logins whose approval counts, problems) from a pull request's reviews, oldest first."""
+    latest: dict[str, dict] = {}
+    for r in reviews:
+        login = str((r.get("user") or {}).get("login") or "")
+        if login and r.get("state") not in ("COMMENTED", "PENDING"):
+            latest[login.lower()] = r
+    approved, problems = [], []
+    for r in latest.values():
+        login, state = r["user"]["login"], r.get("state")
+        if state == "CHANGES_REQUESTED":
+            problems.append(f"{login} requested changes")
+        elif state != "APPROVED":
+            continue
+        elif login.lower() == author.lower():
+            problems.append(f"{login} approved their own pull request (the second review must be someone else's)")
+        elif r.get("commit_id") != head_sha:
+            problems.append(f"{login}'s approval is of commit {str(r.get('commit_id'))[:12]}, not the head "
+                            f"{head_sha[:12]} (stale: re-review the head)")
+        elif r.get("author_association") not in COUNTED:
+            problems.append(f"{login} is {r.get('author_association')} of the repository, not a member or "
+                            "collaborator")
+        else:
+            approved.append(login)
+    if not approved and not problems:
+        problems.append("no review approves it")
+    if approved:  # a stale or own approval beside a good one is no reason to refuse
+        problems = [p for p in problems if "requested changes" in p]
+    return tuple(sorted(approved)), tuple(problems)
+
+
+def read(gh, number: int, repo_path: str, local_blob: str) -> Review:
+    """The pull request's review of the file at `repo_path`, whose bytes have git blob id `local_blob`."""
+    pr = gh.pull_request(number)
+    if pr.status != 200:
+        return Review(number, problems=(f"pull request {number} of {gh.repository}: {pr.message}",))
+    head = str((pr.body.get("head") or {}).get("sha") or "")
+    author = str((pr.body.get("user") or {}).get("login") or "")
+    out: list[str] = []
+    if pr.body.get("state") == "closed" and not pr.body.get("merged_at"):
+        out.append(f"pull request {number} was closed without merging")
+    file = gh.contents(repo_path, head)
+    if file.status != 200:
+        out.append(f"{repo_path} is not in pull request {number}'s head {head[:12]} ({file.message})")
+    elif file.body.get("sha") != local_blob:
+        out.append(f"{repo_path} at pull request {number}'s head {head[:12]} is not the file this run applies "
+                   "(commit the generated file unchanged, or preview again)")
+    reviews, answer = gh.pull_reviews(number)
+    if answer.status != 200:
+        return Review(number, head, author, problems=(*out, f"reviews of pull request {number}: {answer.message}"))
+    approved, problems = decision(reviews, author, head)
+    return Review(number, head, author, approved, (*out, *problems))
+
+
+def committed(path: Path) -> tuple[str, str]:
+    """(path inside the repository, git blob id) of a file committed unchanged in its
+    checkout; raises Refused when it is missing, untracked or modified."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(path.parent), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    why = (f"{path.name} is applied only once it is committed to the migrations repository "
+           "(never straight from the preview): write the previewed file, commit it, open a pull request, "
+           "and preview again")
+    if not path.is_file():
+        raise Refused(f"{path.name} is not in the migrations directory. {why}")
+    try:
+        prefix = git("rev-parse", "--show-prefix")
+        head_blob = git("rev-parse", "--verify", "-q", f"HEAD:{prefix}{path.name}")
+        local_blob = git("hash-object", "--", path.name)
+    except (subprocess.CalledProcessError, OSError):
+        raise Refused(f"{path.name} is not committed in the migrations checkout. {why}") from None
+    if head_blob != local_blob:
+        raise Refused(f"{path.name} differs from its committed version. {why}")
+    return prefix + path.name, local_blob

@@ -1,0 +1,101 @@
+"""§3/§7 PHI reversals (issue 29): the second review is a GitHub pull-request review by
+someone other than the pull request's author, of its head commit, read through
+GitHub's API, and a generated reversal is applied only once it is committed, never
+straight from the preview.
+
+The sandbox's GitHub stub answers as GitHub documents:
+https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request (author `user.login`,
+`head.sha`) and https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
+(a JSON array, chronological, paged with a Link header; each review's `state`,
+`commit_id`, `author_association`)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+
+from rovn_ops.migrations import reversal
+from rovn_ops.sandbox import github as stub
+from tests.conftest import rovn_ops
+from tests.scenarios.test_migration_reversal import _manifest
+
+PHI = "0012_workers_dob_index.sql"
+FILE = "0013_reverse_workers_dob_index.sql"
+
+
+def _git(cwd, *args) -> str:
+    return stub.git(Path(cwd), *args)
+
+
+def _index_exists(url) -> bool:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('workers_date_of_birth_idx')").fetchone()[0] is not None
+
+
+def _pull_request(fresh, author: str) -> tuple[Path, int]:
+    """The generated reversal written, committed on a branch, pushed, and a pull request opened."""
+    source, mdir = Path(fresh["source_dir"]), Path(fresh["migrations_dir"])
+    generated = reversal.generate(mdir, PHI)
+    (mdir / generated.file_name).write_text(generated.sql)
+    _git(source, "checkout", "-q", "-b", "reverse-dob-index")
+    _git(source, "add", "migrations/" + generated.file_name)
+    _git(source, "commit", "-q", "-m", "Reverse 0012 (PHI column workers.date_of_birth)")
+    _git(source, "push", "-q", "origin", "reverse-dob-index")
+    origin = Path(_git(source, "remote", "get-url", "origin"))
+    return origin, stub.open_pull(origin, "reverse-dob-index", author)
+
+
+def _preview_then_execute(evidence_dir: Path, number: int):
+    preview = rovn_ops("run", "migration_reversal", "--quiet", "-p", f"migration={PHI}", "-p", f"pull_request={number}")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    nb = Path(_manifest(evidence_dir)["notebook"]["path"]).read_text()
+    plan_hash = re.search(r"plan_hash=([0-9a-f]{64})", nb).group(1)
+    return nb, rovn_ops("run", "migration_reversal", "--quiet", "-p", f"migration={PHI}", "-p",
+                        f"pull_request={number}", "-p", "confirm=true", "-p", "approved_by=giles",
+                        "-p", f"plan_hash={plan_hash}")
+
+
+def test_a_phi_reversal_approved_by_its_author_is_refused(fresh, evidence_dir):
+    origin, number = _pull_request(fresh, "giles-rovn")
+    stub.add_review(origin, number, "giles-rovn", "APPROVED")
+    nb, run = _preview_then_execute(evidence_dir, number)
+    assert "approved their own pull request" in nb
+    assert run.returncode == 3 and "approved their own pull request" in run.stdout, run.stdout
+    assert _manifest(evidence_dir)["outcome"] == "refused"
+    assert _index_exists(fresh["database_url"])
+
+
+def test_a_phi_reversal_approved_by_another_on_the_head_proceeds(fresh, evidence_dir):
+    origin, number = _pull_request(fresh, "giles-rovn")
+    for i in range(100):  # a long discussion first: the approval is on the reviews' second page
+        stub.add_review(origin, number, f"watcher{i}", "COMMENTED", association="CONTRIBUTOR")
+    stub.add_review(origin, number, "christian-rovn", "APPROVED")
+    stub.add_review(origin, number, "christian-rovn", "COMMENTED")  # a later comment leaves the approval
+    nb, run = _preview_then_execute(evidence_dir, number)
+    assert "approved by christian-rovn on head" in nb
+    assert run.returncode == 0, run.stdout + run.stderr
+    m = _manifest(evidence_dir)
+    assert m["outcome"] == "success" and m["acted_on"][0]["file"] == FILE
+    assert not _index_exists(fresh["database_url"])
+
+
+def test_a_stale_approval_of_an_older_commit_is_refused(fresh, evidence_dir):
+    origin, number = _pull_request(fresh, "giles-rovn")
+    stub.add_review(origin, number, "christian-rovn", "APPROVED")
+    source = Path(fresh["source_dir"])  # a commit pushed after the review: the head moves on
+    (source / "NOTES.md").write_text("reversal notes\n")
+    _git(source, "add", "NOTES.md")
+    _git(source, "commit", "-q", "-m", "notes")
+    _git(source, "push", "-q", "origin", "reverse-dob-index")
+    nb, run = _preview_then_execute(evidence_dir, number)
+    assert run.returncode == 3 and "stale" in run.stdout, run.stdout
+    assert _index_exists(fresh["database_url"])
+
+
+def test_a_phi_reversal_without_a_pull_request_or_uncommitted_is_refused(fresh, evidence_dir):
+    nb, run = _preview_then_execute(evidence_dir, 0)
+    assert "second review on GitHub" in nb
+    assert run.returncode == 3 and "is not in the migrations directory" in run.stdout, run.stdout
+    assert not (Path(fresh["migrations_dir"]) / FILE).exists()  # the preview wrote nothing
+    assert _index_exists(fresh["database_url"])
