@@ -28,8 +28,9 @@ RULES = (
     Rule("§3 snapshot", "Every migration deploy is preceded by a manual RDS snapshot",
          ("rovn_ops.migrations.snapshot:take",), ("tests/unit/test_snapshots.py",), ("deploy", "migration_reversal")),
     Rule("§3 PHI review", "Migrations that touch PHI columns require two-engineer review",
-         ("rovn_ops.migrations.phi:check_approvals",), ("tests/unit/test_migrations.py",),
-         ("deploy", "migration_reversal")),
+         ("rovn_ops.migrations.phi:check_approvals", "rovn_ops.migrations.review:decision"),
+         ("tests/unit/test_migrations.py", "tests/unit/test_migration_review.py",
+          "tests/scenarios/test_phi_reversal_review.py"), ("deploy", "migration_reversal")),
     Rule("§4 marketing site", "Marketing site and investor portal deploy through Cloudflare Pages on push to main"),
     Rule("§5/§6 severity", "Alarms and incidents are judged by the overview's thresholds; P0 escalates within 5 "
          "minutes", ("rovn_ops.triage.classify:classify",), ("tests/scenarios/test_incident_triage.py",),

@@ -27,6 +27,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rovn_ops.core import controls
 from rovn_ops.core.errors import Refused
 
 COUNTED = ("OWNER", "MEMBER", "COLLABORATOR")
@@ -56,6 +57,7 @@ class Review:
                           f"it on GitHub; " + "; ".join(self.problems or ("no approving review",)))
 
 
+@controls.enforces("§3 PHI review")
 def decision(reviews: list[dict], author: str, head_sha: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(logins whose approval counts, problems) from a pull request's reviews, oldest first."""
     latest: dict[str, dict] = {}
