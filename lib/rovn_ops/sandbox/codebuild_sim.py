@@ -6,7 +6,8 @@ success the image is pushed to ECR
 under the IMAGE_TAG environment override (IMAGE_REPO_NAME names the repository),
 and scanned (a clean scan, or a CRITICAL finding with scenario
 "image_critical_finding"); with scenario "codebuild_fails" the build FAILS and
-nothing is pushed. As CodeBuild does, the build records its environment and source
+nothing is pushed; with "codebuild_pushes_stale_image" it pushes the repository's newest
+image again under the new tag (the image it pushes bakes its own IMAGE_TAG: image_config.py). As CodeBuild does, the build records its environment and source
 location overrides, so a client can find an earlier build of the same source, and
 the build that pushed a tag (its exported IMAGE_TAG, as buildspec.yml's `env:
 exported-variables` leaves it). ListBuildsForProject answers as the API reference
@@ -91,7 +92,13 @@ def _push(backend, env: dict) -> None:
     if not tag or not repo:
         return
     ecr = ecr_backends[backend.account_id][backend.region_name]
-    ecr.put_image(repo, image_manifest(tag), tag)
+    pushed = ecr.repositories[repo].images if repo in ecr.repositories else []
+    if scenarios.active("codebuild_pushes_stale_image") and pushed:
+        # The Docker step built nothing new: the newest image already pushed goes out again
+        # under the new tag, as ECR's retag does (same manifest, same digest, its old IMAGE_TAG).
+        ecr.put_image(repo, pushed[-1].image_manifest, tag)
+    else:
+        ecr.put_image(repo, image_manifest(tag), tag)
     counts = {"CRITICAL": 1, "HIGH": 2} if scenarios.active("image_critical_finding") else {"LOW": 2}
     ecr.scan_finding_results.append(scan_result(backend.account_id, repo, tag, counts))
     ecr.start_image_scan(None, repo, {"imageTag": tag})

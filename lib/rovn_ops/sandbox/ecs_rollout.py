@@ -35,7 +35,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from rovn_ops.sandbox import bake_incidents, clock, image_faults, incidents, scenarios
+from rovn_ops.sandbox import bake_incidents, clock, image_config, image_faults, incidents, scenarios
 
 _lock = threading.RLock()
 STEP_S = 30.0  # sandbox seconds for a step: a Fargate task starting and passing its health checks
@@ -57,7 +57,21 @@ def _deployment(svc, task_definition: str, running: int = 0) -> dict:
             "failedTasks": 0, "createdAt": now, "updatedAt": now, "launchType": svc.launch_type,
             "platformFamily": "Linux", "platformVersion": svc.platform_version or "1.4.0",
             "rolloutState": "COMPLETED" if done else "IN_PROGRESS",
-            "rolloutStateReason": f"ECS deployment {dep_id} {'completed' if done else 'in progress'}."}
+            "rolloutStateReason": f"ECS deployment {dep_id} {'completed' if done else 'in progress'}.",
+            "_image_digest": _resolve_image(svc, task_definition)}
+
+
+def _resolve_image(svc, task_definition: str) -> str | None:
+    """The digest the deployment's tasks run: ECS resolves the task definition's image tag
+    as the deployment starts, and every task of it runs that digest, whatever the tag
+    names later (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerImage.html)."""
+    from moto.ecs.models import ecs_backends
+
+    try:
+        image = image_faults.image_of(ecs_backends[svc._account_id][svc.region_name], task_definition)
+    except Exception:  # noqa: BLE001 - no such revision: UpdateService refuses it before this
+        return None
+    return image_config.resolve(svc.region_name, image)
 
 
 def _sync_counts(svc) -> None:
@@ -380,6 +394,7 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
     containers = [{"containerArn": f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:container/"
                                    f"{svc.cluster_name}/{task_id}/{hashlib.md5((arn + d['name']).encode()).hexdigest()}",
                    "taskArn": arn, "name": d["name"], "image": d.get("image"), "lastStatus": state,
+                   **({"imageDigest": dep["_image_digest"]} if dep.get("_image_digest") and d is defs[0] else {}),
                    "healthStatus": "HEALTHY" if state == "RUNNING" else "UNKNOWN"} for d in defs]
     container = containers[0] if containers else {"healthStatus": "UNKNOWN"}
     task = {"taskArn": arn, "clusterArn": cluster_arn, "taskDefinitionArn": dep["taskDefinition"],
@@ -504,9 +519,28 @@ def serving_task_definition(cluster: str, service: str, region: str, account: st
     """The task definition of the tasks that answer requests, read without advancing a
     poll: the PRIMARY deployment's once it has running tasks, else the newest one still
     running (an old deployment draining); None when no task runs."""
+    dep = serving_deployment(cluster, service, region, account)
+    return dep["taskDefinition"] if dep else None
+
+
+def serving_deployment(cluster: str, service: str, region: str, account: str) -> dict | None:
+    """The deployment whose tasks answer requests (as serving_task_definition picks it)."""
     from moto.ecs.models import ecs_backends
 
     with _lock:
         svc = ecs_backends[account][region].services.get(f"{cluster}:{service}")
         running = [d for d in (svc.deployments if svc else []) if d["runningCount"] > 0]
-        return running[0]["taskDefinition"] if running else None
+        return dict(running[0]) if running else None
+
+
+def serving_version(cluster: str, service: str, region: str, account: str) -> str | None:
+    """What the running tasks' /health reports: the IMAGE_TAG baked into the image digest
+    their deployment runs (image_config.py), not the tag the task definition names;
+    None when no task runs."""
+    from moto.ecs.models import ecs_backends
+
+    dep = serving_deployment(cluster, service, region, account)
+    if dep is None:
+        return None
+    image = image_faults.image_of(ecs_backends[account][region], dep["taskDefinition"])
+    return image_config.baked(region, image, dep.get("_image_digest") or image_config.resolve(region, image))

@@ -9,6 +9,8 @@ KNOWN = {
     "rds_snapshot_fails": "RDS CreateDBSnapshot fails (quota exceeded)",
     "codebuild_fails": "CodeBuild builds FAIL in the BUILD phase; nothing is pushed to ECR",
     "image_critical_finding": "images CodeBuild pushes scan with a CRITICAL finding",
+    "codebuild_pushes_stale_image": "CodeBuild pushes the repository's newest image again under the new tag "
+                                    "(same digest, its old IMAGE_TAG baked in): /health reports the old version",
     "github_status_failing": "with github_statuses_only: the combined commit status is failure (CI failed)",
     "github_statuses_only": "a legacy CI: commit statuses only, no check runs in the repository",
     "github_check_failing": "the `unit tests` check run of every commit concludes failure",

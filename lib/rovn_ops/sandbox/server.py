@@ -293,20 +293,12 @@ class Sandbox:
         return backend.get_secret_value(self.world["github"]["token_secret"], None, "AWSCURRENT")["SecretString"]
 
     def serving_version(self) -> str | None:
-        """The image tag of the tasks that answer requests (None: no task runs)."""
+        """What the tasks that answer requests report as their version: the IMAGE_TAG baked
+        into the image they run (ecs_rollout.serving_version; None: no task runs)."""
         from rovn_ops.sandbox import ecs_rollout
 
         ecs = self.world["ecs"]
-        arn = ecs_rollout.serving_task_definition(ecs["cluster"], ecs["service"],
-                                                  self.world["region"], "123456789012")
-        return self._image_tag(arn) if arn else None
-
-    def _image_tag(self, task_definition_arn: str) -> str:
-        from moto.ecs.models import ecs_backends
-
-        backend = ecs_backends["123456789012"][self.world["region"]]
-        td = backend.describe_task_definition(task_definition_arn)
-        return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
+        return ecs_rollout.serving_version(ecs["cluster"], ecs["service"], self.world["region"], "123456789012")
 
     def reset(self, full: bool = False) -> dict[str, float]:
         """Back to the seeded world: moto state, scenarios, sink, database and checkout,

@@ -181,16 +181,11 @@ def _install_stop_replication() -> None:
 
 # /health of the standby's service ------------------------------------------
 def serving_version(standby: dict):
-    """The image tag of the standby's running tasks (None: none runs)."""
-    from moto.ecs.models import ecs_backends
-
+    """The version the standby's running tasks report (None: none runs): the IMAGE_TAG
+    baked into their image, as the primary's (ecs_rollout.serving_version)."""
     from rovn_ops.sandbox import ecs_rollout
 
-    arn = ecs_rollout.serving_task_definition(standby["cluster"], standby["service"], standby["region"], ACCOUNT)
-    if not arn:
-        return None
-    td = ecs_backends[ACCOUNT][standby["region"]].describe_task_definition(arn)
-    return td.container_definitions[0]["image"].rsplit(":", 1)[-1]
+    return ecs_rollout.serving_version(standby["cluster"], standby["service"], standby["region"], ACCOUNT)
 
 
 def db_status(world: dict, standby: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
-from rovn_ops.sandbox import remote_world, xray_world
+from rovn_ops.sandbox import image_config, remote_world, xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -25,20 +25,9 @@ def _client(endpoint: str, region: str, service: str):
                         aws_access_key_id="seed", aws_secret_access_key="seed")
 
 
-def _digest(tag: str) -> str:
-    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
-
-
 def image_manifest(tag: str) -> str:
-    """A Docker v2 manifest whose layer digest is derived from the tag."""
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "size": 1024, "digest": _digest("config:" + tag)},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 4096, "digest": _digest("layer:" + tag)}],
-    })
+    """The manifest of the image a build makes with IMAGE_TAG=tag baked in (image_config.py)."""
+    return image_config.manifest(tag)
 
 
 def seed(world: dict, endpoint: str, credentials: tuple[str, str], remote: dict | None = None) -> dict:
