@@ -246,8 +246,19 @@ def test_a_drifted_live_task_definition_is_refused_naming_each_rule(fresh, aws, 
 
 
 def test_an_alarm_already_firing_that_does_not_recover_fails_the_bake(fresh, aws, evidence_dir):
-    aws("cloudwatch").set_alarm_state(AlarmName="rovn-prod-alb-5xx-rate", StateValue="ALARM",
-                                      StateReason="5xx at 4% over 5 minutes")
+    # 5xx at 4% these 5 minutes, and no new data after the rollout: the alarm, evaluated from
+    # them (sandbox/alarm_eval.py; SetAlarmState would last only to its next evaluation), fires
+    import datetime
+    now, alb = datetime.datetime.now(datetime.timezone.utc), [{"Name": "LoadBalancer",
+                                                              "Value": "app/rovn-prod-alb/50dc6c495c0c9188"}]
+    aws("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+        {"MetricName": name, "Dimensions": alb, "Timestamp": now - datetime.timedelta(minutes=m, seconds=5),
+         "Value": value, "Unit": "Count"} for m in range(5) for name, value in
+        (("RequestCount", 1000), ("HTTPCode_Target_5XX_Count", 40))])
+    import time
+    while aws("cloudwatch").describe_alarms(AlarmNames=["rovn-prod-alb-5xx-rate"])["MetricAlarms"][0][
+            "StateValue"] != "ALARM":
+        time.sleep(0.1)  # its next evaluation: a sandbox minute
     run = preview_then_execute()
     assert run.returncode == 1 and "alarm rovn-prod-alb-5xx-rate not recovering" in run.stdout
     m = _manifest(evidence_dir)

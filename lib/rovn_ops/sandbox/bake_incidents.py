@@ -1,6 +1,6 @@
-"""Alarm incidents for the deploy's bake (triage's incidents are in incidents.py). moto's alarms never evaluate, so these
-scenarios move the §5 5xx alarm (metric math: 100 * target 5xx / requests) and both
-its metrics as CloudWatch would:
+"""Alarm incidents for the deploy's bake (triage's incidents are in incidents.py). These
+scenarios write the ALB's two metrics under the §5 5xx alarm (metric math: 100 * target
+5xx / requests); the alarm's state follows from them (alarm_eval.py evaluates it):
 
 - `incident_5xx`: the 5xx alarm is already in ALARM with a high 5xx rate when the
   scenario starts (a hotfix is about to ship during an incident); when the next
@@ -54,15 +54,10 @@ def _put(rate_pct: float, ages_s: list[int]) -> None:
     backend.put_metric_data("AWS/ApplicationELB", data)
 
 
-def _alarm(state: str, reason: str) -> None:
-    _backend().set_alarm_state(ALARM, reason, "{}", state)
-
-
 def _activated(name: str) -> None:
     _state["pending"].add(name)
     if name == "incident_5xx":
-        _put(HIGH, [240, 180, 120, 60, 5])
-        _alarm("ALARM", f"Threshold Crossed: 1 datapoint [{HIGH:g}] was greater than the threshold (1.0) (sandbox scenario incident_5xx)")
+        _put(HIGH, [240, 180, 120, 60, 5])  # the alarm's next evaluation puts it in ALARM
 
 
 def rollout_completed() -> None:
@@ -75,6 +70,4 @@ def rollout_completed() -> None:
         _put(LOW, [0])
     if "alarm_fires_after_rollout" in pending:
         pending.discard("alarm_fires_after_rollout")
-        _put(HIGH, [0])
-        _alarm("ALARM", f"Threshold Crossed: 1 datapoint [{HIGH:g}] was greater than the threshold (1.0) (sandbox scenario "
-               "alarm_fires_after_rollout)")
+        _put(HIGH, [0])  # the alarm's next evaluation (a sandbox minute) puts it in ALARM

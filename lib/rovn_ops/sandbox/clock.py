@@ -16,7 +16,7 @@ import time
 
 DEFAULT_SCALE = 200.0  # an ECS task's 30 s start takes 0.15 s of wall time
 _lock = threading.Lock()
-_state = {"base": 0.0, "since": time.monotonic(), "scale": DEFAULT_SCALE, "paused": False}
+_state = {"base": 0.0, "since": time.monotonic(), "wall": time.time(), "scale": DEFAULT_SCALE, "paused": False}
 
 
 def now() -> float:
@@ -31,7 +31,21 @@ def _now() -> float:
 
 
 def _rebase() -> None:
-    _state["base"], _state["since"] = _now(), time.monotonic()
+    _state["base"], _state["since"], _state["wall"] = _now(), time.monotonic(), time.time()
+
+
+def wall_at(s: float):
+    """The wall time (UTC) at which the clock read `s`: what the world stamps an instant of
+    sandbox time with (CloudWatch's evaluations, alarm_eval.py), so stamps and the clock agree.
+    An instant before the last change of speed or jump is placed at the current speed."""
+    from datetime import datetime, timezone
+
+    with _lock:
+        st = _state
+        if st["paused"]:
+            return datetime.fromtimestamp(time.time() - max(0.0, st["base"] - s) / st["scale"], timezone.utc)
+        wall = st["wall"] + (s - st["base"]) / st["scale"]
+        return datetime.fromtimestamp(min(wall, time.time()), timezone.utc)
 
 
 def set(scale: float | None = None, paused: bool | None = None, advance_s: float = 0.0) -> dict:  # noqa: A001

@@ -186,6 +186,10 @@ class Writer:
         events = _log_events(shape, HISTORY_MINUTES, self.now, rng)
         for i in range(0, len(events), 5000):
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i:i + 5000])
+        from rovn_ops.sandbox import alarm_eval
+
+        # The agents published this minute by minute; CloudWatch evaluated each minute of it.
+        alarm_eval.replay(self.world["region"], self.at(-HISTORY_MINUTES), self.now)
 
     def at(self, minute: int) -> datetime:
         return self.now + timedelta(minutes=minute)
@@ -195,8 +199,8 @@ class Writer:
         return self.at(minute).replace(tzinfo=None)
 
     def alarm(self, name: str, minute: int, reason: str) -> None:
-        """ALARM since `minute` (moto never evaluates alarms; its clock says now, so the
-        transition is back-dated on the backend to when the threshold was crossed)."""
+        """SetAlarmState, as an operator may call it, back-dated to `minute` (hostile_strings'
+        reason); every other state comes from the data (alarm_eval.py)."""
         from moto.cloudwatch.models import cloudwatch_backends
 
         self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
@@ -274,7 +278,6 @@ def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
     deploy = _deploy(w, deploy_minute)
     _BAD_REVISIONS.add(deploy["new_task_definition"])
     w.telemetry(bad_deploy(deploy_minute), seed=2)
-    w.alarm("rovn-prod-alb-5xx-rate", deploy_minute + 8, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w),
               _issue(2, "TypeError: 'NoneType' object is not subscriptable in credentials.verify", "new",
                      w.at(deploy_minute + 3), w.at(-1), 860),
@@ -286,8 +289,6 @@ def write_bad_deploy(sb, deploy_minute: int = -20) -> None:
 def write_db_saturation(sb) -> None:
     w = Writer(sb)
     w.telemetry(db_saturation(), seed=3)
-    w.alarm("rovn-prod-rds-cpu-high", -10, "Threshold Crossed: 5 datapoints were greater than 85%")
-    w.alarm("rovn-prod-alb-5xx-rate", -7, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w),
               _issue(4, "OperationalError: connection pool exhausted in db.pool.acquire", "escalating",
                      w.at(-60 * 24 * 60), w.at(-1), 1400)])
@@ -304,8 +305,6 @@ def write_tasks_crashing(sb) -> None:
     image_faults.crash(deploy["new_image_tag"])
     w.telemetry(tasks_crashing(), seed=4)
     _stop_tasks(w, -6)
-    w.alarm("rovn-prod-ecs-running-below-desired", -5, "Threshold Crossed: 1 datapoint was less than 3")
-    w.alarm("rovn-prod-alb-5xx-rate", -1, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w)])
 
 
@@ -322,7 +321,6 @@ def write_image_missing(sb) -> None:
                       elb_error_share=lambda m: 1.0 if m >= -5 else 0.0), seed=5)  # no container, no app log
     _stop_tasks(w, -5, "Task stopped: CannotPullContainerError: pull image manifest has been retried 5 time(s): "
                        f"failed to resolve ref {deploy['new_image']}: not found")
-    w.alarm("rovn-prod-ecs-running-below-desired", -4, "Threshold Crossed: 1 datapoint was less than 3")
     w.sentry([_background_issue(w)])
 
 
@@ -346,8 +344,6 @@ def write_slow_query_deploy(sb) -> None:
     w = Writer(sb)
     _BAD_REVISIONS.add(_deploy(w, -20, "facility-search-v2")["new_task_definition"])
     w.telemetry(db_saturation(-17), seed=8)
-    w.alarm("rovn-prod-rds-cpu-high", -12, "Threshold Crossed: 5 datapoints were greater than 85%")
-    w.alarm("rovn-prod-alb-5xx-rate", -9, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w)])
 
 
@@ -412,7 +408,6 @@ def write_bad_deploy_migration(sb) -> None:
     w = Writer(sb)
     _BAD_REVISIONS.add(_deploy(w, -20, "shift-dedupe", migrations=[SHIFT_SLOT_KEY])["new_task_definition"])
     w.telemetry(bad_deploy(-20), seed=7)
-    w.alarm("rovn-prod-alb-5xx-rate", -12, "Threshold Crossed: 5 datapoints were greater than 1%")
     w.sentry([_background_issue(w)])
 
 
@@ -585,23 +580,6 @@ def rollout_completed(svc) -> None:
                                {"MetricName": "HTTPCode_ELB_5XX_Count", "Value": 0, "Timestamp": now,
                                 "Dimensions": alb}])
     _serving_log(sb, svc, now)
-    _evaluate_tasks_alarm(sb, svc)
-
-
-TASKS_ALARM = "rovn-prod-ecs-running-below-desired"
-
-
-def _evaluate_tasks_alarm(sb, svc) -> None:
-    """CloudWatch evaluates an alarm on each period's datapoint; moto never does. The
-    running-tasks alarm is 1 datapoint of 1 (running - desired < 0), so the minute the
-    rollout brings every task up it returns to OK, and a composite over it with it."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    backend = cloudwatch_backends[ACCOUNT][sb.world["region"]]
-    alarm = backend.alarms.get(TASKS_ALARM)
-    if alarm is not None and alarm.state_value == "ALARM" and svc.running_count >= svc.desired_count:
-        backend.set_alarm_state(TASKS_ALARM, f"Threshold Crossed: 1 datapoint [{svc.running_count - svc.desired_count}"
-                                             ".0] was not less than the threshold (0.0).", None, "OK")
 
 
 def _serving_log(sb, svc, now) -> None:

@@ -74,6 +74,7 @@ class Sandbox:
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
         from rovn_ops.sandbox import (
+            alarm_eval,
             bake_incidents,
             cloudtrail_api,
             cloudwatch_sim,
@@ -106,6 +107,7 @@ class Sandbox:
         bake_incidents.install(self.world["region"])
         ecs_fargate.install()
         cloudwatch_sim.install()
+        alarm_eval.install(self.world["region"])
         rds_faults.install()
         rds_paging.install()
         codebuild_sim.install()
@@ -151,7 +153,7 @@ class Sandbox:
     def _tick(self) -> None:
         """Rollouts move on the clock (clock.py) even while no one looks: a bake's alarm
         that a completed rollout moves, moves when the rollout completes."""
-        from rovn_ops.sandbox import ecs_rollout
+        from rovn_ops.sandbox import alarm_eval, ecs_rollout
 
         while True:
             time.sleep(0.05)
@@ -159,6 +161,7 @@ class Sandbox:
                 try:
                     for region in {self.world["region"], self.standby.get("region") or self.world["region"]}:
                         ecs_rollout.advance_all(region)
+                    alarm_eval.tick(self.world["region"])  # CloudWatch evaluates on the same clock
                 except Exception:  # noqa: BLE001 - logged; the next read catches up anyway
                     traceback.print_exc()
 
@@ -305,8 +308,8 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from rovn_ops.sandbox import (clock, cloudflare_stub, cloudtrail_api, image_faults, incidents, scenarios,
-                                      world_snapshot)
+        from rovn_ops.sandbox import (alarm_eval, clock, cloudflare_stub, cloudtrail_api, image_faults, incidents,
+                                      scenarios, world_snapshot)
 
         steps: dict[str, float] = {}
 
@@ -317,6 +320,7 @@ class Sandbox:
 
         with self.reset_lock:
             clock.reset()
+            alarm_eval.reset()
             cloudtrail_api.events.clear()
             scenarios.clear()
             incidents.clear()
