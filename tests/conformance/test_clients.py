@@ -189,3 +189,76 @@ def test_ecs_deploy_after_the_breakers_rollback_says_successful(cli_env, fresh):
     events = [e["message"] for e in svc["events"]]
     assert any("deployment failed: tasks failed to start" in m for m in events)
     assert any("rolling back to deployment" in m for m in events)
+
+
+# --- the ALB's target group (elbv2) ------------------------------------------------------------
+
+def _targets(env: dict) -> tuple[list[dict], dict]:
+    """`aws elbv2 describe-target-health` of the service's own target group, and the
+    addresses of its tasks (DescribeTasks' ENI attachment) by state."""
+    svc = _service(env)
+    [lb] = svc["loadBalancers"]
+    health = aws(env, "elbv2", "describe-target-health", "--target-group-arn", lb["targetGroupArn"])
+    arns = aws(env, "ecs", "list-tasks", "--cluster", CLUSTER, "--service-name", SERVICE,
+               "--desired-status", "RUNNING")["taskArns"]
+    tasks = aws(env, "ecs", "describe-tasks", "--cluster", CLUSTER, "--tasks", *arns)["tasks"] if arns else []
+    ips = {}
+    for t in tasks:
+        [eni] = [a for a in t["attachments"] if a["type"] == "ElasticNetworkInterface"]
+        ips[{d["name"]: d["value"] for d in eni["details"]}["privateIPv4Address"]] = t["lastStatus"]
+    return health["TargetHealthDescriptions"], ips
+
+
+def test_cli_target_health_names_the_running_tasks_healthy(cli_env):
+    """DescribeTargetHealth of the service's target group (target type ip): one target per
+    RUNNING task, its private IPv4 address on the container port, `healthy`; the ALB
+    behind it is the one whose CloudWatch dimension the §5 alarms read
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTargetHealth.html,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html)."""
+    found, ips = _targets(cli_env)
+    assert len(ips) == 3 and set(ips.values()) == {"RUNNING"}
+    assert {d["Target"]["Id"] for d in found} == set(ips)
+    assert {(d["Target"]["Port"], d["TargetHealth"]["State"]) for d in found} == {(8000, "healthy")}
+    tg = _service(cli_env)["loadBalancers"][0]["targetGroupArn"]
+    groups = aws(cli_env, "elbv2", "describe-target-groups", "--target-group-arns", tg)["TargetGroups"]
+    assert groups[0]["LoadBalancerArns"][0].endswith(":loadbalancer/app/rovn-prod-alb/50dc6c495c0c9188")
+    unknown = aws(cli_env, "elbv2", "describe-target-health", "--target-group-arn", tg,
+                  "--targets", "Id=10.9.9.9,Port=8000")["TargetHealthDescriptions"]
+    assert unknown[0]["TargetHealth"] == {"State": "unused", "Reason": "Target.NotRegistered",
+                                          "Description": "Target is not registered to the target group"}
+
+
+def test_cli_target_health_follows_a_rollout(cli_env, fresh):
+    """Through a rollout the new tasks register `initial` (Elb.RegistrationInProgress), turn
+    `healthy`, and the old ones drain (`draining`, Target.DeregistrationInProgress) for the
+    deregistration delay, then leave the group (API_TargetHealth's State and Reason)."""
+    control.clock(fresh, paused=True)
+    aws(cli_env, "ecs", "update-service", "--cluster", CLUSTER, "--service", SERVICE,
+        "--task-definition", "rovn-passport-api:287")
+    seen = set()
+    for _ in range(8):
+        control.clock(fresh, advance_s=STEP_S)
+        found, _ = _targets(cli_env)
+        seen |= {(d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in found}
+    assert {("initial", "Elb.RegistrationInProgress"), ("healthy", None),
+            ("draining", "Target.DeregistrationInProgress")} <= seen, seen
+    control.clock(fresh, advance_s=300)  # the deregistration delay
+    found, ips = _targets(cli_env)
+    assert {d["Target"]["Id"] for d in found} == set(ips) and len(ips) == 3
+    assert {d["TargetHealth"]["State"] for d in found} == {"healthy"}
+
+
+def test_cli_target_health_of_crashing_tasks_is_none_and_of_a_broken_health_check_unhealthy(cli_env, fresh):
+    """tasks_crashing: every task is stopped and each replacement crashes, so once the
+    deregistration delay has passed the group has no targets (an empty
+    TargetHealthDescriptions); canary_failing: the tasks run but /health answers 500, so
+    they are `unhealthy` with Target.ResponseCodeMismatch."""
+    control.scenario(fresh, "tasks_crashing")
+    control.clock(fresh, advance_s=300)
+    found, ips = _targets(cli_env)
+    assert found == [] and ips == {}, found
+    control.reset(fresh)
+    control.scenario(fresh, "canary_failing")
+    found, ips = _targets(cli_env)
+    assert len(found) == 3 and {(d["TargetHealth"]["State"], d["TargetHealth"]["Reason"]) for d in found} == {
+        ("unhealthy", "Target.ResponseCodeMismatch")}

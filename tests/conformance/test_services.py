@@ -18,6 +18,7 @@ STS = "https://docs.aws.amazon.com/STS/latest/APIReference/"
 S3 = "https://docs.aws.amazon.com/AmazonS3/latest/API/"
 CT = "https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/"
 CB = "https://docs.aws.amazon.com/codebuild/latest/APIReference/"
+ELB = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/"
 ECS_ERRORS = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/CommonErrors.html"
 ECR_ERRORS = ECR + "CommonErrors.html"
 REPO, GROUP, DB, PROJECT = "rovn-passport-api", "/ecs/rovn-passport-api", "rovn-prod-db", "rovn-passport-api-build"
@@ -286,6 +287,34 @@ CB_ROWS = [
         "codebuild", "start_build", {"projectName": PROJECT, "timeoutInMinutesOverride": "soon"},
         "SerializationException", validate=False),
 ]
+
+
+# -- ELBv2 (the service's ALB and target group: sandbox/elbv2_world.py) --------------------------
+
+def _tg(ctx) -> str:
+    svc = ctx.client("ecs").describe_services(cluster="rovn-prod", services=["rovn-passport-api"])["services"][0]
+    return svc["loadBalancers"][0]["targetGroupArn"]
+
+
+ELB_ROWS = [
+    Row("DescribeTargetHealth of an unknown target group is TargetGroupNotFound", ELB + "API_DescribeTargetHealth.html",
+        "elbv2", "describe_target_health",
+        {"TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/no-such-tg/0123456789abcdef"},
+        "TargetGroupNotFound"),
+    Row("DescribeTargetHealth names the service's three running tasks, healthy", ELB + "API_DescribeTargetHealth.html",
+        "elbv2", "describe_target_health", lambda ctx: {"TargetGroupArn": _tg(ctx)},
+        _ok(lambda r: _assert(len(r["TargetHealthDescriptions"]) == 3 and {
+            d["TargetHealth"]["State"] for d in r["TargetHealthDescriptions"]} == {"healthy"}, r))),
+    Row("DescribeTargetHealth of an address never registered is unused, Target.NotRegistered",
+        ELB + "API_TargetHealth.html", "elbv2", "describe_target_health",
+        lambda ctx: {"TargetGroupArn": _tg(ctx), "Targets": [{"Id": "10.9.9.9", "Port": 8000}]},
+        _ok(lambda r: _assert(r["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"] == "Target.NotRegistered", r))),
+]
+
+
+@rows(ELB_ROWS)
+def test_elbv2(row, client, paused):
+    run(row, paused, client)
 
 
 @rows(ECR_ROWS)

@@ -297,10 +297,12 @@ def _refuse_unlaunchable(backend, requested: str) -> None:
 STOPPED_VISIBLE_S = 3600
 
 
-def tasks_of(svc) -> list[dict]:
+def tasks_of(svc, stopped_s: bool = False) -> list[dict]:
     """The service's tasks as ECS describes them: one per running or pending task of
     each deployment; one STOPPED task per failed start (TaskFailedToStart) and per task
-    the scheduler stopped to replace it (ServiceSchedulerInitiated), for STOPPED_VISIBLE_S."""
+    the scheduler stopped to replace it (ServiceSchedulerInitiated), for STOPPED_VISIBLE_S.
+    `stopped_s`: each stopped task also carries `_stopped_s` (the sandbox second it stopped)
+    and `_failed_start`, for the target group (elbv2_world.py), never for the wire."""
     from moto.ecs.models import ecs_backends
 
     backend = ecs_backends[svc._account_id][svc.region_name]
@@ -316,6 +318,8 @@ def tasks_of(svc) -> list[dict]:
             if stop is None or clock.now() - stop[0] < STOPPED_VISIBLE_S:
                 out.append(_task(svc, dep, cluster_arn, i, state, defs, started=started, stop=stop,
                                  failed_start=failed_start))
+                if stopped_s and stop:
+                    out[-1] |= {"_stopped_s": stop[0], "_failed_start": failed_start}
     return out
 
 
@@ -404,6 +408,11 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
             "createdAt": dep["createdAt"], "version": 1, "attachments": [], "tags": [], "overrides": {},
             "healthStatus": container["healthStatus"], "containers": containers,
             "availabilityZone": _zone(svc, index)}
+    if started or state == "PENDING":  # awsvpc: the task's ENI and its private address (the ALB's target)
+        task["attachments"] = [_eni(svc, task_id, task["availabilityZone"], stop is not None)]
+        for c in containers:
+            c["networkInterfaces"] = [{"attachmentId": task["attachments"][0]["id"],
+                                       "privateIpv4Address": task["attachments"][0]["details"][-1]["value"]}]
     if started:  # a task that stopped ran until then, however late its deployment was last updated
         at = min(dep["updatedAt"], stop[1]) if stop else dep["updatedAt"]
         task |= {"startedAt": at, "pullStartedAt": dep["createdAt"], "pullStoppedAt": dep["createdAt"],
@@ -420,6 +429,29 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
             elif started:
                 c["exitCode"] = 0  # SIGTERM from the scheduler, handled: the container exits cleanly
     return task
+
+
+def _eni(svc, task_id: str, zone: str, stopped: bool) -> dict:
+    """An awsvpc task's ElasticNetworkInterface attachment, as DescribeTasks reports it
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Attachment.html)."""
+    import hashlib
+
+    from rovn_ops.sandbox import elbv2_world
+
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[svc._account_id][svc.region_name]
+    ids = ((svc.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+    subnet = next((s.id for az in ec2.subnets.values() for s in az.values()
+                   if s.id in ids and s.availability_zone == zone), ids[0] if ids else "")
+    h = hashlib.md5(task_id.encode()).hexdigest()
+    ip = elbv2_world.task_ip(svc, task_id, zone)
+    return {"id": f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", "type": "ElasticNetworkInterface",
+            "status": "DELETED" if stopped else "ATTACHED",
+            "details": [{"name": "subnetId", "value": subnet}, {"name": "networkInterfaceId", "value": f"eni-{h[:17]}"},
+                        {"name": "macAddress", "value": ":".join(h[i:i + 2] for i in range(0, 12, 2))},
+                        {"name": "privateDnsName", "value": f"ip-{ip.replace('.', '-')}.{svc.region_name}.compute.internal"},
+                        {"name": "privateIPv4Address", "value": ip}]}
 
 
 def _zone(svc, index: int) -> str:

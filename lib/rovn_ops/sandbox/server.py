@@ -82,6 +82,7 @@ class Sandbox:
             ecs_api,
             ecs_fargate,
             ecs_rollout,
+            elbv2_world,
             fakes,
             remote_tasks,
             github,
@@ -106,6 +107,7 @@ class Sandbox:
         moto_fixes.install()
         bake_incidents.install(self.world["region"])
         ecs_fargate.install()
+        elbv2_world.install()
         cloudwatch_sim.install()
         alarm_eval.install(self.world["region"])
         rds_faults.install()

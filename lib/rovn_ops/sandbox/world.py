@@ -14,7 +14,7 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
-from rovn_ops.sandbox import image_config, remote_world, xray_world
+from rovn_ops.sandbox import elbv2_world, image_config, remote_world, xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -41,8 +41,11 @@ def seed(world: dict, endpoint: str, credentials: tuple[str, str], remote: dict 
     secret_arns = _seed_secrets(c("secretsmanager"), world["secrets"])
     for name in world.get("integration_secrets", []):  # tokens runbooks read (Sentry, PagerDuty), unrotated
         c("secretsmanager").create_secret(Name=name, SecretString=pysecrets.token_urlsafe(32))
+    network = _network(c("ec2"), world["ecs"].get("availability_zones", 2))
+    target_group = elbv2_world.seed(c, world["ecs"], network, world.get("load_balancer", LOAD_BALANCER))
     _seed_ecs(c("ecs"), world["ecs"], repo_uri, world["ecr"]["tags"][-1]["tag"], secret_arns, region,
-              _network(c("ec2"), world["ecs"].get("availability_zones", 2)))
+              network, target_group)
+    elbv2_world.serve(target_group["targetGroupArn"], region, world["ecs"]["cluster"], world["ecs"]["service"])
     _seed_codebuild(c("s3"), c("codebuild"), c("iam"), world["codebuild"])
     _seed_rds(c("rds"), world["rds"])
     _seed_alarms(c("cloudwatch"), c("logs"), world)
@@ -192,7 +195,7 @@ def _network(ec2, zones: int) -> dict:
 
 
 def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, region: str,
-              network: dict) -> None:
+              network: dict, target_group: dict) -> None:
     ecs.create_cluster(clusterName=spec["cluster"])
     secrets = [{"name": env, "valueFrom": secret_arns[name]} for env, name in spec["secrets"].items()]
     history = spec["revision"] - 4
@@ -205,7 +208,7 @@ def _seed_ecs(ecs, spec: dict, repo_uri: str, live_tag: str, secret_arns: dict, 
         cluster=spec["cluster"], serviceName=spec["service"],
         taskDefinition=f"{spec['family']}:{spec['revision']}", desiredCount=spec["desired_count"],
         launchType="FARGATE",
-        networkConfiguration=network,
+        networkConfiguration=network, loadBalancers=[target_group],
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True},
                                  "maximumPercent": 200, "minimumHealthyPercent": 100})
 
