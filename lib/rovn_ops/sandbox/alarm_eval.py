@@ -75,7 +75,9 @@ def values(backend, alarm, at: datetime) -> list[float | None]:
     period, n = _period(alarm), int(alarm.evaluation_periods or 1) + EXTRA_PERIODS
     start = at - timedelta(seconds=period * n)
     found = {}
-    for r in backend.get_metric_data(_queries(alarm), start, at):
+    # GetMetricData's window ends exclusive, at whole seconds: a second more keeps a datum
+    # stamped in the instant's own second (a completing rollout's, stamped at its step)
+    for r in backend.get_metric_data(_queries(alarm), start, at + timedelta(seconds=1)):
         for t, v in zip(r["timestamps"], r["values"]):
             found[int((t - start).total_seconds() // period)] = v
     return [found.get(i) for i in range(n)]

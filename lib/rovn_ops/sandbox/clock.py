@@ -43,9 +43,12 @@ def wall_at(s: float):
     with _lock:
         st = _state
         if st["paused"]:
-            return datetime.fromtimestamp(time.time() - max(0.0, st["base"] - s) / st["scale"], timezone.utc)
-        wall = st["wall"] + (s - st["base"]) / st["scale"]
-        return datetime.fromtimestamp(min(wall, time.time()), timezone.utc)
+            wall = time.time() - max(0.0, st["base"] - s) / st["scale"]
+        else:
+            wall = min(st["wall"] + (s - st["base"]) / st["scale"], time.time())
+        if s > st.get("jump_from", float("inf")):
+            wall = max(wall, st["jump_wall"])
+        return datetime.fromtimestamp(wall, timezone.utc)
 
 
 def set(scale: float | None = None, paused: bool | None = None, advance_s: float = 0.0) -> dict:  # noqa: A001
@@ -60,6 +63,8 @@ def set(scale: float | None = None, paused: bool | None = None, advance_s: float
             _state["scale"] = float(scale)
         if paused is not None:
             _state["paused"] = bool(paused)
+        if advance_s:  # the instants jumped over were passed now, in wall time
+            _state["jump_from"], _state["jump_wall"] = _state["base"], time.time()
         _state["base"] += advance_s
         return _describe()
 

@@ -557,14 +557,17 @@ def rollout_completed(svc) -> None:
     the revision now serving (the bad deploy's 4%, else none). The bake and a later
     triage read them. Called by the ECS simulator, inside moto."""
     from moto.cloudwatch.models import cloudwatch_backends
-    from moto.core.utils import utcnow
 
     from rovn_ops.sandbox import scenarios
 
     sb = _LIVE.get("sandbox")
     if sb is None or not set(scenarios.current()) & set(WRITERS):
         return
-    ids, now = Writer.ids(SimpleNamespace(sb=sb, world=sb.world)), utcnow()
+    from rovn_ops.sandbox import clock, ecs_rollout
+
+    # stamped at the step's own instant (one clock with the alarms' evaluations), not the catch-up's
+    ids = Writer.ids(SimpleNamespace(sb=sb, world=sb.world))
+    now = clock.wall_at(ecs_rollout._when()).replace(tzinfo=None)
     requests = REQUESTS_PER_MINUTE
     share = 0.04 if svc.task_definition in _BAD_REVISIONS else 0.0  # a healthy minute: none to speak of
     put = cloudwatch_backends[ACCOUNT][sb.world["region"]].put_metric_data
