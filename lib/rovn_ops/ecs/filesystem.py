@@ -34,32 +34,49 @@ def ephemeral(volume: dict | None) -> bool:
 
 
 def problems(spec: dict, container: dict) -> list[str]:
+    """What breaks §9 in one container: a writable root, a writable path other than the
+    scratch paths (or one that would outlive the task), a scratch path left read-only."""
     name = container["name"]
     if not container.get("readonlyRootFilesystem"):
         return [f"container {name}: root filesystem is writable (readonlyRootFilesystem is not true)"]
-    found, writable = [], set()
+    writable = _mounts(spec, container) + _tmpfs(spec, container)  # (path, what is wrong with it, or "")
+    found = [why for _, why in writable if why]
+    found += _scratch_missing(spec, {path for path, _ in writable})
+    return [f"container {name}: {why}" for why in found]
+
+
+def _mounts(spec: dict, container: dict) -> list[tuple[str, str]]:
+    """Each writable mount point: its path, and why it may not be writable."""
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
-    for m in container.get("mountPoints") or []:
-        if m.get("readOnly"):
-            continue
-        path, volume = m.get("containerPath", ""), volumes.get(m.get("sourceVolume"))
-        if not ephemeral(volume):
-            kind = next((k for k in _PERSISTENT if (volume or {}).get(k)), "an undeclared volume")
-            found.append(f"container {name}: {path} is writable through {m.get('sourceVolume')} ({kind}); "
-                         "only task-level volumes without host path or EFS may be writable")
-        elif path not in SCRATCH_PATHS:
-            found.append(f"container {name}: {path} is writable; only {', '.join(SCRATCH_PATHS)} may be")
-        writable.add(path)
-    for t in (container.get("linuxParameters") or {}).get("tmpfs") or []:
-        path = t.get("containerPath", "")
-        if not tmpfs_supported(spec):
-            found.append(f"container {name}: tmpfs at {path} is not supported on "
-                         f"{'/'.join(launch_types(spec))}; mount a task-level volume there instead")
-        elif path not in SCRATCH_PATHS:
-            found.append(f"container {name}: tmpfs at {path}; only {', '.join(SCRATCH_PATHS)} may be writable")
-        writable.add(path)
+    return [(m.get("containerPath", ""), _mount_problem(m, volumes.get(m.get("sourceVolume"))))
+            for m in container.get("mountPoints") or [] if not m.get("readOnly")]
+
+
+def _mount_problem(mount: dict, volume: dict | None) -> str:
+    path = mount.get("containerPath", "")
+    if not ephemeral(volume):
+        kind = next((k for k in _PERSISTENT if (volume or {}).get(k)), "an undeclared volume")
+        return (f"{path} is writable through {mount.get('sourceVolume')} ({kind}); "
+                "only task-level volumes without host path or EFS may be writable")
+    return "" if path in SCRATCH_PATHS else f"{path} is writable; only {', '.join(SCRATCH_PATHS)} may be"
+
+
+def _tmpfs(spec: dict, container: dict) -> list[tuple[str, str]]:
+    """Each tmpfs: its path, and why it may not be there."""
+    mounts = [t.get("containerPath", "") for t in (container.get("linuxParameters") or {}).get("tmpfs") or []]
+    return [(path, _tmpfs_problem(spec, path)) for path in mounts]
+
+
+def _tmpfs_problem(spec: dict, path: str) -> str:
+    if not tmpfs_supported(spec):
+        return (f"tmpfs at {path} is not supported on {'/'.join(launch_types(spec))}; "
+                "mount a task-level volume there instead")
+    return "" if path in SCRATCH_PATHS else f"tmpfs at {path}; only {', '.join(SCRATCH_PATHS)} may be writable"
+
+
+def _scratch_missing(spec: dict, writable: set[str]) -> list[str]:
     missing = [p for p in SCRATCH_PATHS if p not in writable]
-    if missing:
-        found.append(f"container {name}: no writable {', '.join(missing)}: mount a task-level volume "
-                     "(no host path, no EFS) there" + (" or a tmpfs" if tmpfs_supported(spec) else ""))
-    return found
+    if not missing:
+        return []
+    return [f"no writable {', '.join(missing)}: mount a task-level volume (no host path, no EFS) there"
+            + (" or a tmpfs" if tmpfs_supported(spec) else "")]

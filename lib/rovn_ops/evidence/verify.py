@@ -390,16 +390,12 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
     report = Report()
     entries = store.entries(last)
     keys = _trusted_keys(store, env, auditor_key, entries, report)
-    segments = _segments(entries) or [[]]
-    if env != "sandbox" and len(segments) > 1:
-        report.add(_name(segments[1][0], 0), "the ledger holds more than one chain: only a sandbox reset "
-                                             "starts a new one")
-    current_chain = anchor_chain(conn) if conn is not None else segments[-1][0].get("chain") if entries else None
+    segments, current_chain = _chains(entries, env, conn, report)
     parsed: dict[str, dict] = {}  # run id: its manifest as the sweep read it, for audit_log's check
-    for segment in (s for s in segments if s):
+    for segment in segments:
         _check_segment(store, segment, report, keys, all_signatures, bool(last), conn is not None,
                        bucket if segment[0].get("chain") == current_chain else None, parsed)
-    report.earlier_chains = sum(len(s) for s in segments if s and s[0].get("chain") != current_chain)
+    report.earlier_chains = sum(len(s) for s in segments if s[0].get("chain") != current_chain)
     current = [e for e in entries if e.get("chain") == current_chain]
     if not last:
         _unlisted_runs(store, entries, report)
@@ -409,10 +405,27 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
         from rovn_ops.evidence import online
 
         online.check_bucket(bucket, current, entries, report, partial=bool(last))
-    order = {e.get("run_id"): n for n, e in enumerate(entries)}
-    report.problems.sort(key=lambda p: order.get(p[0], len(entries)))  # stable: ledger order first
+    _in_ledger_order(report, entries)
     _gaps(report)
     return report
+
+
+def _chains(entries: list[dict], env: str, conn, report: Report) -> tuple[list[list[dict]], str | None]:
+    """The ledger's chains (a sandbox reset starts one; elsewhere one is all there may be),
+    and which is current: audit_log's anchor names it online, else the newest."""
+    segments = [s for s in _segments(entries) if s]
+    if env != "sandbox" and len(segments) > 1:
+        report.add(_name(segments[1][0], 0), "the ledger holds more than one chain: only a sandbox reset "
+                                             "starts a new one")
+    if conn is not None:
+        return segments, anchor_chain(conn)
+    return segments, segments[-1][0].get("chain") if segments else None
+
+
+def _in_ledger_order(report: Report, entries: list[dict]) -> None:
+    """Problems in ledger order, those of no entry last (a stable sort keeps each run's own order)."""
+    order = {e.get("run_id"): n for n, e in enumerate(entries)}
+    report.problems.sort(key=lambda p: order.get(p[0], len(entries)))
 
 
 def _check_segment(store, segment: list[dict], report: Report, keys: dict | None, all_signatures: bool,
