@@ -250,7 +250,7 @@ def test_scenarios_help_table_and_unknown(fresh):
     assert table.returncode == 0 and "\\u2192" not in table.stdout and "{" not in table.stdout
     rows = {line.split()[1]: line.split()[0] for line in table.stdout.splitlines()[:len(scenarios.KNOWN)]}
     assert rows.keys() == scenarios.KNOWN.keys() and rows["bad_deploy"] == "on" and rows["quiet"] == "off"
-    assert "OK → ALARM" in table.stdout
+    assert "INSUFFICIENT_DATA → ALARM" in table.stdout
     unknown = rovn_ops("sandbox", "scenario", "bad_deplyo")
     assert unknown.returncode == 2 and "scenario 'bad_deplyo': unknown; expected one of: " in unknown.stderr
     assert "bad_deploy" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -85,9 +85,29 @@ def _args(command: str) -> list[str]:
     return words[1:]
 
 
-def carry_out(command: str, approver: str, drill: Drill) -> None:
+def commit_reversal(sandbox: dict, command: str) -> None:
+    """A printed migration_reversal: the engineer writes the reversal it generates and
+    commits it first, since a reversal is applied only once committed (never straight
+    from the preview)."""
+    from pathlib import Path
+
+    from rovn_ops.migrations import reversal
+    from rovn_ops.sandbox import github
+
+    words = shlex.split(command)
+    migration = next(w.split("=", 1)[1] for w in words if w.startswith("migration="))
+    mdir = Path(sandbox["migrations_dir"])
+    generated = reversal.generate(mdir, migration)
+    (mdir / generated.file_name).write_text(generated.sql)
+    github.git(mdir, "add", generated.file_name)
+    github.git(mdir, "commit", "-q", "-m", f"{generated.file_name}: reverse {migration}")
+
+
+def carry_out(command: str, approver: str, drill: Drill, sandbox: dict | None = None) -> None:
     """A printed command: its preview, then the command the preview printed, approved."""
     t = time.monotonic()
+    if sandbox is not None and "run migration_reversal" in command:
+        commit_reversal(sandbox, command)
     preview = cli(*_args(command), "--json", "--quiet")
     report = _json(preview)
     drill.steps.append(Step(command, preview.returncode, time.monotonic() - t, report["outcome"]))
@@ -114,7 +134,7 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
     summary = drill.triage["summary"]
     drill.remedy_ms = int(time.time() * 1000)
     for command in [summary["next_command"], *summary.get("then", [])] if summary.get("next_command") else []:
-        carry_out(command, approver, drill)
+        carry_out(command, approver, drill, sandbox)
     deadline = time.monotonic() + wait_s
     while True:
         drill.health = health(sandbox)

@@ -50,7 +50,7 @@ KNOWN = {
     "region_outage": "the primary region is unreachable: its ECS and RDS answer 503, its /health 503",
     # the deploy's bake (bake_incidents.py): the 5xx alarm moves when the next rollout completes
     "incident_5xx": "the 5xx alarm is in ALARM with a high rate; the next rollout brings the rate down",
-    "alarm_fires_after_rollout": "the 5xx alarm (no data) goes to ALARM when the next rollout completes",
+    "alarm_fires_after_rollout": "the 5xx alarm (no data) goes INSUFFICIENT_DATA → ALARM when the next rollout completes",
 }
 _on: set[str] = set()
 _hooks: dict = {}  # name -> what switching it on writes into the world (incidents.py)
