@@ -116,17 +116,10 @@ def rovn_ops(*args: str, env: dict | None = None, timeout: float = 300) -> subpr
 
 
 def commit_reversal(sandbox: dict, migration: str = "0011_add_worker_npi.sql") -> Path:
-    """The reversal the preview generates, written and committed in the sandbox's checkout,
-    as an engineer does before it may be applied (never straight from the preview)."""
-    from rovn_ops.migrations import reversal
-    from rovn_ops.sandbox import github
+    """The reversal the preview generates, written and committed in the sandbox's checkout."""
+    from rovn_ops.sandbox import drills
 
-    mdir = Path(sandbox["migrations_dir"])
-    generated = reversal.generate(mdir, migration)
-    (mdir / generated.file_name).write_text(generated.sql)
-    github.git(mdir, "add", generated.file_name)
-    github.git(mdir, "commit", "-q", "-m", f"{generated.file_name}: reverse {migration}")
-    return mdir / generated.file_name
+    return drills.commit_reversal(sandbox, migration)
 
 
 def reverse_migration(env: dict) -> None:

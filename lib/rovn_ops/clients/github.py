@@ -71,16 +71,7 @@ class GitHub:
         GET /repos/{owner}/{repo}/commits/{ref}/check-runs, filter=latest.
         https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference"""
         path = f"/repos/{self.repository}/commits/{quote(ref)}/check-runs?filter=latest&per_page=100"
-        runs: list[dict] = []
-        for _ in range(limit_pages):
-            answer = self._get(path)
-            if answer.status != 200:
-                return runs, answer
-            runs += [r for r in answer.body.get("check_runs") or [] if isinstance(r, dict)]
-            path = next_page(answer.link)
-            if not path:
-                return runs, answer
-        return runs, Answer(None, {}, f"more than {limit_pages} pages of check runs for {ref[:12]}")
+        return self._pages(path, "check_runs", limit_pages, f"check runs for {ref[:12]}")
 
     def pull_request(self, number: int) -> Answer:
         """GET /repos/{owner}/{repo}/pulls/{n}: `head.sha`, `user.login`, `state`, `merged_at`.
@@ -92,16 +83,21 @@ class GitHub:
         them (`per_page=100`, Link rel="next"): GET /repos/{owner}/{repo}/pulls/{n}/reviews.
         The body is a JSON array. https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request"""
         path = f"/repos/{self.repository}/pulls/{int(number)}/reviews?per_page=100"
-        reviews: list[dict] = []
+        return self._pages(path, "items", limit_pages, f"reviews on pull request {number}")
+
+    def _pages(self, path: str, key: str, limit_pages: int, what: str) -> tuple[list[dict], Answer]:
+        """The `key` items of every page from `path` on, following Link rel="next"; the
+        last answer says why it stopped (a non-200, the end, or too many pages)."""
+        items: list[dict] = []
         for _ in range(limit_pages):
             answer = self._get(path)
             if answer.status != 200:
-                return reviews, answer
-            reviews += [r for r in answer.body.get("items") or [] if isinstance(r, dict)]
+                return items, answer
+            items += [i for i in answer.body.get(key) or [] if isinstance(i, dict)]
             path = next_page(answer.link)
             if not path:
-                return reviews, answer
-        return reviews, Answer(None, {}, f"more than {limit_pages} pages of reviews on pull request {number}")
+                return items, answer
+        return items, Answer(None, {}, f"more than {limit_pages} pages of {what}")
 
     def contents(self, path: str, ref: str) -> Answer:
         """GET /repos/{owner}/{repo}/contents/{path}?ref=REF: a file's blob `sha` and content.

@@ -85,29 +85,28 @@ def _args(command: str) -> list[str]:
     return words[1:]
 
 
-def commit_reversal(sandbox: dict, command: str) -> None:
-    """A printed migration_reversal: the engineer writes the reversal it generates and
-    commits it first, since a reversal is applied only once committed (never straight
-    from the preview)."""
+def commit_reversal(sandbox: dict, migration: str):
+    """The reversal of `migration` the preview generates, written and committed in the
+    sandbox's checkout, as an engineer does before it may be applied (never straight from
+    the preview); returns its path."""
     from pathlib import Path
 
     from rovn_ops.migrations import reversal
     from rovn_ops.sandbox import github
 
-    words = shlex.split(command)
-    migration = next(w.split("=", 1)[1] for w in words if w.startswith("migration="))
     mdir = Path(sandbox["migrations_dir"])
     generated = reversal.generate(mdir, migration)
     (mdir / generated.file_name).write_text(generated.sql)
     github.git(mdir, "add", generated.file_name)
     github.git(mdir, "commit", "-q", "-m", f"{generated.file_name}: reverse {migration}")
+    return mdir / generated.file_name
 
 
 def carry_out(command: str, approver: str, drill: Drill, sandbox: dict | None = None) -> None:
     """A printed command: its preview, then the command the preview printed, approved."""
     t = time.monotonic()
-    if sandbox is not None and "run migration_reversal" in command:
-        commit_reversal(sandbox, command)
+    if sandbox is not None and "run migration_reversal" in command:  # a printed reversal is committed first
+        commit_reversal(sandbox, next(w.split("=", 1)[1] for w in shlex.split(command) if w.startswith("migration=")))
     preview = cli(*_args(command), "--json", "--quiet")
     report = _json(preview)
     drill.steps.append(Step(command, preview.returncode, time.monotonic() - t, report["outcome"]))
