@@ -137,6 +137,9 @@ def describe(target_group_arn: str, port: int, wanted: list[dict]) -> list[dict]
 
 
 def install() -> None:
+    """Patch moto 5.2.5's ELBv2Backend.describe_target_health (it reports registered targets,
+    always healthy). The server installs this after moto_fixes.install(), whose version guard
+    refuses any other moto, so an upgrade fails loudly before this patch is applied."""
     original = ELBv2Backend.describe_target_health
 
     def describe_target_health(self, target_group_arn, targets):
