@@ -29,7 +29,9 @@ def _stat(metric: str, stat: str = "Sum") -> dict:
 
 
 @pytest.fixture
-def cw(request):
+def cw(request, in_process):
+    # in_process: moto in this process, never the session's sandbox server (whose CloudWatch
+    # evaluates its alarms on its own clock and would race the states set here).
     # moto keeps datapoints across mock_aws contexts: each test its own load balancer
     LB[0] = {"Name": "LoadBalancer", "Value": f"app/rovn-prod-alb/{request.node.name}"}
     cloudwatch_sim.install()

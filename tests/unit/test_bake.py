@@ -11,7 +11,7 @@ NAME = "rovn-prod-alb-5xx-rate"
 
 
 @pytest.fixture
-def cw(request):
+def cw(request, in_process):  # moto in this process, never the session sandbox (it evaluates alarms on its own clock)
     with mock_aws():
         client = boto3.client("cloudwatch", region_name="us-east-2")
         client.metric = f"5xx-{request.node.name}"  # each test its own metric: no datapoint carries over

@@ -455,11 +455,12 @@ def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
     events_before = len(_service(w).events)
     ecs.update_service(cluster=ecs_spec["cluster"], service=ecs_spec["service"],
                        taskDefinition=new["taskDefinitionArn"])
-    from rovn_ops.sandbox import ecs_rollout
+    from rovn_ops.sandbox import clock, ecs_rollout
 
     with ecs_rollout._lock:  # history: the rollout ran to its end 20 minutes ago
+        since = clock.now()
         ecs_rollout.run_to_end(_service(w))
-    _backdate_service(w, minute, len(_service(w).events) - events_before)
+    _backdate_service(w, minute, len(_service(w).events) - events_before, since)
     run_id = w.at(minute).strftime("%Y%m%dT%H%M%SZ") + "-deploy-scenario"
     details = {"at": w.at(minute).isoformat(), "previous_task_definition": previous["taskDefinitionArn"],
                "previous_image_tag": old_image.rsplit(":", 1)[-1], "new_task_definition": new["taskDefinitionArn"],
@@ -486,8 +487,10 @@ def _service(w: Writer):
     return ecs_backends[ACCOUNT][w.world["region"]].services[f"{spec['cluster']}:{spec['service']}"]
 
 
-def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
-    """The rollout ran at `minute`: its deployment and its events carry that time."""
+def _backdate_service(w: Writer, minute: int, new_events: int, since: float) -> None:
+    """The rollout ran at `minute`: its deployment, its events and the tasks it drained (on
+    the sandbox clock, from `since` on) carry that time, so those tasks left the target
+    group long ago rather than draining now."""
     from rovn_ops.sandbox import ecs_rollout
 
     with ecs_rollout._lock:
@@ -495,6 +498,9 @@ def _backdate_service(w: Writer, minute: int, new_events: int) -> None:
         when = w.moto_at(minute)
         for dep in svc.deployments:
             dep["createdAt"] = dep["updatedAt"] = when
+        for dep in list(svc.deployments) + getattr(svc, "_history", []):
+            dep["_drained"] = [(t + 60 * minute, when, by) if t >= since else (t, at, by)
+                               for t, at, by in dep.get("_drained", [])]
         for i, e in enumerate(reversed(svc.events[:new_events])):
             e["createdAt"] = when + timedelta(seconds=20 * i)
 
