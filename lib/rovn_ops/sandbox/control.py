@@ -1,4 +1,5 @@
-"""Start, stop and query the sandbox process from the CLI, the runner and tests."""
+"""Start, stop and query the sandbox process from the CLI and tests (the runner finds a
+running one through core/sandbox_address.py)."""
 from __future__ import annotations
 
 import json
@@ -11,34 +12,10 @@ from pathlib import Path
 
 from rovn_ops.core import paths
 from rovn_ops.core.errors import BadInput, RovnError
-
-
-def _state_file(state_dir: Path | None = None) -> Path:
-    return (state_dir or paths.sandbox_state()) / "state.json"
-
-
-def _alive(pid: int) -> bool:
-    try:  # started by this process (tests, demo): reap it, or a zombie looks alive to kill(0)
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: another command started it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def state(state_dir: Path | None = None) -> dict | None:
-    """The running sandbox's state, or None when none is running."""
-    f = _state_file(state_dir)
-    if not f.exists():
-        return None
-    data = json.loads(f.read_text())
-    return data if _alive(data["pid"]) else None
+# Finding a running sandbox is core's (the runner and recovery need it without the
+# simulator); these names stay here for the CLI, tests and bench that start one.
+from rovn_ops.core.sandbox_address import alive as _alive, apply_env, exports, require, state  # noqa: F401
+from rovn_ops.core.sandbox_address import state_file as _state_file
 
 
 def up(state_dir: Path | None = None, timeout: float = 60) -> tuple[dict, bool]:
@@ -79,45 +56,6 @@ def down(state_dir: Path | None = None, timeout: float = 20) -> bool:
         os.kill(current["pid"], signal.SIGKILL)
     _state_file(state_dir).unlink(missing_ok=True)
     return True
-
-
-def require(state_dir: Path | None = None) -> dict:
-    current = state(state_dir)
-    if current is None:
-        raise BadInput("the sandbox is not running: start it with `rovn-ops sandbox up`")
-    return current
-
-
-def exports(current: dict) -> dict[str, str]:
-    """The environment a shell, a kernel or a test needs to reach the sandbox."""
-    return {
-        "AWS_ENDPOINT_URL": current["endpoint"],
-        "AWS_ACCESS_KEY_ID": current["access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": current["secret_access_key"],
-        "AWS_DEFAULT_REGION": current["region"],
-        "AWS_REGION": current["region"],
-        "DATABASE_URL": current["database_url"],
-        "ROVN_MIGRATION_DATABASE_URL": current["admin_database_url"],
-        "ROVN_HEALTH_URL": current["health_url"],
-        "ROVN_SINK_URL": current["sink_url"],
-        "ROVN_GITHUB_URL": current["github_url"],
-        "ROVN_SANDBOX_URL": current["control_url"],
-        "ROVN_SANDBOX_FAKES_URL": current.get("fakes_url", ""),
-        "ROVN_SENTRY_URL": current.get("sentry_url", ""),
-        "ROVN_STANDBY_HEALTH_URL": current.get("standby_health_url", ""),
-        "ROVN_CLOUDFLARE_URL": current.get("cloudflare_url", ""),
-        "ROVN_PUBLIC_URL": current.get("public_url", ""),
-        "ROVN_SANDBOX_MIGRATIONS": current["migrations_dir"],
-        "ROVN_SANDBOX_SOURCE": current["source_dir"],
-        "ROVN_ENV": "sandbox",
-    }
-
-
-def apply_env(current: dict) -> None:
-    """Point this process (and the kernels it starts) at the sandbox."""
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(k, None)
-    os.environ.update(exports(current))
 
 
 def _control(current: dict, method: str, path: str, body: dict | None = None):
