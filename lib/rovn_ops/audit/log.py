@@ -192,6 +192,36 @@ def verify(conn) -> ChainReport:
     return ChainReport(True, count)
 
 
+# pg_trigger.tgtype bits (PostgreSQL's catalog, pg_trigger.h): ROW 1, BEFORE 2, INSERT 4, DELETE 8,
+# UPDATE 16, TRUNCATE 32. https://www.postgresql.org/docs/current/catalog-pg-trigger.html
+GUARDED = {"UPDATE": 16, "DELETE": 8, "TRUNCATE": 32}
+
+
+def guarded(conn, op: str) -> bool:
+    """Does an enabled trigger on audit_log fire for `op` (row-level for UPDATE and DELETE;
+    TRUNCATE's are statement-level), under any name? Read from the catalog, which any role
+    may read: the app role cannot try an UPDATE (it holds no grant), so it asks."""
+    row_level = "" if op == "TRUNCATE" else " AND (tgtype & 1) = 1"
+    return bool(conn.execute(
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal "
+        f"AND tgenabled <> 'D'{row_level} AND (tgtype & %s) <> 0", [GUARDED[op]]).fetchone())
+
+
+def integrity(conn) -> list[str]:
+    """What is wrong with audit_log as the append-only, chained record (§7: the source of
+    truth): a broken chain (a row altered, deleted or inserted by someone past the
+    triggers), and each of UPDATE, DELETE and TRUNCATE no trigger refuses. Empty: intact.
+    A superuser who recomputed every later hash and restored the triggers passes here;
+    `evidence verify` finds that against the signed checkpoints."""
+    chain = verify(conn)
+    problems = [] if chain.ok else [str(chain)]
+    open_to = [op for op in GUARDED if not guarded(conn, op)]
+    if open_to:
+        problems.append(f"audit_log has no enabled trigger refusing {', '.join(open_to)}: it is not append-only "
+                        "(a trigger was dropped or disabled)")
+    return problems
+
+
 def head(conn) -> dict | None:
     """The newest row's id and hash: what a manifest and a checkpoint record."""
     row = conn.execute("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import psycopg
 
+from rovn_ops.audit import log as audit_log
+
 _NEWEST = "(SELECT max(id) FROM audit_log)"
 PROBES = {"UPDATE": f"UPDATE audit_log SET outcome = outcome WHERE id = {_NEWEST} RETURNING id",
           "DELETE": f"DELETE FROM audit_log WHERE id = {_NEWEST} RETURNING id",
           "TRUNCATE": "TRUNCATE audit_log"}
-_TRIGGER_EVENT = {"UPDATE": 16, "DELETE": 8}  # pg_trigger.tgtype bits
 
 
 def problems(conn) -> list[str]:
@@ -25,8 +26,8 @@ def problems(conn) -> list[str]:
         with conn.transaction():
             empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM audit_log)").fetchone()[0]
             for op, sql in PROBES.items():
-                if empty and op in _TRIGGER_EVENT:
-                    if not _row_trigger(conn, _TRIGGER_EVENT[op]):
+                if empty and op in ("UPDATE", "DELETE"):
+                    if not audit_log.guarded(conn, op):
                         accepted.append(op)
                     continue
                 if _accepted(conn, sql):
@@ -45,9 +46,3 @@ def _accepted(conn, sql: str) -> bool:
     except psycopg.Error:
         return False
     return bool(changed)
-
-
-def _row_trigger(conn, event_bit: int) -> bool:
-    return bool(conn.execute(
-        "SELECT 1 FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal "
-        "AND tgenabled <> 'D' AND (tgtype & 1) = 1 AND (tgtype & %s) <> 0", [event_bit]).fetchone())

@@ -29,6 +29,9 @@ RTO_S = 180.0  # §7: "RTO ~3 minutes from decision to traffic"
 GOOD = "prod-202605270526-ai-competitive-fix"
 DRILLS = ("tasks_crashing", "image_missing", "canary_failing", "bad_deploy", "slow_query_deploy",
           "bad_deploy_migration", "phi_deploy", "secret_exposed")
+# Incidents whose remedy is not a change a runbook makes (§6's data-integrity event): the drill is
+# detection, triage naming it P0, then the read-only commands it prints (each exits 1 while the fault stands).
+DETECTION_DRILLS = ("audit_tampered",)
 LOG_GROUP = "/ecs/rovn-passport-api"
 
 
@@ -47,6 +50,7 @@ class Drill:
     steps: list[Step] = field(default_factory=list)
     health: tuple[int, str | None] = (0, None)
     seconds: float = 0.0                          # injection to /health 200
+    detected_s: float = 0.0                       # injection to triage's verdict
     remedy_ms: int = 0                            # epoch ms just before the first remedy ran
 
     @property
@@ -54,8 +58,8 @@ class Drill:
         return self.health[0] == 200 and self.seconds <= RTO_S
 
     def line(self) -> str:
-        return (f"drill {self.scenario}: {self.triage.get('summary', {}).get('headline', '?')}; "
-                f"{len(self.steps)} commands; /health {self.health[0]} {self.health[1]} after "
+        return (f"drill {self.scenario}: {self.triage.get('summary', {}).get('headline', '?')}; detected after "
+                f"{self.detected_s:.1f}s; {len(self.steps)} commands; /health {self.health[0]} {self.health[1]} after "
                 f"{self.seconds:.1f}s (RTO {RTO_S:.0f}s: {'met' if self.within_rto else 'MISSED'})")
 
 
@@ -120,6 +124,14 @@ def carry_out(command: str, approver: str, drill: Drill, sandbox: dict | None = 
         raise AssertionError(f"{confirm}: exit {done.returncode}: {done.stdout}{done.stderr}")
 
 
+def check(command: str, drill: Drill) -> None:
+    """A printed read-only command (`rovn-ops audit verify`): run once, its exit code and first line kept."""
+    t = time.monotonic()
+    done = cli(*shlex.split(command)[1:])
+    first = (done.stdout.strip().splitlines() or [done.stderr.strip()])[0] if (done.stdout or done.stderr) else ""
+    drill.steps.append(Step(command, done.returncode, time.monotonic() - t, first))
+
+
 def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: tuple[str, ...] = (),
         good: str = GOOD, wait_s: float = 30) -> Drill:
     """One drill on a fresh world (the caller resets it)."""
@@ -130,10 +142,14 @@ def run(sandbox: dict, scenario: str, *, approver: str = "giles", triage_args: t
     drill.triage = _json(triage)
     drill.steps.append(Step("rovn-ops run incident_triage", triage.returncode, time.monotonic() - start,
                             drill.triage["outcome"]))
+    drill.detected_s = time.monotonic() - start
     summary = drill.triage["summary"]
     drill.remedy_ms = int(time.time() * 1000)
     for command in [summary["next_command"], *summary.get("then", [])] if summary.get("next_command") else []:
-        carry_out(command, approver, drill, sandbox)
+        if command.startswith("rovn-ops run "):
+            carry_out(command, approver, drill, sandbox)
+        else:
+            check(command, drill)
     deadline = time.monotonic() + wait_s
     while True:
         drill.health = health(sandbox)

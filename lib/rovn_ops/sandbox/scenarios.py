@@ -45,6 +45,8 @@ KNOWN = {
                   "at INFO: suspected PHI exposure caused by the deploy; a rollback to 288 ends it",
     "secret_exposed": "secrets_audit found user/contractor-export (on no allow-list) reading rovn/prod/db-master "
                       "6 minutes ago: a suspected security incident; rotating the secret retires what it read",
+    "audit_tampered": "a superuser dropped audit_log's UPDATE/DELETE trigger and added a second approver to the "
+                      "newest deploy row (its hash unchanged): a data-integrity event, P0 (audit_tamper.py)",
     # §11 DR (standby.py): the cross-region cold standby in us-west-2
     "dr_gap": "the standby misses the live image (its ECR) and one secret's replica (rovn/prod/stripe-api-key)",
     "region_outage": "the primary region is unreachable: its ECS and RDS answer 503, its /health 503",

@@ -75,6 +75,7 @@ class Sandbox:
 
         from rovn_ops.sandbox import (
             alarm_eval,
+            audit_tamper,
             bake_incidents,
             cloudtrail_api,
             cloudwatch_sim,
@@ -142,6 +143,7 @@ class Sandbox:
         self.sentry = httpd.serve(self._sentry_handler())
         self._serve_standby(handler)
         incidents.install(self)
+        audit_tamper.install(self)
         self.github = httpd.serve(type("G", (github.Handler,), {
             "origin": self.origin_dir, "token": staticmethod(self.github_token),
             "runbooks_origin": github.project_origin()}))

@@ -1,7 +1,8 @@
 """P0, P1 or no incident (§5, §6), and the rule that decided, in words.
 
 - P0: a customer-impacting outage (/health fails, no task running, 5xx at outage
-  level), suspected PHI exposure (a log line carrying PHI-shaped data), or what a
+  level), suspected PHI exposure (a log line carrying PHI-shaped data), a data-integrity
+  event (audit_log's chain broken or its append-only triggers gone), or what a
   human reports: suspected PHI exposure, a suspected security incident, a
   data-integrity event. Escalate within 5 minutes; page on-call.
 - P1: degraded but not down: 5xx above 1% sustained, RDS CPU above 85% sustained,
@@ -83,6 +84,8 @@ def _threshold(df, column: str, above: float, minutes: int):
 def signals(p, found) -> list[Signal]:
     out = [Signal("P0", "human", f"a human reported {words} (§6: P0)")
            for flag, words in HUMAN_FLAGS.items() if getattr(p, flag)]
+    out += [Signal("P0", "integrity", f"data-integrity event: {problem} (§6: P0)", found.gathered_at)
+            for problem in getattr(found, "integrity", [])]
     df, n = found.metrics, p.sustained_minutes
     phi = getattr(found.logs, "phi_lines", 0)
     if phi:

@@ -6,6 +6,7 @@ it points at:
   instead (reverse them first, or confirm the older image reads the schema);
 - the database led (RDS CPU crossed before the errors did): the database, and no
   rollback;
+- audit_log itself broken (a data-integrity event): the commands that name the bad rows;
 - otherwise no change explains it, and the command to look further.
 """
 from __future__ import annotations
@@ -155,6 +156,14 @@ def _story(ctx, found, verdict) -> Story:
     events = timeline(found, verdict)
     if not verdict.incident:
         return Story(events, "none", "Nothing to explain: no incident.")
+    if verdict.signals[0].kind == "integrity":  # no runbook change may be judged on a record that lies
+        return Story(events, "audit_log", f"{verdict.signals[0].rule}. audit_log is §7's source of truth and the "
+                     "rollback's gate reads it: deploy and roll back nothing until it is settled, and write no "
+                     "fix-up rows. `rovn-ops audit verify` names the first bad row; `rovn-ops evidence verify` "
+                     "compares the rows with the signed checkpoints (what they said before). A database superuser "
+                     "restores the append-only triggers (the 2026_04_14_audit_log_harden.sql statements); treat who "
+                     "did it as a suspected security incident; post-mortem within 24 h.",
+                     ["rovn-ops audit verify", "rovn-ops evidence verify"])
     if verdict.signals[0].kind == "security":  # no deploy causes it; rotating retires what was exposed
         from rovn_ops.triage.classify import exposed
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
+from rovn_ops.audit import log as audit_log
 from rovn_ops.ecs import service as status
 from rovn_ops.triage import alarms, changes, logs, metrics, sentry, traces
 from rovn_ops.triage.window import Window
@@ -29,6 +30,7 @@ class Findings:
     sentry_issues: list = field(default_factory=list)
     logs: logs.Summary | None = None
     traces: list = field(default_factory=list)  # X-Ray trace summaries of the window (§5)
+    integrity: list = field(default_factory=list)  # what is wrong with audit_log itself (audit.log.integrity)
     unavailable: dict = field(default_factory=dict)  # source -> why
 
     def note(self, source: str, error: Exception) -> None:
@@ -147,6 +149,8 @@ def _audit_then_sentry(ctx, found: Findings, conn) -> None:
         upto = replace(found.window, end=found.gathered_at) if not ctx.params.window_end else found.window
         found.changes = _source(found, "audit_log", changes.read, conn, upto, CHANGES_BEFORE_MINUTES) or []
         found.last_deploy = _source(found, "audit_log", changes.last_deploy, conn, found.window.end)
+        # audit_log is the source of truth (§7): altered rows or a dropped trigger are a §6 data-integrity event
+        found.integrity = _source(found, "audit_log", audit_log.integrity, conn) or []
     found.sentry_issues = _source(found, "sentry", _sentry, ctx, found) or []
 
 
