@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 
-from rovn_ops.core import record
+from rovn_ops.core import paths, record
 from rovn_ops.safety import scrub
 from rovn_ops.core.errors import RovnError
 from rovn_ops.audit import pending
@@ -120,8 +121,6 @@ def append(conn, *, actor: str, action: str, target: str, outcome: str,
            run_id: str | None = None, details: dict | None = None) -> Entry:
     """Append one row; the database assigns id, time and hashes. A secret the
     library read never reaches the row (its text and details are scrubbed)."""
-    import os
-
     import psycopg
     from psycopg.types.json import Jsonb
 
@@ -149,6 +148,30 @@ def append(conn, *, actor: str, action: str, target: str, outcome: str,
     # The run's manifest names every row it wrote, with the hash it had then.
     record.record(audit_log=[{"id": entry.id, "row_hash": entry.row_hash}])
     return entry
+
+
+def flush_pending(conn, env: str) -> int:
+    """Append every row of `env` kept while the database was unreachable (audit/pending.py;
+    its details say when it was kept); returns how many. Here, not in pending, so the
+    kept rows' store needs nothing of the log: the arrow runs one way."""
+    done = 0
+    for path in pending.kept():
+        row = json.loads(path.read_text())
+        if row.pop("env", "sandbox") != env:
+            continue
+        kept_at = row.pop("kept_at", None)
+        row["details"] = {**(row.get("details") or {}), "kept_while_unreachable_since": kept_at}
+        # the run's manifest lists the row it wrote, as if written then: its spool's result file
+        result = paths.spool() / str(row.get("run_id")) / "result.json"
+        saved = os.environ.get("ROVN_RESULT_FILE")
+        os.environ["ROVN_RESULT_FILE"] = str(result) if result.exists() else ""
+        try:
+            append(conn, **row)
+        finally:
+            os.environ.pop("ROVN_RESULT_FILE") if saved is None else os.environ.update(ROVN_RESULT_FILE=saved)
+        path.unlink()
+        done += 1
+    return done
 
 
 def _dumps(obj) -> str:

@@ -19,13 +19,13 @@ def flush_pending() -> int:
     for each environment whose database answers now; one that still does not keeps them."""
     import psycopg
 
-    from rovn_ops.audit import pending as audit_pending
+    from rovn_ops.audit import log as audit_log, pending as audit_pending
 
     done = 0
     for env in sorted({json.loads(p.read_text()).get("env", "sandbox") for p in audit_pending.kept()}):
         try:
             with connect(env) as conn:
-                done += audit_pending.flush(conn, env)
+                done += audit_log.flush_pending(conn, env)
         except (psycopg.OperationalError, psycopg.InterfaceError):
             print(f"rovn-ops: warning: {env} audit_log is still unreachable; its kept rows wait for the next "
                   "invocation", file=sys.stderr)
