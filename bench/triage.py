@@ -1,8 +1,7 @@
 """incident_triage against a plain boto3 script doing the same reads in one process.
 
-Runs are timed warm (command and kernel forked from their servers, as every run after
-a machine's first is under CI) and cold (ROVN_WARM=0: the command imports for itself
-and launches its kernel, as the first run after a reboot or `make venv` does).
+Every run is cold: the command imports for itself and launches a fresh kernel (no
+process is kept warm between runs, lib/rovn_ops/run/kernels.py).
 
 - Wall time: `rovn-ops run incident_triage` (kernel, library, charts, archive) vs a
   script that makes the same API calls (DescribeServices, DescribeAlarms,
@@ -92,16 +91,6 @@ def kernel_start(runs: int = 3) -> float:
     return median(samples)
 
 
-def wait_for_warm_servers(env: dict, timeout: float = 60) -> None:
-    """Until the servers the first runs started are listening (they import for a few seconds)."""
-    from rovn_ops.run import forkserver
-
-    deadline = time.monotonic() + timeout
-    d = forkserver.directory()
-    while d and len(list(d.glob("warm_*.sock"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
 def write_day(state: dict) -> None:
     """24 hours of quiet telemetry at 1-minute resolution, through the sandbox's APIs."""
     import boto3
@@ -142,32 +131,26 @@ def main(runs: int = 3) -> list[dict]:
     p = params.resolve("incident_triage", "sandbox").model_dump(mode="json")
     work = tempfile.mkdtemp(prefix="rovn-bench-")
     env = {"ROVN_EVIDENCE_DIR": os.path.join(work, "evidence")}
-    cold = {**env, "ROVN_WARM": "0"}  # every command imports for itself and launches its own kernel
     ours = [str(BIN / "rovn-ops"), "run", "incident_triage", "--quiet", "-p", "notify=false"]
     base = [str(BIN / "python"), "-c", BASELINE, json.dumps(p)]
     empty = [str(BIN / "rovn-ops"), "run", empty_notebook(work), "--quiet"]
-    timed(base, env), timed(ours, env, ok=(0, 4)), timed(empty, env)  # caches; the first run starts the warm-kernel server
-    timed(ours, env, ok=(0, 4))
-    wait_for_warm_servers(env)
-    a, b, c, e = [], [], [], []
+    timed(base, env), timed(ours, env, ok=(0, 4)), timed(empty, env)  # the page cache and bytecode
+    a, b, e = [], [], []
     for _ in range(runs):
         b.append(timed(base, env))
         a.append(timed(ours, env, ok=(0, 4)))
-        c.append(timed(ours, cold, ok=(0, 4)))
         e.append(timed(empty, env))
     kernel = kernel_start()
     print(f"kernel start (jupyter_client, median of 3): {kernel:.3f}s; an empty runbook through rovn-ops run "
           f"(kernel, papermill, archive): {median(e):.3f}s", flush=True)
-    rows = [report("incident_triage run (warm CLI and kernel) vs plain boto3 script (same calls)", a, b, "-")]
-    rows.append(report("incident_triage (warm) minus a kernel start vs plain boto3 script",
+    rows = [report("incident_triage run (its own kernel, cold) vs plain boto3 script (same calls)", a, b, "-")]
+    rows.append(report("incident_triage (cold: no warm process) minus a kernel start vs plain boto3 script",
                        [max(x - kernel, 0.0) for x in a], b, "ratio <= 2"))
-    rows.append(report("incident_triage (cold: ROVN_WARM=0) minus a kernel start vs plain boto3 script",
-                       [max(x - kernel, 0.0) for x in c], b, "ratio <= 2"))
     rows.append(report("incident_triage minus an empty rovn-ops run (kernel and archive) vs plain boto3 script",
                        [max(x - median(e), 0.0) for x in a], b, "ratio <= 2"))
     control.reset(state)
     write_day(state)
-    mb = peak_rss_mb(ours + ["-p", "window_minutes=1440"], cold)  # a launched kernel is a child, measured
+    mb = peak_rss_mb(ours + ["-p", "window_minutes=1440"], env)  # the kernel is a child, measured
     print(f"incident_triage over 24 h at 1-minute resolution: peak RSS {mb:.0f} MiB (largest process)", flush=True)
     rows.append({"name": "incident_triage 24 h window peak RSS", "peak_rss_mib": round(mb), "target": "report"})
     return rows

@@ -2,11 +2,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -22,38 +19,6 @@ PROBE = ROOT / "tests/fixtures/kernel_probe.ipynb"  # what a run's kernel is: pa
 @pytest.fixture(scope="session")
 def sandbox() -> dict:
     return control.require()
-
-
-@contextmanager
-def private_servers(prefix: str, **env):
-    """A warm-server directory of one's own (short: a socket's path is at most 107 bytes),
-    with `env` set (None: unset) while it is in use; its servers stopped after."""
-    from rovn_ops.run import forkserver
-
-    d = Path(tempfile.mkdtemp(prefix=prefix))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_RUNTIME_DIR", str(d))
-        for name, value in env.items():
-            mp.delenv(name, raising=False) if value is None else mp.setenv(name, value)
-        try:
-            yield d / "kernels"
-        finally:
-            forkserver.stop(d / "kernels")
-            shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def warm_servers():
-    """Commands and their kernels are forked from this session's own servers (one of
-    each per xdist worker), stopped when the session ends rather than idling on."""
-    with private_servers("rovn-rt-") as kernels:
-        yield kernels
-
-
-@pytest.fixture
-def runtime(servers, evidence_dir) -> Path:
-    """A test module's private servers (its `servers` fixture), and its own evidence."""
-    return servers
 
 
 def probe_report(stdout: str) -> dict:
@@ -152,8 +117,7 @@ def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
 def kill_tree(pid: int) -> None:
     """SIGKILL a run and its kernel at once, as when the machine dies: what it launched
     (jupyter starts kernels in a session of their own, out of reach of a process-group
-    kill), and so what a warm server forked for it (forkserver.py: such a child dies
-    with its requester, at once). Returns when none of those it launched runs any more."""
+    kill). Returns when none of those it launched runs any more."""
     import time
 
     import psutil

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from rovn_ops.safety import params as params_mod, scrub
 from rovn_ops.core import paths, record
-from rovn_ops.run import heartbeat, warm_kernels
+from rovn_ops.run import heartbeat
 from rovn_ops.evidence import archive, manifest as evidence_manifest, spool
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.core.identity import local_user, new_run_id
@@ -202,43 +201,7 @@ def _bad_input(outcome: str, error: str, sp) -> BadInput | None:
                     "the runbook refused its input")
 
 
-def _local_kernel_manager(sockets: str):
-    """Kernels talk over Unix sockets in a private directory: no TCP port for
-    another local user to reach (and no 'TCP without encryption' warning)."""
-    from jupyter_client.manager import KernelManager
-
-    class LocalKernelManager(KernelManager):
-        def __init__(self, **kw):
-            super().__init__(transport="ipc", ip=os.path.join(sockets, "k"), **kw)
-            _KERNELS.append(self)
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            # ipykernel echoes fd-level output (os.write(1, …), os.system, !cmd) to its own
-            # stdout/stderr: unscrubbed, into the runner's terminal or a CI log. What a cell
-            # writes still reaches the notebook and the progress stream, both redacted, over IOPub.
-            kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            warm = warm_kernels.launch(kernel_cmd, kw.get("env") or dict(os.environ), kw.get("cwd") or os.getcwd())
-            p = self.provisioner
-            if warm is None:  # none ready: launched as always (and a server starts for the next run)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-            # what LocalProvisioner.launch_kernel would have recorded
-            p.process, p.pid, p.pgid, p.cwd = warm, warm.pid, warm.pid, kw.get("cwd")
-            self._reconcile_connection_info(p.connection_info)
-
-        async def _async_wait(self, pollinterval: float = 0.1) -> None:
-            """Until the killed kernel has ended: a thread blocked on the process (waitpid, or
-            its pidfd) rather than jupyter_client's poll every 100 ms, which cost every run a
-            tenth of a second before its archive could begin."""
-            import asyncio
-
-            process = self.provisioner.process if self.provisioner else None
-            if process is not None:
-                await asyncio.get_running_loop().run_in_executor(None, process.wait)
-
-    return LocalKernelManager
-
-
-_KERNELS: list = []
+_KERNELS: list = []  # the kernel managers of this process (kernels.manager_class appends them)
 
 
 def _interrupt_kernels() -> int:
@@ -290,6 +253,7 @@ def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from rovn_ops.run import kernels
     from rovn_ops.run.progress import ENGINE
 
     on_start()
@@ -304,7 +268,7 @@ def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -
                             kernel_name="python3", progress_bar=False, log_output=False,
                             request_save_on_cell_execute=True, engine_name=ENGINE,
                             progress=streamed, shutdown_kernel="immediate",
-                            kernel_manager_class=_local_kernel_manager(sockets.name))
+                            kernel_manager_class=kernels.manager_class(sockets.name, _KERNELS))
         return "success", ""
     except PapermillExecutionError as e:
         if _SIGNALLED or e.ename == "KeyboardInterrupt":
