@@ -132,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     exp.add_argument("--format", choices=["csv", "json"], default="csv")
     exp.add_argument("--bucket", action="store_true", help="pull first; statuses from the bucket and audit_log")
+    rec = evs.add_parser("reconcile", help="every ECS deployment, task-definition revision, migration and secret "
+                         "version of a period, matched to a run or UNEXPLAINED (exit 1 if any)")
+    rec.add_argument("--from", dest="start", type=_day, metavar="YYYY-MM-DD", help="default: 24 hours ago, or the archive's first run if later")
+    rec.add_argument("--to", dest="end", type=_day, metavar="YYYY-MM-DD", help="default: now (the day included)")
+    rec.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    rec.add_argument("--bucket", action="store_true", help="pull the archive from the bucket first")
+    rec.add_argument("--json", action="store_true")
     idx = evs.add_parser("index", help="write index.html, the static auditor index")
     idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
     idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
@@ -544,6 +551,8 @@ def cmd_evidence(args) -> int:
         return _pull(root, args.env)
     if args.action == "export":
         return _export(root, args)
+    if args.action == "reconcile":
+        return _reconcile(root, args)
     if args.action == "index":
         from rovn_ops.evidence import index
 
@@ -556,7 +565,10 @@ def cmd_evidence(args) -> int:
         _pull(root, args.env)
         s3, name = _evidence_bucket(args.env)
         with archive.connect(args.env) as conn:
-            print(f"index: {index.build(root, args.env, verify.Bucket(s3, name), conn)}  (statuses from s3://{name})")
+            report = _reconciliation(root, args.env, conn)
+            page = index.build(root, args.env, verify.Bucket(s3, name), conn, report)
+            print(f"index: {page}  (statuses from s3://{name}; {report['unexplained']} unexplained change(s) "
+                  "in the reconciliation)")
         return 0
     if args.action == "key-id":
         return _key_id(args.env)
@@ -581,6 +593,46 @@ def _export(root, args) -> int:
             data = export.population(root, args.env, args.start, args.end, verify.Bucket(s3, name), conn)
     sys.stdout.write(export.render(data, args.format))
     return 0 if data["completeness"]["complete"] else 1
+
+
+def _reconcile(root, args) -> int:
+    """`evidence reconcile`: the period's changes from AWS and the database (evidence/reconcile.py)."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from rovn_ops.core import escape
+    from rovn_ops.core.environment import prepare_environment
+    from rovn_ops.evidence import archive, reconcile
+
+    now = datetime.now(timezone.utc)
+    # default: the last 24 h, from the archive's first run at the earliest (nothing before it can match)
+    start = (datetime.combine(args.start, time(), timezone.utc) if args.start
+             else max(now - timedelta(days=1), reconcile.default_period(root, now)[0]))
+    end = min(now, datetime.combine(args.end, time(), timezone.utc) + timedelta(days=1)) if args.end else now
+    if start > end:
+        raise BadInput(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: expected a period, earliest first")
+    if args.bucket:
+        _pull(root, args.env, quiet=True)
+    prepare_environment(args.env)
+    with archive.connect(args.env) as conn:
+        report = reconcile.reconcile(root, args.env, start, end, conn)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print("\n".join(escape.terminal(line) for line in reconcile.lines(report)))
+    return 1 if report["unexplained"] or report["new_gaps"] else 0
+
+
+def _reconciliation(root, env: str, conn) -> dict:
+    """The index's reconciliation over the archive's span; a failure to reach AWS is shown, not raised."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from rovn_ops.evidence import reconcile
+
+    start, end = reconcile.default_period(root)
+    try:
+        return reconcile.reconcile(root, env, start, end, conn)
+    except (BotoCoreError, ClientError) as e:
+        return reconcile.failed(env, start, end, f"{type(e).__name__}: {e}")
 
 
 def _evidence_bucket(env: str):

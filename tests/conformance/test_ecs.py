@@ -2,6 +2,8 @@
 freshly reset sandbox with its clock paused: a row moves time itself."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from rovn_ops.sandbox import control
 from rovn_ops.sandbox.ecs_rollout import STEP_S
 
@@ -119,6 +121,10 @@ def _deployments_listed(resp, ctx):
     assert all(d["serviceDeploymentArn"].startswith("arn:aws:ecs:") for d in deps)
     got = ctx.client("ecs").describe_service_deployments(serviceDeploymentArns=[deps[0]["serviceDeploymentArn"]])
     assert not got["failures"] and got["serviceDeployments"][0]["targetServiceRevision"]["arn"]
+
+
+def _none_listed(resp, ctx):
+    assert resp["serviceDeployments"] == [], resp
 
 
 def _deployments_after_rollout(resp, ctx):
@@ -273,6 +279,13 @@ ROWS = [
         "ecs", "deregister_task_definition", {"taskDefinition": f"{FAMILY}:286"}, _deregistered),
     Row("ListServiceDeployments lists the service's deployments", API + "API_ListServiceDeployments.html",
         "ecs", "list_service_deployments", SVC, _deployments_listed, setup=lambda ctx: _deploy(ctx)),
+    Row("ListServiceDeployments filters by createdAt (after, before)", API + "API_ListServiceDeployments.html",
+        "ecs", "list_service_deployments", {**SVC, "createdAt": {"after": datetime.now(timezone.utc) - timedelta(hours=1),
+                                                                 "before": datetime.now(timezone.utc) + timedelta(hours=1)}},
+        _deployments_listed, setup=lambda ctx: _deploy(ctx)),
+    Row("ListServiceDeployments: createdAt after the last one lists none", API + "API_ListServiceDeployments.html",
+        "ecs", "list_service_deployments", {**SVC, "createdAt": {"after": datetime.now(timezone.utc) + timedelta(days=1)}},
+        _none_listed),
     Row("ListServiceDeployments: a completed rollout is SUCCESSFUL, its predecessor kept",
         API + "API_ListServiceDeployments.html", "ecs", "list_service_deployments", SVC, _deployments_after_rollout,
         setup=lambda ctx: (_deploy(ctx), _later(ctx, 8))),

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from tests.conftest import rovn_ops
 
-NAMES = ["db-master-rotation-due", "dr-readiness-daily", "evidence-verify-nightly", "secrets-audit-daily",
+NAMES = ["db-master-rotation-due", "dr-readiness-daily", "evidence-reconcile-nightly", "evidence-verify-nightly",
+         "secrets-audit-daily",
          "snapshot-retention-weekly"]
 
 
@@ -42,7 +43,7 @@ def _wait_stopped(aws, task_id: str, timeout: float = 240) -> dict:
 
 def test_preview_apply_then_nothing_to_do_and_drift_shows(fresh, aws, evidence_dir):
     first = rovn_ops("run", "schedules", "--quiet")
-    assert first.returncode == 0 and "create 5: " + ", ".join(NAMES) in first.stdout, first.stdout
+    assert first.returncode == 0 and "create 6: " + ", ".join(NAMES) in first.stdout, first.stdout
     assert not aws("scheduler").list_schedule_groups()["ScheduleGroups"] or not aws("scheduler").list_schedules(
         GroupName="rovn-ops").get("Schedules")  # a preview changes nothing
     _apply()

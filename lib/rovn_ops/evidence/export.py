@@ -19,7 +19,7 @@ from pathlib import Path
 from rovn_ops.evidence import index, ledger
 
 FIELDS = ("run_id", "started_at", "environment", "runbook", "outcome", "change", "draft", "ticket", "reason",
-          "target", "operator", "operator_arn", "ci_run", "approvers", "plan_hash", "preview_run", "changed",
+          "target", "operator", "operator_arn", "ci_run", "approvers", "approved", "approval_check", "plan_hash", "preview_run", "changed",
           "verified", "signature", "retention", "audit_log")
 
 

@@ -16,23 +16,25 @@ verified, who approved it, is the evidence intact" without opening a notebook:
 Status is words and CSS badges, never emoji (a stock Chromium has no colour-emoji font)."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 from rovn_ops.core import escape, identity
-from rovn_ops.evidence import changes, manifest
+from rovn_ops.evidence import approvals, changes, manifest
 
 OUTCOME_COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
                    "preview": "#90a4ae", "refused": "#6a1b9a"}
 
 
-def _row(m: dict, root: Path, integrity: dict) -> dict:
+def _row(m: dict, root: Path, integrity: dict, keys: tuple = (None, "not checked"), env: str = "sandbox") -> dict:
     rel = Path(m["path"]).relative_to(root)
     files = {f["kind"]: f"{rel}/{f['path']}" for f in m.get("files", [])}
     approvers = sorted({a for ap in m.get("approvals", []) for a in ap.get("approvers", [])})
     op = m.get("operator") or {}
     signature, verified = integrity.get(m["run_id"], ("unsigned", "not in the ledger"))
+    approved, approval_check = approvals.check(m.get("approvals", []), keys[0], env, keys[1])
     return {
         "run_id": m["run_id"], "runbook": m.get("runbook", "?"), "started_at": m.get("started_at", ""),
         "date": (m.get("started_at") or "")[:10], "environment": m.get("environment", ""),
@@ -44,6 +46,7 @@ def _row(m: dict, root: Path, integrity: dict) -> dict:
         "artifacts": [f"{rel}/{f['path']}" for f in m.get("files", []) if f["kind"] == "artifact"],
         "audit_log": [f"{a['id']} {a.get('row_hash', '')[:12]}" for a in m.get("audit_log", [])],
         "approvals": m.get("approvals", []), "change": is_change(m),
+        "approved": approved, "approval_check": approval_check,
         "draft": bool(m.get("draft")),
         "ticket": (m.get("change_request") or {}).get("ticket", ""),
         "reason": (m.get("change_request") or {}).get("reason", ""),
@@ -97,10 +100,11 @@ def rows(root: Path, env: str = "sandbox", store=None, conn=None) -> list[dict]:
     from rovn_ops.evidence import ledger
 
     checked = integrity(root, env, store, conn)
+    keys = approvals.keys(env)
     where = {e["run_id"]: e.get("path") for e in ledger.read(root) if "run_id" in e}
     runs = [m for m in manifest.runs(root) if not m.get("unreadable")]
     seen = Counter(m["run_id"] for m in runs)
-    out = [_row(m, root, checked) for m in reversed(runs)]
+    out = [_row(m, root, checked, keys, env) for m in reversed(runs)]
     for r, m in zip(out, reversed(runs)):
         copy = copied(m, root, where.get(m["run_id"]), seen[m["run_id"]])
         if copy:
@@ -190,16 +194,24 @@ def week_chart(data: list[dict], label: str = "production") -> str:
             f"height='{height + 20}'>{''.join(parts)}</svg><div>{legend}</div>")
 
 
-def build(root: Path, env: str = "sandbox", store=None, conn=None) -> Path:
+def build(root: Path, env: str = "sandbox", store=None, conn=None, reconciliation: dict | None = None) -> Path:
     """env: whose pinned key the signatures are checked against; store: the bucket's
-    (verify.Bucket), to take each run's status from the archive of record, online."""
+    (verify.Bucket), to take each run's status from the archive of record, online;
+    reconciliation: reconcile.reconcile's report (None: built offline, and the page says so)."""
+    from rovn_ops.evidence import reconcile
+
     data = rows(root, env, store, conn)
     source = (f"the bucket s3://{escape.html(store.name)} and audit_log (online: the archive of record)"
               if store is not None else "this directory only (offline; not the archive of record: build it with "
               "<code>rovn-ops evidence index --bucket</code>)")
-    page = TEMPLATE.replace("__CHART__", week_charts(data)).replace("__SOURCE__", source)
-    page = page.replace("__GENERATED__", escape.html(datetime.now().astimezone().isoformat(timespec="seconds")))
-    page = with_policy(page.replace("__DATA__", escape.script_json(data)))  # last: no value is searched for a marker
+    parts = {"CHART": week_charts(data), "SOURCE": source, "RECONCILIATION": reconcile.html(reconciliation),
+             "GENERATED": escape.html(datetime.now().astimezone().isoformat(timespec="seconds")),
+             "APPROVALS": approvals.html(None if conn is None else approvals.ledger(
+                 conn, env, approvals.keys(env)[0], [m for m in manifest.runs(root) if not m.get("unreadable")])),
+             "DATA": escape.script_json(data)}
+    # one pass: a value from the world (a secret named __DATA__) is never searched for a marker
+    page = with_policy(re.sub(r"__(CHART|SOURCE|RECONCILIATION|APPROVALS|GENERATED|DATA)__", lambda m: parts[m.group(1)],
+                              TEMPLATE))
     out = root / "index.html"
     out.write_text(page)
     from rovn_ops.evidence import controls_page
@@ -260,6 +272,8 @@ evidence's integrity. <button id="csv" type="button">Download CSV</button> (the 
 <table id="changes"><thead><tr><th>When (UTC)</th><th>Runbook</th><th>Environment</th><th>Target</th>
 <th>Ticket / reason</th><th>What changed</th><th>How verified</th><th>Operator</th><th>Approved by</th><th>Plan hash</th><th>Outcome</th>
 <th>Signature / verify</th><th>audit_log (id, hash)</th><th>Evidence</th></tr></thead><tbody></tbody></table>
+__RECONCILIATION__
+__APPROVALS__
 <h2>Runs</h2>
 <table id="runs"><thead><tr><th>Started (UTC)</th><th>Runbook</th><th>Environment</th><th>Outcome</th><th>Target</th>
 <th>Operator</th><th>Approvers</th><th>Signature / verify</th><th>Run</th><th>Links</th></tr></thead><tbody></tbody></table>
@@ -275,6 +289,11 @@ const verified = (r) => r.verification.length ? checks(r) : [r.outcome === "succ
 const integrity = (r) => badge(r.signature, r.signature === "signed" ? "signed" : "bad") + " " +
   badge(r.verified.startsWith("NOT OK") ? r.verified : "intact", r.verified === "intact" ? "intact" : "bad");
 const who = (r) => esc(r.operator) + (r.ci_run ? " " + link(r.ci_run, "CI run") : "");
+const approvedCell = (r) => (r.approved ? esc(r.approvers.join(", ")) + " " + badge("signature valid", "signed")
+  : r.approvals.length ? badge("NOT APPROVED", "bad") + " " + esc(r.approvers.length ? "claimed: " + r.approvers.join(", ") : "")
+  : esc(r.draft ? "none: a draft is not approved" : "none"))
+  + `<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span>`
+  + r.approval_check.map((c) => `<br><span class="muted approval-check">${esc(c)}</span>`).join("");
 const ticketCell = (r) => (/^https:\\/\\//.test(r.ticket) ? link(r.ticket, esc(r.ticket)) : esc(r.ticket || "none"))
   + `<br><span class="muted">${esc(r.reason || "no reason given")}</span>`;
 const haystack = (r) => [r.run_id, r.ticket, r.reason, r.runbook, r.draft ? "draft" : "", r.environment, r.outcome, r.target, r.operator, r.approvers.join(" "),
@@ -295,7 +314,7 @@ function render() {
   $("runs").tBodies[0].innerHTML = shown.map((r) => `<tr data-run="${esc(r.run_id)}">
     <td>${esc(when(r))}</td><td>${esc(r.runbook)}${r.draft ? " " + badge("draft") : ""}</td><td>${esc(r.environment)}</td>
     <td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td><td>${esc(r.target)}</td><td class="operator">${who(r)}</td>
-    <td>${esc(r.approvers.join(", ") || "-")}</td><td>${integrity(r)}<br><span class="muted retention">${esc(r.retention)}</span></td><td><code>${esc(r.run_id)}</code>${(r.executed_by || []).length ? "<br>executed by " + r.executed_by.map(esc).join(", ") : ""}</td>
+    <td>${esc(r.approvers.join(", ") || "-")}${r.approvals.length && !r.approved ? " " + badge("NOT APPROVED", "bad") : ""}</td><td>${integrity(r)}<br><span class="muted retention">${esc(r.retention)}</span></td><td><code>${esc(r.run_id)}</code>${(r.executed_by || []).length ? "<br>executed by " + r.executed_by.map(esc).join(", ") : ""}</td>
     <td>${link(r.html, "notebook")} ${link(r.notebook, ".ipynb")} ${link(r.manifest, "manifest")}
     ${(r.artifacts || []).map((a) => link(a, esc(a.split("/").pop()))).join(" ")}</td></tr>`).join("");
   $("changes").tBodies[0].innerHTML = shown.filter((r) => r.change).map((r) => `<tr data-run="${esc(r.run_id)}">
@@ -304,7 +323,7 @@ function render() {
     <td class="changed">${r.changed.map(esc).join("<br>") || "-"}</td>
     <td class="verification">${verified(r).map(esc).join("<br>")}</td>
     <td class="operator">${who(r)}</td>
-    <td class="approved">${esc(r.approvers.join(", ") || (r.draft ? "none: a draft is not approved" : "none"))}<br><span class="muted">${esc(((r.approvals[0] || {}).at || "").slice(0, 19))}</span></td>
+    <td class="approved">${approvedCell(r)}</td>
     <td><code>${esc(r.plan_hash.slice(0, 12))}</code></td><td class="outcome ${esc(r.outcome)}">${esc(r.outcome)}</td>
     <td>${integrity(r)}</td><td>${esc(r.audit_log.join(", "))}</td>
     <td>${link(r.html, "notebook")} ${link(r.manifest, "manifest")}
@@ -322,9 +341,9 @@ function csvCell(value) {
 }
 function downloadCsv() {
   const head = ["when_utc", "runbook", "draft", "environment", "target", "ticket", "reason", "what_changed", "how_verified", "approved_by",
-    "approved_at", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "preview_run", "retention", "evidence"];
+    "approved_at", "approval_signatures", "plan_hash", "outcome", "signature", "verify", "audit_log", "operator", "operator_arn", "ci_run", "run_id", "preview_run", "retention", "evidence"];
   const lines = shownRuns()[1].filter((r) => r.change).map((r) => [when(r), r.runbook, r.draft ? "draft" : "", r.environment, r.target,
-    r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approvers.join(", "), (r.approvals[0] || {}).at || "",
+    r.ticket, r.reason, r.changed.join("; "), verified(r).join("; "), r.approved ? r.approvers.join(", ") : "", (r.approvals[0] || {}).at || "", r.approval_check.join("; "),
     r.plan_hash, r.outcome, r.signature, r.verified, r.audit_log.join("; "), r.operator, r.operator_arn, r.ci_run, r.run_id, r.preview_run, r.retention, r.html || ""]);
   const csv = [head, ...lines].map((row) => row.map(csvCell).join(",")).join("\\r\\n") + "\\r\\n";
   const a = document.createElement("a");

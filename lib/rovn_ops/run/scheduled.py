@@ -26,6 +26,27 @@ def _verify_bucket(env: str) -> tuple[int, str]:
     return (0 if report.ok else 1), f"evidence verify --bucket: {'OK' if report.ok else 'FAILED'}"
 
 
+def _reconcile(env: str) -> tuple[int, str]:
+    """The last 24 h of AWS and the database against the archive of record (pulled to a
+    scratch directory): anything unexplained, or a new revision gap, pages."""
+    import tempfile
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    from rovn_ops.core import escape
+    from rovn_ops.evidence import archive, pull, reconcile
+
+    settings = archive.Settings.of(env)
+    now = datetime.now(timezone.utc)
+    with tempfile.TemporaryDirectory() as scratch, archive.connect(env) as conn:
+        pull.pull(aws.client("s3", env=env, region=settings.region), settings.bucket, Path(scratch))
+        report = reconcile.reconcile(Path(scratch), env, now - timedelta(days=1), now, conn)
+    print("\n".join(escape.terminal(line) for line in reconcile.lines(report)), flush=True)
+    bad = report["unexplained"] or report["new_gaps"]
+    return (1 if bad else 0), (f"evidence reconcile: {report['unexplained']} unexplained change(s), "
+                               f"{len(report['new_gaps'])} new revision gap(s)")
+
+
 def _page(e: Entry, env: str, code: int, what: str) -> notify.Delivery:
     defaults = params.environment_defaults(env)
     sm = aws.client("secretsmanager", env=env, region=defaults["region"])
@@ -58,6 +79,8 @@ def run(name: str, env: str) -> int:
         except BadInput as bad:  # the committed entry no longer fits its runbook: nothing ran, and someone must know
             code, what = 2, f"{e.runbook} refused its parameters: {bad}"
             print(what, flush=True)
+    elif e.command[:2] == ["evidence", "reconcile"]:
+        code, what = _reconcile(env)
     else:
         code, what = _verify_bucket(env)
     if code:

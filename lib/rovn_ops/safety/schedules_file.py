@@ -65,7 +65,7 @@ class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     runbook: str = Field("", pattern=r"^([a-z][a-z0-9_]{0,63})?$")
-    command: list[Literal["evidence", "verify", "--bucket", "--all-signatures"]] = Field(default_factory=list)
+    command: list[Literal["evidence", "verify", "reconcile", "--bucket", "--all-signatures"]] = Field(default_factory=list)
     parameters: dict[str, str | int | bool | list[str]] = Field(default_factory=dict)
     expression: str
     timezone: str = "UTC"

@@ -161,6 +161,16 @@ def _brief(svc, dep: dict) -> dict:
     return brief
 
 
+def _epoch(value) -> float:
+    """Seconds since the epoch of a timestamp as moto holds it (a naive UTC datetime) or as its
+    parameter parser hands it over (an aware datetime: botocore parses the request's epoch number)."""
+    from datetime import timezone
+
+    if hasattr(value, "timestamp"):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return float(value)
+
+
 def _list_service_deployments(self):
     cluster, service = self._get_param("cluster", "default"), self._get_param("service")
     if not service:
@@ -175,9 +185,9 @@ def _list_service_deployments(self):
     briefs = [b for b in briefs if not wanted or b["status"] in wanted]
     window = self._get_param("createdAt") or {}
     if window.get("after"):
-        briefs = [b for b in briefs if b["createdAt"].timestamp() >= float(window["after"])]
+        briefs = [b for b in briefs if _epoch(b["createdAt"]) >= _epoch(window["after"])]
     if window.get("before"):
-        briefs = [b for b in briefs if b["createdAt"].timestamp() <= float(window["before"])]
+        briefs = [b for b in briefs if _epoch(b["createdAt"]) <= _epoch(window["before"])]
     page, token = _page(briefs, self._get_param("maxResults"), self._get_param("nextToken"))
     return ActionResult({"serviceDeployments": page, **({"nextToken": token} if token else {})})
 

@@ -1,0 +1,75 @@
+"""Issue 27, build 5: reconciliation with the systems of record. A deploy made outside the
+suite (plain boto3 RegisterTaskDefinition + UpdateService, as anyone holding claude-deploy's
+key could) left no run, so the index never showed it. `evidence reconcile` and the index
+list every ECS deployment (ListServiceDeployments,
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html)
+and task-definition revision (RegisterTaskDefinition's registeredAt,
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html)
+of the period, each matched to a run or UNEXPLAINED."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import rovn_ops
+from tests.scenarios.test_approval_records import as_person
+from tests.scenarios.test_deploy import _manifest
+from tests.scenarios.test_index_truth import _page_rows
+
+CLUSTER, SERVICE = "rovn-prod", "rovn-passport-api"
+
+
+def _deploy_outside_the_suite(aws) -> str:
+    ecs = aws("ecs")
+    live = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
+    td = ecs.describe_task_definition(taskDefinition=live)["taskDefinition"]
+    keep = ("family", "containerDefinitions", "volumes", "networkMode", "requiresCompatibilities", "cpu", "memory",
+            "executionRoleArn", "taskRoleArn")
+    new = ecs.register_task_definition(**{k: td[k] for k in keep if k in td})["taskDefinition"]
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=new["taskDefinitionArn"])
+    return f"{new['family']}:{new['revision']}"
+
+
+def test_a_deploy_outside_the_suite_is_unexplained(fresh, aws, evidence_dir):
+    preview = rovn_ops("run", "deploy", "--quiet")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    plan = _manifest(evidence_dir)["plan_hash"]
+    assert rovn_ops("approve", plan, env=as_person("giles")).returncode == 0
+    done = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    executed = _manifest(evidence_dir)
+    outside = _deploy_outside_the_suite(aws)
+
+    got = rovn_ops("evidence", "reconcile", "--json")
+    assert got.returncode == 1, got.stdout + got.stderr  # something is unexplained
+    assert got.stdout.startswith("{"), got.stdout + got.stderr
+    report = json.loads(got.stdout)
+    revisions = {i["what"].split(" ")[0]: i for i in report["items"] if i["kind"] == "task definition"}
+    suite_rev = executed["summary"]["revision_to"]
+    assert revisions[suite_rev]["matched"] == executed["run_id"], revisions
+    assert revisions[outside]["matched"] == "", revisions
+    deployments = [i for i in report["items"] if i["kind"] == "ECS deployment"]
+    assert sorted(bool(d["matched"]) for d in deployments) == [False, True], deployments
+    assert {d["matched"] for d in deployments} == {"", executed["run_id"]}
+    assert report["unexplained"] == 2
+    text = rovn_ops("evidence", "reconcile")
+    assert text.returncode == 1 and f"{outside}" in text.stdout and "UNEXPLAINED" in text.stdout
+
+    # the nightly schedule (parameters/schedules.yaml) runs the same check from the bucket, and pages
+    nightly = rovn_ops("scheduled", "evidence-reconcile-nightly")
+    assert nightly.returncode == 1, nightly.stdout + nightly.stderr
+    assert "2 unexplained" in nightly.stdout and "scheduled evidence-reconcile-nightly: " in nightly.stdout
+
+    page = rovn_ops("evidence", "index", "--bucket")
+    assert page.returncode == 0, page.stdout + page.stderr
+    html = (evidence_dir / "index.html").read_text()
+    section = html.split("id='reconciliation'", 1)[1].split("<h2>Runs</h2>", 1)[0]
+    assert "2 unexplained" in section and outside in section and section.count("UNEXPLAINED") == 2
+    assert executed["run_id"] in section
+    assert _page_rows(evidence_dir / "index.html")  # the runs' data still there, one pass of markers
+
+
+def test_an_offline_index_says_it_did_not_reconcile(fresh, evidence_dir):
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    assert rovn_ops("evidence", "index").returncode == 0
+    html = (evidence_dir / "index.html").read_text()
+    assert "Not run: this index was built offline" in html

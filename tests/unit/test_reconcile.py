@@ -1,0 +1,43 @@
+"""evidence/reconcile.py: revision gaps and matching (issue 27, build 5)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from rovn_ops.evidence import reconcile
+
+T = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+
+
+def test_a_missing_revision_is_a_gap():
+    arns = [f"arn:aws:ecs:us-east-2:1:task-definition/rovn-passport-api:{n}" for n in (287, 288, 289, 291)]
+    assert reconcile.gaps(reconcile.revision_numbers(arns)) == [(289, 291)]
+    assert reconcile.gaps([1, 2, 3]) == []
+
+
+def _run(run_id: str, text: str, start: datetime = T, minutes: int = 2) -> dict:
+    return {"run_id": run_id, "from": start, "to": start + timedelta(minutes=minutes), "text": text, "draft": False}
+
+
+def test_an_item_matches_only_a_run_that_names_it_while_it_ran():
+    runs = [_run("R1", '"revision_to": "rovn-passport-api:291"')]
+    inside = reconcile.item("task definition", "x", T + timedelta(minutes=1), "ecs", ("rovn-passport-api:291",))
+    later = reconcile.item("task definition", "x", T + timedelta(minutes=9), "ecs", ("rovn-passport-api:291",))
+    prefix = reconcile.item("task definition", "x", T + timedelta(minutes=1), "ecs", ("rovn-passport-api:29",))
+    got = reconcile.match([inside, later, prefix], runs)
+    assert [i["matched"] for i in got] == ["R1", "", ""]
+
+
+def test_a_migration_matches_the_run_the_database_names_if_it_is_a_change():
+    runs = [_run("R1", "")]
+    ok = reconcile.item("migration", "m", T, "schema_migrations", ("0090_x",), run_id="R1")
+    forged = reconcile.item("migration", "m", T, "schema_migrations", ("0091_y",), run_id="R9")
+    got = reconcile.match([ok, forged], runs)
+    assert got[0]["matched"] == "R1" and got[1]["matched"] == "" and "R9" in got[1]["note"]
+
+
+def test_the_section_escapes_world_strings():
+    report = {"period": {"from": "a", "to": "b", "environment": "sandbox"}, "unexplained": 1, "gaps": [],
+              "database": "schema_migrations and audit_log",
+              "items": [{**reconcile.item("secret version", "<script>x</script>", T, "sm"), "matched": "", "note": ""}]}
+    html = reconcile.html(report)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "UNEXPLAINED" in html
