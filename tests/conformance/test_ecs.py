@@ -123,6 +123,19 @@ def _deployments_listed(resp, ctx):
     assert not got["failures"] and got["serviceDeployments"][0]["targetServiceRevision"]["arn"]
 
 
+def _revision_of_deployment(ctx) -> dict:
+    _deploy(ctx)
+    brief = ctx.client("ecs").list_service_deployments(**SVC)["serviceDeployments"][0]
+    return {"serviceRevisionArns": [brief["targetServiceRevisionArn"], brief["targetServiceRevisionArn"] + "0"]}
+
+
+def _revision_names_its_task_definition(resp, ctx):
+    rev, = resp["serviceRevisions"]
+    assert rev["taskDefinition"].endswith(f":task-definition/{FAMILY}:287"), rev
+    assert rev["containerImages"][0]["image"] and rev["launchType"] == "FARGATE", rev
+    assert [f["reason"] for f in resp["failures"]] == ["MISSING"], resp
+
+
 def _none_listed(resp, ctx):
     assert resp["serviceDeployments"] == [], resp
 
@@ -283,6 +296,13 @@ ROWS = [
         "ecs", "list_service_deployments", {**SVC, "createdAt": {"after": datetime.now(timezone.utc) - timedelta(hours=1),
                                                                  "before": datetime.now(timezone.utc) + timedelta(hours=1)}},
         _deployments_listed, setup=lambda ctx: _deploy(ctx)),
+    Row("DescribeServiceRevisions: a deployment's target revision names its task definition",
+        API + "API_DescribeServiceRevisions.html", "ecs", "describe_service_revisions", _revision_of_deployment,
+        _revision_names_its_task_definition),
+    Row("DescribeServiceRevisions: more than 20 ARNs is InvalidParameterException",
+        API + "API_DescribeServiceRevisions.html", "ecs", "describe_service_revisions",
+        {"serviceRevisionArns": [f"arn:aws:ecs:us-east-2:123456789012:service-revision/c/s/{i}" for i in range(21)]},
+        "InvalidParameterException"),
     Row("ListServiceDeployments: createdAt after the last one lists none", API + "API_ListServiceDeployments.html",
         "ecs", "list_service_deployments", {**SVC, "createdAt": {"after": datetime.now(timezone.utc) + timedelta(days=1)}},
         _none_listed),

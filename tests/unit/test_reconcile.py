@@ -41,3 +41,43 @@ def test_the_section_escapes_world_strings():
               "items": [{**reconcile.item("secret version", "<script>x</script>", T, "sm"), "matched": "", "note": ""}]}
     html = reconcile.html(report)
     assert "<script>" not in html and "&lt;script&gt;" in html and "UNEXPLAINED" in html
+
+
+class _Ecs:
+    """ListServiceDeployments and DescribeServiceRevisions as ECS answers them (aws-cli's examples,
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html,
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html)."""
+
+    def __init__(self, deployments: dict[str, tuple[datetime, str]]):
+        self.deployments = deployments  # deployment id → (createdAt, the task definition it rolled out)
+
+    def list_service_deployments(self, **_):
+        base = "arn:aws:ecs:us-east-2:1"
+        return {"serviceDeployments": [
+            {"serviceDeploymentArn": f"{base}:service-deployment/rovn-prod/rovn-passport-api/{i}", "createdAt": at,
+             "targetServiceRevisionArn": f"{base}:service-revision/rovn-prod/rovn-passport-api/{i}",
+             "status": "SUCCESSFUL"} for i, (at, _td) in self.deployments.items()]}
+
+    def describe_service_revisions(self, serviceRevisionArns):
+        assert len(serviceRevisionArns) <= 20
+        return {"serviceRevisions": [
+            {"serviceRevisionArn": a, "taskDefinition": f"arn:aws:ecs:us-east-2:1:task-definition/{td}"}
+            for a in serviceRevisionArns for i, (_at, td) in self.deployments.items() if a.endswith(f"/{i}")],
+            "failures": []}
+
+
+def test_a_deployment_is_explained_by_the_run_that_rolled_out_its_revision_not_by_any_run_then():
+    """A deploy made outside the suite seconds after one of ours, inside our run's window, is
+    unexplained: the run names the service but not the revision that deployment rolled out."""
+    runs = [_run("R1", '"service": "rovn-passport-api", "revision_to": "rovn-passport-api:292"')]
+    ecs = _Ecs({"1": (T + timedelta(seconds=30), "rovn-passport-api:292"),
+                "2": (T + timedelta(seconds=70), "rovn-passport-api:293")})
+    items = reconcile.deployments(ecs, "rovn-prod", "rovn-passport-api", T, T + timedelta(hours=1))
+    assert [i["matched"] for i in reconcile.match(items, runs)] == ["R1", ""]
+    assert "→ rovn-passport-api:293" in items[1]["what"]
+
+
+def test_a_deployment_whose_revision_is_not_described_matches_no_run():
+    runs = [_run("R1", '"service": "rovn-passport-api"')]
+    item = reconcile.item("ECS deployment", "x", T, "ecs", ("rovn-passport-api", ""))
+    assert reconcile.match([item], runs)[0]["matched"] == ""

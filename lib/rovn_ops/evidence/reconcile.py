@@ -6,7 +6,10 @@ migration applied by hand or a secret version put from a laptop leaves no run. S
 population comes from AWS and the database, not from the archive:
 
 - ECS deployments of the service (ListServiceDeployments, createdAt window,
-  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html);
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html):
+  ECS creates one when a service is created, updated with force-new-deployment, or updated in
+  a property that needs one (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html),
+  each with its target revision's task definition (DescribeServiceRevisions);
 - task-definition revisions of its family registered in the period (ListTaskDefinitions,
   ACTIVE and INACTIVE, newest first, then DescribeTaskDefinition's registeredAt,
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTaskDefinitions.html), and
@@ -17,7 +20,8 @@ population comes from AWS and the database, not from the archive:
   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecretVersionIds.html).
 
 An item is matched to a run when a change run of the archive (index.is_change) names it
-(service, `family:revision`, secret name) and was running when it happened, or, for a
+(service and `family:revision` for a deployment, `family:revision` for a revision, the secret's
+name) and was running when it happened, or, for a
 migration, when the run_id the database recorded is such a run."""
 from __future__ import annotations
 
@@ -38,17 +42,38 @@ def item(kind: str, what: str, at: datetime | None, source: str, names: tuple[st
 
 
 def deployments(ecs, cluster: str, service: str, start: datetime, end: datetime) -> list[dict]:
-    out, token = [], None
+    """The service's deployments created in the period, each naming the task definition its
+    target revision rolled out (DescribeServiceRevisions): a deployment is explained by the run
+    that rolled out that revision, not by any run that touched the service around then (a deploy
+    made outside the suite seconds after one of ours would otherwise be claimed by it)."""
+    briefs, token = [], None
     while True:
         page = ecs.list_service_deployments(cluster=cluster, service=service,
                                             createdAt={"after": start, "before": end},
                                             **({"nextToken": token} if token else {}))
-        for d in page.get("serviceDeployments", []):
-            out.append(item("ECS deployment", f"{service} {d['serviceDeploymentArn'].rsplit('/', 1)[-1]} "
-                            f"({d.get('status', '?')})", d["createdAt"], "ecs:ListServiceDeployments", (service,)))
+        briefs += page.get("serviceDeployments", [])
         token = page.get("nextToken")
         if not token:
-            return out
+            break
+    targets = target_task_definitions(ecs, [b["targetServiceRevisionArn"] for b in briefs
+                                            if b.get("targetServiceRevisionArn")])
+    out = []
+    for d in briefs:
+        td = targets.get(d.get("targetServiceRevisionArn", ""), "")
+        out.append(item("ECS deployment", f"{service} {d['serviceDeploymentArn'].rsplit('/', 1)[-1]} "
+                        f"→ {td or 'unknown revision'} ({d.get('status', '?')})", d["createdAt"],
+                        "ecs:ListServiceDeployments", (service, td)))
+    return out
+
+
+def target_task_definitions(ecs, arns: list[str]) -> dict[str, str]:
+    """service-revision ARN → `family:revision` it runs (DescribeServiceRevisions takes at most 20,
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html)."""
+    out = {}
+    for i in range(0, len(arns), 20):
+        for r in ecs.describe_service_revisions(serviceRevisionArns=arns[i:i + 20]).get("serviceRevisions", []):
+            out[r["serviceRevisionArn"]] = r["taskDefinition"].rsplit("/", 1)[-1]
+    return out
 
 
 def revision_numbers(arns: list[str]) -> list[int]:
@@ -146,7 +171,8 @@ def match(items: list[dict], runs: list[dict]) -> list[dict]:
             it["note"] = "" if it["matched"] else f"run {it['run_id']} is not a change run of the archive"
             continue
         at = datetime.fromisoformat(it["at"])
-        hits = [r for r in runs if r["from"] <= at <= r["to"] and all(named(r["text"], n) for n in it["names"])]
+        # an empty name (a deployment whose revision ECS no longer describes) matches no run
+        hits = [r for r in runs if r["from"] <= at <= r["to"] and all(n and named(r["text"], n) for n in it["names"])]
         it["matched"], it["note"] = (hits[0]["run_id"], "draft" if hits[0]["draft"] else "") if hits else ("", "")
     return items
 

@@ -7,7 +7,8 @@ rollout simulator's deployments (ecs_rollout.py), as the API reference documents
 - ListTaskDefinitions: moto ignores `sort`, `maxResults` and `nextToken`;
 - RegisterTaskDefinition / DescribeTaskDefinition: `registeredAt`, `registeredBy` and,
   once deregistered, `deregisteredAt`, which moto never sets;
-- ListServiceDeployments / DescribeServiceDeployments: missing in moto (HTTP 500).
+- ListServiceDeployments / DescribeServiceDeployments / DescribeServiceRevisions: missing in
+  moto (HTTP 500); a deployment's target revision names the task definition it rolled out.
 
 Each patch is keyed to the moto version it was written against (`guard`): an upgrade
 stops the sandbox with a line saying to check them again, rather than answering with
@@ -237,6 +238,42 @@ def _service_deployment(svc, dep: dict) -> dict:
     return out
 
 
+def _describe_service_revisions(self):
+    """A service revision as DescribeServiceRevisions documents it: the task definition (and
+    launch type, images) a deployment rolled out, at most 20 ARNs, unknown ones in `failures`
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html)."""
+    arns = self._get_param("serviceRevisionArns") or []
+    if not arns or len(arns) > 20:
+        raise InvalidParameterException("serviceRevisionArns must name between 1 and 20 service revisions.")
+    found, failures = [], []
+    with ecs_rollout._lock:
+        by_arn = {_deployment_arns(svc, dep)[1]: (svc, dep) for svc in self.ecs_backend.services.values()
+                  for dep in _history(svc)}
+        for arn in arns:
+            if arn not in by_arn:
+                failures.append({"arn": arn, "reason": "MISSING", "detail": "The service revision was not found."})
+                continue
+            svc, dep = by_arn[arn]
+            image = _image_of(self.ecs_backend, dep["taskDefinition"])
+            found.append({"serviceRevisionArn": arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
+                          "taskDefinition": dep["taskDefinition"], "launchType": dep.get("launchType") or "FARGATE",
+                          "platformVersion": dep.get("platformVersion"), "platformFamily": dep.get("platformFamily"),
+                          "containerImages": [{**image, **({"imageDigest": dep["_image_digest"]}
+                                                           if dep.get("_image_digest") else {})}],
+                          "createdAt": dep["createdAt"]})
+    return ActionResult({"serviceRevisions": found, "failures": failures})
+
+
+def _image_of(backend, task_definition: str) -> dict:
+    """The first container's name and image (a deleted revision: the service revision still names it)."""
+    try:
+        defs = backend.describe_task_definition(task_definition).container_definitions
+    except Exception:  # noqa: BLE001 - deleted since
+        defs = []
+    return {"containerName": defs[0].get("name") or "", "image": defs[0].get("image") or ""} if defs else \
+        {"containerName": "", "image": ""}
+
+
 def _install_task_definition_fields() -> None:
     orig_init = TaskDefinition.__init__
     orig_deregister = EC2ContainerServiceBackend.deregister_task_definition
@@ -290,4 +327,5 @@ def install() -> None:
     r.list_tasks, r.describe_tasks, r.list_task_definitions = _list_tasks, _describe_tasks, _list_task_definitions
     r.list_service_deployments = _list_service_deployments
     r.describe_service_deployments = _describe_service_deployments
+    r.describe_service_revisions = _describe_service_revisions
     r.register_task_definition = _with_caller(r.register_task_definition)
