@@ -258,15 +258,16 @@ def _json_mode(argv: list[str]) -> bool:
     return "--json" in argv and bool(set(argv) & {"run", "migrations"})
 
 
-def _fail(as_json: bool, e: RovnError) -> int:
-    """One line on stderr (and with --json, the same line in one object on stdout)."""
+def _fail(as_json: bool, e: RovnError, out=None) -> int:
+    """One line on stderr (and with --json, the same line in one object on stdout; `out`,
+    an early.Output, when a run's object has begun with its verdict)."""
     # (a value from the world in the message: shown, never obeyed by the terminal)
     text = terminal(str(e))
     print(f"rovn-ops: error: {text}" if isinstance(e, BadInput) else f"rovn-ops: {text}", file=sys.stderr)
     if as_json:
         outcome = {2: "bad_input", 3: "refused"}.get(e.exit_code, "failed")
-        print(json.dumps({"exit_code": e.exit_code, "outcome": outcome, "error": text.split("\n")[0],
-                          "next": _next_for(e)}, indent=2))
+        told = {"exit_code": e.exit_code, "outcome": outcome, "error": text.split("\n")[0], "next": _next_for(e)}
+        out.close(told) if out is not None else print(json.dumps(told, indent=2))
     return e.exit_code
 
 
@@ -356,17 +357,28 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from rovn_ops.evidence import report
-    from rovn_ops.run import runner
+    from rovn_ops.run import early, runner
 
     assignments = args.assignments + ([f"region={args.region}"] if args.region else [])
-    result = runner.run(args.runbook, env=args.env, files=args.files, assignments=assignments,
-                        progress=not args.quiet, profile=args.profile)
+    out = early.Output(args.json)  # a verdict the kernel knows early is printed at once
+    try:
+        result = runner.run(args.runbook, env=args.env, files=args.files, assignments=assignments,
+                            progress=not args.quiet, profile=args.profile, on_verdict=out.announce)
+    except RovnError as e:
+        if out.opened:  # the object begun with the verdict ends with the error
+            return _fail(True, e, out)
+        raise
+    except KeyboardInterrupt:
+        if out.opened:
+            out.close({"exit_code": 130, "outcome": "interrupted", "error": "interrupted",
+                       "next": report.NEXT_BY_OUTCOME["interrupted"]})
+        raise
     told = result.report
     if args.json:
-        print(json.dumps(told.as_dict(), indent=2, default=str))
+        out.close(told.as_dict())
     else:
         print(f"run {result.run_id}: {result.outcome}")
-        print("\n".join(told.lines()))
+        print("\n".join(out.lines(told.lines())))
         print(f"evidence: {result.notebook}")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         report.github(told)

@@ -149,7 +149,9 @@ def test_log_lines_are_scrubbed_in_the_notebook_the_html_and_the_post_mortem(fre
 def test_quiet_is_no_incident_and_posts_nothing(fresh, evidence_dir):
     control.scenario(fresh, "quiet")
     run = _triage(*ALWAYS_OPEN, code=0)
-    assert run.stdout.splitlines()[1] == "No incident · next: nothing"
+    # the verdict first, printed the moment it was known; the closing summary does not repeat it
+    assert run.stdout.splitlines()[0] == "No incident · next: nothing"
+    assert run.stdout.count("No incident · next: nothing") == 1 and run.stdout.splitlines()[1].startswith("run ")
     m = _manifest(evidence_dir)
     assert m["facts"]["triage"]["severity"] == "none" and m["facts"]["triage"]["incident_id"] is None
     assert control.posts(fresh) == [] and _incident_rows(fresh["database_url"]) == []
@@ -174,3 +176,32 @@ def test_bad_input_is_one_line_and_exit_2(fresh, evidence_dir):
         run = rovn_ops("run", "incident_triage", *args)
         assert run.returncode == 2 and name in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert not evidence_dir.exists() or not any(evidence_dir.rglob("manifest.json"))
+
+
+def test_the_verdict_is_on_stdout_before_the_charts_and_the_archive(fresh, evidence_dir):
+    """Issue 24, build 2: the verdict printed (and --json's first member written) as soon as
+    it is known. When its lines arrive the run is still going and nothing is archived (today's
+    main printed everything after the archive). stdout is still exactly one JSON object, with the verdict the summary's."""
+    import subprocess
+    import sys
+
+    control.scenario(fresh, "bad_deploy")
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", "run", "incident_triage", "--quiet", "--json",
+                             *ALWAYS_OPEN, "-p", "notify=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    early = []
+    for line in proc.stdout:
+        early.append(line)
+        if line == "  },\n":  # the verdict member, complete
+            break
+    archived = list(evidence_dir.glob("*/*incident_triage*/manifest.json"))
+    still_running = proc.poll() is None
+    rest, err = proc.communicate(timeout=300)
+    assert proc.returncode == 4, err
+    assert early[0] == "{\n" and '"verdict"' in early[1], early
+    assert still_running and archived == [], "the verdict came only after the run was archived"
+    told = json.loads("".join(early) + rest)  # one object, the verdict its first member
+    assert list(told)[0] == "verdict" and told["verdict"]["headline"] == told["summary"]["headline"]
+    assert told["verdict"]["severity"] == "P1" and told["verdict"]["next_command"].startswith("rovn-ops run rollback")
+    nb = json.loads(Path(told["notebook"]).read_text())
+    assert "image/png" in json.dumps(nb)  # the charts were still drawn, after it

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rovn_ops.safety import params as params_mod, scrub
 from rovn_ops.core import paths, record
-from rovn_ops.run import heartbeat
+from rovn_ops.run import early, heartbeat
 from rovn_ops.evidence import archive, manifest as evidence_manifest, spool
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.core.identity import local_user, new_run_id
@@ -111,9 +111,11 @@ def _on_signal(signum, frame):
 
 
 def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progress: bool = True,
-        profile: str | None = None) -> RunResult:
+        profile: str | None = None, on_verdict=None) -> RunResult:
     """progress: stream the steps and the library's lines to stderr (see progress.py).
-    profile: the AWS CLI profile for --env prod (as AWS_PROFILE)."""
+    profile: the AWS CLI profile for --env prod (as AWS_PROFILE).
+    on_verdict: called once, from another thread, with the verdict the kernel records as
+    soon as it knows it (early.py), redacted, while the run goes on."""
     source = notebook_path(runbook)
     runbook = source.stem
     model = params_mod.MODELS.get(runbook) or params_mod.inferred_model(source)
@@ -148,7 +150,8 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
         live = _live_redactor(sp.result_file, redact_key)
         preview = "confirm" in type(p).model_fields and not p.confirm
         streamed = Progress(runbook, redactor=live, preview=preview, heartbeat_s=quiet_s) if progress else None
-        with _watching(live):  # what the kernel seals is kept here, where the kernel cannot remove it
+        verdict = early.Watch(sp.result_file, live, on_verdict) if on_verdict else None
+        with _watching(live, verdict):  # what the kernel seals is kept here, where the kernel cannot remove it
             outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
     bad = None if draft else _bad_input(outcome, error, sp)  # a draft's word is no reason to archive nothing
     if bad is not None:  # the kernel refused its input before it did anything: exit 2, nothing archived
@@ -217,19 +220,24 @@ def _interrupt_kernels() -> int:
 
 
 @contextmanager
-def _watching(live, every: float = 0.05):
+def _watching(live, verdict=None, every: float = 0.05):
     """Read the kernel's sealed secrets while it runs (and once after), so a notebook that
     later drops them from its result file is caught and still redacted. A file the kernel
-    can rewrite is only watched, not trusted: a drop within one interval is not seen."""
+    can rewrite is only watched, not trusted: a drop within one interval is not seen.
+    verdict: an early.Watch, polled as often (after the secrets, so it redacts with them)."""
+    def poll():
+        live()
+        if verdict is not None:
+            verdict()
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: [live() for _ in iter(lambda: stop.wait(every), True)], daemon=True)
+    thread = threading.Thread(target=lambda: [poll() for _ in iter(lambda: stop.wait(every), True)], daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
-        live()
+        poll()
 
 
 def _live_redactor(result_file: Path, key: str):

@@ -117,7 +117,6 @@ def gather(ctx, window: Window) -> Findings:
         log_summary = run("logs", logs.summarise, logs_client, group, window)
         trace_summaries = run("xray", traces.fetch, xray, window)
         audit = pool.submit(_audit_then_sentry, ctx, found, conn)
-        charts = pool.submit(_prewarm_charts)
         found.service = service.result()
         dims = metrics.dimensions(load_balancer=load_balancer(ctx, found.service), rds_instance=p.rds_instance,
                                   cluster=p.cluster, service=p.service)
@@ -127,18 +126,8 @@ def gather(ctx, window: Window) -> Findings:
         found.logs = log_summary.result()
         found.traces = trace_summaries.result() or []
         audit.result()
-        charts.result()
         found.metrics = metrics.frame(raw.result() or {}, window)
     return found
-
-
-def _prewarm_charts() -> None:
-    from rovn_ops.triage import plots
-
-    try:
-        plots.prewarm()
-    except ImportError:  # the charts cells will say so themselves
-        pass
 
 
 def _audit_then_sentry(ctx, found: Findings, conn) -> None:

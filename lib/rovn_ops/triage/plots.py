@@ -23,13 +23,6 @@ class Chart:
         return self.text
 
 
-def prewarm() -> None:
-    """Import matplotlib's figure and Agg canvas (about a second), e.g. while gather waits on the network."""
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.dates  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-
-
 def _figure(rows: int):
     from matplotlib.figure import Figure
 

@@ -54,6 +54,27 @@ def line(verdict, story) -> str:
     return " · ".join([head, *what, f"next: {story.next_step}"])
 
 
+@dataclass(frozen=True)
+class Headline:
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return f"### {md(self.text)}"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def announce(ctx, verdict, story) -> Headline:
+    """The verdict the moment it is known, before the charts, the evidence tables, the
+    notifications and the archive: recorded for `rovn-ops run`, which prints it on stdout
+    (and as --json's first member) at once (run/early.py)."""
+    text = line(verdict, story)
+    ctx.record(verdict={"headline": text, "severity": verdict.severity,
+                        "next_command": story.commands[0] if story.commands else None})
+    return Headline(text)
+
+
 def outcome(ctx, verdict, story, notice, draft, found=None) -> Outcome:
     inc = notice.incident
     # P0 and P1 need someone: outcome `attention`, exit code 4 (a script, a CI job, sees it).
