@@ -68,7 +68,31 @@ CW_ROWS = [
     Row("SetAlarmState of an unknown alarm is ResourceNotFound", CW + "API_SetAlarmState.html",
         "cloudwatch", "set_alarm_state", {"AlarmName": "no-such-alarm", "StateValue": "OK", "StateReason": "test"},
         "ResourceNotFound"),
+    Row("GetMetricData's FILL(m, 0) fills the periods a sparse count did not report",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html",
+        "cloudwatch", "get_metric_data", lambda ctx: _fill_query(), _ok(lambda r: _assert(
+            [v for x in r["MetricDataResults"] if x["Id"] == "e1" for v in x["Values"]] == [0.0, 50.0, 0.0], r)),
+        setup=lambda ctx: _sparse_5xx(ctx)),
 ]
+
+# minutes 3, 2 and 1 before NOW: 1000 requests each, ELB 5xx only in the middle one (nonzero only)
+_SPARSE = [NOW.replace(second=0, microsecond=0) - dt.timedelta(minutes=m) for m in (3, 2, 1)]
+_LB = [{"Name": "LoadBalancer", "Value": "app/fill-test/0123456789abcdef"}]
+
+
+def _sparse_5xx(ctx):
+    ctx.client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+        {"MetricName": "RequestCount", "Dimensions": _LB, "Timestamp": at, "Value": 1000} for at in _SPARSE] + [
+        {"MetricName": "HTTPCode_ELB_5XX_Count", "Dimensions": _LB, "Timestamp": _SPARSE[1], "Value": 500}])
+
+
+def _fill_query():
+    stat = lambda name: {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": _LB},
+                         "Period": 60, "Stat": "Sum"}
+    return {"StartTime": _SPARSE[0], "EndTime": _SPARSE[-1] + dt.timedelta(minutes=1), "ScanBy": "TimestampAscending",
+            "MetricDataQueries": [{"Id": "m2", "MetricStat": stat("RequestCount"), "ReturnData": False},
+                                  {"Id": "m3", "MetricStat": stat("HTTPCode_ELB_5XX_Count"), "ReturnData": False},
+                                  {"Id": "e1", "Expression": "100*FILL(m3,0)/m2"}]}
 
 
 def _assert(cond, detail=None):

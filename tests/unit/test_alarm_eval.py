@@ -115,3 +115,37 @@ def test_the_tasks_crashing_incident_alarms_from_its_own_data(fresh, aws):
     assert alarm["StateValue"] == "ALARM" and "less than the threshold (0)" in alarm["StateReason"]
     age = datetime.now(timezone.utc) - alarm["StateUpdatedTimestamp"]
     assert timedelta(minutes=4) < age < timedelta(minutes=7), age
+
+
+@pytest.mark.parametrize("scenario", ["tasks_crashing", "image_missing"])
+def test_with_every_task_down_the_5xx_rate_alarm_counts_the_albs_own_5xx(scenario, fresh, aws):
+    """With no task registered the targets answer nothing (HTTPCode_Target_5XX_Count is not
+    reported) and the load balancer answers every request 503 itself (HTTPCode_ELB_5XX_Count):
+    the §5 rate alarm counts both, e1 = 100*(FILL(m1,0)+FILL(m3,0))/m2, so it is in ALARM from
+    the outage's own data (issue 29: "ELB 5xx was 1,084 of 1,084 requests, the post-mortem
+    said 0.1%"). The 5xx counts are reported only when nonzero, hence FILL.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html"""
+    control.scenario(fresh, scenario)
+    cw = aws("cloudwatch")
+    alarm = _state(cw, RATE)
+    assert alarm["StateValue"] == "ALARM" and "greater than the threshold (1)" in alarm["StateReason"], alarm
+    assert "HTTPCode_ELB_5XX_Count" in {q.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+                                        for q in alarm["Metrics"]}
+    age = datetime.now(timezone.utc) - alarm["StateUpdatedTimestamp"]
+    assert age < timedelta(minutes=7), age  # since the outage's minutes, not since the seed
+
+
+def test_the_alb_reports_5xx_counts_only_when_nonzero_and_a_quiet_rate_alarm_is_ok(fresh, aws):
+    """ELB's reporting criterion for HTTPCode_ELB_5XX_Count and HTTPCode_Target_5XX_Count is
+    "There is a nonzero value": a quiet ALB publishes no ELB 5xx datum at all, and the rate
+    alarm still reads its minutes as 0%, OK (not INSUFFICIENT_DATA: FILL supplies the zeros).
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html"""
+    control.scenario(fresh, "quiet")
+    cw = aws("cloudwatch")
+    now = datetime.now(timezone.utc)
+    got = cw.get_metric_data(StartTime=now - timedelta(hours=2), EndTime=now, MetricDataQueries=[
+        {"Id": "m3", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_ELB_5XX_Count",
+                                               "Dimensions": ALB}, "Period": 60, "Stat": "Sum"}}])
+    assert got["MetricDataResults"][0]["Values"] == [], got["MetricDataResults"][0]["Values"][:5]
+    assert _state(cw, RATE)["StateValue"] == "OK"

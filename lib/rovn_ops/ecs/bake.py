@@ -14,7 +14,7 @@ update-service (`before`), and during the bake:
 CloudWatch alarms evaluate on their period, longer than a sandbox bake, so the metric,
 not the alarm's state, is what tells a recovering incident from a worsening one. The
 value compared is the alarm's own: a metric alarm's statistic, a metric-math alarm's
-expression (the 5xx rate, 100*m1/m2) evaluated by GetMetricData, an anomaly alarm's
+expression (the 5xx rate, 100*(FILL(m1,0)+FILL(m3,0))/m2) evaluated by GetMetricData, an anomaly alarm's
 metric. A composite alarm, or a shape this code does not know, has no value: it is
 judged by its state alone and named as such (cloudwatch_alarms.py reads every shape).
 """

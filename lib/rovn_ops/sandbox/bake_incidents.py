@@ -1,6 +1,6 @@
 """Alarm incidents for the deploy's bake (triage's incidents are in incidents.py). These
-scenarios write the ALB's two metrics under the §5 5xx alarm (metric math: 100 * target
-5xx / requests); the alarm's state follows from them (alarm_eval.py evaluates it):
+scenarios write the ALB's requests and target 5xx under the §5 5xx alarm (metric math:
+100 * (target 5xx + the load balancer's own) / requests); the alarm's state follows from them (alarm_eval.py evaluates it):
 
 - `incident_5xx`: the 5xx alarm is already in ALARM with a high 5xx rate when the
   scenario starts (a hotfix is about to ship during an incident); when the next
@@ -38,7 +38,8 @@ def _backend():
 
 def _put(rate_pct: float, ages_s: list[int]) -> None:
     """The ALB's RequestCount and target 5xx at `rate_pct` per cent, as the ALB publishes
-    them: the alarm is metric math over both (e1 = 100*m1/m2), so both move."""
+    them: the alarm is metric math over them (e1 = 100*(FILL(m1,0)+FILL(m3,0))/m2), so both
+    move; the load balancer's own 5xx (m3) stay unreported, as ELB leaves a zero count."""
     backend = _backend()
     alarm = backend.alarms[ALARM]
     now = utcnow()
@@ -47,6 +48,8 @@ def _put(rate_pct: float, ages_s: list[int]) -> None:
         stat = q.metric_stat
         if stat is None:
             continue
+        if stat.metric.metric_name not in ("RequestCount", "HTTPCode_Target_5XX_Count"):
+            continue  # the load balancer's own 5xx: none (reported only when nonzero)
         value = REQUESTS if stat.metric.metric_name == "RequestCount" else REQUESTS * rate_pct / 100
         data += [{"MetricName": stat.metric.metric_name, "Value": value, "Timestamp": now - timedelta(seconds=age),
                   "Unit": "Count", "Dimensions": [{"Name": d.name, "Value": d.value} for d in stat.metric.dimensions]}

@@ -13,8 +13,12 @@
   numbers) are evaluated per timestamp, as CloudWatch does for time series: only
   timestamps every operand has, a division by zero drops the point
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
-  Functions (ANOMALY_DETECTION_BAND, SEARCH …) answer StatusCode InternalError with
-  a message saying the sandbox does not evaluate them: never a made-up value.
+  `FILL(m, number)` gives every period of the request's range a value (the series'
+  own, else the number): the ALB's 5xx counts are reported only when nonzero, so the
+  §5 rate alarm fills them with 0 (`100*(FILL(m1,0)+FILL(m3,0))/m2`). Other functions
+  (FILL's REPEAT/LINEAR, ANOMALY_DETECTION_BAND, SEARCH …) answer StatusCode
+  InternalError with a message saying the sandbox does not evaluate them: never a
+  made-up value.
 - PutCompositeAlarm: moto routes none; its PutMetricAlarm already keeps an
   AlarmRule, so the action is routed there.
 - DescribeAlarms returns CompositeAlarms only when `AlarmTypes` asks for them, and
@@ -99,9 +103,11 @@ def _install_fast_metric_data() -> None:
             return original(self, queries, start_time, end_time, scan_by)  # moto's own errors
         data = [md for md in self.get_all_metrics() if start <= md.timestamp < end]
         by_id = {q["Id"]: _metric_stat(data, q, start, end) for q in queries if "MetricStat" in q}
+        periods = [int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q]
+        grid = _grid(start, end, min(periods)) if periods else []
         for q in queries:
             if "Expression" in q:
-                by_id[q["Id"]] = _expression(q, by_id)
+                by_id[q["Id"]] = _expression(q, by_id, grid)
         results = [by_id[q["Id"]] for q in queries]
         if scan_by == "TimestampDescending":
             for r in results:
@@ -116,19 +122,29 @@ class _Unsupported(Exception):
     pass
 
 
-def _expression(query: dict, by_id: dict) -> dict:
-    """An arithmetic metric-math expression over earlier queries, per timestamp."""
+def _grid(start, end, period_s: int) -> list:
+    """The periods of a request's range, as _metric_stat stamps them (start + k * period)."""
+    step, out, at = timedelta(seconds=period_s), [], start
+    while at < end:
+        out.append(at)
+        at += step
+    return out
+
+
+def _expression(query: dict, by_id: dict, grid: list = ()) -> dict:
+    """An arithmetic metric-math expression over earlier queries, per timestamp (`grid`:
+    the request's periods, which FILL gives a value)."""
     import ast
 
     out = {"id": query["Id"], "label": query.get("Label") or query["Id"], "values": [], "timestamps": [],
            "status_code": "Complete"}
     try:
         tree = ast.parse(query["Expression"], mode="eval").body
-        series = _eval(tree, by_id)
+        series = _eval(tree, by_id, list(grid))
     except (_Unsupported, SyntaxError) as e:
         out["status_code"] = "InternalError"
-        out["messages"] = [{"Code": "Unsupported", "Value": f"the sandbox evaluates + - * / over query ids "
-                                                            f"only: {e}"}]
+        out["messages"] = [{"Code": "Unsupported", "Value": f"the sandbox evaluates + - * / and FILL(m, number) "
+                                                            f"over query ids only: {e}"}]
         return out
     if not isinstance(series, dict):  # a constant: CloudWatch returns no time series for it here
         return out
@@ -140,7 +156,7 @@ def _expression(query: dict, by_id: dict) -> dict:
     return out
 
 
-def _eval(node, by_id: dict):
+def _eval(node, by_id: dict, grid: list):
     import ast
     import operator
 
@@ -153,11 +169,21 @@ def _eval(node, by_id: dict):
         r = by_id[node.id]
         return dict(zip(r["timestamps"], r["values"]))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        v = _eval(node.operand, by_id)
+        v = _eval(node.operand, by_id, grid)
         return {t: -x for t, x in v.items()} if isinstance(v, dict) else -v
     if isinstance(node, ast.BinOp) and type(node.op) in ops:
-        return _combine(ops[type(node.op)], _eval(node.left, by_id), _eval(node.right, by_id))
+        return _combine(ops[type(node.op)], _eval(node.left, by_id, grid), _eval(node.right, by_id, grid))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FILL" \
+            and len(node.args) == 2 and not node.keywords:
+        return _fill(_eval(node.args[0], by_id, grid), _eval(node.args[1], by_id, grid), grid)
     raise _Unsupported(f"{ast.unparse(node)} is not arithmetic over query ids")
+
+
+def _fill(series, value, grid: list) -> dict:
+    """FILL(series, number): the series' value in each period of the range, else the number."""
+    if not isinstance(series, dict) or isinstance(value, dict):
+        raise _Unsupported("FILL takes a time series and a number")
+    return {at: series[at] if series.get(at) is not None else value for at in grid} | series
 
 
 def _combine(op, a, b):

@@ -64,9 +64,11 @@ def _series(shape: Shape, minutes: int, now: datetime, rng: random.Random, ids: 
         put = lambda ns, name, dims, unit, **v: out[ns].append(  # noqa: E731
             {"MetricName": name, "Dimensions": dims, "Timestamp": at, "Unit": unit, **v})
         put("AWS/ApplicationELB", "RequestCount", alb, "Count", Value=requests)
-        put("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Count",
-            Value=round(requests * shape.error_share(m) * rng.uniform(0.85, 1.15)))
-        put("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Count", Value=round(requests * shape.elb_error_share(m)))
+        # ELB reports its 5xx counts only when nonzero (load-balancer-cloudwatch-metrics.html)
+        for name, count in (("HTTPCode_Target_5XX_Count", round(requests * shape.error_share(m) * rng.uniform(0.85, 1.15))),
+                            ("HTTPCode_ELB_5XX_Count", round(requests * shape.elb_error_share(m)))):
+            if count:
+                put("AWS/ApplicationELB", name, alb, "Count", Value=count)
         # Latency as a distribution (Values/Counts), so percentiles mean something.
         put("AWS/ApplicationELB", "TargetResponseTime", alb, "Seconds",
             Values=[round(v * scale, 3) for v in (0.04, 0.08, 0.15, 0.3, 0.9)], Counts=[6, 8, 4, 1, 1])
@@ -560,7 +562,8 @@ def rollout_completed(svc) -> None:
     """While an incident is on, the telemetry follows the service, as the agents publish it:
     when a rollout completes (a rollback, a hotfix) its tasks serve, so this minute's
     Container Insights counts and the ALB's requests are published, with the 5xx share of
-    the revision now serving (the bad deploy's 4%, else none). The bake and a later
+    the revision now serving (the bad deploy's 4%, else none), or, with no task running,
+    the load balancer's own 503 for every request. The bake and a later
     triage read them. Called by the ECS simulator, inside moto."""
     from moto.cloudwatch.models import cloudwatch_backends
 
@@ -583,11 +586,12 @@ def rollout_completed(svc) -> None:
                                    "Dimensions": ecs},
                                   {"MetricName": "DesiredTaskCount", "Value": svc.desired_count, "Timestamp": now,
                                    "Dimensions": ecs}])
-    put("AWS/ApplicationELB", [{"MetricName": "RequestCount", "Value": requests, "Timestamp": now, "Dimensions": alb},
-                               {"MetricName": "HTTPCode_Target_5XX_Count", "Value": round(requests * share),
-                                "Timestamp": now, "Dimensions": alb},
-                               {"MetricName": "HTTPCode_ELB_5XX_Count", "Value": 0, "Timestamp": now,
-                                "Dimensions": alb}])
+    # No task up: the load balancer answers every request 503 itself (its own 5xx, the targets'
+    # none); each 5xx count is reported only when nonzero, as ELB publishes them.
+    counts = {"RequestCount": requests, "HTTPCode_Target_5XX_Count": round(requests * share) if svc.running_count else 0,
+              "HTTPCode_ELB_5XX_Count": 0 if svc.running_count else requests}
+    put("AWS/ApplicationELB", [{"MetricName": name, "Value": value, "Timestamp": now, "Dimensions": alb}
+                               for name, value in counts.items() if value or name == "RequestCount"])
     _serving_log(sb, svc, now)
 
 

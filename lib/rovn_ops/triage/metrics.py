@@ -84,6 +84,8 @@ def frame(raw: dict[str, tuple[list, list]], window: Window):
             s = s.groupby(level=0).last()
             df[column] = s.reindex(index)
     errors = df[["target_5xx", "elb_5xx"]].sum(axis=1, min_count=1)
+    # ELB reports a 5xx count only when nonzero: a minute with requests and neither count had none
+    errors = errors.mask(errors.isna() & df["requests"].notna(), 0.0)
     served = np.fmax(df["requests"], errors)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["error_rate_pct"] = (errors / served.where(served > 0)) * 100
