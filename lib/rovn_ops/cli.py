@@ -142,8 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     idx = evs.add_parser("index", help="write index.html, the static auditor index")
     idx.add_argument("--bucket", action="store_true", help="pull from the bucket first (an auditor's machine)")
     idx.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
-    rot = evs.add_parser("rotate-key", help="replace the signing key (logged; the new id must then be pinned)")
+    rot = evs.add_parser("rotate-key", help="replace the signing key (the evidence_key_rotation runbook: preview, "
+                                            "approval, audit_log, security channel; then pin the new id)")
+    rot.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                     help="a parameter of evidence_key_rotation, e.g. -p confirm=true -p plan_hash=H (repeatable)")
     rot.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
+    rot.add_argument("--quiet", action="store_true", help="no progress bar")
     kid = evs.add_parser("key-id", help="the id of the environment's signing key, to pin in parameters/<env>.yaml")
     kid.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     lab = sub.add_parser("lab", help="JupyterLab on runbooks/, pointed at the sandbox")
@@ -584,8 +588,9 @@ def cmd_evidence(args) -> int:
         return 0
     if args.action == "key-id":
         return _key_id(args.env)
-    if args.action == "rotate-key":
-        return _rotate_key(args.env)
+    if args.action == "rotate-key":  # a production write: the protocol and the evidence of a runbook run
+        argv = ["run", "evidence_key_rotation", "--env", args.env, *[x for a in args.assignments for x in ("-p", a)]]
+        return cmd_run(_parser().parse_args(argv + (["--quiet"] if args.quiet else [])))
     return _verify_evidence(root, args)
 
 
@@ -683,19 +688,6 @@ def _key_id(env: str) -> int:
     kid = signing.key_id(signing.load_private(pem.reveal().encode()).public_key())
     print(f"{settings.signing_key_secret}: key id {kid}")
     print(f"pin it in parameters/{env}.yaml:  evidence: {{signing_key_id: {kid}}}")
-    return 0
-
-
-def _rotate_key(env: str) -> int:
-    from rovn_ops.core import aws
-    from rovn_ops.evidence import rotation, signing
-    from rovn_ops.core.environment import prepare_environment
-
-    prepare_environment(env)
-    st = rotation.rotate(env, aws.caller_arn(env, signing.key_region(env)))
-    print(f"evidence signing key rotated: {st['old_key_id']} -> {st['new_key_id']} (statement signed by both, "
-          "in audit_log and the bucket)")
-    print(f"runs refuse to sign until you pin it in parameters/{env}.yaml:  signing_key_id: {st['new_key_id']}")
     return 0
 
 

@@ -43,9 +43,10 @@ class Settings:
 
 
 class Archiver:
-    def __init__(self, env: str):
-        # The key's region is the environment's, whatever region the run targets.
-        self.env, self.settings = env, Settings.of(env)
+    def __init__(self, env: str, handover: bool = False):
+        # The key's region is the environment's, whatever region the run targets. handover:
+        # the key rotation's run, signed by the key it hands over (signing.private_key).
+        self.env, self.settings, self.handover = env, Settings.of(env), handover
         self.key = self.s3 = self.error = None
         self._thread = threading.Thread(target=self._prepare, daemon=True)
         if env == "prod":  # no change may run that could not be signed
@@ -62,7 +63,7 @@ class Archiver:
         try:
             region = self.settings.region
             self.key = signing.private_key(aws.client("secretsmanager", env=self.env, region=region),
-                                           self.settings.signing_key_secret, self.env)
+                                           self.settings.signing_key_secret, self.env, self.handover)
             if self.settings.bucket:
                 self.s3 = aws.client("s3", env=self.env, region=region)
             render.prewarm()

@@ -42,8 +42,10 @@ def key_region(env: str) -> str:
             or params.environment_defaults(env).get("region") or "us-east-2")
 
 
-def private_key(sm, secret_name: str, env: str):
-    """The environment's signing key, refused unless it is the pinned one."""
+def private_key(sm, secret_name: str, env: str, handover: bool = False):
+    """The environment's signing key, refused unless it is the pinned one.
+    handover: the rotation's own run (evidence/rotation.py), which signs with the key it
+    hands over: the pinned one, at AWSPREVIOUS once its successor is current."""
     from rovn_ops.safety import secret_values
 
     try:
@@ -54,10 +56,23 @@ def private_key(sm, secret_name: str, env: str):
                         f"parameters/{env}.yaml before running in {env}") from None
     key = load_private(pem.reveal().encode())
     pinned = pinned_id(env)
+    if key_id(key.public_key()) != pinned and handover:
+        previous = _at_previous(sm, secret_name)
+        key = previous if previous is not None and key_id(previous.public_key()) == pinned else key
     if key_id(key.public_key()) != pinned:
         raise RovnError(f"evidence signing key {secret_name} has id {key_id(key.public_key())}, but "
                         f"parameters/{env}.yaml pins {pinned}: nothing is signed with an unpinned key")
     return key
+
+
+def _at_previous(sm, secret_name: str):
+    """The key at AWSPREVIOUS, or None."""
+    from rovn_ops.safety import secret_values
+
+    try:
+        return load_private(secret_values.read(sm, secret_name, stage="AWSPREVIOUS").reveal().encode())
+    except sm.exceptions.ResourceNotFoundException:
+        return None
 
 
 def load_private(pem: bytes):

@@ -30,6 +30,7 @@ from rovn_ops.core.errors import BadInput, RovnError, StaleApproval
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
 # A run whose notebook completed can still end non-zero: service_status's verdict
 # "needs attention" is 4, so a script can tell it from a run that failed (1).
+HANDOVER = "evidence_key_rotation"  # the run that replaces the signing key is signed by the key it replaces
 EXIT_CODES = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED, "attention": EXIT_ATTENTION}
 
 # papermill → nbformat → jsonschema imports the optional IRI format checker
@@ -127,7 +128,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
-    archiver = archive.Archiver(env)  # loads the signing key while the kernel runs
+    archiver = archive.Archiver(env, handover=runbook == HANDOVER)  # loads the signing key while the kernel runs
     if getattr(p, "confirm", False):  # no change may run that could not be signed: check the key first
         archiver.ready()
     started = datetime.now(timezone.utc)

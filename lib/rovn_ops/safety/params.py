@@ -290,6 +290,14 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
                                                                              "(URL or secret:NAME)")
     deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
 
+class KeyRotationParams(ChangeParams):
+    """The evidence signing key's rotation (evidence/rotation.py): the secret and its region
+    are the environment file's (evidence.signing_key_secret, evidence.region), never a parameter."""
+
+    security_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="security Slack channel webhook "
+                                                                             "(URL or secret:NAME)")
+
+
 class DrReadinessParams(ServiceParams):
     """dr_readiness (§11): read-only; the standby comes only from parameters/<env>.yaml."""
 
@@ -429,6 +437,7 @@ MODELS: dict[str, type[RunbookParams]] = {
     "schedules": SchedulesParams,
     "dr_readiness": DrReadinessParams,
     "dr_failover": DrFailoverParams,
+    "evidence_key_rotation": KeyRotationParams,
 }
 
 
