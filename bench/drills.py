@@ -21,36 +21,40 @@ from rovn_ops.sandbox import control, drills
 RUNS = int(os.environ.get("BENCH_DRILL_RUNS", "1"))
 
 
+def _healthy(drill) -> tuple[str | None, float]:
+    """A mending drill's figure: injection → /health 200 from the good revision."""
+    bad = None if drill.health == (200, drills.GOOD) else "did not mend the service"
+    return bad, drill.seconds
+
+
+def _detected(drill) -> tuple[str | None, float]:
+    """A detection drill's figure (§6 data integrity): injection → triage's P0 verdict."""
+    bad = None if drill.triage.get("summary", {}).get("severity") == "P0" else "was not detected as P0"
+    return bad, drill.detected_s
+
+
+def _row(sandbox: dict, scenario: str, figure, what: str, name: str) -> dict:
+    times = []
+    for _ in range(RUNS):
+        control.reset(sandbox)
+        drill = drills.run(sandbox, scenario)
+        bad, seconds = figure(drill)
+        if bad:
+            raise SystemExit(f"drill {scenario} {bad}: {drill.line()}")
+        times.append(seconds)
+    ratio = median(times) / drills.RTO_S
+    print(f"drill {scenario}: {what} median {median(times):.1f}s over {RUNS} run(s); "
+          f"RTO {drills.RTO_S:.0f}s; ratio {ratio:.3f}  (target < 1)", flush=True)
+    return {"name": name, "median_s": round(median(times), 2), "runs": RUNS,
+            "target": f"< {drills.RTO_S:.0f}s (§7 RTO)", "ratio": round(ratio, 3)}
+
+
 def main() -> list[dict]:
     sandbox = control.require()
     os.environ.setdefault("ROVN_EVIDENCE_DIR", tempfile.mkdtemp(prefix="rovn-bench-drills-"))
-    rows = []
-    for scenario in drills.DRILLS:
-        times = []
-        for _ in range(RUNS):
-            control.reset(sandbox)
-            drill = drills.run(sandbox, scenario)
-            if drill.health != (200, drills.GOOD):
-                raise SystemExit(f"drill {scenario} did not mend the service: {drill.line()}")
-            times.append(drill.seconds)
-        ratio = median(times) / drills.RTO_S
-        print(f"drill {scenario}: injection → /health 200 median {median(times):.1f}s over {RUNS} run(s), "
-              f"{len(drill.steps)} commands; RTO {drills.RTO_S:.0f}s; ratio {ratio:.3f}  (target < 1)", flush=True)
-        rows.append({"name": f"drill {scenario}", "median_s": round(median(times), 2), "runs": RUNS,
-                     "target": f"< {drills.RTO_S:.0f}s (§7 RTO)", "ratio": round(ratio, 3)})
-    for scenario in drills.DETECTION_DRILLS:  # §6 data-integrity: the figure is injection → triage's P0
-        times = []
-        for _ in range(RUNS):
-            control.reset(sandbox)
-            drill = drills.run(sandbox, scenario)
-            if drill.triage.get("summary", {}).get("severity") != "P0":
-                raise SystemExit(f"drill {scenario} was not detected as P0: {drill.line()}")
-            times.append(drill.detected_s)
-        ratio = median(times) / drills.RTO_S
-        print(f"drill {scenario}: injection → triage P0 median {median(times):.1f}s over {RUNS} run(s); "
-              f"RTO {drills.RTO_S:.0f}s; ratio {ratio:.3f}  (target < 1)", flush=True)
-        rows.append({"name": f"drill {scenario} (detection)", "median_s": round(median(times), 2), "runs": RUNS,
-                     "target": f"< {drills.RTO_S:.0f}s (§7 RTO)", "ratio": round(ratio, 3)})
+    rows = [_row(sandbox, s, _healthy, "injection → /health 200", f"drill {s}") for s in drills.DRILLS]
+    rows += [_row(sandbox, s, _detected, "injection → triage P0", f"drill {s} (detection)")
+             for s in drills.DETECTION_DRILLS]
     control.reset(sandbox)
     return rows
 

@@ -114,6 +114,23 @@ def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
     return github.git(src, "rev-parse", "HEAD")
 
 
+def kill_when(args: list[str], reached, timeout: float = 120) -> None:
+    """Start `rovn-ops ARGS` and SIGKILL it and its kernel (kill_tree) as soon as
+    `reached()` is true, or when it exits or the timeout passes: a crash at a chosen step."""
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not reached() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+        proc.wait()
+
+
 def kill_tree(pid: int) -> None:
     """SIGKILL a run and its kernel at once, as when the machine dies: what it launched
     (jupyter starts kernels in a session of their own, out of reach of a process-group

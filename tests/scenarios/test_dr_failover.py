@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import boto3
 import urllib3
 
 from rovn_ops.sandbox import control
-from tests.conftest import ROOT, kill_tree, rovn_ops
+from tests.conftest import kill_when, rovn_ops
 from tests.scenarios.test_deploy import _manifest
 
 STANDBY_ALB = "rovn-dr-alb.us-west-2.elb.amazonaws.com"
@@ -99,20 +97,6 @@ def test_the_auditor_index_answers_who_when_whom_rto_and_rpo(fresh, evidence_dir
     assert "rto s:" in changed and "rpo s:" in changed
 
 
-def _kill_after(args: list[str], app_db, rows: int, timeout: float = 120) -> None:
-    """Start the command and SIGKILL it (and its kernel) once `rows` step rows exist."""
-    proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    try:
-        while len(_steps(app_db)) < rows and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        if proc.poll() is None:
-            kill_tree(proc.pid)
-        proc.wait()
-
-
 def test_a_kill_at_every_step_then_a_rerun_finishes_with_one_row_per_step(fresh, app_db, evidence_dir):
     control.scenario(fresh, "region_outage")
     args = _confirm(_preview(evidence_dir))
@@ -120,7 +104,7 @@ def test_a_kill_at_every_step_then_a_rerun_finishes_with_one_row_per_step(fresh,
     # there races that row (a loaded CI lost it once), and a re-run of a plan that did succeed
     # is "already executed", exit 2 (issue 20 break 5). So each kill lands before a step ends.
     for n in range(1, len(STEPS)):
-        _kill_after(args, app_db, n)
+        kill_when(args, lambda: len(_steps(app_db)) >= n)
     run = rovn_ops(*args)
     assert run.returncode == 0, run.stdout + run.stderr
     assert _steps(app_db) == STEPS  # killed at each step, resumed each time: still one row per step

@@ -9,14 +9,10 @@ https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretV
 The new key id is signed by the old key (and the old by the new); runs sign nothing until the
 new id is pinned through review; verify, trusting the new pin, still trusts what the old key
 signed, and nothing else."""
-import subprocess
-import sys
-import time
-
 import urllib3
 
 from rovn_ops.evidence import ledger, signing
-from tests.conftest import ROOT, kill_tree, rovn_ops
+from tests.conftest import ROOT, kill_when, rovn_ops
 from tests.scenarios.test_approval_records import as_person
 from tests.scenarios.test_deploy import _manifest
 from tests.scenarios.test_evidence_anchors import PINNED
@@ -154,16 +150,7 @@ def test_a_kill_at_every_step_then_a_rerun_finishes_with_one_new_key(fresh, app_
     races the kill), then the same command: one successor version, the first run's key."""
     args = previewed(evidence_dir)
     for n in range(1, 4):
-        proc = subprocess.Popen([sys.executable, "-m", "rovn_ops.cli", *args], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        try:
-            while len(_steps(app_db)) < n and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-        finally:
-            if proc.poll() is None:
-                kill_tree(proc.pid)
-            proc.wait()
+        kill_when(args, lambda: len(_steps(app_db)) >= n)
     run = rovn_ops(*args)
     assert run.returncode == 0, run.stdout + run.stderr
     steps = _steps(app_db)
