@@ -28,11 +28,23 @@ def test_an_item_matches_only_a_run_that_names_it_while_it_ran():
 
 
 def test_a_migration_matches_the_run_the_database_names_if_it_is_a_change():
-    runs = [_run("R1", "")]
+    runs = [_run("R1", '"migrations": ["0090_x"]')]
     ok = reconcile.item("migration", "m", T, "schema_migrations", ("0090_x",), run_id="R1")
     forged = reconcile.item("migration", "m", T, "schema_migrations", ("0091_y",), run_id="R9")
     got = reconcile.match([ok, forged], runs)
     assert got[0]["matched"] == "R1" and got[1]["matched"] == "" and "R9" in got[1]["note"]
+
+
+def test_a_recorded_run_id_is_a_claim_the_run_must_bear_out():
+    """A migration applied by hand with an INSERT into schema_migrations naming any real change run
+    (an earlier deploy's id) is not explained by it: that run must name the migration and have been
+    running when it was applied (the h5 attack's finding)."""
+    runs = [_run("R1", '"migrations": ["0090_x"]')]
+    other = reconcile.item("migration", "m", T + timedelta(minutes=1), "schema_migrations", ("0099_evil",),
+                           run_id="R1")
+    later = reconcile.item("migration", "m", T + timedelta(hours=3), "schema_migrations", ("0090_x",), run_id="R1")
+    got = reconcile.match([other, later], runs)
+    assert [i["matched"] for i in got] == ["", ""] and all("claim" in i["note"] for i in got)
 
 
 def test_the_section_escapes_world_strings():

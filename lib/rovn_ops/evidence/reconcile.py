@@ -21,8 +21,8 @@ population comes from AWS and the database, not from the archive:
 
 An item is matched to a run when a change run of the archive (index.is_change) names it
 (service and `family:revision` for a deployment, `family:revision` for a revision, the secret's
-name) and was running when it happened, or, for a
-migration, when the run_id the database recorded is such a run."""
+name) and was running when it happened; for a migration the run_id the database recorded must be
+such a run, naming it and running then (anyone who can write schema_migrations can write a run id)."""
 from __future__ import annotations
 
 import json
@@ -166,15 +166,29 @@ def named(text: str, name: str) -> bool:
 def match(items: list[dict], runs: list[dict]) -> list[dict]:
     by_id = {r["run_id"]: r for r in runs}
     for it in items:
-        if it["run_id"]:  # the database recorded the run: it must be a change run of the archive
-            it["matched"] = it["run_id"] if it["run_id"] in by_id else ""
-            it["note"] = "" if it["matched"] else f"run {it['run_id']} is not a change run of the archive"
-            continue
         at = datetime.fromisoformat(it["at"])
+        if it["run_id"]:  # the database recorded the run: a change run of the archive that names it, then
+            it["matched"], it["note"] = _recorded(it, by_id.get(it["run_id"]), at)
+            continue
         # an empty name (a deployment whose revision ECS no longer describes) matches no run
-        hits = [r for r in runs if r["from"] <= at <= r["to"] and all(n and named(r["text"], n) for n in it["names"])]
+        hits = [r for r in runs if _explains(r, it, at)]
         it["matched"], it["note"] = (hits[0]["run_id"], "draft" if hits[0]["draft"] else "") if hits else ("", "")
     return items
+
+
+def _explains(run: dict, it: dict, at: datetime) -> bool:
+    """The run was running when the item happened and names each of its names."""
+    return run["from"] <= at <= run["to"] and all(n and named(run["text"], n) for n in it["names"])
+
+
+def _recorded(it: dict, run: dict | None, at: datetime) -> tuple[str, str]:
+    """A run id the database holds is a claim anyone who can write schema_migrations can make:
+    it explains the item only if that run names it and was running when it happened."""
+    if run is None:
+        return "", f"run {it['run_id']} is not a change run of the archive"
+    if not _explains(run, it, at):
+        return "", f"run {it['run_id']} the database names did not apply it then (a recorded run id is a claim)"
+    return run["run_id"], "draft" if run["draft"] else ""
 
 
 def reconcile(root: Path, env: str, start: datetime, end: datetime, conn=None, clients=None) -> dict:
