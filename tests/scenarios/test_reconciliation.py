@@ -84,3 +84,28 @@ def test_an_offline_index_says_it_did_not_reconcile(fresh, evidence_dir):
     assert rovn_ops("evidence", "index").returncode == 0
     html = (evidence_dir / "index.html").read_text()
     assert "Not run: this index was built offline" in html
+
+
+def test_a_migration_the_suite_applied_is_explained_by_its_run_and_a_forged_run_id_is_not(
+        fresh, aws, evidence_dir, admin_db):
+    """The database's run_id for a migration is a claim (anyone holding the app's credential can
+    write schema_migrations): a deploy that applied 0013 explains both of its records
+    (schema_migrations and audit_log), while a hand-inserted row naming that same run is UNEXPLAINED."""
+    from pathlib import Path
+
+    from tests.conftest import commit_source
+    from tests.scenarios.test_deploy import SHIFT_NOTES, preview_then_execute
+
+    (Path(fresh["migrations_dir"]) / "0013_shift_request_notes.sql").write_text(SHIFT_NOTES)
+    commit_source(fresh, "0013: shift request notes")
+    run = preview_then_execute()
+    assert run.returncode == 0, run.stdout + run.stderr
+    deploy = _manifest(evidence_dir)["run_id"]
+    admin_db.execute("INSERT INTO schema_migrations (name, checksum, applied_by, run_id, duration_ms) "
+                     "VALUES ('0099_by_hand.sql', 'x', 'someone', %s, 1)", [deploy])
+
+    report = json.loads(rovn_ops("evidence", "reconcile", "--json").stdout)
+    ours = {i["what"].split(" ")[0] + " " + i["source"]: i for i in report["items"] if i["kind"] == "migration"}
+    assert ours["0013_shift_request_notes.sql schema_migrations"]["matched"] == deploy, ours
+    assert ours["0013_shift_request_notes.sql audit_log"]["matched"] == deploy, ours
+    assert ours["0099_by_hand.sql schema_migrations"]["matched"] == "", ours
