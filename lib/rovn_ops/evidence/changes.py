@@ -15,6 +15,20 @@ ENV = re.compile(r"containerDefinitions\[([^\]]+)\]\.environment\[([^\]]+)\]$")
 SECRET = re.compile(r"containerDefinitions\[([^\]]+)\]\.secrets\[([^\]]+)\]$")
 
 
+# audit_log actions that are no change to the world: the ledger, approvals, findings
+NOT_CHANGES = frozenset({"evidence", "evidence-genesis", "approve", "incident", "secrets_drift"})
+
+
+def is_change(m: dict) -> bool:
+    """A run is a change when it wrote to the world: an audit_log row naming it (read by the
+    runner when it archived the run, `audit_rows`) of a writing action that was not refused, or
+    an approved execution. A draft that writes is a change too, marked as a draft (issue 27,
+    finding 1: a draft's rollback 291 → 289 was 'not a change'); its claims never approve it."""
+    wrote = any(r.get("action") not in NOT_CHANGES and r.get("outcome") != "refused"
+                for r in m.get("audit_rows") or [])
+    return wrote or (bool(m.get("approvals")) and not m.get("draft"))
+
+
 def lines(summary: dict | None, facts: dict | None, plan_changes: dict | None, outcome: str) -> list[str]:
     from rovn_ops.evidence.report import pairs
 

@@ -45,7 +45,7 @@ def _row(m: dict, root: Path, integrity: dict, keys: tuple = (None, "not checked
         "html": files.get("html"), "notebook": files.get("notebook"), "manifest": f"{rel}/manifest.json",
         "artifacts": [f"{rel}/{f['path']}" for f in m.get("files", []) if f["kind"] == "artifact"],
         "audit_log": [f"{a['id']} {a.get('row_hash', '')[:12]}" for a in m.get("audit_log", [])],
-        "approvals": m.get("approvals", []), "change": is_change(m),
+        "approvals": m.get("approvals", []), "change": changes.is_change(m),
         "approved": approved, "approval_check": approval_check,
         "draft": bool(m.get("draft")),
         "ticket": (m.get("change_request") or {}).get("ticket", ""),
@@ -56,20 +56,6 @@ def _row(m: dict, root: Path, integrity: dict, keys: tuple = (None, "not checked
         "signature": signature, "verified": verified, "retention": retention(m), "duplicate": "",
         "preview_run": "", "preview_html": None,
     }
-
-
-# audit_log actions that are no change to the world: the ledger, approvals, findings
-NOT_CHANGES = frozenset({"evidence", "evidence-genesis", "approve", "incident", "secrets_drift"})
-
-
-def is_change(m: dict) -> bool:
-    """A run is a change when it wrote to the world: an audit_log row naming it (read by the
-    runner when it archived the run, `audit_rows`) of a writing action that was not refused, or
-    an approved execution. A draft that writes is a change too, marked as a draft (issue 27,
-    finding 1: a draft's rollback 291 → 289 was 'not a change'); its claims never approve it."""
-    wrote = any(r.get("action") not in NOT_CHANGES and r.get("outcome") != "refused"
-                for r in m.get("audit_rows") or [])
-    return wrote or (bool(m.get("approvals")) and not m.get("draft"))
 
 
 def integrity(root: Path, env: str = "sandbox", store=None, conn=None) -> dict[str, tuple[str, str]]:

@@ -19,7 +19,7 @@ population comes from AWS and the database, not from the archive:
   IncludeDeprecated, CreatedDate,
   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecretVersionIds.html).
 
-An item is matched to a run when a change run of the archive (index.is_change) names it
+An item is matched to a run when a change run of the archive (changes.is_change) names it
 (service and `family:revision` for a deployment, `family:revision` for a revision, the secret's
 name) and was running when it happened; for a migration the run_id the database recorded must be
 such a run, naming it and running then (anyone who can write schema_migrations can write a run id)."""
@@ -30,7 +30,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rovn_ops.evidence import index, manifest
+from rovn_ops.evidence import changes, manifest
 
 SKEW = timedelta(seconds=5)  # AWS's clock and the runner's: a run's window is widened this much
 UNEXPLAINED = "UNEXPLAINED"
@@ -147,7 +147,7 @@ def change_runs(root: Path) -> list[dict]:
     """The archive's change runs: id, window and the text that names what they touched."""
     out = []
     for m in manifest.runs(root):
-        if m.get("unreadable") or not index.is_change(m) or not m.get("started_at"):
+        if m.get("unreadable") or not changes.is_change(m) or not m.get("started_at"):
             continue
         started = datetime.fromisoformat(m["started_at"])
         ended = datetime.fromisoformat(m.get("ended_at") or m["started_at"])
