@@ -161,3 +161,26 @@ def test_a_kill_at_every_step_then_a_rerun_finishes_with_one_new_key(fresh, app_
     [(_, details)] = _rows(app_db, "evidence-key-rotation")
     [staged] = [d for o, d in _rows(app_db, "evidence-key-rotation-step") if d["step"] == "stage" and o == "done"]
     assert details["new_key_id"] == staged["new_key_id"]  # the key the first run made, not a second one
+
+
+def test_a_successor_planted_under_the_rotation_token_is_refused_not_adopted(fresh, app_db, aws, evidence_dir):
+    """The successor's ClientRequestToken is derived from the pinned key's id, so anyone who can
+    PutSecretValue can stage a key of theirs under it before the rotation runs. A re-run resumes
+    only a key a run of this rotation journalled staging; any other is a suspected incident, and
+    nothing moves."""
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from rovn_ops.evidence import rotation
+
+    args = previewed(evidence_dir)
+    theirs = Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8,
+                                                        s.NoEncryption()).decode()
+    sm = aws("secretsmanager")
+    token = rotation.successor_token(PINNED)
+    sm.put_secret_value(SecretId=SECRET, ClientRequestToken=token, SecretString=theirs, VersionStages=["AWSPENDING"])
+    before = _versions(sm)
+    run = rovn_ops(*args)
+    assert run.returncode == 3 and "which no run of this rotation staged" in run.stdout, run.stdout + run.stderr
+    assert _versions(sm) == before and "AWSCURRENT" not in before[token]
+    assert not [r for r in _rows(app_db, "evidence-key-rotation") if r[0] == "success"]

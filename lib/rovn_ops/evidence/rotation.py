@@ -35,9 +35,9 @@ from datetime import datetime, timezone
 
 from rovn_ops.audit import log as audit, notify
 from rovn_ops.core import aws, paths
-from rovn_ops.core.errors import Refused, RovnError
+from rovn_ops.core.errors import RovnError
 from rovn_ops.evidence import archive, bucket, signing
-from rovn_ops.protocol.change import Plan, authorize, webhook
+from rovn_ops.protocol.change import Plan, authorize, refuse, webhook
 from rovn_ops.protocol.checks import Checks
 
 ACTION = "evidence-key-rotation"
@@ -100,13 +100,16 @@ class Steps:
         current_id, current_version = self._key_at(CURRENT)
         stages = self._stages()
         if current_version == token and self._succeeded(token):
-            raise Refused(f"{secret} was already rotated to key {current_id} (version {token}): pin it in "
-                          f"parameters/{self.ctx.env}.yaml (evidence.signing_key_id) through review; a new rotation "
-                          "starts from the pinned key")
+            refuse(self.ctx, ACTION, secret, f"{secret} was already rotated to key {current_id} (version {token}): "
+                   f"pin it in parameters/{self.ctx.env}.yaml (evidence.signing_key_id) through review; a new "
+                   "rotation starts from the pinned key")
         if current_id != pinned and current_version != token:
             # Someone put a key outside this runbook: a suspected security incident (§6), not a rotation to go on with.
-            raise Refused(f"{secret}'s AWSCURRENT holds key {current_id}, neither the pinned {pinned} nor its staged "
-                          "successor: a key was put outside the suite; treat it as a suspected security incident")
+            refuse(self.ctx, ACTION, secret, f"{secret}'s AWSCURRENT holds key {current_id}, neither the pinned "
+                   f"{pinned} nor its staged successor: a key was put outside the suite; treat it as a suspected "
+                   "security incident")
+        if token in stages:
+            self._owned(secret, token, signing.key_id(_load(self.sm, secret, token).public_key()))
         state = ("new" if token not in stages else
                  "resumes: the successor is current, verify remains" if current_version == token else
                  "resumes: the successor was staged by an earlier run")
@@ -147,10 +150,8 @@ class Steps:
 
         from rovn_ops.safety import secret_values
 
-        if prepared.token in self._stages():  # an earlier run staged it: that key, never another
-            pem = secret_values.wrap(self.sm.get_secret_value(SecretId=prepared.secret, VersionId=prepared.token)
-                                     ["SecretString"], prepared.secret)
-            return self._journal(prepared, done, "stage", "resumed", signing.load_private(pem.reveal().encode()))
+        if prepared.token in self._stages():  # staged by an earlier run (prepare checked whose): that key
+            return self._journal(prepared, done, "stage", "resumed", _load(self.sm, prepared.secret, prepared.token))
         new = Ed25519PrivateKey.generate()
         pem = secret_values.wrap(new.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8,
                                                    s.NoEncryption()).decode(), prepared.secret)  # scrubbed from here on
@@ -239,6 +240,17 @@ class Steps:
         if not version:
             return "", ""
         return signing.key_id(_load(self.sm, self.settings.signing_key_secret, version).public_key()), version
+
+    def _owned(self, secret: str, token: str, staged_id: str) -> None:
+        """A staged successor is resumed only if a run of this rotation journalled staging that
+        very key: anyone who can PutSecretValue could plant a key of theirs under the (derivable)
+        token for the rotation to adopt and promote."""
+        row = self._journalled(token, "stage")
+        if not row or row.get("new_key_id") != staged_id:
+            refuse(self.ctx, ACTION, secret, f"{secret}'s version {token} (the rotation's successor) holds key "
+                   f"{staged_id}, which no run of this rotation staged: treat it as a suspected security incident "
+                   "(§6); if a run was killed while staging, remove that version's AWSPENDING label and run the "
+                   "rotation again")
 
     def _succeeded(self, token: str) -> bool:
         row = self.ctx.db.execute("SELECT 1 FROM audit_log WHERE action = %s AND outcome = 'success' AND "
