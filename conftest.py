@@ -81,8 +81,12 @@ def pytest_unconfigure(config):
 
 
 def pytest_runtest_setup(item):
-    """Each notebook starts from the freshly seeded world."""
-    if item.__class__.__name__ == "NbCellItem" and getattr(item, "cell_num", 1) == 0 and _started.get("state"):
+    """Each notebook starts from the freshly seeded world, as each scenario test does (`fresh`):
+    before its first code cell, whatever test ran before it on this worker. (The check once
+    named a class nbval does not have, so a notebook ran on the last test's world.)"""
+    from nbval.plugin import IPyNbCell
+
+    if isinstance(item, IPyNbCell) and item.cell_num == 0 and _started.get("state"):
         from rovn_ops.sandbox import control
 
         control.reset(_started["state"])

@@ -16,6 +16,7 @@ import pytest
 
 from rovn_ops.sandbox import control
 from tests.conftest import ROOT, commit_source, reverse_migration, rovn_ops
+from tests.scenarios.test_approval_records import as_person
 
 CHROMEDRIVER = shutil.which("chromedriver")
 EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
@@ -33,7 +34,11 @@ def index(tmp_path_factory, sandbox):
     commit_source(sandbox, "0013: reverse 0011")  # a deploy ships committed source only (§2)
     why = ["-p", "ticket=OPS-42", "-p", "reason=ship the login fix"]  # issue 27, build 2
     preview = json.loads(rovn_ops("run", "deploy", "--quiet", "--json", *why, env=env).stdout)
-    done = rovn_ops("run", "deploy", "--quiet", *why, "-p", "confirm=true", "-p", "approved_by=giles",
+    # giles approves in his own process (a signed record): a name the operator passes is only a claim,
+    # which the index shows as NOT APPROVED (issue 27, build 1)
+    ok = rovn_ops("approve", preview["plan_hash"], "--ticket", "OPS-42", env={**env, **as_person("giles")})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    done = rovn_ops("run", "deploy", "--quiet", *why, "-p", "confirm=true",
                     "-p", f"plan_hash={preview['plan_hash']}", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     res = rovn_ops("evidence", "index", env=env)

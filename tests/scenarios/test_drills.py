@@ -111,7 +111,7 @@ def test_the_verdict_leaves_the_notebook(fresh, evidence_dir, tmp_path):
                                                              "GITHUB_STEP_SUMMARY": str(steps)})
     line = ("P0 · 0 of 3 tasks running · next: rovn-ops run rollback --env sandbox "
             "-p to_revision=rovn-passport-api:288")
-    assert run.returncode == 4 and run.stdout.splitlines()[1] == line, run.stdout
+    assert run.returncode == 4 and run.stdout.splitlines()[0] == line, run.stdout  # first: the early verdict (run/early.py)
     from rovn_ops.core.escape import markdown  # the heading renders the line as written (its _ escaped)
 
     assert steps.read_text().startswith(f"### {markdown('incident_triage')}: {markdown(line)} (exit 4)")
