@@ -15,6 +15,8 @@ import copy
 
 import nbformat
 
+from rovn_ops.evidence import cell_source
+
 
 def build(runbook: dict | None, executed: list[dict], metadata: dict) -> dict:
     """The notebook to archive: `runbook` (nbformat JSON, None for none) filled with the
@@ -42,21 +44,15 @@ def _blank(cell: dict) -> dict:
     return cell
 
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else source
-
-
 def _match(cells: list[dict], source: str) -> int | None:
     """The runbook cell this source ran as: the same code (the first not run yet, else the
     last run), else the parameters cell when the source is parameter values only."""
-    from rovn_ops.evidence.recorder import values_only
-
     same = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"
-            and _text(c["source"]).strip() == source.strip()]
+            and cell_source.text(c["source"]).strip() == source.strip()]
     if same:
         return next((i for i in same if cells[i]["execution_count"] is None), same[-1])
     params = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
-    if params is not None and values_only(source):
+    if params is not None and cell_source.values_only(source):
         return params
     return None
 
@@ -64,7 +60,7 @@ def _match(cells: list[dict], source: str) -> int | None:
 def _fill(cell: dict, run: dict) -> None:
     if cell.get("execution_count") is not None:  # run before: keep what it showed then
         earlier = cell.setdefault("metadata", {}).setdefault("rovn", {}).setdefault("earlier_runs", [])
-        earlier.append({"execution_count": cell["execution_count"], "source": _text(cell["source"]),
+        earlier.append({"execution_count": cell["execution_count"], "source": cell_source.text(cell["source"]),
                         "outputs": cell["outputs"]})
     cell["source"], cell["outputs"] = run["source"], run.get("outputs", [])
     cell["execution_count"] = run.get("execution_count")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rovn_ops import __version__
 from rovn_ops.core import paths
+from rovn_ops.evidence import cell_source
 from rovn_ops.safety.scrub import Redactor
 
 
@@ -37,7 +38,7 @@ def _code(notebook: bytes) -> list[str]:
     """A notebook's code but its parameters cell (JupyterLab saves the operator's values
     and outputs into the runbook's file: neither makes it another runbook)."""
     cells = json.loads(notebook)["cells"]
-    return [_text(c["source"]) for c in cells
+    return [cell_source.text(c["source"]) for c in cells
             if c["cell_type"] == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
 
 
@@ -75,20 +76,16 @@ def scrub_notebook(source: Path, dest: Path, redactor: Redactor) -> Path | None:
     return dest
 
 
-def _text(value):
-    return "".join(value) if isinstance(value, list) else value
-
-
 def joined(nb: dict) -> dict:
     """Each cell's stream outputs of one name as one output (stderr split by a stdout write
     in between too: a value written in parts is redacted whole), and every multi-line
     string (a list of lines in nbformat) as one string."""
     for cell in nb.get("cells", []):
-        cell["source"] = _text(cell.get("source", ""))
+        cell["source"] = cell_source.text(cell.get("source", ""))
         outputs, streams = [], {}
         for out in cell.get("outputs", []):
             if "text" in out:
-                out["text"] = _text(out["text"])
+                out["text"] = cell_source.text(out["text"])
             for mime, value in (out.get("data") or {}).items():
                 if isinstance(value, list) and all(isinstance(v, str) for v in value):
                     out["data"][mime] = "".join(value)

@@ -33,6 +33,7 @@ import sys
 from datetime import datetime, timezone
 
 from rovn_ops.core import paths, record
+from rovn_ops.evidence import cell_source
 from rovn_ops.safety import scrub
 
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -240,13 +241,12 @@ class Recorder:
 def reviewed_code(source) -> set[str] | None:
     """The committed runbook's code cells (stripped), or None when it is not at HEAD."""
     from rovn_ops.protocol.authorization import at_head
-    from rovn_ops.evidence.manifest import _text
 
     head = at_head(source)
     if head is None:
         return None
     try:
-        return {_text(c["source"]).strip() for c in json.loads(head)["cells"] if c["cell_type"] == "code"}
+        return {cell_source.text(c["source"]).strip() for c in json.loads(head)["cells"] if c["cell_type"] == "code"}
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -263,36 +263,5 @@ def is_reviewed(source: str, reviewed: set[str] | None) -> bool:
         body = ast.parse(source).body
     except SyntaxError:
         return False
-    return values_only(source) or (len(body) == 1 and isinstance(body[0], ast.Expr)
+    return cell_source.values_only(source) or (len(body) == 1 and isinstance(body[0], ast.Expr)
                                    and isinstance(body[0].value, ast.Name))
-
-
-def values_only(source: str) -> bool:
-    """Parameter values and nothing else (`name = literal` lines): a parameters cell."""
-    import ast
-
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return False
-    return bool(body) and all(_a_value(node) for node in body)
-
-
-def _a_value(node) -> bool:
-    """`name = literal` or `name: type = literal`: a parameter's value, no code."""
-    import ast
-
-    if isinstance(node, ast.Assign):
-        targets, value = node.targets, node.value
-    elif isinstance(node, ast.AnnAssign) and node.value is not None:
-        targets, value = [node.target], node.value
-        if not (isinstance(node.annotation, ast.Name) or isinstance(node.annotation, ast.Subscript)
-                and isinstance(node.annotation.value, ast.Name)):
-            return False
-    else:
-        return False
-    try:
-        ast.literal_eval(value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return all(isinstance(t, ast.Name) for t in targets)
