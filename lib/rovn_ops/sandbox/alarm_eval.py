@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-from rovn_ops.sandbox import clock
+from rovn_ops.sandbox import clock, moto_guard
 
 ACCOUNT = "123456789012"
 EVAL_S = 60.0      # CloudWatch evaluates each alarm once a minute
@@ -175,6 +175,7 @@ def reset() -> None:
         _due.clear()
 
 
+@moto_guard.patches
 def install(region: str) -> None:
     """DescribeAlarms and DescribeAlarmHistory catch up with the clock before answering."""
     from moto.cloudwatch.responses import CloudWatchResponse

@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 
-from rovn_ops.sandbox import wire
-from rovn_ops.sandbox.ecs_api import guard
+from rovn_ops.sandbox import moto_guard, wire
 
 events = wire.Events()
 _KEYS = {"EventId": "EventId", "EventName": "EventName", "ReadOnly": "ReadOnly", "Username": "Username",
@@ -69,6 +68,6 @@ def lookup_events(self) -> str:
     return json.dumps(out)
 
 
+@moto_guard.patches
 def install() -> None:
-    guard(("5.2.5",), "sandbox/cloudtrail_api.py")
     CloudTrailResponse.lookup_events = lookup_events

@@ -36,6 +36,8 @@ from moto.cloudwatch.models import CloudWatchBackend, Dimension, MetricDatum, St
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
+from rovn_ops.sandbox import moto_guard
+
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$", re.ASCII)
 
 
@@ -332,6 +334,7 @@ def _dt(value):
 _installed = []
 
 
+@moto_guard.patches
 def install() -> None:
     if _installed:  # once per process: each patch wraps moto's own method
         return

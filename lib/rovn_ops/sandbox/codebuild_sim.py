@@ -28,7 +28,7 @@ from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
-from rovn_ops.sandbox import clock, scenarios
+from rovn_ops.sandbox import clock, moto_guard, scenarios
 from rovn_ops.sandbox.world import image_manifest, scan_result
 
 _lock = threading.RLock()
@@ -104,6 +104,7 @@ def _push(backend, env: dict) -> None:
     ecr.start_image_scan(None, repo, {"imageTag": tag})
 
 
+@moto_guard.patches
 def install() -> None:
     orig_start = CodeBuildBackend.start_build
     orig_response = CodeBuildResponse.start_build

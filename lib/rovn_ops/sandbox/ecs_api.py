@@ -10,7 +10,7 @@ rollout simulator's deployments (ecs_rollout.py), as the API reference documents
 - ListServiceDeployments / DescribeServiceDeployments / DescribeServiceRevisions: missing in
   moto (HTTP 500); a deployment's target revision names the task definition it rolled out.
 
-Each patch is keyed to the moto version it was written against (`guard`): an upgrade
+Each patch is keyed to the moto version it was written against (moto_guard): an upgrade
 stops the sandbox with a line saying to check them again, rather than answering with
 moto's new behaviour under our old assumptions.
 """
@@ -25,20 +25,9 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from rovn_ops.sandbox import ecs_rollout, remote_tasks
+from rovn_ops.sandbox import ecs_rollout, moto_guard, remote_tasks
 
-MOTO_VERSIONS = ("5.2.5",)  # the versions these patches were checked against
 caller = contextvars.ContextVar("caller", default=None)  # the IAM ARN of the request being answered
-
-
-def guard(versions: tuple[str, ...], what: str) -> None:
-    """Refuse to patch a moto these patches were not checked against."""
-    import moto
-
-    if moto.__version__ not in versions:
-        raise RuntimeError(f"{what} patches moto {', '.join(versions)}, this is moto {moto.__version__}: check each "
-                           "patch against the new moto (its docstring says which behaviour it covers), then add "
-                           "the version")
 
 
 def _page(items: list, max_results, next_token: str | None, limit: int = 100) -> tuple[list, str | None]:
@@ -320,8 +309,8 @@ def _with_caller(fn):
     return answer
 
 
+@moto_guard.patches
 def install() -> None:
-    guard(MOTO_VERSIONS, "sandbox/ecs_api.py")
     _install_task_definition_fields()
     r = EC2ContainerServiceResponse
     r.list_tasks, r.describe_tasks, r.list_task_definitions = _list_tasks, _describe_tasks, _list_task_definitions

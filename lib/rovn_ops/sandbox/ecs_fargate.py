@@ -12,7 +12,7 @@ from __future__ import annotations
 from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from rovn_ops.sandbox import scenarios
+from rovn_ops.sandbox import moto_guard, scenarios
 
 _LINUX_UNSUPPORTED = ("devices", "sharedMemorySize", "maxSwap", "swappiness")
 
@@ -49,6 +49,7 @@ def size_refusal(cpu, memory) -> str | None:
     return None
 
 
+@moto_guard.patches
 def install() -> None:
     original = EC2ContainerServiceBackend.register_task_definition
 

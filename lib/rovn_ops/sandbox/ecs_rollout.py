@@ -35,7 +35,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from rovn_ops.sandbox import bake_incidents, clock, image_config, image_faults, incidents, scenarios
+from rovn_ops.sandbox import bake_incidents, clock, image_config, image_faults, incidents, moto_guard, scenarios
 
 _lock = threading.RLock()
 STEP_S = 30.0  # sandbox seconds for a step: a Fargate task starting and passing its health checks
@@ -542,6 +542,7 @@ def _install_response_patches() -> None:
     EC2ContainerServiceResponse.create_service = create_service
 
 
+@moto_guard.patches
 def install() -> None:
     _install_backend_patches()
     _install_response_patches()

@@ -24,7 +24,7 @@ import ipaddress
 
 from moto.elbv2.models import ELBv2Backend
 
-from rovn_ops.sandbox import clock
+from rovn_ops.sandbox import clock, moto_guard
 
 ACCOUNT = "123456789012"
 DEREGISTRATION_DELAY_S = 300  # the target group attribute's default
@@ -136,10 +136,10 @@ def describe(target_group_arn: str, port: int, wanted: list[dict]) -> list[dict]
     return out
 
 
+@moto_guard.patches
 def install() -> None:
     """Patch moto 5.2.5's ELBv2Backend.describe_target_health (it reports registered targets,
-    always healthy). The server installs this after moto_fixes.install(), whose version guard
-    refuses any other moto, so an upgrade fails loudly before this patch is applied."""
+    always healthy)."""
     original = ELBv2Backend.describe_target_health
 
     def describe_target_health(self, target_group_arn, targets):

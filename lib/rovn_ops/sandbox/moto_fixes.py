@@ -15,7 +15,7 @@ row of tests/conformance/ (the row cites the reference page):
   (case-insensitive) and resources. Permission boundaries, SCPs, resource policies
   and condition keys are not evaluated (docs/sandbox.md: remaining differences).
 
-ecs_api.guard stops the sandbox on another moto version until these are checked again.
+moto_guard stops the sandbox on another moto version until these are checked again.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from moto.iam.responses import IamResponse
 from moto.s3.exceptions import S3ClientError
 from moto.s3.responses import S3Response
 
-from rovn_ops.sandbox.ecs_api import guard
+from rovn_ops.sandbox import moto_guard
 
 
 class _NoLock(S3ClientError):
@@ -170,8 +170,8 @@ def _simulate() -> None:
     IamResponse.simulate_principal_policy = simulate_principal_policy
 
 
+@moto_guard.patches
 def install() -> None:
-    guard(("5.2.5",), "sandbox/moto_fixes.py")
     _s3_retention()
     _codebuild_not_found()
     _ecr_immutable_tags()

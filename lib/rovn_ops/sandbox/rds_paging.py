@@ -9,7 +9,10 @@ from moto.core.responses import ActionResult
 from moto.rds.exceptions import InvalidParameterValue
 from moto.rds.responses import RDSResponse
 
+from rovn_ops.sandbox import moto_guard
 
+
+@moto_guard.patches
 def install() -> None:
     original = RDSResponse.describe_db_snapshots
 

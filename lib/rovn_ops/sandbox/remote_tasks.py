@@ -4,8 +4,9 @@ task role's credentials (STS AssumeRole, as ECS hands a task its role), its outp
 to the awslogs stream PREFIX/CONTAINER/TASK_ID, and the task stops with the
 container's exit code (stopCode EssentialContainerExited).
 
-Other task definitions still go to moto's RunTask. DescribeTasks (ecs_api.py) answers
-these tasks from here. References: RunTask and DescribeTasks in the ECS API reference;
+moto 5.2.5's RunTask records a task and runs nothing, so its RunTask is wrapped (keyed
+to that version by moto_guard). Other task definitions still go to moto's RunTask.
+DescribeTasks (ecs_api.py) answers these tasks from here. References: RunTask and DescribeTasks in the ECS API reference;
 awslogs in https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html."""
 from __future__ import annotations
 
@@ -24,12 +25,15 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from rovn_ops.sandbox import moto_guard
+
 ACCOUNT = "123456789012"
 _tasks: dict[str, dict] = {}
 _lock = threading.Lock()
 _config: dict = {}
 
 
+@moto_guard.patches
 def install(state_dir: Path, family: str) -> None:
     _config.update(state_dir=Path(state_dir), family=family)
     original = EC2ContainerServiceResponse.run_task

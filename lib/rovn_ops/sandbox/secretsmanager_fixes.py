@@ -12,7 +12,10 @@ import time
 
 from moto.secretsmanager.models import SecretsManagerBackend
 
+from rovn_ops.sandbox import moto_guard
 
+
+@moto_guard.patches
 def install() -> None:
     if getattr(SecretsManagerBackend, "_rovn_fixed", False):
         return

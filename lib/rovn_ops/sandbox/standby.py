@@ -30,7 +30,7 @@ import copy
 import json
 from datetime import datetime, timedelta, timezone
 
-from rovn_ops.sandbox import cloudflare_stub, scenarios
+from rovn_ops.sandbox import cloudflare_stub, moto_guard, scenarios
 
 ACCOUNT = "123456789012"
 SNAPSHOT_AGE = timedelta(hours=6)
@@ -115,6 +115,7 @@ def _seed_snapshot_copy(instance: str, primary: str, region: str, key_arn: str) 
 
 
 # scenarios -----------------------------------------------------------------
+@moto_guard.patches
 def install(sandbox) -> None:
     _install_stop_replication()
     standby = sandbox.standby

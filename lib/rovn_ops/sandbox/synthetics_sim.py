@@ -17,6 +17,8 @@ import json
 import uuid
 from datetime import datetime
 
+from rovn_ops.sandbox import moto_guard
+
 RUNS: dict[str, list[dict]] = {}  # canary name -> runs, newest first
 
 
@@ -31,6 +33,7 @@ def add_run(name: str, state: str, started: datetime, completed: datetime | None
     RUNS.setdefault(name, []).insert(0, run)
 
 
+@moto_guard.patches
 def install() -> None:
     from moto.synthetics import urls
     from moto.synthetics.responses import SyntheticsResponse

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import types as key_types
 
+from rovn_ops.sandbox import moto_guard
+
 _LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 _KEYS = typing.get_args(key_types.PrivateKeyTypes) + typing.get_args(key_types.PublicKeyTypes)
 _is_key: dict[type, bool] = {}
@@ -70,8 +72,11 @@ class _Unpickler(pickle.Unpickler):
 
 
 class MotoState:
-    """Every moto backend in this process as it is now; `restore` puts it back."""
+    """Every moto backend in this process as it is now; `restore` puts it back. It reads
+    and writes moto 5.2.5's private registry of backends (BackendDict._instances) and
+    its model-instance tracker, which moto may change in any release: hence the guard."""
 
+    @moto_guard.patches
     def __init__(self):
         from moto.core.base_backend import BackendDict, backend_lock
 

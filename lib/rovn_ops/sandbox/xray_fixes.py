@@ -17,9 +17,12 @@ import json
 from moto.xray.models import SegmentCollection
 from moto.xray.responses import XRayResponse
 
+from rovn_ops.sandbox import moto_guard
+
 PAGE = 20  # small, so a few dozen traces already span pages, as a busy hour does in AWS
 
 
+@moto_guard.patches
 def install() -> None:
     if getattr(SegmentCollection, "_rovn_fixed", False):
         return
