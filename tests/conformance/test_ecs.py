@@ -226,6 +226,27 @@ def _crashing_counts_follow(resp, ctx):
     assert stopped() > before and _describe(ctx)["runningCount"] == 0
 
 
+def _polled(ctx, polls: int = 40) -> None:
+    """A rollout started, then DescribeServices polled `polls` times with the clock stopped."""
+    _deploy(ctx)
+    ctx.first = _rollout(_describe(ctx))
+    for _ in range(polls):
+        _describe(ctx)
+
+
+def _rollout(svc: dict) -> list:
+    return [(d["status"], d["taskDefinition"], d["rolloutState"], d["runningCount"], d["pendingCount"])
+            for d in svc["deployments"]]
+
+
+def _polls_moved_nothing(resp, ctx):
+    """DescribeServices only describes: a rollout moves with time (ECS's scheduler), never with
+    how often a client looks (issue 22: each DescribeServices was a step of the rollout)."""
+    now = _rollout(resp["services"][0])
+    assert now == ctx.first, (ctx.first, now)
+    assert now[0][:3] == ("PRIMARY", ctx.first[0][1], "IN_PROGRESS")
+
+
 def _inactive_listed(resp, ctx):
     assert [a.rsplit(":", 1)[-1] for a in resp["taskDefinitionArns"]] == ["287"]
 
@@ -290,6 +311,9 @@ ROWS = [
         "ecs", "describe_task_definition", {"taskDefinition": f"{FAMILY}:288"}, _registered),
     Row("DeregisterTaskDefinition sets INACTIVE and deregisteredAt", API + "API_DeregisterTaskDefinition.html",
         "ecs", "deregister_task_definition", {"taskDefinition": f"{FAMILY}:286"}, _deregistered),
+    Row("DescribeServices polled 40 times moves no rollout: only time does", API + "API_DescribeServices.html",
+        "ecs", "describe_services", {"cluster": CLUSTER, "services": [SERVICE]}, _polls_moved_nothing,
+        setup=_polled),
     Row("ListServiceDeployments lists the service's deployments", API + "API_ListServiceDeployments.html",
         "ecs", "list_service_deployments", SVC, _deployments_listed, setup=lambda ctx: _deploy(ctx)),
     Row("ListServiceDeployments filters by createdAt (after, before)", API + "API_ListServiceDeployments.html",
