@@ -97,7 +97,7 @@ class RunbookParams(BaseModel):
     """Every runbook's parameters: where it runs."""
 
     # pydantic's patterns are Rust regexes: `$` is the end of the value (no trailing newline)
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT, defer_build=True)
     env: Literal["sandbox", "prod"] = Field("sandbox", description="target environment")
     region: str = Field("us-east-2", pattern=REGION, description="AWS region (one of the environment's allowed_regions)")
 
