@@ -16,6 +16,11 @@ from rovn_ops.safety import params as params_mod
 from rovn_ops.core.identity import Operator, local_user, new_run_id, operator  # noqa: F401 - the context's API
 from rovn_ops.core.record import record
 
+# What begin() imports lazily in every run (the STS identity, the environment guard's
+# database URL check, pandas' display options): a run's kernel imports them while it
+# boots (run/preload.py), where the CLI, which imports this module too, does not.
+PRELOAD = ("boto3", "botocore.config", "psycopg", "pandas")
+
 
 @dataclass
 class RunContext:

@@ -12,6 +12,12 @@ What it changes of jupyter_client's LocalProvisioner:
   progress stream, both redacted, over IOPub;
 - its end is awaited by a thread blocked on the process (waitpid), not polled every
   100 ms: every run paid a tenth of a second before its archive could begin.
+
+`launch` starts a run's kernel before the runner imports papermill, and hands it to
+papermill's execute_notebook as `km` (a documented parameter, passed on to nbclient's
+NotebookClient): the kernel boots, and imports the runbook's library modules
+(preload.py), while the runner is still importing. nbclient leaves a kernel it was
+given running, so `finish` does what nbclient does for a kernel it started.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 
 from rovn_ops.core.errors import RovnError
+from rovn_ops.run import preload
 
 NAME = "rovn-kernel"  # the entry point's name (pyproject.toml)
 KILL_WAIT_S = 5.0  # as KernelManager waits for a killed kernel
@@ -78,6 +85,38 @@ def manager_class(sockets: str, started: list) -> type[KernelManager]:
     class RunKernelManager(KernelManager):
         def __init__(self, **kw):
             super().__init__(transport="ipc", ip=os.path.join(sockets, "k"), kernel_spec_manager=Specs(), **kw)
+            self.clients: list = []
             started.append(self)
 
+        def client(self, **kw):
+            kc = super().client(**kw)
+            self.clients.append(kc)  # papermill's, stopped by finish
+            return kc
+
+        def finish(self) -> None:
+            """nbclient's cleanup of a kernel it owns (NotebookClient._async_cleanup_kernel,
+            shutdown "immediate"): once the last cell has replied the kernel holds nothing of
+            the run (cells write the result file synchronously); a graceful shutdown could
+            wait seconds for ipykernel to exit."""
+            try:
+                if self.has_kernel and self.is_alive():
+                    self.shutdown_kernel(now=True)
+            finally:
+                self.cleanup_resources()
+                for kc in self.clients:
+                    kc.stop_channels()
+
     return RunKernelManager
+
+
+# nbclient passes the same to a kernel it starts (NotebookClient.ipython_hist_file): no history database
+ARGUMENTS = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extensions={preload.__name__}"]
+
+
+def launch(sockets: str, started: list, notebook: str, cwd: str, kernel_name: str = "python3") -> KernelManager:
+    """Start a run's kernel now, in the notebook's directory (as papermill's cwd), set to
+    preload the notebook's library imports. The kernel inherits this process's environment."""
+    km = manager_class(sockets, started)(kernel_name=kernel_name)
+    km.start_kernel(extra_arguments=list(ARGUMENTS), cwd=cwd,
+                    env={**os.environ, preload.ENV: preload.environment(notebook)})
+    return km

@@ -145,15 +145,15 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(), ROVN_DRAFT=draft,
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
                              ROVN_RUN_FILE=str(sp.dir / "run.json"),  # what begin() checks the kernel holds
-                             **{scrub.REDACT_KEY_ENV: redact_key}):
-        from rovn_ops.run.progress import Progress  # imports papermill: only when a run starts
+                             **{scrub.REDACT_KEY_ENV: redact_key}), _kernel(source) as km:
+        from rovn_ops.run.progress import Progress  # imports papermill, while the kernel boots
 
         live = _live_redactor(sp.result_file, redact_key)
         preview = "confirm" in type(p).model_fields and not p.confirm
         streamed = Progress(runbook, redactor=live, preview=preview, heartbeat_s=quiet_s) if progress else None
         verdict = early.Watch(sp.result_file, live, on_verdict) if on_verdict else None
         with _watching(live, verdict):  # what the kernel seals is kept here, where the kernel cannot remove it
-            outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start)
+            outcome, error = _execute(source, sp.dir / source.name, parameters, streamed, archiver.start, km)
     bad = None if draft else _bad_input(outcome, error, sp)  # a draft's word is no reason to archive nothing
     if bad is not None:  # the kernel refused its input before it did anything: exit 2, nothing archived
         sp.release()
@@ -257,27 +257,39 @@ def _live_redactor(result_file: Path, key: str):
     return current
 
 
-def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -> tuple[str, str]:
-    """streamed: a progress.Progress when the run's progress goes to stderr, else None."""
+@contextmanager
+def _kernel(source: Path):
+    """The run's kernel, launched before papermill is imported (kernels.launch), and shut
+    down however the run ends. Its sockets live in a private directory."""
+    from rovn_ops.run import kernels
+
+    sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
+    km = None
+    try:
+        km = kernels.launch(sockets.name, _KERNELS, str(source), str(source.parent))
+        yield km
+    finally:
+        if km is not None:
+            km.finish()
+        sockets.cleanup()
+
+
+def _execute(source: Path, output: Path, parameters: dict, streamed, on_start, km) -> tuple[str, str]:
+    """streamed: a progress.Progress when the run's progress goes to stderr, else None.
+    km: the run's kernel (_kernel), already booting."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from rovn_ops.run import kernels
     from rovn_ops.run.progress import ENGINE
 
     on_start()
     _SIGNALLED.clear()
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    sockets = tempfile.TemporaryDirectory(prefix="rovn-kernel-")
     try:
-        # shutdown "immediate": once the last cell has replied the kernel holds nothing of
-        # the run (cells write the result file synchronously); a graceful shutdown could
-        # wait seconds for ipykernel to exit.
         pm.execute_notebook(str(source), str(output), parameters=parameters, cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             request_save_on_cell_execute=True, engine_name=ENGINE,
-                            progress=streamed, shutdown_kernel="immediate",
-                            kernel_manager_class=kernels.manager_class(sockets.name, _KERNELS))
+                            progress=streamed, km=km)
         return "success", ""
     except PapermillExecutionError as e:
         if _SIGNALLED or e.ename == "KeyboardInterrupt":
@@ -288,4 +300,3 @@ def _execute(source: Path, output: Path, parameters: dict, streamed, on_start) -
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        sockets.cleanup()
