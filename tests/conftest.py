@@ -29,6 +29,20 @@ def probe_report(stdout: str) -> dict:
     return json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
 
 
+def checkout(tmp_path: Path, edit) -> Path:
+    """This checkout as another ROVN_HOME, its parameters/ files' text as `edit(name, text)`
+    returns it (a reviewed change to the committed environment files)."""
+    home = tmp_path / "checkout"
+    home.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in ("parameters", ".git"):
+            (home / entry.name).symlink_to(entry)
+    (home / "parameters").mkdir()
+    for f in (ROOT / "parameters").iterdir():
+        (home / "parameters" / f.name).write_text(edit(f.name, f.read_text()))
+    return home
+
+
 def process_alive(pid: int) -> bool:
     """Running (a zombie, ended but not yet reaped, is not)."""
     try:

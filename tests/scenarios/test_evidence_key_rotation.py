@@ -12,7 +12,7 @@ signed, and nothing else."""
 import urllib3
 
 from rovn_ops.evidence import ledger, signing
-from tests.conftest import ROOT, kill_when, rovn_ops
+from tests.conftest import checkout, kill_when, rovn_ops
 from tests.scenarios.test_approval_records import as_person
 from tests.scenarios.test_deploy import _manifest
 from tests.scenarios.test_evidence_anchors import PINNED
@@ -49,15 +49,7 @@ def rotated(app_db, evidence_dir) -> str:
 
 def _home_pinning(tmp_path, key_id: str):
     """A checkout whose parameters/sandbox.yaml pins key_id: the reviewed change after a rotation."""
-    home = tmp_path / "checkout"
-    home.mkdir()
-    for entry in ROOT.iterdir():
-        if entry.name not in ("parameters", ".git"):
-            (home / entry.name).symlink_to(entry)
-    (home / "parameters").mkdir()
-    for f in (ROOT / "parameters").iterdir():
-        (home / "parameters" / f.name).write_text(f.read_text().replace(PINNED, key_id))
-    return home
+    return checkout(tmp_path, lambda name, text: text.replace(PINNED, key_id))
 
 
 def test_rotation_hands_over_and_verify_follows_it_back(fresh, app_db, aws, evidence_dir, tmp_path):
