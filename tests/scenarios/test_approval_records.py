@@ -265,3 +265,35 @@ def test_an_approval_for_another_ticket_does_not_count(fresh, aws, evidence_dir)
     assert rovn_ops("approve", plan, "--ticket", "OPS-1", env=as_person("giles")).returncode == 0
     done = rovn_ops(*confirm)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_approving_a_hash_no_preview_printed_is_refused(fresh, aws, evidence_dir, tmp_path):
+    """Issue 27 (open point 5): an approval is of a plan a preview produced. A well-formed
+    hash no preview printed, or one only a manifest outside the ledger names, is refused
+    (exit 3, one line, an audit_log `refused` row); an approver without the operator's
+    evidence directory finds the real preview in the archive bucket."""
+    import hashlib
+    import shutil
+
+    from tests.scenarios.test_deploy import _deploy_rows
+
+    invented = hashlib.sha256(b"a plan nobody previewed").hexdigest()
+    res = rovn_ops("approve", invented, "--ticket", "CHG-7", env=as_person("giles"))
+    assert res.returncode == 3 and "no archived preview printed this plan hash" in res.stderr, res.stdout + res.stderr
+    assert json.dumps(res.stderr).count("\\n") == 1 and "Traceback" not in res.stderr
+    rows = _deploy_rows(fresh["database_url"], action="approve")
+    assert [r["outcome"] for r in rows] == ["refused"] and rows[0]["details"]["plan_hash"] == invented
+    # a manifest planted in the evidence directory, naming the hash, is no preview: the ledger has no row of it
+    plan = _preview(evidence_dir)
+    [real] = [p for p in evidence_dir.glob("*/*/manifest.json") if json.loads(p.read_text())["plan_hash"] == plan]
+    planted = real.parent.parent / (real.parent.name + "-copy")
+    shutil.copytree(real.parent, planted)
+    forged = json.loads((planted / "manifest.json").read_text()) | {"plan_hash": invented}
+    (planted / "manifest.json").write_text(json.dumps(forged))
+    again = rovn_ops("approve", invented, env=as_person("giles"))
+    assert again.returncode == 3 and "no archived preview printed" in again.stderr, again.stdout + again.stderr
+    # the real preview's hash, approved from another machine (no local evidence): found in the bucket
+    elsewhere = {**as_person("giles"), "ROVN_EVIDENCE_DIR": str(tmp_path / "approver-laptop")}
+    ok = rovn_ops("approve", plan, "--ticket", "CHG-7", env=elsewhere)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"preview run {json.loads(real.read_text())['run_id']}" in ok.stdout, ok.stdout

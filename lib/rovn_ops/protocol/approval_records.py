@@ -60,7 +60,8 @@ def registered_keys(lists: Lists) -> dict:
 def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", preview: dict | None = None,
             key=None, access_key_id: str = "") -> dict:
     """Append the approval record of `caller` (a GetCallerIdentity answer) for plan_hash,
-    signed with `key` (the approver's Ed25519 private key; must be the registered one)."""
+    signed with `key` (the approver's Ed25519 private key; must be the registered one).
+    `preview` is the run that printed plan_hash (evidence/previews.py): none, refused."""
     plan_hash = full_hash(plan_hash)
     if key is None:
         raise BadInput("--key: expected your approval signing key: an approval is signed by the approver's own key")
@@ -80,6 +81,11 @@ def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", prev
         raise Refused(f"the signing key given ({signature.key_id(key.public_key())}) is not {name}'s registered "
                       f"approval key ({signature.key_id(public) if public else 'none registered'}) in "
                       f"{lists.source} approval_keys: an approval is signed with the approver's own key")
+    if not preview:
+        audit.append(conn, actor=arn, action=ACTION, target=plan_hash, outcome="refused",
+                     details={"plan_hash": plan_hash, "reason": "no preview produced this plan hash"})
+        raise Refused(f"plan {plan_hash[:12]}: no archived preview printed this plan hash (audit_log's ledger "
+                      "holds none whose manifest names it): run the preview, then approve the hash it printed")
     record = {"plan_hash": plan_hash, "approver": name, "ticket": ticket, "env": env,
               "signed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "identity": {"arn": arn, "user_id": caller.get("UserId", ""), "account": caller.get("Account", ""),

@@ -13,9 +13,8 @@ def approve(plan_hash: str, *, ticket: str = "", env: str = "sandbox", key: str 
     import boto3
 
     from rovn_ops.clients import db
-    from rovn_ops.core import aws, paths
+    from rovn_ops.core import aws
     from rovn_ops.core.environment import prepare_environment
-    from rovn_ops.evidence import manifest
     from rovn_ops.protocol import approval_records, approval_signature
 
     approval_records.full_hash(plan_hash)  # bad input first: one line, before anything reaches out
@@ -25,14 +24,22 @@ def approve(plan_hash: str, *, ticket: str = "", env: str = "sandbox", key: str 
     caller = sts.get_caller_identity()
     found = boto3.session.Session().get_credentials()
     access_key = found.access_key if found is not None else ""
-    wanted = plan_hash.strip().lower()
-    previews = [m for m in manifest.runs(paths.evidence()) if m.get("plan_hash") == wanted]
-    preview = ({"run_id": previews[-1]["run_id"], "target": (previews[-1].get("targets") or [""])[0]}
-               if previews else None)
     with db.connect() as conn:
+        preview = _preview(conn, env, plan_hash.strip().lower())
         rec = approval_records.approve(conn, env, plan_hash, caller, ticket, preview, key=private,
                                        access_key_id=access_key)
     return Approved(rec)
+
+
+def _preview(conn, env: str, plan_hash: str) -> dict | None:
+    """The preview run that printed this hash, from the ledger in audit_log and the manifest it
+    digests: this machine's copy, else the archive bucket's (evidence/previews.py)."""
+    from rovn_ops.core import aws, paths
+    from rovn_ops.evidence import archive, previews
+
+    settings = archive.Settings.of(env)
+    s3 = aws.client("s3", env=env, region=settings.region) if settings.bucket else None
+    return previews.find(conn, plan_hash, previews.reader(paths.evidence(), s3, settings.bucket))
 
 
 class Approved:
