@@ -34,7 +34,7 @@ def pytest_configure(config):
         _started["records"] = os.environ["ROVN_SANDBOX_RECORD"]
     if _xdist_controller(config) or os.environ.get("ROVN_TEST_SANDBOX_UP"):
         return
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     base = Path(tempfile.mkdtemp(prefix=f"rovn-test-{worker}-"))
@@ -75,7 +75,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_unconfigure(config):
     if _started.get("state"):
-        from rovn_ops.sandbox import control
+        from rovn_sandbox import control
 
         control.down()  # its directory stays: sandbox.log explains a failed session
 
@@ -87,6 +87,6 @@ def pytest_runtest_setup(item):
     from nbval.plugin import IPyNbCell
 
     if isinstance(item, IPyNbCell) and item.cell_num == 0 and _started.get("state"):
-        from rovn_ops.sandbox import control
+        from rovn_sandbox import control
 
         control.reset(_started["state"])

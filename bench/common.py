@@ -42,7 +42,7 @@ def report(name: str, ours: list[float], base: list[float] | None, target: str) 
 
 def with_sandbox(main):
     """Run a bench's main against the sandbox, starting (and then stopping) it if none runs."""
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     _, started = control.up()
     try:

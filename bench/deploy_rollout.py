@@ -24,7 +24,7 @@ import boto3
 from common import BIN, ROOT, with_sandbox
 
 from rovn_ops.ecs import taskdef
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 WAITER_DELAY, WAITER_ATTEMPTS = 15, 40
 

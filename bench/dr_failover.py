@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common import median, with_sandbox
 
-from rovn_ops.sandbox import control
-from rovn_ops.sandbox.drills import cli
+from rovn_sandbox import control
+from rovn_sandbox.drills import cli
 
 RUNS = int(os.environ.get("BENCH_DR_RUNS", "1"))
 

@@ -16,7 +16,7 @@ import tempfile
 
 from common import median, with_sandbox
 
-from rovn_ops.sandbox import control, drills
+from rovn_sandbox import control, drills
 
 RUNS = int(os.environ.get("BENCH_DRILL_RUNS", "1"))
 

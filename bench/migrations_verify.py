@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from rovn_ops.migrations import engine
-from rovn_ops.sandbox import control, database
+from rovn_sandbox import control, database
 
 SIZES, RUNS = (500, 5000), 7
 

@@ -13,7 +13,7 @@ import tempfile
 
 from common import BIN, report, timed
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 
 def main(runs: int = 3) -> dict:

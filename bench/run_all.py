@@ -24,7 +24,7 @@ import secrets_inventory  # noqa: E402
 import source_gates  # noqa: E402
 import table  # noqa: E402
 
-from rovn_ops.sandbox import control  # noqa: E402
+from rovn_sandbox import control  # noqa: E402
 
 
 def collect(bench) -> list[dict]:

@@ -10,7 +10,7 @@ import tempfile
 from common import BIN, ROOT, report, timed
 
 from rovn_ops.safety import params
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 
 def main(runs: int = 5) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 from common import report, with_sandbox
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 TEST_S = 0.5
 

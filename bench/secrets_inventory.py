@@ -57,7 +57,7 @@ def main() -> dict:
 
     from moto.server import ThreadedMotoServer
 
-    from rovn_ops.sandbox import secretsmanager_fixes
+    from rovn_sandbox import secretsmanager_fixes
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
 

@@ -12,14 +12,14 @@ from pathlib import Path
 from common import ROOT, report
 
 from rovn_ops.deploy import provenance, secrets_scan, source
-from rovn_ops.sandbox import github
+from rovn_sandbox import github
 
 RUNS = 5
 
 
 def _checkout() -> Path:
     d = Path(tempfile.mkdtemp(prefix="rovn-bench-source-")) / "source"
-    shutil.copytree(ROOT / "lib/rovn_ops/sandbox/source", d)
+    shutil.copytree(ROOT / "lib/rovn_sandbox/source", d)
     for i in range(190):  # modules of a realistic size: ~60 lines each
         (d / "app" / f"mod_{i:03d}.py").write_text("".join(f"def f_{j}(x):\n    return x * {j}\n\n" for j in range(20)))
     github.init_repository(d, d.parent / "origin.git")

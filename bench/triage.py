@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from common import BIN, ROOT, median, report, timed
 
 from rovn_ops.safety import params
-from rovn_ops.sandbox import control, incidents
+from rovn_sandbox import control, incidents
 
 BASELINE = r'''
 import json, os, sys, urllib3, boto3, psycopg

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 ROOT = Path(__file__).resolve().parents[1]
 collect_ignore_glob = ["fixtures/*"]  # notebooks the tests run, not tests
@@ -96,7 +96,7 @@ def rovn_ops(*args: str, env: dict | None = None, timeout: float = 300) -> subpr
 
 def commit_reversal(sandbox: dict, migration: str = "0011_add_worker_npi.sql") -> Path:
     """The reversal the preview generates, written and committed in the sandbox's checkout."""
-    from rovn_ops.sandbox import drills
+    from rovn_sandbox import drills
 
     return drills.commit_reversal(sandbox, migration)
 
@@ -119,7 +119,7 @@ def reverse_migration(env: dict) -> None:
 def commit_source(sandbox: dict, message: str = "a change for the test") -> str:
     """Commit everything in the sandbox's source checkout and push it to main (the
     sandbox's GitHub), as an engineer does before a deploy (§2); returns the SHA."""
-    from rovn_ops.sandbox import github
+    from rovn_sandbox import github
 
     src = Path(sandbox["source_dir"])
     github.git(src, "add", "-A")

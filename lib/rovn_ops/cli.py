@@ -421,7 +421,7 @@ def cmd_scheduled(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     if args.action == "up":
         state, started = control.up()
@@ -451,7 +451,7 @@ def cmd_sandbox(args) -> int:
         print("sandbox reset to the seeded world")
     elif args.action == "tick":
         from rovn_ops.core import paths
-        from rovn_ops.sandbox import scheduler_tick
+        from rovn_sandbox import scheduler_tick
 
         fired = scheduler_tick.tick(state, paths.sandbox_state(), now=args.at, fire_all=args.all)
         for f in fired:
@@ -476,7 +476,7 @@ def _iso(value) -> str:
 
 
 def _known_scenario(name: str) -> None:
-    from rovn_ops.sandbox import scenarios
+    from rovn_sandbox import scenarios
 
     if name not in scenarios.KNOWN:
         raise BadInput(f"scenario '{name}': unknown; expected one of: {', '.join(sorted(scenarios.KNOWN))}")
@@ -714,7 +714,7 @@ def _verify_evidence(root, args) -> int:
 
 def cmd_lab(args) -> int:
     from rovn_ops.core import paths
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     from rovn_ops.safety.params import read_parameter_file
 
@@ -774,7 +774,7 @@ def cmd_demo(args) -> int:
     from rovn_ops.core import paths
     from rovn_ops.run import runner
     from rovn_ops.evidence import index
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     state, started = control.up()
     if started:
@@ -810,7 +810,7 @@ def _demo_deploy(runner, source: Path):
     import json
     from datetime import datetime, timezone
 
-    from rovn_ops.sandbox import github
+    from rovn_sandbox import github
 
     # A new commit on main in the sandbox's checkout, pushed as an engineer does (§2: a deploy
     # ships committed source only), so each demo builds and ships a new image.

@@ -129,7 +129,7 @@ def _values(path: list[str], dest: str, action: argparse.Action, given: list[str
 
         return sorted(p.stem for p in paths.runbooks().glob("*.ipynb"))
     if path[-1:] == ["scenario"] and dest == "name":
-        from rovn_ops.sandbox import scenarios
+        from rovn_sandbox import scenarios
 
         return sorted(scenarios.KNOWN)
     if dest == "assignments":

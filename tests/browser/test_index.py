@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import ROOT, commit_source, reverse_migration, rovn_ops
 from tests.scenarios.test_approval_records import as_person
 

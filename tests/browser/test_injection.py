@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rovn_ops.sandbox import control, github
-from rovn_ops.sandbox.incidents import HOSTILE
+from rovn_sandbox import control, github
+from rovn_sandbox.incidents import HOSTILE
 from tests.browser.test_index import browser, downloads  # noqa: F401 - the Chromium fixtures
 from tests.conftest import commit_source, rovn_ops
 

@@ -2,7 +2,7 @@ import boto3
 import botocore.config
 import pytest
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 
 @pytest.fixture

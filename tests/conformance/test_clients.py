@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rovn_ops.sandbox import control
-from rovn_ops.sandbox.ecs_rollout import STEP_S
+from rovn_sandbox import control
+from rovn_sandbox.ecs_rollout import STEP_S
 
 BIN = Path(sys.executable).parent
 CLUSTER, SERVICE = "rovn-prod", "rovn-passport-api"

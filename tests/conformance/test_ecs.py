@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from rovn_ops.sandbox import control
-from rovn_ops.sandbox.ecs_rollout import STEP_S
+from rovn_sandbox import control
+from rovn_sandbox.ecs_rollout import STEP_S
 
 from .table import Row, rows, run
 

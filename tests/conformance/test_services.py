@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rovn_ops.sandbox.world import image_manifest
+from rovn_sandbox.world import image_manifest
 
 from .table import Row, rows, run
 

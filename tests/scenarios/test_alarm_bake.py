@@ -7,7 +7,7 @@ https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balance
 from __future__ import annotations
 
 from rovn_ops.ecs import cloudwatch_alarms
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.scenarios.test_deploy import _manifest, _service, preview_then_execute
 
 RATE = "rovn-prod-alb-5xx-rate"

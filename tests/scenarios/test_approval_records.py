@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from rovn_ops.sandbox.world import person_approval_key, person_credentials
+from rovn_sandbox.world import person_approval_key, person_credentials
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _service
 
@@ -106,7 +106,7 @@ def test_a_forged_or_replayed_approval_row_never_executes_and_verify_names_it(fr
     import os
 
     from rovn_ops.protocol import approval_signature
-    from rovn_ops.sandbox.world import person_approval_key
+    from rovn_sandbox.world import person_approval_key
 
     # a real record of giles's, for another plan: the material a replay starts from
     other = rovn_ops("run", "deploy", "--quiet", "-p", "bake_s=2")
@@ -237,7 +237,7 @@ def test_an_approval_made_with_an_access_key_newer_than_the_preview_does_not_cou
     making an identity for this approval: its record does not count, even signed."""
     import time
 
-    from rovn_ops.sandbox.world import person_approval_key
+    from rovn_sandbox.world import person_approval_key
 
     plan = _preview(evidence_dir)
     time.sleep(1.1)  # CreateDate and the preview's run id have second resolution

@@ -25,7 +25,7 @@ import pytest
 
 from rovn_ops.run import catalog
 from rovn_ops.safety import params
-from rovn_ops.sandbox import control, scenarios
+from rovn_sandbox import control, scenarios
 from tests.conftest import ROOT, process_alive, rovn_ops
 
 

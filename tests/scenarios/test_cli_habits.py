@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import ROOT, rovn_ops
 
 HASH = re.compile(r"plan hash ([0-9a-f]{64})")

@@ -17,7 +17,7 @@ def test_make_demo_twice_on_one_sandbox_after_a_scenario(fresh, evidence_dir):
     sandbox to its seeded world, says so, and succeeds as the first did."""
     import subprocess
 
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
     from tests.conftest import ROOT
 
     for n in range(2):

@@ -13,7 +13,7 @@ import pytest
 import urllib3
 
 from rovn_ops.ecs import taskdef
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import commit_source, rovn_ops
 
 FAMILY = "rovn-passport-api"

@@ -13,7 +13,7 @@ import time
 import pytest
 import urllib3
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import ROOT, kill_tree, rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _revisions, _service, previewed
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import urllib3
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import kill_when, rovn_ops
 from tests.scenarios.test_deploy import _manifest
 

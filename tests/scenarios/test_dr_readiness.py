@@ -9,7 +9,7 @@ ECR's registry replication rule https://docs.aws.amazon.com/AmazonECR/latest/API
 """
 from __future__ import annotations
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _manifest
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from rovn_ops.sandbox import drills
+from rovn_sandbox import drills
 
 # scenario -> (severity, cause, the runbooks the path takes): every §5 alarm and §6 outage class
 PATHS = {
@@ -49,7 +49,7 @@ def _phi_ended(sandbox, drill, evidence_dir, before):
     the rollback is the remedy because the PHI comes from 289's code, so once 288 serves
     the app's new lines are scrubbed. Neither triage's output nor its evidence echoes a
     PHI value (§5: PHI is scrubbed before write; evidence is no exception)."""
-    from rovn_ops.sandbox.incidents import PHI
+    from rovn_sandbox.incidents import PHI
 
     summary = drill.triage["summary"]
     assert summary["headline"].startswith("P0 · suspected PHI exposure: ") and "(run " in summary["explanation"]
@@ -62,7 +62,7 @@ def _phi_ended(sandbox, drill, evidence_dir, before):
 
 
 def _current_version(sandbox) -> str:
-    from rovn_ops.sandbox.incidents import EXPOSED_SECRET
+    from rovn_sandbox.incidents import EXPOSED_SECRET
 
     stages = drills.client(sandbox, "secretsmanager").describe_secret(SecretId=EXPOSED_SECRET)["VersionIdsToStages"]
     return next(v for v, s in stages.items() if "AWSCURRENT" in s)
@@ -102,7 +102,7 @@ def test_after_the_drill_triage_does_not_recommend_the_rollback_again(fresh, evi
 def test_the_verdict_leaves_the_notebook(fresh, evidence_dir, tmp_path):
     """Issue 21, point 6: one line on stdout, the same fields in --json (its summary was {}),
     the GitHub step summary's heading, and exit 4 (attention) for a P0."""
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
     from tests.conftest import rovn_ops
 
     control.scenario(fresh, "tasks_crashing")
@@ -157,7 +157,7 @@ def hotfix_over_image_missing(fresh) -> None:
     """image_missing on, then a hotfix deploy from source (a rebuilt image), executed."""
     from pathlib import Path
 
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
     from tests.conftest import commit_source
     from tests.scenarios.test_deploy import preview_then_execute
 

@@ -85,7 +85,7 @@ def test_parameters_that_look_secret_are_refused(fresh, evidence_dir):
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, sandbox):
     """Three signed runs, one of them a change with audit_log rows."""
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     control.reset(sandbox)
     d = tmp_path_factory.mktemp("archive") / "evidence"
@@ -226,7 +226,7 @@ def test_list_json_and_show(copy):
 
 def test_after_a_sandbox_reset_older_runs_still_verify(copy, sandbox):
     """The sandbox's database and bucket are new after a reset; the archive outlives them."""
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     control.reset(sandbox)
     res = verify(copy)

@@ -16,7 +16,7 @@ import time
 
 import urllib3
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import FAMILY, _deploy_rows, _manifest, _service, preview_then_execute
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from rovn_ops.sandbox import control, incidents
+from rovn_sandbox import control, incidents
 from tests.conftest import rovn_ops
 
 ALWAYS_OPEN = ["-p", "business_hours=00:00-24:00", "-p", "business_days=Mon,Tue,Wed,Thu,Fri,Sat,Sun"]

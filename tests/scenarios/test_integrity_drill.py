@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
-from rovn_ops.sandbox import control, drills
+from rovn_sandbox import control, drills
 
 
 def _tampered_row(sandbox) -> int:

@@ -7,7 +7,7 @@ import psycopg
 
 from rovn_ops.audit import log as audit
 from rovn_ops.migrations import engine
-from rovn_ops.sandbox.github import git as reversal_git
+from rovn_sandbox.github import git as reversal_git
 from tests.conftest import commit_reversal, rovn_ops
 
 

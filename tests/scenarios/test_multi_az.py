@@ -9,7 +9,7 @@ https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html
 """
 from __future__ import annotations
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _manifest
 

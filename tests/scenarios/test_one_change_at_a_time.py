@@ -38,7 +38,7 @@ def test_two_deploys_of_one_service_1_3_s_apart_one_is_refused(fresh, aws, evide
 
 def test_a_deployment_the_suite_did_not_start_refuses_the_execute(fresh, aws, evidence_dir):
     """Someone runs update-service by hand between the preview and the execute."""
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     args = previewed()
     control.clock(fresh, paused=True)  # the hand-run rollout stays in flight (sandbox time is a clock)

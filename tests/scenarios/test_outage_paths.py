@@ -11,7 +11,7 @@ from pathlib import Path
 
 import urllib3
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import commit_source, rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _service, preview_then_execute, previewed
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from rovn_ops.migrations import reversal
-from rovn_ops.sandbox import github as stub
+from rovn_sandbox import github as stub
 from tests.conftest import rovn_ops
 from tests.scenarios.test_migration_reversal import _manifest
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from rovn_ops.sandbox import control, github
+from rovn_sandbox import control, github
 from tests.conftest import commit_source, rovn_ops
 from tests.scenarios.test_deploy import SEEDED_BUILDS, _deploy_rows, _manifest, _notebook, _revisions, preview_then_execute
 

@@ -90,7 +90,7 @@ def test_a_scheduled_run_that_needs_attention_pages_p1(fresh, sandbox):
 
 
 def _posts() -> list[dict]:
-    from rovn_ops.sandbox import control
+    from rovn_sandbox import control
 
     return control.posts(control.require())
 

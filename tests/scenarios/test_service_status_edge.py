@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from rovn_ops.ecs import service as status
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.conftest import rovn_ops
 
 

@@ -13,7 +13,7 @@ import json
 
 import psycopg
 
-from rovn_ops.sandbox import control, incidents
+from rovn_sandbox import control, incidents
 from tests.scenarios.test_incident_triage import ALWAYS_OPEN, _incident_rows, _manifest, _outputs, _posts, _triage
 
 

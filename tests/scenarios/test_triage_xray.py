@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.scenarios.test_incident_triage import ALWAYS_OPEN, _manifest, rovn_ops
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rovn_ops.evidence import index
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 from tests.scenarios.test_deploy import _manifest, preview_then_execute
 
 

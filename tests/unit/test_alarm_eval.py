@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 RATE, CPU, TASKS = "rovn-prod-alb-5xx-rate", "rovn-prod-rds-cpu-high", "rovn-prod-ecs-running-below-desired"
 ALB = [{"Name": "LoadBalancer", "Value": "app/rovn-prod-alb/50dc6c495c0c9188"}]

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from rovn_ops.ecs import cloudwatch_alarms
 from rovn_ops.ecs import bake
-from rovn_ops.sandbox import cloudwatch_sim
+from rovn_sandbox import cloudwatch_sim
 
 LB = [{"Name": "LoadBalancer", "Value": "app/rovn-prod-alb/50dc6c495c0c9188"}]
 RATE, BAND, COMPOSITE = "rovn-prod-alb-5xx-rate", "rovn-prod-latency-band", "rovn-prod-service-unhealthy"

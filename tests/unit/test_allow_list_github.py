@@ -17,7 +17,7 @@ import urllib3
 
 from rovn_ops.protocol import authorization
 from rovn_ops.core.errors import Refused
-from rovn_ops.sandbox import github, httpd
+from rovn_sandbox import github, httpd
 from tests.conftest import ROOT
 
 MALLORY = "arn:aws:iam::123456789012:user/mallory"

@@ -1,8 +1,8 @@
 """The sandbox's CodeBuild simulator: builds run on the sandbox's clock and push to ECR on success."""
 import pytest
 
-from rovn_ops.sandbox import control
-from rovn_ops.sandbox.codebuild_sim import DONE_S, IN_BUILD_S
+from rovn_sandbox import control
+from rovn_sandbox.codebuild_sim import DONE_S, IN_BUILD_S
 
 
 @pytest.fixture

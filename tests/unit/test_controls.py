@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 def _import_everything():
     for mod in pkgutil.walk_packages(rovn_ops.__path__, "rovn_ops."):
-        if not mod.name.startswith("rovn_ops.sandbox"):
+        if not mod.name.startswith("rovn_sandbox"):
             importlib.import_module(mod.name)
 
 

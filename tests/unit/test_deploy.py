@@ -9,7 +9,7 @@ from rovn_ops.deploy import source
 from rovn_ops.safety.params import IMAGE_TAG
 from tests.conftest import ROOT
 
-SAMPLE = ROOT / "lib/rovn_ops/sandbox/source"
+SAMPLE = ROOT / "lib/rovn_sandbox/source"
 DIGEST = "@sha256:" + "a" * 64
 
 

@@ -6,8 +6,8 @@ import json
 import pytest
 import urllib3
 
-from rovn_ops.sandbox import control
-from rovn_ops.sandbox.ecs_rollout import STEP_S
+from rovn_sandbox import control
+from rovn_sandbox.ecs_rollout import STEP_S
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import json, os, sys
 from rovn_ops.core.environment import prepare_environment
 prepare_environment("sandbox")
 print(json.dumps({"endpoint": os.environ["AWS_ENDPOINT_URL"], "env": os.environ["ROVN_ENV"],
-                  "simulator": sorted(m for m in sys.modules if m.startswith("rovn_ops.sandbox"))}))
+                  "simulator": sorted(m for m in sys.modules if m.startswith("rovn_sandbox"))}))
 """
 
 

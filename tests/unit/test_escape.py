@@ -6,7 +6,7 @@ import mistune
 import pytest
 
 from rovn_ops.core import escape, plaintext
-from rovn_ops.sandbox.incidents import HOSTILE
+from rovn_sandbox.incidents import HOSTILE
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from rovn_ops.ecs import filesystem, taskdef
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 FARGATE = {"family": "f", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256",
            "memory": "512", "volumes": [{"name": "tmp"}],

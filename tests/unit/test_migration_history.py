@@ -70,7 +70,7 @@ def test_a_sandbox_reset_restamps_the_audit_rows_and_moves_the_history_with_them
     """The sandbox's reset re-chains the seeded audit rows stamped now (sandbox/database.py);
     schema_migrations moves by the same interval, or a reset more than AUDIT_SLACK_S after
     the seed made every applied file disagree with its audit row (the whole suite refused)."""
-    from rovn_ops.sandbox import database
+    from rovn_sandbox import database
 
     mdir = Path(fresh["migrations_dir"])
     with admin_db.transaction():  # the seed, an hour ago: both records of it agree

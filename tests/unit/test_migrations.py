@@ -12,10 +12,10 @@ import pytest
 from rovn_ops.audit import log as audit
 from rovn_ops.core.errors import BadInput, Refused
 from rovn_ops.migrations import engine, files, lint, phi
-from rovn_ops.sandbox import control, database
+from rovn_sandbox import control, database
 from tests.conftest import ROOT
 
-SAMPLE = ROOT / "lib/rovn_ops/sandbox/migrations"
+SAMPLE = ROOT / "lib/rovn_sandbox/migrations"
 REGISTRY = phi.load_registry(ROOT / "parameters/phi_columns.yaml")
 ACTOR = engine.Actor("arn:aws:iam::123456789012:user/claude-deploy", "oncall", "run-test")
 TWO = ["giles", "christian"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import moto
 import pytest
 
-import rovn_ops.sandbox as sandbox_pkg
-from rovn_ops.sandbox import moto_guard
+import rovn_sandbox as sandbox_pkg
+from rovn_sandbox import moto_guard
 
 PACKAGE = sandbox_pkg.__name__
 
@@ -101,7 +101,7 @@ def test_a_patching_module_refuses_another_moto_before_patching(monkeypatch, nam
 def test_the_refusal_leaves_moto_unpatched(monkeypatch):
     from moto.rds.responses import RDSResponse
 
-    from rovn_ops.sandbox import rds_paging
+    from rovn_sandbox import rds_paging
 
     before = RDSResponse.describe_db_snapshots
     monkeypatch.setattr(moto, "__version__", "9.9.9")

@@ -1,7 +1,7 @@
 import socket
 
 from rovn_ops.audit import notify
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 
 def test_posts_reach_the_sink(fresh):

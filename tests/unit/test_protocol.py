@@ -12,7 +12,7 @@ from rovn_ops.core.errors import Refused, StaleApproval
 from rovn_ops.run import runner
 from rovn_ops.safety.params import ChangeParams
 from rovn_ops.protocol.change import Change, Plan, authorize
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 PLAN = Plan("deploy", "rovn-passport-api", {"task_definition": {"before": "rovn-passport-api:288",
                                                                  "after": "rovn-passport-api:289"}})

@@ -15,7 +15,7 @@ from rovn_ops.deploy import provenance, source
 from rovn_ops.clients.github import GitHub
 from rovn_ops.core.errors import BadInput
 from rovn_ops.migrations import append_only, baseline, files, retention, snapshot
-from rovn_ops.sandbox import database
+from rovn_sandbox import database
 from tests.unit.test_migrations import SAMPLE, apply, mdir, scratch  # noqa: F401 (fixtures)
 
 

@@ -14,7 +14,7 @@ from dockerfile_parse import DockerfileParser
 from rovn_ops.core import paths
 from rovn_ops.deploy.source import Source
 
-SOURCE = paths.project_path("lib/rovn_ops/sandbox/source")
+SOURCE = paths.project_path("lib/rovn_sandbox/source")
 
 
 def test_the_build_bakes_the_tag_into_the_image_env():

@@ -12,7 +12,7 @@ import urllib3
 
 from rovn_ops.audit import log as audit
 from rovn_ops.evidence import anchor
-from rovn_ops.sandbox import control, github, world_snapshot
+from rovn_sandbox import control, github, world_snapshot
 
 CLUSTER, SERVICE, FAMILY = "rovn-prod", "rovn-passport-api", "rovn-passport-api"
 BUCKET = "rovn-evidence-archive"

@@ -1,7 +1,7 @@
 """The seeded world matches parameters/sandbox.yaml and the deployment overview."""
 import urllib3
 
-from rovn_ops.sandbox import control
+from rovn_sandbox import control
 
 LIVE = "prod-202605270526-ai-competitive-fix"
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("in_process")  # moto in this process
 
 @pytest.fixture
 def sm():
-    from rovn_ops.sandbox import secretsmanager_fixes
+    from rovn_sandbox import secretsmanager_fixes
 
     secretsmanager_fixes.install()  # Secrets Manager as AWS behaves (version dates, labels)
     with mock_aws():

@@ -64,7 +64,7 @@ def test_the_files_it_ships_hold_no_secret_and_no_sandbox():
     files = _shipped()
     rels = {f.relative_to(ROOT).as_posix() for f in files}
     assert "runbooks/deploy.ipynb" in rels and "lib/rovn_ops/cli.py" in rels
-    assert not any(r.startswith("lib/rovn_ops/sandbox/") for r in rels)  # its test signing key stays out
+    assert not any(r.startswith("lib/rovn_sandbox/") for r in rels)  # its test signing key stays out
     assert secrets_scan.problems(ROOT, files) == []
 
 
@@ -81,7 +81,7 @@ def test_the_cli_works_without_the_sandbox_extra_installed():
     blocker = ("import sys\n"
                "class Block:\n"
                "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name.split('.')[0] in ('moto', 'pgserver') or name.startswith('rovn_ops.sandbox'):\n"
+               "        if name.split('.')[0] in ('moto', 'pgserver') or name.startswith('rovn_sandbox'):\n"
                "            raise ImportError(f'{name} is not in the image')\n"
                "sys.meta_path.insert(0, Block())\n"
                "from rovn_ops.cli import main\n"

@@ -223,7 +223,7 @@ def test_sentry_new_and_regressed_since_the_deploy():
 
 
 def test_sandbox_percentile_and_alarm_history():
-    from rovn_ops.sandbox import cloudwatch_sim
+    from rovn_sandbox import cloudwatch_sim
 
     assert cloudwatch_sim.percentile([0.04] * 6 + [0.08] * 8 + [0.15] * 4 + [0.3, 0.9], 95) == 0.3
     assert cloudwatch_sim.percentile([], 95) is None

@@ -2,7 +2,7 @@
 
 An approval record is an audit_log row, and the runbooks' database credential
 (`rovn_app`) can INSERT any row, so the row proves nothing by itself. Each approver
-holds a private signing key no one else has (in the sandbox: lib/rovn_ops/sandbox/people/,
+holds a private signing key no one else has (in the sandbox: lib/rovn_sandbox/people/,
 test keys); its public half is registered in the committed environment file,
 `approval_keys: {NAME: ed25519:BASE64}`, read like the approvers list from the protected
 branch (authorization.protected), so changing it is a reviewed commit, out of the
