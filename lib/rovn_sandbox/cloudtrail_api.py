@@ -1,4 +1,5 @@
-"""CloudTrail's LookupEvents for moto (5.2.5), which has none (HTTP 500): the sandbox's
+"""CloudTrail's LookupEvents for moto (5.2.5), which has none (HTTP 500: NotImplementedError
+"The lookup_events action has not been implemented"): the sandbox's
 own management events (wire.py records every write call that succeeded), filtered and
 paged as the API reference documents: one lookup attribute at most, StartTime before
 EndTime, MaxResults 1-50 (default 50), newest first.

@@ -1,8 +1,8 @@
 """ECS operations moto (5.2.5) lacks or answers otherwise than ECS, answered from the
 rollout simulator's deployments (ecs_rollout.py), as the API reference documents them:
 
-- ListTasks / DescribeTasks: moto knows only RunTask's tasks, so a service's tasks were
-  never listed (ListTasks [] while runningCount was 3); here they are the simulator's,
+- ListTasks / DescribeTasks: moto knows only RunTask's tasks (a service starts none:
+  getmoto/moto#6283), so a service's tasks were never listed (ListTasks [] while runningCount was 3); here they are the simulator's,
   ListTasks lists RUNNING ones unless `desiredStatus` says STOPPED, and pages;
 - ListTaskDefinitions: moto ignores `sort`, `maxResults` and `nextToken`;
 - RegisterTaskDefinition / DescribeTaskDefinition: `registeredAt`, `registeredBy` and,

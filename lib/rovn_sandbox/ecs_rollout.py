@@ -1,5 +1,6 @@
 """ECS rolling deployments for moto, which has none (its deployments list is fixed
-at create_service and no task ever runs).
+at create_service and no task ever runs: getmoto/moto#6283, "ECS services never seem to
+transition into running state", open against 5.x).
 
 The sandbox process installs this into its in-process moto server. The model:
 update_service with a new task definition adds a PRIMARY deployment (IN_PROGRESS)
