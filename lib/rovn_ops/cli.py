@@ -127,15 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     pull = evs.add_parser("pull", help="sync this evidence directory (a cache) from the bucket")
     pull.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     exp = evs.add_parser("export", help="the whole population of a period, with a completeness statement")
-    exp.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD")
-    exp.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD")
+    exp.add_argument("--from", dest="start", required=True, type=_bound, metavar="WHEN",
+                     help="a UTC date YYYY-MM-DD (from its midnight) or an ISO 8601 time")
+    exp.add_argument("--to", dest="end", required=True, type=_bound, metavar="WHEN",
+                     help="a UTC date YYYY-MM-DD (its day included) or an ISO 8601 time (up to it)")
     exp.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     exp.add_argument("--format", choices=["csv", "json"], default="csv")
     exp.add_argument("--bucket", action="store_true", help="pull first; statuses from the bucket and audit_log")
     rec = evs.add_parser("reconcile", help="every ECS deployment, task-definition revision, migration and secret "
                          "version of a period, matched to a run or UNEXPLAINED (exit 1 if any)")
-    rec.add_argument("--from", dest="start", type=_day, metavar="YYYY-MM-DD", help="default: 24 hours ago, or the archive's first run if later")
-    rec.add_argument("--to", dest="end", type=_day, metavar="YYYY-MM-DD", help="default: now (the day included)")
+    rec.add_argument("--from", dest="start", type=_bound, metavar="WHEN", help="a UTC date YYYY-MM-DD or an ISO 8601 "
+                     "time, as export takes it; default: 24 hours ago, or the archive's first run if later")
+    rec.add_argument("--to", dest="end", type=_bound, metavar="WHEN", help="as export takes it; default: now")
     rec.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     rec.add_argument("--bucket", action="store_true", help="pull the archive from the bucket first")
     rec.add_argument("--json", action="store_true")
@@ -185,14 +188,14 @@ def _remote_parser(sub) -> None:
         p.add_argument("--quiet", action="store_true", help="no log lines on stderr")
 
 
-def _day(text: str):
-    """A date option: YYYY-MM-DD (UTC)."""
-    from datetime import date
+def _bound(text: str):
+    """A period option of evidence export and reconcile: a UTC date or an ISO 8601 time (evidence/period.py)."""
+    from rovn_ops.evidence import period
 
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text[:40]!r}") from None
+        return period.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _instant(text: str):
@@ -596,37 +599,45 @@ def cmd_evidence(args) -> int:
 
 def _export(root, args) -> int:
     from rovn_ops.evidence import export
+    from rovn_ops.evidence.period import Period
 
-    if args.start > args.end:
-        raise BadInput(f"--from {args.start} is after --to {args.end}: expected a period, earliest first")
+    period = _period(Period.of(args.start, args.end))
     if not args.bucket:
-        data = export.population(root, args.env, args.start, args.end)
+        data = export.population(root, args.env, period)
     else:
         from rovn_ops.evidence import archive, verify
 
         _pull(root, args.env, quiet=True)
         s3, name = _evidence_bucket(args.env)
         with archive.connect(args.env) as conn:
-            data = export.population(root, args.env, args.start, args.end, verify.Bucket(s3, name), conn)
+            data = export.population(root, args.env, period, verify.Bucket(s3, name), conn)
     sys.stdout.write(export.render(data, args.format))
     return 0 if data["completeness"]["complete"] else 1
 
 
+def _period(period):
+    """Bad input unless the period runs forwards: one line naming both options."""
+    if period.start >= period.end:
+        raise BadInput(f"--from {period.given_from} is not before --to {period.given_to}: expected a period, "
+                       "earliest first")
+    return period
+
+
 def _reconcile(root, args) -> int:
     """`evidence reconcile`: the period's changes from AWS and the database (evidence/reconcile.py)."""
-    from datetime import datetime, time, timedelta, timezone
+    from datetime import datetime, timedelta, timezone
 
     from rovn_ops.core import escape
     from rovn_ops.core.environment import prepare_environment
     from rovn_ops.evidence import archive, reconcile
+    from rovn_ops.evidence.period import Period, end_of, label, start_of
 
     now = datetime.now(timezone.utc)
     # default: the last 24 h, from the archive's first run at the earliest (nothing before it can match)
-    start = (datetime.combine(args.start, time(), timezone.utc) if args.start
-             else max(now - timedelta(days=1), reconcile.default_period(root, now)[0]))
-    end = min(now, datetime.combine(args.end, time(), timezone.utc) + timedelta(days=1)) if args.end else now
-    if start > end:
-        raise BadInput(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: expected a period, earliest first")
+    start = args.start if args.start else max(now - timedelta(days=1), reconcile.default_period(root, now)[0])
+    end = min(now, end_of(args.end)) if args.end else now
+    period = _period(Period(start_of(start), end, label(start), label(args.end) if args.end else label(now)))
+    start, end = period.start, period.end
     if args.bucket:
         _pull(root, args.env, quiet=True)
     prepare_environment(args.env)

@@ -63,3 +63,31 @@ def test_a_bad_period_is_bad_input(fresh, evidence_dir):
     for args in (["--from", "2026-13-01", "--to", TODAY], ["--from", TODAY, "--to", "2020-01-01"]):
         res = rovn_ops("evidence", "export", *args)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+
+
+def test_export_and_reconcile_take_the_same_period_forms(fresh, evidence_dir):
+    """One rule for --from/--to in `evidence export` and `evidence reconcile` (evidence/period.py):
+    a UTC date (the whole day) or an ISO 8601 instant; anything else is bad input, one line, exit 2.
+    reconcile took a date only, so its default of "the last 24 hours" could not be asked for by hand."""
+    import time
+
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    time.sleep(1.1)  # run ids are to the second
+    cut = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.1)
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    after = json.loads(rovn_ops("evidence", "export", "--from", cut, "--to", TODAY, "--format", "json").stdout)
+    before = json.loads(rovn_ops("evidence", "export", "--from", TODAY, "--to", cut, "--format", "json").stdout)
+    assert len(after["runs"]) == 1 and len(before["runs"]) == 1, (after, before)
+    assert after["runs"][0]["run_id"] > cut.replace("-", "").replace(":", "") > before["runs"][0]["run_id"]
+    assert after["period"]["from"] == cut and after["completeness"]["complete"], after["completeness"]
+    rec = rovn_ops("evidence", "reconcile", "--from", cut, "--json")
+    assert rec.returncode in (0, 1), rec.stdout + rec.stderr
+    assert json.loads(rec.stdout)["period"]["from"].startswith(cut[:19]), rec.stdout
+    for command in ("export", "reconcile"):
+        for bad in (["--from", "2026-12-07T25:00:00Z", "--to", TODAY], ["--from", TODAY, "--to", "yesterday"]):
+            res = rovn_ops("evidence", command, *bad)
+            assert res.returncode == 2 and "expected a date YYYY-MM-DD or an ISO 8601 time" in res.stderr, res.stderr
+            assert bad[1 if bad[1] != TODAY else 3][:10] in res.stderr and res.stderr.count("\n") == 1, res.stderr
+        late = rovn_ops("evidence", command, "--from", cut, "--to", cut)
+        assert late.returncode == 2 and "is not before --to" in late.stderr, late.stderr

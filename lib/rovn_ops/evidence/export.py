@@ -1,4 +1,4 @@
-"""`rovn-ops evidence export --from DATE --to DATE [--env prod] [--bucket] --format csv|json`
+"""`rovn-ops evidence export --from WHEN --to WHEN [--env prod] [--bucket] --format csv|json`
 (issue 27, build 6): the whole population of a period, the form an auditor samples from.
 
 Every run in the period (previews, refusals, failures and drafts too), each with a `change`
@@ -13,32 +13,26 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 from pathlib import Path
 
 from rovn_ops.evidence import index, ledger
+from rovn_ops.evidence.period import Period, run_time
 
 FIELDS = ("run_id", "started_at", "environment", "runbook", "outcome", "change", "draft", "ticket", "reason",
           "target", "operator", "operator_arn", "ci_run", "approvers", "approved", "approval_check", "plan_hash", "preview_run", "changed",
           "verified", "signature", "retention", "audit_log")
 
 
-def run_date(run_id: str) -> str:
-    """A run id's UTC date (ids start YYYYMMDDTHHMMSSZ)."""
-    return f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}"
-
-
-def population(root: Path, env: str, start: date, end: date, store=None, conn=None) -> dict:
-    lo, hi = start.isoformat(), end.isoformat()
+def population(root: Path, env: str, period: Period, store=None, conn=None) -> dict:
     everything = index.rows(root, env, store, conn)
     runs = [{k: r.get(k) for k in FIELDS} for r in reversed(everything)
-            if lo <= (r["date"] or run_date(r["run_id"])) <= hi and (r["environment"] or env) == env]
-    return {"period": {"from": lo, "to": hi, "environment": env}, "runs": runs,
-            "completeness": completeness(root, env, lo, hi, runs, store)}
+            if period.holds(run_time(r["run_id"], r.get("started_at") or "")) and (r["environment"] or env) == env]
+    return {"period": {"from": period.given_from, "to": period.given_to, "environment": env}, "runs": runs,
+            "completeness": completeness(root, env, period, runs, store)}
 
 
-def completeness(root: Path, env: str, lo: str, hi: str, runs: list[dict], store=None) -> dict:
-    entries = [e for e in ledger.read(root) if "run_id" in e and lo <= run_date(e["run_id"]) <= hi]
+def completeness(root: Path, env: str, period: Period, runs: list[dict], store=None) -> dict:
+    entries = [e for e in ledger.read(root) if "run_id" in e and period.holds(run_time(e["run_id"]))]
     seqs = sorted(int(e["seq"]) for e in entries)
     gaps = [n for n in range(seqs[0], seqs[-1] + 1) if n not in set(seqs)] if seqs else []
     shown = {r["run_id"]: r for r in runs}
@@ -54,8 +48,8 @@ def completeness(root: Path, env: str, lo: str, hi: str, runs: list[dict], store
             "gaps": gaps, "checkpoint_hash": (last.get("checkpoint") or {}).get("hash") if last else None,
             "statuses_from": f"s3://{store.name} and audit_log" if store is not None else "this directory only",
             "problems": problems,
-            "verify": f"rovn-ops evidence verify --bucket --env {env} (and rovn-ops evidence export --from {lo} "
-                      f"--to {hi} --env {env} --bucket again from an empty directory)"}
+            "verify": f"rovn-ops evidence verify --bucket --env {env} (and rovn-ops evidence export --from "
+                      f"{period.given_from} --to {period.given_to} --env {env} --bucket again from an empty directory)"}
 
 
 def render(data: dict, fmt: str) -> str:
