@@ -1,4 +1,4 @@
-"""Scrubbing an executed 5 MB notebook for the evidence (manifest.scrub_notebook:
+"""Scrubbing an executed 5 MB notebook for the evidence (scrubbing.scrub_notebook:
 join streams, serialize, redact five registered secrets in every derived form plus
 the secret shapes, check the JSON) against a plain json.load/json.dump round trip of
 the same file. Target: ratio <= 3."""
@@ -15,7 +15,7 @@ from pathlib import Path
 from common import median, report
 
 from rovn_ops.safety import scrub
-from rovn_ops.evidence import manifest
+from rovn_ops.evidence import scrubbing
 
 SIZE = int(os.environ.get("ROVN_BENCH_NOTEBOOK_MB", "5")) * 1_000_000
 SECRETS = [secrets.token_urlsafe(24) for _ in range(3)] + [
@@ -56,7 +56,7 @@ def main(rounds: int = 5) -> dict:
             dest.write_text(json.dumps(json.loads(src.read_text()), indent=1, ensure_ascii=False))
             base.append(time.perf_counter() - t)
             t = time.perf_counter()
-            manifest.scrub_notebook(src, dest, redactor)
+            scrubbing.scrub_notebook(src, dest, redactor)
             ours.append(time.perf_counter() - t)
         out = dest.read_text()
         assert all(s not in out for s in SECRETS if len(s) >= scrub.MIN_SECRET_LEN), "a secret survived"

@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 from rovn_ops.safety import scrub
-from rovn_ops.evidence import manifest
+from rovn_ops.evidence import scrubbing
 
 CANARY = 'Canary-ü&<"\'/+secret-0123456789'
 
@@ -40,7 +40,7 @@ def test_in_a_serialized_notebook_each_form_is_redacted_and_the_json_stays_valid
     r = scrub.Redactor([CANARY])
     nb = {"cells": [{"cell_type": "code", "source": "x", "outputs": [
         {"output_type": "stream", "name": "stdout", "text": [f"{k}: {v}\n" for k, v in derived(CANARY).items()]}]}]}
-    doc = r.document(json.dumps(manifest.joined(nb), indent=1, ensure_ascii=False))
+    doc = r.document(json.dumps(scrubbing.joined(nb), indent=1, ensure_ascii=False))
     text = json.loads(doc)["cells"][0]["outputs"][0]["text"]
     lines = dict(line.split(": ", 1) for line in text.splitlines())
     for k, v in derived(CANARY).items():
@@ -53,7 +53,7 @@ def test_a_value_printed_in_two_flushed_parts_is_redacted_once_joined():
         {"output_type": "stream", "name": "stdout", "text": "x " + CANARY[:half]},
         {"output_type": "stream", "name": "stdout", "text": [CANARY[half:], " y\n"]},
         {"output_type": "stream", "name": "stderr", "text": "other\n"}]}]}
-    joined = manifest.joined(nb)["cells"][0]
+    joined = scrubbing.joined(nb)["cells"][0]
     assert joined["source"] == "a\nb" and len(joined["outputs"]) == 2
     out = scrub.Redactor([CANARY]).document(json.dumps(joined, ensure_ascii=False))
     assert json.loads(out)["outputs"][0]["text"] == "x [REDACTED] y\n"
@@ -129,7 +129,7 @@ def test_stderr_split_by_a_stdout_write_is_redacted_once_joined():
         {"output_type": "stream", "name": "stderr", "text": "e " + CANARY[:half]},
         {"output_type": "stream", "name": "stdout", "text": "between\n"},
         {"output_type": "stream", "name": "stderr", "text": CANARY[half:] + "\n"}]}]}
-    out = json.loads(scrub.Redactor([CANARY]).document(json.dumps(manifest.joined(nb), ensure_ascii=False)))
+    out = json.loads(scrub.Redactor([CANARY]).document(json.dumps(scrubbing.joined(nb), ensure_ascii=False)))
     assert [o["text"] for o in out["cells"][0]["outputs"]] == ["e [REDACTED]\n", "between\n"]
 
 

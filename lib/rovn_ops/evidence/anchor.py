@@ -1,4 +1,5 @@
-"""Anchoring a run in audit_log: the one serialization point every machine reaches.
+"""Anchoring a run in audit_log: the one serialization point every machine reaches, and
+the archive's fourth stage (archive.py runs the stages), where the run is signed.
 
 In one transaction, holding the audit_log chain's own lock (so no row slips in
 between), the run's ledger entry is numbered after the last `evidence` row, a
@@ -43,6 +44,13 @@ def append(conn, *, run_id: str, path: str, manifest_sha256: str, key, actor: st
         line = entry | {"checkpoint": cp}
         _insert(conn, actor, ACTION, run_id, outcome, run_id, line)
     return line
+
+
+def existing(conn, run_id: str) -> dict | None:
+    """The run's ledger entry if an earlier attempt anchored it already (a recovery)."""
+    row = conn.execute("SELECT details FROM audit_log WHERE action = %s AND run_id = %s ORDER BY id DESC LIMIT 1",
+                       [ACTION, run_id]).fetchone()
+    return row[0] if row else None
 
 
 def _insert(conn, actor, action, target, outcome, run_id, details) -> None:

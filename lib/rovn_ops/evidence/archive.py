@@ -1,10 +1,22 @@
-"""Archiving a run at its end: scrub, render, manifest, anchor, sign, upload.
+"""Archiving a run at its end: a pipeline the run's data passes once, each stage in its room.
+
+    scrubbing  what enters the archive, made safe: the notebook and artifacts redacted
+               into the spool's staging directory, a draft's claims set apart
+    render     the HTML copy, from the scrubbed notebook
+    manifest   manifest.json: the files by SHA-256, with what the run recorded
+    anchor     the ledger entry for the manifest's digest, numbered and signed in
+               audit_log with a checkpoint over both chains' heads
+    cache      the staging directory, with its signature, moved into the evidence
+               directory (a local cache); the cache's ledger synced
+    bucket     uploaded to the Object Lock bucket (the archive of record)
+
+Signing is the anchor's, not a stage of its own before it: the signed entry holds its
+seq and the previous entry's hash, which exist only under audit_log's chain lock. And
+the upload comes last because what it writes (signature.json, the ledger object) is the
+anchor's output: the bucket never holds a run that no chain names.
 
 Every mode goes through here: headless (`rovn-ops run`), interactive (the kernel's
-recorder), and a run recovered from its spool. The archive is built inside the
-run's private spool, anchored in audit_log (which numbers its ledger entry and
-signs a checkpoint), then moved into the evidence directory (a local cache) and
-uploaded to the Object Lock bucket (the archive of record).
+recorder), and a run recovered from its spool.
 
 The runner builds an Archiver before the kernel starts: a thread loads the signing
 key, the S3 client and nbconvert while the notebook runs. In prod the key must load
@@ -12,20 +24,18 @@ before anything runs (no unsigned changes).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from rovn_ops.core import aws, paths, record
-from rovn_ops.safety import params, scrub
+from rovn_ops.audit import log as audit
+from rovn_ops.core import aws, paths
 from rovn_ops.core.errors import RovnError
-from rovn_ops.evidence import anchor, bucket, ledger, manifest, render, signing
+from rovn_ops.evidence import anchor, bucket, cache, manifest, render, scrubbing, signing
 from rovn_ops.evidence.spool import Spool
+from rovn_ops.safety import params
 
 
 @dataclass
@@ -80,79 +90,42 @@ class Archiver:
 
     def finish(self, sp: Spool, *, outcome: str, error: str, operator: dict | None = None,
                sealed: list[str] = ()) -> dict:
-        """sealed: what the runner saw the kernel seal during the run (kept in its memory)."""
-        """Archive the spooled run; idempotent, so a recovery can finish what a kill interrupted."""
+        """Archive the spooled run: each stage once, in order. Idempotent: a recovery after
+        a kill finds the anchor an earlier attempt made and finishes from there.
+        sealed: what the runner saw the kernel seal during the run (kept in its memory)."""
         meta = sp.meta
         sp.update(outcome=outcome, error=error)
         self.ready()
-        run_id, started = meta["run_id"], datetime.fromisoformat(meta["started"])
-        rel = f"{started:%Y-%m-%d}/{run_id}"
+        rel = f"{datetime.fromisoformat(meta['started']):%Y-%m-%d}/{meta['run_id']}"
         with connect(self.env) as conn:
-            done = _anchored(conn, run_id)
-            if done is None:
-                m = self._stage(sp, meta, rel, outcome, error, operator, conn, sealed)
-                done = anchor.append(conn, run_id=run_id, path=rel, key=self.key,
-                                     manifest_sha256=manifest.sha256(sp.staging / "manifest.json"),
+            m, line = None, anchor.existing(conn, meta["run_id"])
+            if line is None:
+                m, digest = self._build(sp, meta, rel, outcome, error, operator, conn, sealed)
+                line = anchor.append(conn, run_id=meta["run_id"], path=rel, key=self.key, manifest_sha256=digest,
                                      actor=(m["operator"] or {}).get("arn") or "?", outcome=m["outcome"])
-            root = paths.evidence()
-            final = root / rel
-            if sp.staging.is_dir():  # else a recovery after the move: the archived copy stands
-                (sp.staging / "signature.json").write_text(json.dumps(done, indent=2, sort_keys=True) + "\n")
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(sp.staging, final)
-            m = json.loads((final / "manifest.json").read_text())
-            # The cache is a prefix of the chain: fetch what other machines appended since.
-            tip = (ledger.read_tail(root, 1) or [{}])[-1]
-            ledger.sync(root, anchor.entries(conn, done["chain"], tip.get("seq") or 0
-                                             if tip.get("chain") == done["chain"] else 0))
-        signing.export_public(self.key, root)
+            final = cache.store(conn, sp.staging, paths.evidence(), rel, line, self.key)
+        m = m or cache.written(final)
         if m.get("archive"):
-            self._upload(m["archive"], uploads(final, m), done)
+            bucket.upload_run(self.s3, final, m, line, signing.public_pem(self.key))
         sp.release()
         return m | {"path": str(final)}
 
-    def _stage(self, sp: Spool, meta: dict, rel: str, outcome: str, error: str, operator: dict | None,
-               conn, sealed: list[str] = ()) -> dict:
-        from rovn_ops.audit import log as audit
-
-        shutil.rmtree(sp.staging, ignore_errors=True)
-        sp.staging.mkdir()
-        result = manifest.set_apart_claims(Path(meta["source"]), record.read(sp.result_file),
-                                           draft=bool(meta.get("draft")))  # an interactive draft (recorder)
-        # The values the kernel read, sealed with the run's key; and what this process read
-        # (the signing key: ready() has loaded it), registered already.
-        key = meta.get("redact_key")
-        # (the run's key itself too: a notebook that prints its environment shows it)
-        kept = result.pop("redact_sealed", [])
-        dropped = [v for v in sealed if v not in kept]
-        if dropped:  # the kernel removed secrets it had sealed: redact them anyway, and say so
-            result["tampered"] = f"the kernel removed {len(dropped)} sealed secret(s) from its result file"
-        redactor = scrub.Redactor([*scrub.unseal([*kept, *dropped], key), key] if key else ())
-        source = Path(meta["source"])
-        raw = sp.dir / meta["notebook"]
-        notebook = manifest.scrub_notebook(raw, sp.staging / raw.name, redactor) or sp.staging / raw.name
-        operator = result.get("operator") or operator or meta.get("operator") or _operator(meta)
-        started = datetime.fromisoformat(meta["started"])
-        html = _render(notebook, redactor.tree(render.header_facts(
-            run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"], operator=operator,
-            mode=meta["mode"], started=started, outcome=outcome, error=error, result=result)))
-        artifacts = manifest.keep_artifacts(sp.staging, result.get("artifacts", []), redactor)
+    def _build(self, sp: Spool, meta: dict, rel: str, outcome: str, error: str, operator: dict | None,
+               conn, sealed: list[str]) -> tuple[dict, str]:
+        """scrub -> render -> manifest, in the spool's staging directory: (manifest, its SHA-256)."""
+        clean = scrubbing.stage(sp, sealed)
+        operator = clean.result.get("operator") or operator or meta.get("operator") or _operator(meta)
+        facts = {"run_id": meta["run_id"], "runbook": meta["runbook"], "parameters": meta["parameters"],
+                 "mode": meta["mode"], "started": datetime.fromisoformat(meta["started"]),
+                 "outcome": outcome, "error": error, "operator": operator, "result": clean.result}
+        page = render.stage(clean.notebook, clean.redactor.tree(render.header_facts(**facts)))
         plan = bucket.plan(self.settings.bucket, meta["run_id"], self.settings.retention_days) \
             if self.settings.bucket else None
         return manifest.build(
-            directory=sp.staging, notebook=notebook, html=html, artifacts=artifacts, source=source,
-            run_id=meta["run_id"], runbook=meta["runbook"], parameters=meta["parameters"],
-            operator=operator, mode=meta["mode"], started=started, outcome=outcome, error=error,
-            result=result, redactor=redactor, archive=plan, audit_head=audit.head(conn),
-            audit_rows=rows_naming(conn, meta["run_id"]),
+            directory=clean.directory, notebook=clean.notebook, html=page, artifacts=clean.artifacts,
+            source=Path(meta["source"]), **facts, redactor=clean.redactor, archive=plan,
+            audit_head=audit.head(conn), audit_rows=rows_naming(conn, meta["run_id"]),
             final_dir=paths.evidence() / rel)
-
-    def _upload(self, plan: dict, files: dict, line: dict) -> None:
-        try:
-            bucket.upload(self.s3, plan, files, line, signing.public_pem(self.key), line["key_id"])
-        except Exception as e:  # noqa: BLE001 - the run is anchored; verify flags the missing copy
-            print(f"rovn-ops: warning: upload to s3://{plan['bucket']} failed: {type(e).__name__}: {e}",
-                  file=sys.stderr)
 
 
 def connect(env: str):
@@ -171,13 +144,6 @@ def rows_naming(conn, run_id: str) -> list[dict]:
         [run_id, anchor.ACTION])]
 
 
-def _anchored(conn, run_id: str) -> dict | None:
-    """The run's ledger entry if an earlier attempt anchored it already."""
-    row = conn.execute("SELECT details FROM audit_log WHERE action = %s AND run_id = %s ORDER BY id DESC LIMIT 1",
-                       [anchor.ACTION, run_id]).fetchone()
-    return row[0] if row else None
-
-
 def _operator(meta: dict) -> dict:
     """Who ran it, asked here, for a run that failed before its first cell recorded it."""
     from rovn_ops.core.identity import local_user, person
@@ -187,20 +153,3 @@ def _operator(meta: dict) -> dict:
     except Exception as e:  # noqa: BLE001 - the manifest says why it is unknown
         arn = f"unknown ({type(e).__name__})"
     return {"arn": arn, "local_user": meta.get("local_user") or local_user(), "person": person(arn)}
-
-
-def _render(notebook: Path, header: dict | None = None) -> Path | None:
-    try:
-        return render.html(notebook, header) if notebook.exists() else None
-    except Exception as e:  # noqa: BLE001 - the notebook itself is the evidence
-        print(f"rovn-ops: warning: HTML copy failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return None
-
-
-def uploads(directory: Path, m: dict) -> dict[str, Path]:
-    """The files that go to the bucket, by path relative to the run: every file the
-    manifest lists, the manifest itself and the signature."""
-    files = {f["path"]: directory / f["path"] for f in m["files"]}
-    files["manifest.json"] = directory / "manifest.json"
-    files["signature.json"] = directory / "signature.json"
-    return files

@@ -1,4 +1,9 @@
-"""Building a run's manifest and archiving the run's files."""
+"""The archive's third stage: the run's manifest (archive.py runs the stages).
+
+It describes, by SHA-256, the files the scrub and render stages wrote, with what the run
+recorded, and writes manifest.json: the one document the anchor stage signs (through its
+digest in the ledger entry). Below the stage: the readers of archived manifests
+(`runs`, `find`, `listing`), which `evidence list`, the index and reconcile use."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +14,6 @@ from pathlib import Path
 
 from rovn_ops import __version__
 from rovn_ops.core import paths
-from rovn_ops.evidence import cell_source
 from rovn_ops.safety.scrub import Redactor
 
 
@@ -30,90 +34,6 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-SELF_REPORTED = ("approvals", "acted_on", "targets", "plan_hash", "confirm_command", "verification", "plan_changes",
-                 "operator")  # a draft cannot name its own operator: the runner's STS identity stands
-
-
-def _code(notebook: bytes) -> list[str]:
-    """A notebook's code but its parameters cell (JupyterLab saves the operator's values
-    and outputs into the runbook's file: neither makes it another runbook)."""
-    cells = json.loads(notebook)["cells"]
-    return [cell_source.text(c["source"]) for c in cells
-            if c["cell_type"] == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
-
-
-def set_apart_claims(source: Path, result: dict, draft: bool = False) -> dict:
-    """A draft is a run of anything but runbooks/<name>.ipynb exactly as committed at HEAD.
-    Its kernel wrote the result file and could write anything there (approvals, targets):
-    only a reviewed runbook's code is trusted to report what it changed and who approved
-    it. A draft's such facts move under `draft_claims`, never shown as approvals.
-    `draft`: the recorder found a cell that is not the runbook's in an interactive run."""
-    if draft or is_draft(source):
-        result["draft_claims"] = {k: result.pop(k) for k in SELF_REPORTED if k in result}
-    return result
-
-
-def is_draft(source: Path) -> bool:
-    """Anything but runbooks/<name>.ipynb with its code as committed at HEAD."""
-    from rovn_ops.protocol.authorization import at_head
-
-    try:
-        head = at_head(source) if source.resolve().parent == paths.runbooks().resolve() else None
-        return head is None or _code(head) != _code(source.read_bytes())
-    except (OSError, ValueError, KeyError, TypeError):
-        return True
-
-
-def scrub_notebook(source: Path, dest: Path, redactor: Redactor) -> Path | None:
-    """Write the executed notebook to the archive with secrets redacted from every
-    string: sources (the injected-parameters cell too), outputs, tracebacks and
-    metadata (papermill's parameters). Streams are joined first, so a value printed
-    in parts is redacted whole."""
-    if not source.exists():
-        return None
-    nb = joined(json.loads(source.read_text()))
-    dest.write_text(redactor.document(json.dumps(nb, indent=1, ensure_ascii=False)) + "\n")
-    return dest
-
-
-def joined(nb: dict) -> dict:
-    """Each cell's stream outputs of one name as one output (stderr split by a stdout write
-    in between too: a value written in parts is redacted whole), and every multi-line
-    string (a list of lines in nbformat) as one string."""
-    for cell in nb.get("cells", []):
-        cell["source"] = cell_source.text(cell.get("source", ""))
-        outputs, streams = [], {}
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                out["text"] = cell_source.text(out["text"])
-            for mime, value in (out.get("data") or {}).items():
-                if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                    out["data"][mime] = "".join(value)
-            if out.get("output_type") != "stream":
-                streams.clear()  # a display in between: later text goes after it, as shown
-                outputs.append(out)
-            elif out.get("name") in streams:
-                streams[out.get("name")]["text"] += out["text"]
-            else:
-                outputs.append(streams.setdefault(out.get("name"), out))
-        if "outputs" in cell:
-            cell["outputs"] = outputs
-    return nb
-
-
-def keep_artifacts(directory: Path, sources: list[str], redactor: Redactor) -> list[Path]:
-    """Copy what the run produced (e.g. a generated migration) next to its notebook."""
-    kept = []
-    for src in dict.fromkeys(sources):
-        src_path = Path(src)
-        if src_path.is_file():
-            dest = directory / "artifacts" / src_path.name
-            dest.parent.mkdir(exist_ok=True)
-            dest.write_text(redactor.text(src_path.read_text()))
-            kept.append(dest)
-    return kept
-
-
 def describe(path: Path, directory: Path, kind: str) -> dict:
     return {"kind": kind, "path": str(path.relative_to(directory)), "sha256": sha256(path)}
 
@@ -121,7 +41,9 @@ def describe(path: Path, directory: Path, kind: str) -> dict:
 def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list[Path], source: Path,
           run_id: str, runbook: str, parameters: dict, operator: dict, mode: str, started: datetime,
           outcome: str, error: str, result: dict, redactor: Redactor, archive: dict | None,
-          audit_head: dict | None = None, final_dir: Path | None = None, audit_rows: list | None = None) -> dict:
+          audit_head: dict | None = None, final_dir: Path | None = None,
+          audit_rows: list | None = None) -> tuple[dict, str]:
+    """manifest.json written into `directory`: (the manifest as written, its SHA-256)."""
     files = [describe(notebook, directory, "notebook")] if notebook.exists() else []
     files += [describe(html, directory, "html")] if html and html.exists() else []
     files += [describe(a, directory, "artifact") for a in artifacts]
@@ -152,12 +74,12 @@ def build(*, directory: Path, notebook: Path, html: Path | None, artifacts: list
         "audit_log_head": audit_head,  # audit_log's newest row as the run ended (an anchor)
         "audit_rows": audit_rows,  # the rows naming this run, read by the runner (archive.rows_naming)
         "tampered": result.get("tampered", ""),  # the kernel rewrote what it may only append to
-        "draft": "draft_claims" in result,  # not a committed runbook (see set_apart_claims)
+        "draft": "draft_claims" in result,  # not a committed runbook (see scrubbing.set_apart_claims)
         **({"draft_claims": result["draft_claims"]} if "draft_claims" in result else {}),
     }
-    manifest = redactor.tree(manifest)
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    return manifest
+    text = json.dumps(redactor.tree(manifest), indent=2, default=str) + "\n"
+    (directory / "manifest.json").write_text(text)
+    return json.loads(text), sha256(directory / "manifest.json")
 
 
 def _outcome(kernel: str, recorded: str | None) -> str:

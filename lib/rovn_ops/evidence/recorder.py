@@ -7,7 +7,7 @@ its outputs and errors, in execution order, go to the run's private spool
 delimit cells, and the kernel session's `send` is teed, so what is recorded is what
 the frontend was sent (streams, displays, results, errors), not what a notebook file
 on disk claims. The run is archived through the same pipeline as a headless one
-(scrub, manifest, anchor, sign, upload), with mode `interactive`:
+(scrub, render, manifest, anchor, cache, upload), with mode `interactive`:
 
 - when a cell logs the run's outcome (the protocol's log, a refusal, a preview);
 - when `begin()` starts another run in the same kernel;

@@ -1,4 +1,5 @@
-"""The HTML copy of an executed notebook (nbconvert), made from the scrubbed notebook.
+"""The archive's second stage: the HTML copy of an executed notebook (nbconvert), made
+from the scrubbed notebook (archive.py runs the stages).
 
 It opens with a summary header, so an auditor learns in seconds who ran what, when,
 who approved which plan, how it was verified and how it ended; the notebook follows.
@@ -11,6 +12,7 @@ run, and it still opens from disk in any browser.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rovn_ops.core import escape, identity
@@ -83,6 +85,17 @@ def prewarm() -> None:
         new_output("execute_result", {"text/plain": "1", "text/html": "<b>1</b>"}, execution_count=1)])],
         metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}})
     exporter().from_notebook_node(sample)  # templates, lexers and markdown, loaded here
+
+
+def stage(notebook: Path, header: dict) -> Path | None:
+    """The run's HTML copy beside its scrubbed notebook, or None: without a notebook there
+    is nothing to copy, and a failed copy is a warning (the notebook itself is the evidence).
+    `header`: header_facts, redacted as the notebook was."""
+    try:
+        return html(notebook, header) if notebook.exists() else None
+    except Exception as e:  # noqa: BLE001 - the notebook itself is the evidence
+        print(f"rovn-ops: warning: HTML copy failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
 
 
 def html(notebook: Path, header: dict | None = None) -> Path:

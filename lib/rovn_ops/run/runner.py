@@ -22,7 +22,7 @@ from pathlib import Path
 from rovn_ops.safety import params as params_mod, scrub
 from rovn_ops.core import paths, record
 from rovn_ops.run import early, heartbeat
-from rovn_ops.evidence import archive, manifest as evidence_manifest, spool
+from rovn_ops.evidence import archive, scrubbing, spool
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.core.identity import local_user, new_run_id
 from rovn_ops.core.errors import BadInput, RovnError, StaleApproval
@@ -141,7 +141,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     sp = spool.Spool.create(run_id, runbook=runbook, source=str(source), notebook=source.name, env=env,
                             parameters=parameters, mode="headless", started=started.isoformat(),
                             local_user=local_user(), redact_key=redact_key)
-    draft = "1" if evidence_manifest.is_draft(source) else None  # its audit rows say so (audit.append)
+    draft = "1" if scrubbing.is_draft(source) else None  # its audit rows say so (audit.append)
     with _kernel_environment(ROVN_RUN_ID=run_id, ROVN_MODE="headless", ROVN_LOCAL_USER=local_user(), ROVN_DRAFT=draft,
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
                              ROVN_RUN_FILE=str(sp.dir / "run.json"),  # what begin() checks the kernel holds
