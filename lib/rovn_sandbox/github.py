@@ -23,7 +23,12 @@ It answers the calls a deploy's provenance check makes, as GitHub does:
   add_review), kept in the bare repository's `rovn-pulls.json`; `head.sha` is the head
   branch's tip now, so a push after a review leaves that review on an older commit_id
   (https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request,
-  https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request).
+  https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request); the
+  author's `user.type` (`User`, or `Bot` for an app's account), `base.ref` the branch it
+  targets and `base.repo` the repository, whose `default_branch` is main;
+- `GET /repos/{owner}/{repo}/branches/{branch}`: the branch's tip and `protected`, true
+  for main only, as the world's remote protects its default branch; 404 "Branch not
+  found" for no such branch (https://docs.github.com/en/rest/branches/branches#get-a-branch).
 Every call needs `Authorization: Bearer <token>` (or `token <token>`) with the value
 of the token's Secrets Manager secret; otherwise 401 "Bad credentials"."""
 from __future__ import annotations
@@ -48,6 +53,8 @@ _CHECK_RUNS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/?]+)/check-runs(?:\
 # The CI workflow's jobs, as GitHub Actions reports them: one check run per job (§2, §9)
 JOBS = ("build", "lint", "unit tests", "snyk scan")
 ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
+_BRANCH = re.compile(r"^/repos/([^/]+/[^/]+)/branches/([^/]+)$")
+DEFAULT_BRANCH = "main"  # the remote's default branch, and its one protected branch
 _PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/([0-9]+)(/reviews)?$")
 PULLS_FILE = "rovn-pulls.json"
 _COMPARE = re.compile(r"^/repos/([^/]+/[^/]+)/compare/([^/.]+)\.\.\.([^/.]+)$")
@@ -96,12 +103,14 @@ def _pulls(origin: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def open_pull(origin: Path, branch: str, author: str, title: str = "") -> int:
-    """A pull request of `branch` (already pushed to `origin`) into main, by `author`."""
+def open_pull(origin: Path, branch: str, author: str, title: str = "", base: str = DEFAULT_BRANCH,
+              author_type: str = "User") -> int:
+    """A pull request of `branch` (already pushed to `origin`) into `base`, by `author`
+    (a `User`, or a `Bot`: an app's account)."""
     pulls = _pulls(origin)
     number = max(map(int, pulls), default=0) + 1
     pulls[str(number)] = {"branch": branch, "author": author, "title": title or branch, "state": "open",
-                          "merged_at": None, "reviews": []}
+                          "merged_at": None, "reviews": [], "base": base, "author_type": author_type}
     (origin / PULLS_FILE).write_text(json.dumps(pulls))
     return number
 
@@ -182,6 +191,8 @@ class Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if (m := _PULL.match(path)) and m.group(1) == REPOSITORY:
             return self._pull(m.group(1), int(m.group(2)), bool(m.group(3)), query)
+        if (m := _BRANCH.match(path)) and m.group(1) == REPOSITORY:
+            return self._branch(unquote(m.group(2)))
         if m := _COMMIT.match(path):
             return self._get_commit(m.group(1), unquote(m.group(2)))
         if m := _CONTENTS.match(path):
@@ -270,10 +281,12 @@ class Handler(BaseHTTPRequestHandler):
         head = self._commit(pr["branch"]) or ""
         url = f"https://api.github.com/repos/{repo}/pulls/{number}"
         if not reviews:
+            base = pr.get("base", DEFAULT_BRANCH)
             return self._reply(200, {"number": number, "state": pr["state"], "title": pr["title"], "url": url,
-                                     "user": {"login": pr["author"], "type": "User"},
+                                     "user": {"login": pr["author"], "type": pr.get("author_type", "User")},
                                      "head": {"ref": pr["branch"], "sha": head}, "merged_at": pr["merged_at"],
-                                     "base": {"ref": "main", "sha": self._commit("main")}})
+                                     "base": {"ref": base, "sha": self._commit(base),
+                                              "repo": {"full_name": repo, "default_branch": DEFAULT_BRANCH}}})
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         per_page = min(100, max(1, int(q.get("per_page", "30") or 30)))
         page = max(1, int(q.get("page", "1") or 1))
@@ -284,6 +297,12 @@ class Handler(BaseHTTPRequestHandler):
                  for i, r in enumerate(pr["reviews"])]
         self._paged(items[(page - 1) * per_page: page * per_page], f"/repos/{repo}/pulls/{number}/reviews",
                     len(items), per_page, page)
+
+    def _branch(self, name: str):
+        sha = self._commit(f"refs/heads/{name}")
+        if sha is None:
+            return self._reply(404, {"message": "Branch not found", "status": "404"})
+        self._reply(200, {"name": name, "commit": {"sha": sha}, "protected": name == DEFAULT_BRANCH})
 
     def _compare(self, repo: str, base: str, head: str):
         b, h = (self._commit(base), self._commit(head)) if repo == REPOSITORY else (None, None)

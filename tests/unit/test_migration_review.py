@@ -2,9 +2,15 @@
 Shapes: https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
 (chronological; `state` APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING;
 `commit_id`; `author_association`)."""
-from rovn_ops.migrations.review import decision
+from rovn_ops.migrations import review
 
 HEAD, OLD = "a" * 40, "b" * 40
+# github_logins as the environment file maps them: login → approver
+PEOPLE = {"giles": "giles", "giles-alt": "giles", "christian": "christian", "dana": "dana", "stranger": "stranger"}
+
+
+def decision(reviews, author, head, people=PEOPLE):
+    return review.decision(reviews, author, head, people)
 
 
 def r(login, state="APPROVED", commit=HEAD, association="MEMBER"):
@@ -45,3 +51,17 @@ def test_a_reviewer_outside_the_repository_does_not_count():
 def test_junk_reviews_are_ignored():
     assert decision([{}, {"user": None}, {"user": {"login": ""}, "state": "APPROVED"}], "giles", HEAD) == (
         (), ("no review approves it",))
+
+
+def test_a_reviewer_who_is_no_approver_does_not_count():
+    """Any GitHub user can review; only a login github_logins maps to an approver counts."""
+    approved, problems = decision([r("octo-rando")], "giles", HEAD)
+    assert approved == () and "not the GitHub login of an approver" in problems[0]
+
+
+def test_two_accounts_of_the_author_are_one_person():
+    approved, problems = decision([r("Giles-Alt")], "giles", HEAD)
+    assert approved == () and "approved their own pull request (Giles-Alt and giles are both giles's)" in problems[0]
+    # an author with no mapped login is still compared by login, case-insensitively
+    approved, problems = decision([r("GILES")], "giles", HEAD, {"giles": "giles"})
+    assert approved == () and "approved their own pull request" in problems[0]

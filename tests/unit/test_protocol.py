@@ -120,6 +120,17 @@ def test_two_approvers_when_the_plan_needs_them(refusals):
     assert "approved_by=<approver>,<approver>" in Change(ctx(), phi).execute_command()
 
 
+def test_the_github_reviewer_is_never_also_the_approver(refusals):
+    """§3 two engineers: a PHI reversal's GitHub reviewer (reviewed_by, by github_logins)
+    already is one; the approver must be another person."""
+    rev = Plan("migration_reversal", "0012_workers_dob_index.sql", {"review": {"people": ["christian"]}},
+               reviewed_by=("christian",))
+    bound = rev.bind(ChangeParams()).hash
+    with pytest.raises(Refused, match="christian already reviewed this change on GitHub"):
+        Change(ctx(confirm=True, plan_hash=bound, approved_by=["christian"]), rev).confirm()
+    assert Change(ctx(confirm=True, plan_hash=bound, approved_by=["giles"]), rev).confirm().approvers == ["giles"]
+
+
 def test_normalized_identities():
     n = authorization.normalize
     assert n("arn:aws:iam::123456789012:user/eng/Giles") == "arn:aws:iam::123456789012:user/giles"
@@ -448,3 +459,16 @@ def test_confirm_compares_the_local_user_too(refusals):
     c.operator = Operator("arn:aws:sts::123456789012:assumed-role/Deploy/deploy-bot", "giles")
     with pytest.raises(Refused, match="approved_by: giles is the operator"):
         Change(c, PLAN).confirm()
+
+
+def test_github_logins_belong_to_one_approver_each():
+    """The environment file's github_logins: login → approver, each login one person's."""
+    approvers = {"giles": "user/giles", "christian": "user/christian"}
+    pairs = authorization._github_logins("sandbox", {"Giles": ["Giles-Rovn", "giles-oncall"]}, approvers)
+    assert dict(pairs) == {"giles-rovn": "giles", "giles-oncall": "giles"}
+    with pytest.raises(Refused, match="gh-shared is listed for both giles and christian"):
+        authorization._github_logins("sandbox", {"giles": ["gh-shared"], "christian": ["GH-shared"]}, approvers)
+    with pytest.raises(Refused, match="dana is not on its approvers list"):
+        authorization._github_logins("sandbox", {"dana": ["dana-gh"]}, approvers)
+    with pytest.raises(Refused, match="expected `github_logins` as a mapping"):
+        authorization._github_logins("sandbox", {"giles": "giles-rovn"}, approvers)

@@ -104,6 +104,11 @@ class GitHub:
         https://docs.github.com/en/rest/repos/contents#get-repository-content"""
         return self._get(f"/repos/{self.repository}/contents/{quote(path)}?ref={quote(ref)}")
 
+    def branch(self, name: str) -> Answer:
+        """GET /repos/{owner}/{repo}/branches/{branch}: `protected` (boolean), `commit.sha`.
+        https://docs.github.com/en/rest/branches/branches#get-a-branch"""
+        return self._get(f"/repos/{self.repository}/branches/{quote(name, safe='')}")
+
     def compare(self, base: str, head: str) -> Answer:
         return self._get(f"/repos/{self.repository}/compare/{quote(base)}...{quote(head)}")
 

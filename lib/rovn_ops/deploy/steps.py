@@ -270,7 +270,7 @@ class Steps:
             changes["forced_over"] = preflight.forced_over(forced)
             why.append("force: over a deployment in flight the suite did not start")
         return Plan("deploy", p.service, changes, summary, 2 if why else 1, "; ".join(why),
-                    lock=change_lock.service(p.cluster, p.service))
+                    signed_only=bool(touching), lock=change_lock.service(p.cluster, p.service))
 
     def _phi(self, pending: list[str]) -> list[str]:
         """The pending migrations that touch a PHI column: the deploy needs two approvers."""

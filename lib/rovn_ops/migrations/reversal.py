@@ -155,4 +155,5 @@ def plan(reversal: Reversal, loss: list[dict], applies: list[str], phi_columns: 
                  "run the integrity check (verify)",
                  "rows with data that would be lost: " +
                  (", ".join(f"{d['table']}.{d['column']}={d['rows with data']}" for d in loss) or "none")),
-                1, f"touches PHI ({', '.join(phi_columns)}), §3: second review on GitHub" if phi_columns else "")
+                1, f"touches PHI ({', '.join(phi_columns)}), §3: second review on GitHub" if phi_columns else "",
+                signed_only=bool(phi_columns), reviewed_by=tuple(review.people) if review is not None else ())

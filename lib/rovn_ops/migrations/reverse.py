@@ -8,6 +8,7 @@ from rovn_ops.core.escape import code, markdown as md
 from rovn_ops.clients import db
 from rovn_ops.core import paths, plaintext
 from rovn_ops.core.errors import Refused
+from rovn_ops.protocol.authorization import Lists
 from rovn_ops.protocol.change import Plan, authorize, refuse
 from rovn_ops.migrations import engine, files, phi, review, reversal
 
@@ -95,12 +96,13 @@ class Steps:
     @staticmethod
     def ready(prepared: Prepared) -> tuple[str, ...]:
         """Raise Refused unless the reversal file is committed and, for PHI, approved on
-        GitHub; returns the GitHub reviewers (github:LOGIN) for the engine's PHI rule."""
+        GitHub; returns the approvers the GitHub reviewers are (github_logins) for the
+        engine's PHI rule, which refuses one of them also being the protocol's approver."""
         review.committed(prepared.reversal.path)
         if prepared.review is None:
             return ()
         prepared.review.refuse_unless_ok(prepared.reversal.file_name)
-        return tuple(f"github:{login}" for login in prepared.review.approved_by)
+        return prepared.review.people
 
     def review(self, rev: reversal.Reversal) -> review.Review:
         """The PHI reversal's second review, as GitHub has it now (read again at execute)."""
@@ -113,7 +115,8 @@ class Steps:
             return review.Review(number, problems=(str(e),))
         from rovn_ops.clients import github
 
-        return review.read(github.connect(self.ctx), number, repo_path, blob)
+        people = Lists.of(self.ctx.env).github_people()  # from the protected branch, like the approvers
+        return review.read(github.connect(self.ctx), number, repo_path, blob, people)
 
     def replan(self) -> Plan:
         """The plan again from the live state, for protocol.Change.execute to compare with

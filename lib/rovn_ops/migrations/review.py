@@ -5,8 +5,12 @@ A reversal that touches a PHI column is applied only when its file is committed 
 the migrations repository, in a pull request whose head carries exactly that file, and
 someone other than the pull request's author approved that head:
 
-- GET /repos/{owner}/{repo}/pulls/{n}: the author (`user.login`), `head.sha`, `state`;
+- GET /repos/{owner}/{repo}/pulls/{n}: the author (`user.login`, `user.type`: `User` or
+  `Bot`), `head.sha`, `state`, and the target branch (`base.ref`, and `base.repo`, the
+  repository with its `default_branch`);
   https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request
+- GET /repos/{owner}/{repo}/branches/{branch}: `protected`, whether the target branch is
+  protected; https://docs.github.com/en/rest/branches/branches#get-a-branch
 - GET /repos/{owner}/{repo}/pulls/{n}/reviews, every page: reviews in chronological
   order, each with `user.login`, `state` (APPROVED, CHANGES_REQUESTED, COMMENTED,
   DISMISSED, PENDING), `commit_id` (the commit reviewed) and `author_association`;
@@ -20,6 +24,14 @@ PENDING) review after an approval leaves it standing, a DISMISSED or CHANGES_REQ
 one replaces it. An approval counts only on the head commit (an approval of an older
 commit approved other SQL), only by someone other than the author, and only from an
 OWNER, MEMBER or COLLABORATOR of the repository (anyone can review a public pull request).
+
+GitHub logins are mapped to people by the environment file's committed `github_logins`
+(approver name → their logins, authorization.Lists): an approval counts only from a
+login of an approver, never from any GitHub user, and never from the author's own person
+(two accounts of one person are one person). A pull request opened by a bot (`user.type`
+`Bot`: no engineer wrote it), or one that targets a branch other than the repository's
+default, protected branch (a review of a side branch's merge approves nothing that ships),
+is refused.
 """
 from __future__ import annotations
 
@@ -38,8 +50,9 @@ class Review:
     pull_request: int
     head_sha: str = ""
     author: str = ""
-    approved_by: tuple[str, ...] = ()
+    approved_by: tuple[str, ...] = ()   # the approving GitHub logins
     problems: tuple[str, ...] = field(default=())
+    people: tuple[str, ...] = ()        # the approvers they are (github_logins), for the engine's PHI rule
 
     @property
     def ok(self) -> bool:
@@ -49,7 +62,7 @@ class Review:
         """What the plan (and so its hash) holds: a new commit on the pull request, or a
         review given or withdrawn, is another plan."""
         return {"pull_request": self.pull_request, "head": self.head_sha, "author": self.author,
-                "approved_by": list(self.approved_by), "problems": list(self.problems)}
+                "approved_by": list(self.approved_by), "people": list(self.people), "problems": list(self.problems)}
 
     def refuse_unless_ok(self, file_name: str) -> None:
         if not self.ok:
@@ -58,8 +71,10 @@ class Review:
 
 
 @controls.enforces("§3 PHI review")
-def decision(reviews: list[dict], author: str, head_sha: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(logins whose approval counts, problems) from a pull request's reviews, oldest first."""
+def decision(reviews: list[dict], author: str, head_sha: str,
+             people: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(logins whose approval counts, problems) from a pull request's reviews, oldest first;
+    `people` maps a GitHub login (lower-case) to the approver it belongs to."""
     latest: dict[str, dict] = {}
     for r in reviews:
         login = str((r.get("user") or {}).get("login") or "")
@@ -68,18 +83,13 @@ def decision(reviews: list[dict], author: str, head_sha: str) -> tuple[tuple[str
     approved, problems = [], []
     for r in latest.values():
         login, state = r["user"]["login"], r.get("state")
+        why = None if state != "APPROVED" else _not_counted(r, author, head_sha, people)
         if state == "CHANGES_REQUESTED":
             problems.append(f"{login} requested changes")
         elif state != "APPROVED":
             continue
-        elif login.lower() == author.lower():
-            problems.append(f"{login} approved their own pull request (the second review must be someone else's)")
-        elif r.get("commit_id") != head_sha:
-            problems.append(f"{login}'s approval is of commit {str(r.get('commit_id'))[:12]}, not the head "
-                            f"{head_sha[:12]} (stale: re-review the head)")
-        elif r.get("author_association") not in COUNTED:
-            problems.append(f"{login} is {r.get('author_association')} of the repository, not a member or "
-                            "collaborator")
+        elif why:
+            problems.append(why)
         else:
             approved.append(login)
     if not approved and not problems:
@@ -89,14 +99,52 @@ def decision(reviews: list[dict], author: str, head_sha: str) -> tuple[tuple[str
     return tuple(sorted(approved)), tuple(problems)
 
 
-def read(gh, number: int, repo_path: str, local_blob: str) -> Review:
-    """The pull request's review of the file at `repo_path`, whose bytes have git blob id `local_blob`."""
+def _not_counted(r: dict, author: str, head_sha: str, people: dict[str, str]) -> str | None:
+    """Why an APPROVED review does not count, or None."""
+    login = r["user"]["login"]
+    person, authors = people.get(login.lower()), people.get(author.lower())
+    if login.lower() == author.lower() or (person is not None and person == authors):
+        also = "" if login.lower() == author.lower() else f" ({login} and {author} are both {person}'s)"
+        return f"{login} approved their own pull request{also} (the second review must be someone else's)"
+    if person is None:
+        return (f"{login} is not the GitHub login of an approver (github_logins of the environment file): "
+                "the second review must be a known approver's")
+    if r.get("commit_id") != head_sha:
+        return (f"{login}'s approval is of commit {str(r.get('commit_id'))[:12]}, not the head "
+                f"{head_sha[:12]} (stale: re-review the head)")
+    if r.get("author_association") not in COUNTED:
+        return f"{login} is {r.get('author_association')} of the repository, not a member or collaborator"
+    return None
+
+
+def target_problems(gh, pr: dict, number: int) -> list[str]:
+    """A PHI reversal's pull request must be a person's, into the default, protected branch."""
+    out = []
+    user = pr.get("user") or {}
+    if user.get("type") != "User":
+        out.append(f"pull request {number} was opened by {user.get('login') or '?'}, a {user.get('type') or 'non-user'} "
+                   "account: a PHI reversal is written by an engineer and reviewed by another")
+    base = pr.get("base") or {}
+    ref, default = str(base.get("ref") or ""), str((base.get("repo") or {}).get("default_branch") or "")
+    if not ref or ref != default:
+        out.append(f"pull request {number} targets {ref or '?'}, not the default branch {default or '?'}")
+        return out
+    branch = gh.branch(ref)
+    if branch.status != 200 or branch.body.get("protected") is not True:
+        out.append(f"pull request {number} targets {ref}, which is not a protected branch"
+                   + ("" if branch.status == 200 else f" ({branch.message})"))
+    return out
+
+
+def read(gh, number: int, repo_path: str, local_blob: str, people: dict[str, str]) -> Review:
+    """The pull request's review of the file at `repo_path`, whose bytes have git blob id
+    `local_blob`; `people` maps GitHub logins (lower-case) to approvers."""
     pr = gh.pull_request(number)
     if pr.status != 200:
         return Review(number, problems=(f"pull request {number} of {gh.repository}: {pr.message}",))
     head = str((pr.body.get("head") or {}).get("sha") or "")
     author = str((pr.body.get("user") or {}).get("login") or "")
-    out: list[str] = []
+    out = target_problems(gh, pr.body, number)
     if pr.body.get("state") == "closed" and not pr.body.get("merged_at"):
         out.append(f"pull request {number} was closed without merging")
     file = gh.contents(repo_path, head)
@@ -108,8 +156,9 @@ def read(gh, number: int, repo_path: str, local_blob: str) -> Review:
     reviews, answer = gh.pull_reviews(number)
     if answer.status != 200:
         return Review(number, head, author, problems=(*out, f"reviews of pull request {number}: {answer.message}"))
-    approved, problems = decision(reviews, author, head)
-    return Review(number, head, author, approved, (*out, *problems))
+    approved, problems = decision(reviews, author, head, people)
+    return Review(number, head, author, approved, (*out, *problems),
+                  tuple(sorted({people[a.lower()] for a in approved})))
 
 
 def committed(path: Path) -> tuple[str, str]:

@@ -89,6 +89,7 @@ class Lists:
     approvers: dict  # name (lower-case) → principal as written
     source: str = ""  # where they were read: "parameters/<env>.yaml at origin/main <commit>"
     approval_keys: tuple = ()  # (name, "ed25519:BASE64"): each approver's registered key (approval_signature.py)
+    github_logins: tuple = ()  # (login lower-case, approver name): whose GitHub account is whose (§3 PHI review)
 
     @classmethod
     def of(cls, env: str) -> "Lists":
@@ -104,8 +105,14 @@ class Lists:
             raise Refused(f"parameters/{env}.yaml: expected `approval_keys` as a mapping of approver name to "
                           "ed25519:BASE64")
         where = f"{facts['file']} at {facts['ref']}" + (f" {facts['commit'][:12]}" if facts["commit"] else "")
-        return cls(env, tuple(str(d) for d in deployers), {str(k).lower(): str(v) for k, v in approvers.items()},
-                   where, tuple(sorted((str(k).lower(), str(v)) for k, v in keys.items())))
+        names = {str(k).lower(): str(v) for k, v in approvers.items()}
+        return cls(env, tuple(str(d) for d in deployers), names, where,
+                   tuple(sorted((str(k).lower(), str(v)) for k, v in keys.items())),
+                   _github_logins(env, data.get("github_logins"), names))
+
+    def github_people(self) -> dict[str, str]:
+        """GitHub login (lower-case) → the approver whose account it is."""
+        return dict(self.github_logins)
 
     def deployer_problem(self, operator_arn: str) -> str | None:
         """None if the operator is on the allow-list; else why not, in one line."""
@@ -161,6 +168,26 @@ class Lists:
                           + (f" ({why})" if why else "") + f"; got {len(seen)}: {', '.join(seen.values())}. "
                           + self._next(needed))
         return [k for k in seen]
+
+
+def _github_logins(env: str, block, approvers: dict) -> tuple:
+    """`github_logins: {approver: [login, …]}` as (login, approver) pairs; a login is one
+    person's: two approvers claiming one login, or a name not on the approvers list, is refused."""
+    if not block:
+        return ()
+    shape = (f"parameters/{env}.yaml: expected `github_logins` as a mapping of approver name to a list of "
+             "GitHub logins")
+    if not isinstance(block, dict) or not all(isinstance(v, list) for v in block.values()):
+        raise Refused(shape)
+    pairs: dict[str, str] = {}
+    for name, logins in block.items():
+        name = str(name).lower()
+        if name not in approvers:
+            raise Refused(f"{shape}: {name} is not on its approvers list")
+        for login in (str(x).strip().lower() for x in logins):
+            if pairs.setdefault(login, name) != name:
+                raise Refused(f"{shape}: {login} is listed for both {pairs[login]} and {name}")
+    return tuple(sorted(pairs.items()))
 
 
 def human_names(principal: str, *others: str) -> set[str]:

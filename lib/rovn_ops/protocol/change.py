@@ -73,6 +73,12 @@ class Plan:
     summary: tuple[str, ...] = ()
     approvals_needed: int = 1   # distinct approvers other than the operator (PHI, overrides: 2)
     approvals_why: str = ""
+    # PHI (§3): its approvals count only as signed approval records (`rovn-ops approve`),
+    # in every environment; `approved_by=` then names who must be among them, never a claim
+    signed_only: bool = False
+    # approvers who already are the change's other engineer (a PHI reversal's GitHub
+    # reviewer, by github_logins): never its approver as well
+    reviewed_by: tuple[str, ...] = ()
     parameters: dict = field(default_factory=dict)  # the run's bound parameters (see bind)
     after: int | None = None  # the last final audit row of this action on this target (see Change)
     lock: str = ""  # what one change at a time is about (change_lock.service(...)); not in the hash
@@ -220,8 +226,8 @@ class Change:
     def _approved_by(self, lists) -> list[str]:
         """Who approved: the approval records of this exact plan (`rovn-ops approve`, each the
         approver's own act, approval_records.py), never the operator. `approved_by=` names
-        people instead only in the sandbox (a claim, recorded as such), or, where a two-person
-        rule needs two (§3 PHI), names who must be among the records."""
+        people instead only in the sandbox and never for PHI (a claim, recorded as such), or,
+        where a two-person rule needs two (§3 PHI), names who must be among the records."""
         from rovn_ops.protocol import approval_records, approver_reach
 
         p, op, plan = self.ctx.params, self.ctx.operator, self.plan
@@ -229,10 +235,10 @@ class Change:
         if named:
             names = lists.approvers_for(named, op.arn, plan.approvals_needed, plan.approvals_why,
                                         local_user=op.local_user)
-            if self.ctx.env != "prod":  # the sandbox's old path: a named claim, not an act
+            if self.ctx.env != "prod" and not plan.signed_only:  # the sandbox's old path: a named claim, not an act
                 self.records = []
-                return names
-            if plan.approvals_needed < 2:
+                return self._not_reviewers(names)
+            if self.ctx.env == "prod" and plan.approvals_needed < 2:
                 raise Refused("approved_by: a parameter naming a person is not an approval in prod: the approver runs "
                               f"`rovn-ops approve {plan.hash} --env prod` under their own credentials; then run the "
                               "same command without approved_by")
@@ -246,8 +252,21 @@ class Change:
         missing = [n for n in (named and names) if n not in have]
         if missing:
             raise Refused(f"approved_by: {', '.join(missing)} has no approval record for plan {plan.hash[:12]}: "
-                          f"each named approver runs `rovn-ops approve {plan.hash}` under their own credentials")
-        return have
+                          f"each named approver runs `rovn-ops approve {plan.hash}` under their own credentials"
+                          + (" (PHI, §3: a named approver is never a claim, in any environment)"
+                             if plan.signed_only else ""))
+        self.records = [r for r in self.records if r["approver"] not in plan.reviewed_by]
+        return self._not_reviewers(have)
+
+    def _not_reviewers(self, names: list[str]) -> list[str]:
+        """The approvers, none of them the change's other engineer already (§3: two people)."""
+        plan = self.plan
+        both = [n for n in names if n in plan.reviewed_by]
+        if both and len(names) - len(both) < plan.approvals_needed:
+            raise Refused(f"approved_by: {', '.join(both)} already reviewed this change on GitHub (the second "
+                          f"engineer, §3): the approver must be someone else, and not the operator. Next: "
+                          f"another approver runs `rovn-ops approve {plan.hash}`, then run the same command")
+        return [n for n in names if n not in plan.reviewed_by]
 
     # execute / verify --------------------------------------------------------
     def execute(self, fn, *args, **kwargs):
