@@ -132,6 +132,36 @@ def test_post_state_finds_a_missing_trigger_and_table(scratch, mdir):
     assert "table shift_requests (created by an applied migration) does not exist" in report.problems
 
 
+def test_post_state_follows_each_tables_last_create_or_drop_in_apply_order(scratch, tmp_path):
+    """The post-state is read from the ledger in the database (issue 24, build 4): a table
+    made, dropped and made again must exist; one a file makes and drops must not."""
+    d = tmp_path / "m"
+    d.mkdir()
+    for name, sql in (("0001_a.sql", "CREATE TABLE IF NOT EXISTS again (id int);"),
+                      ("0002_b.sql", "DROP TABLE IF EXISTS again;"),
+                      ("0003_c.sql", "CREATE TABLE IF NOT EXISTS again (id int);\n"
+                                     "CREATE TABLE IF NOT EXISTS brief (id int);\nDROP TABLE IF EXISTS brief;")):
+        (d / name).write_text(sql)
+    apply(scratch, d, approvers=[])
+    with psycopg.connect(scratch, autocommit=True) as conn:
+        assert engine.verify(conn, d).ok
+        conn.execute("DROP TABLE again")
+        assert [p for p in engine.verify(conn, d).problems if "does not exist" in p] == [
+            "table again (created by an applied migration) does not exist"]
+
+
+def test_verify_takes_no_lock_on_a_complete_ledger(scratch, mdir):
+    """status and verify issue no DDL once the ledger has every column: they read on while
+    another session holds schema_migrations (ALTER TABLE's ACCESS EXCLUSIVE lock, which
+    `ADD COLUMN IF NOT EXISTS` took on every verify, waited behind any reader)."""
+    apply(scratch, mdir)
+    with psycopg.connect(scratch) as reader, psycopg.connect(scratch, autocommit=True) as conn:
+        reader.execute("SELECT count(*) FROM schema_migrations").fetchone()  # holds ACCESS SHARE until rollback
+        conn.execute("SET lock_timeout = '2s'")
+        assert engine.verify(conn, mdir).ok
+        reader.rollback()
+
+
 @pytest.mark.parametrize("approvers, message", [
     ([], "got 0"),
     (["giles"], "got 1"),

@@ -79,7 +79,13 @@ AUDIT_SLACK_S = 300  # a file's audit row follows its schema_migrations row by i
 
 
 def ensure_ledger(conn) -> None:
-    new = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]
+    """The ledger with every column, made or completed only when it is not (a verify, which
+    every status and deploy runs, then issues no DDL and takes no lock on it)."""
+    new, complete = conn.execute(
+        "SELECT to_regclass('schema_migrations') IS NULL, EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+        "to_regclass('schema_migrations') AND attname = 'baselined' AND NOT attisdropped)").fetchone()
+    if complete:
+        return
     conn.execute(LEDGER)
     conn.execute(BASELINED)
     if new:  # default privileges may have granted the runtime role writes on it
@@ -130,22 +136,32 @@ SELECT name, checksum, applied_at, id, audit_checksum, occurred_at, close, same 
            abs(extract(epoch FROM a.occurred_at - r.applied_at)) <= %(slack)s AS close,
            abs(extract(epoch FROM a.occurred_at - r.applied_at)) <= %(slack)s
                AND a.details->>'checksum' = r.checksum AS same
-    FROM unnest(%(names)s::text[], %(checksums)s::text[], %(times)s::timestamptz[])
-         WITH ORDINALITY AS r(name, checksum, applied_at, ord)
+    FROM {rows} AS r
     LEFT JOIN audit_log a ON a.action = 'migration' AND a.outcome = 'applied' AND a.target = r.name
     ORDER BY r.name, same DESC NULLS LAST, close DESC NULLS LAST, a.id DESC NULLS LAST
 ) best WHERE same IS NOT TRUE ORDER BY ord"""
+_GIVEN = ("unnest(%(names)s::text[], %(checksums)s::text[], %(times)s::timestamptz[]) "
+          "WITH ORDINALITY AS g(name, checksum, applied_at, ord)")
+# The whole ledger, read where it is: verify's rows are all of it, and sending 5,000 names,
+# checksums and times back as arrays cost more than the join (issue 24, build 4).
+_LEDGER = ("(SELECT name, checksum, applied_at, row_number() OVER (ORDER BY applied_at, name) AS ord "
+           "FROM schema_migrations WHERE NOT baselined)")
 
 
-def unaudited(conn, rows: list[dict]) -> dict[str, str]:
+def unaudited(conn, rows: list[dict] | None = None) -> dict[str, str]:
     """Each applied (not baselined) row whose audit_log 'migration' row is missing or
     disagrees (file name, checksum, time): audit_log is the source of truth (§7). A
-    baselined row was adopted from another runner: its audit row is the baseline's."""
-    rows = [r for r in rows if not r.get("baselined")]
-    out = {}
-    for name, checksum, at, id_, audit_checksum, audit_at, close, _ in conn.execute(_UNAUDITED, {
+    baselined row was adopted from another runner: its audit row is the baseline's.
+    rows: those of schema_migrations to check; None, every row of it."""
+    if rows is None:
+        query, args = _UNAUDITED.format(rows=_LEDGER), {"slack": AUDIT_SLACK_S}
+    else:
+        rows = [r for r in rows if not r.get("baselined")]
+        query, args = _UNAUDITED.format(rows=f"(SELECT * FROM {_GIVEN})"), {
             "slack": AUDIT_SLACK_S, "names": [r["name"] for r in rows], "checksums": [r["checksum"] for r in rows],
-            "times": [r["applied_at"] for r in rows]}):
+            "times": [r["applied_at"] for r in rows]}
+    out = {}
+    for name, checksum, at, id_, audit_checksum, audit_at, close, _ in conn.execute(query, args):
         if id_ is None:
             out[name] = f"{name}: applied (schema_migrations) with no audit_log 'migration' row"
             continue
@@ -184,20 +200,27 @@ def verify(conn, directory: Path) -> Report:
     last_applied = max((position[n] for n in done if n in position), default=-1)
     problems += [f"{n}: pending but ordered before an applied migration" for n in pending
                  if position[n] < last_applied]
-    problems += list(unaudited(conn, rows).values())
+    problems += list(unaudited(conn).values())  # rows: the whole ledger, as read in the database
     problems += grant_problems(conn)
-    problems += _post_state(conn, rows)
+    problems += _post_state(conn)
     return Report(rows, pending, problems, ordered)
 
 
-def _post_state(conn, rows: list[dict]) -> list[str]:
+# Every table the ledger's migrations leave created, in apply order (applied's): a table's
+# last create or drop decides, and a file that creates and drops it leaves it dropped.
+_LEFT_CREATED = """
+SELECT t FROM (
+    SELECT DISTINCT ON (t) t, created FROM (
+        SELECT m.ord, c.t, true AS created FROM ledger m, unnest(m.creates) AS c(t)
+        UNION ALL SELECT m.ord, d.t, false FROM ledger m, unnest(m.drops) AS d(t)) AS ev
+    ORDER BY t, ord DESC, created
+) last WHERE created AND to_regclass(t) IS NULL ORDER BY t"""
+
+
+def _post_state(conn) -> list[str]:
     problems = append_only.problems(conn)
-    tables: set[str] = set()
-    for r in rows:  # in apply order; in place: a new set per row made verify quadratic in files
-        tables.update(r["creates"])
-        tables.difference_update(r["drops"])
-    missing = conn.execute("SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL",
-                           [sorted(tables)]).fetchall()
+    missing = conn.execute("WITH ledger AS (SELECT creates, drops, row_number() OVER (ORDER BY applied_at, name) "
+                           "AS ord FROM schema_migrations)" + _LEFT_CREATED).fetchall()
     problems += [f"table {t} (created by an applied migration) does not exist" for (t,) in missing]
     return problems
 
