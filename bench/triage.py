@@ -9,7 +9,8 @@ process is kept warm between runs, lib/rovn_ops/run/kernels.py).
   DescribeServices, DescribeTargetGroups, DescribeAlarms, DescribeAlarmHistory,
   GetMetricData, GetTraceSummaries, FilterLogEvents, GetSecretValue, the Sentry and
   /health GETs, the audit_log query) that prints nothing, plus a bare kernel start
-  (jupyter_client). Target: (verdict - kernel start) <= 2x the script.
+  (jupyter_client). Targets: (verdict - kernel start) <= 2x the script, and verdict <=
+  2x (the script + a kernel start), the issue's row as its brief reads it.
 - Memory: peak RSS of the largest process of a triage run over a 24-hour window at
   1-minute resolution (1,440 points per series), written into the sandbox first.
 """
@@ -185,6 +186,9 @@ def main(runs: int = 3) -> list[dict]:
           f"the script plus a kernel start: {median(verdict) / (median(b) + kernel):.2f}x", flush=True)
     rows = [report("incident_triage cold: time to verdict minus a kernel start vs plain boto3 gathering",
                    [max(v - kernel, 0.0) for v in verdict], b, "ratio <= 2")]
+    # The issue's row as its brief reads it: verdict <= 2x (raw boto3 gathering + a bare kernel start).
+    rows.append(report("incident_triage cold: time to verdict vs plain boto3 gathering plus a kernel start",
+                       verdict, [x + kernel for x in b], "ratio <= 2"))
     rows.append(report("incident_triage cold: time to exit minus a kernel start vs plain boto3 gathering",
                        [max(x - kernel, 0.0) for x in done], b, "report"))
     rows.append(report("incident_triage minus an empty rovn-ops run (kernel and archive) vs plain boto3 script",
