@@ -134,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     exp.add_argument("--format", choices=["csv", "json"], default="csv")
     exp.add_argument("--bucket", action="store_true", help="pull first; statuses from the bucket and audit_log")
+    exp.add_argument("--drata", action="store_true", help="also file it in Drata as custom evidence "
+                     "(parameters/<env>.yaml drata:; not sent again when Drata holds it)")
     rec = evs.add_parser("reconcile", help="every ECS deployment, task-definition revision, migration and secret "
                          "version of a period, matched to a run or UNEXPLAINED (exit 1 if any)")
     rec.add_argument("--from", dest="start", type=_bound, metavar="WHEN", help="a UTC date YYYY-MM-DD or an ISO 8601 "
@@ -602,6 +604,10 @@ def _export(root, args) -> int:
     from rovn_ops.evidence.period import Period
 
     period = _period(Period.of(args.start, args.end))
+    if args.drata:  # bad configuration first: one line, before anything is read or printed
+        from rovn_ops.evidence import drata
+
+        drata.settings(args.env)
     if not args.bucket:
         data = export.population(root, args.env, period)
     else:
@@ -612,6 +618,9 @@ def _export(root, args) -> int:
         with archive.connect(args.env) as conn:
             data = export.population(root, args.env, period, verify.Bucket(s3, name), conn)
     sys.stdout.write(export.render(data, args.format))
+    if args.drata:
+        sys.stdout.flush()
+        print(drata.send(data, args.env), file=sys.stderr)
     return 0 if data["completeness"]["complete"] else 1
 
 

@@ -115,6 +115,23 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(404, {"error": f"no route {self.path}"})
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A stub of a JSON API on loopback: quiet, and one way to answer."""
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, code: int, body, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
 def serve(handler: type[Handler]) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

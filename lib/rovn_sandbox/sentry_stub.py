@@ -10,14 +10,13 @@ Sentry would: 401). The issues are what the active incident scenario wrote
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from rovn_sandbox import incidents
+from rovn_sandbox.httpd import JsonHandler
 
 _ROUTE = re.compile(r"^/api/0/projects/(?P<org>[\w.-]+)/(?P<project>[\w.-]+)/issues/$", re.ASCII)
 _SEEN = re.compile(r"\b(lastSeen|firstSeen):>(\S+)", re.ASCII)
@@ -38,21 +37,8 @@ def _when(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     token: Callable[[], str]  # the current secret value
-
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, code: int, body, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self):
         url = urlsplit(self.path)

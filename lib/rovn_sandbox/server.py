@@ -54,6 +54,7 @@ class Sandbox:
         self.world, self.defaults, self.evidence = spec["world"], spec["parameters"], spec["evidence"]
         self.standby = spec.get("standby") or {}  # §11 DR: the cross-region cold standby (standby.py)
         self.remote = spec.get("remote")  # remote runs' cluster, task definition, logs (remote_world.py)
+        self.drata_spec = spec.get("drata") or {}  # the compliance platform's API (drata_stub.py)
         self.dir = state_dir
         self.source_dir = state_dir / "source"  # the service's checkout; migrations/ inside
         self.migrations_dir = self.source_dir / "migrations"
@@ -141,6 +142,7 @@ class Sandbox:
         self.sink = handler.sink
         self.app, self.control = httpd.serve(handler), httpd.serve(handler)
         self.sentry = httpd.serve(self._sentry_handler())
+        self.drata = httpd.serve(self._drata_handler())
         self._serve_standby(handler)
         incidents.install(self)
         audit_tamper.install(self)
@@ -186,6 +188,15 @@ class Sandbox:
         routes = {sb["primary_load_balancer_dns"]: f"{host}:{self.app.server_port}/health",
                   sb["load_balancer_dns"]: f"{host}:{self.standby_app.server_port}/health"}
         self.public = httpd.serve(type("P", (cloudflare_stub.Public,), {"backends": staticmethod(lambda: routes)}))
+
+    def _drata_handler(self):
+        """Drata's Evidence API (drata_stub.py), its API key the secret parameters/sandbox.yaml names."""
+        from rovn_sandbox import drata_stub, world
+
+        name = self.drata_spec["token_secret"].removeprefix("secret:")
+        sm = world._client(self.endpoint, self.world["region"], "secretsmanager")
+        token = lambda: sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]  # noqa: E731
+        return type("DrataH", (drata_stub.Handler,), {"token": staticmethod(token)})
 
     def _sentry_handler(self):
         from rovn_sandbox import sentry_stub, world
@@ -312,8 +323,8 @@ class Sandbox:
         restored from what the seed kept (world_snapshot); `full` seeds it all anew
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
-        from rovn_sandbox import (alarm_eval, clock, cloudflare_stub, cloudtrail_api, image_faults, incidents,
-                                      scenarios, world_snapshot)
+        from rovn_sandbox import (alarm_eval, clock, cloudflare_stub, cloudtrail_api, drata_stub, image_faults,
+                                  incidents, scenarios, world_snapshot)
 
         steps: dict[str, float] = {}
 
@@ -330,6 +341,7 @@ class Sandbox:
             incidents.clear()
             image_faults.clear()
             cloudflare_stub.reset()
+            drata_stub.store.clear()
             self.sink.clear()
             if full:
                 step("seed moto", self._reseed_moto)
@@ -369,6 +381,7 @@ class Sandbox:
             "control_url": f"{host}:{self.control.server_port}/_sandbox",
             "fakes_url": f"{host}:{self.fakes.server_port}",
             "sentry_url": f"{host}:{self.sentry.server_port}",
+            "drata_url": f"{host}:{self.drata.server_port}/public/v2",
             "standby_health_url": f"{host}:{self.standby_app.server_port}/health",
             "cloudflare_url": f"{host}:{self.cloudflare.server_port}/client/v4",
             "public_url": f"{host}:{self.public.server_port}",

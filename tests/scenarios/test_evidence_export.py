@@ -91,3 +91,48 @@ def test_export_and_reconcile_take_the_same_period_forms(fresh, evidence_dir):
             assert bad[1 if bad[1] != TODAY else 3][:10] in res.stderr and res.stderr.count("\n") == 1, res.stderr
         late = rovn_ops("evidence", command, "--from", cut, "--to", cut)
         assert late.returncode == 2 and "is not before --to" in late.stderr, late.stderr
+
+
+def _drata_received(sandbox: dict) -> dict:
+    import urllib3
+
+    base = sandbox["drata_url"].rsplit("/public/v2", 1)[0]
+    return json.loads(urllib3.request("GET", f"{base}/_sandbox/received", timeout=10).data)
+
+
+def test_the_population_is_filed_in_drata_and_its_key_goes_nowhere_else(fresh, aws, evidence_dir):
+    """Issue 27, build 6: the export is sent to Drata as custom evidence through Drata's public
+    API v2 (tag Evidence: POST /workspaces/{id}/evidence-files, then POST /workspaces/{id}/evidence
+    naming the fileKey; GET /workspaces/{id}/evidence?name= to find it again), here the sandbox's
+    stub of it (rovn_sandbox/drata_stub.py). The item carries the completeness statement, a re-run
+    files nothing twice, and the API key (secret:rovn/prod/drata-api-token) is in nothing a run leaves."""
+    import psycopg
+
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    assert rovn_ops("run", "deploy", "--quiet").returncode == 0  # a preview
+    res = _export("--bucket", "--drata", "--format", "json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Drata: custom evidence 1 filed" in res.stderr, res.stderr
+    data = json.loads(res.stdout)
+    got = _drata_received(fresh)
+    [item] = got["evidence"]
+    c = data["completeness"]
+    assert item["name"].startswith(f"Rovn change population sandbox {TODAY}..{TODAY}")
+    assert c["checkpoint_hash"][:16] in item["name"]
+    assert "complete: true" in item["description"] and f"checkpoint hash: {c['checkpoint_hash']}" in item["description"]
+    assert f"ledger sequence: {c['ledger_seq_from']}..{c['ledger_seq_to']}" in item["description"]
+    [artifact] = item["artifacts"]
+    assert artifact["type"] == "S3_FILE" and artifact["filedAt"] == TODAY
+    filed = json.loads(got["files"][artifact["fileKey"]])
+    assert filed["completeness"] == c and [r["run_id"] for r in filed["runs"]] == [r["run_id"] for r in data["runs"]]
+    # a re-run (after a crash, or twice by hand) finds the item by its name and sends nothing
+    again = _export("--bucket", "--drata", "--format", "json")
+    assert again.returncode == 0 and "already holds this population" in again.stderr, again.stderr
+    assert len(_drata_received(fresh)["evidence"]) == 1
+    # the key: in no output, no evidence file, no audit_log row, nothing Drata was sent
+    key = aws("secretsmanager").get_secret_value(SecretId="rovn/prod/drata-api-token")["SecretString"]
+    for text in (res.stdout, res.stderr, again.stdout, again.stderr, json.dumps(_drata_received(fresh))):
+        assert key not in text
+    assert not [f for f in evidence_dir.rglob("*") if f.is_file() and key.encode() in f.read_bytes()]
+    with psycopg.connect(fresh["database_url"]) as conn:
+        assert not conn.execute("SELECT id FROM audit_log WHERE details::text LIKE %s", [f"%{key}%"]).fetchall()

@@ -65,6 +65,7 @@ def exports(current: dict) -> dict[str, str]:
         "ROVN_SANDBOX_URL": current["control_url"],
         "ROVN_SANDBOX_FAKES_URL": current.get("fakes_url", ""),
         "ROVN_SENTRY_URL": current.get("sentry_url", ""),
+        "ROVN_DRATA_URL": current.get("drata_url", ""),
         "ROVN_STANDBY_HEALTH_URL": current.get("standby_health_url", ""),
         "ROVN_CLOUDFLARE_URL": current.get("cloudflare_url", ""),
         "ROVN_PUBLIC_URL": current.get("public_url", ""),
