@@ -103,6 +103,36 @@ def test_a_rollback_target_must_be_active_in_ecr_and_scanned_clean(fresh, aws, e
     assert "no revision verified healthy can run" in refused.stdout
 
 
+def test_a_rollback_target_whose_scan_is_not_clean_is_refused_naming_its_findings(fresh, aws, evidence_dir):
+    """The third of the target's checks (§7 with §9's scanning): a revision whose image's scan
+    has a finding at or above the threshold (CRITICAL: a CVE its scan found) is no target.
+    Named, it is refused with its findings and the newest verified revision that passes.
+    The counts are DescribeImageScanFindings' findingSeverityCounts
+    (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html);
+    the sandbox takes per-tag results through moto's own API (world.post_scan_findings)."""
+    from rovn_sandbox import world
+
+    ecs, ecr = aws("ecs"), aws("ecr")
+    control.scenario(fresh, "tasks_crashing")  # the service on 289, crashing: a rollback is wanted
+    tag = "prod-202606010900-cve-found"
+    ecr.put_image(repositoryName=REPO, imageTag=tag, imageManifest=world.image_manifest(tag))
+    registry = ecr.describe_repositories(repositoryNames=[REPO])["repositories"][0]["registryId"]
+    world.post_scan_findings(fresh["endpoint"], fresh["region"],
+                             [world.scan_result(registry, REPO, tag, {"CRITICAL": 1, "HIGH": 2})])
+    ecr.start_image_scan(repositoryName=REPO, imageId={"imageTag": tag})
+    td = ecs.describe_task_definition(taskDefinition=f"{REPO}:288")["taskDefinition"]
+    keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn",
+            "taskRoleArn", "volumes", "containerDefinitions")
+    spec = {k: td[k] for k in keep if k in td}
+    spec["containerDefinitions"][0]["image"] = td["containerDefinitions"][0]["image"].rsplit(":", 1)[0] + f":{tag}"
+    revision = ecs.register_task_definition(**spec)["taskDefinition"]["revision"]
+    refused = rovn_ops("run", "rollback", "--quiet", "-p", f"to_revision={REPO}:{revision}")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert f"image {REPO}:{tag} has 1 CRITICAL finding(s) (threshold CRITICAL)" in refused.stdout, refused.stdout
+    assert f"the newest verified revision that passes is {REPO}:288" in refused.stdout
+    assert _health(fresh)[0] == 503  # refused: nothing was rolled out
+
+
 def test_a_rollback_target_ecs_does_not_have_is_bad_input(fresh, evidence_dir):
     """An attack review's case: `-p to_revision=rovn-passport-api:999` failed the run (exit
     1, AWS's ClientException). DescribeTaskDefinition answers ClientException for a revision
