@@ -112,6 +112,11 @@ def writers(conn) -> list[tuple[str, str]]:
     superusers, whom no grant stops) that may write schema_migrations."""
     if conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]:
         return []
+    return _writers(conn)
+
+
+def _writers(conn) -> list[tuple[str, str]]:
+    """writers() of a ledger known to exist (verify has just ensured it: one round trip less)."""
     return [tuple(r) for r in conn.execute(
         "SELECT r.rolname, p.priv FROM pg_roles r CROSS JOIN unnest(%s::text[]) AS p(priv) "
         "WHERE NOT r.rolsuper AND r.rolname !~ '^pg_' "
@@ -121,8 +126,9 @@ def writers(conn) -> list[tuple[str, str]]:
 
 
 def grant_problems(conn) -> list[str]:
+    """Roles that may write an existing ledger (verify calls it once ensure_ledger has run)."""
     return [f"role {role} can {priv} schema_migrations: only the migration role writes it (run the migrations "
-            "baseline, or `migrations apply`, as the migration role)" for role, priv in writers(conn)]
+            "baseline, or `migrations apply`, as the migration role)" for role, priv in _writers(conn)]
 
 
 # Each applied row beside its best audit_log 'migration' row, in one statement: a hash join
