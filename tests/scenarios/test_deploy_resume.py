@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 import urllib3
@@ -81,6 +82,7 @@ def test_killed_after_register_then_the_same_command_finishes(fresh, aws, eviden
 @pytest.mark.parametrize("rollout", ["in flight", "finished"])
 def test_killed_after_update_service_then_the_same_command_finishes(fresh, aws, evidence_dir, rollout):
     _slow_rollout(fresh)
+    began = datetime.now(timezone.utc).isoformat()
     args = previewed("-p", "bake_s=2")
     proc = _start(args)
     _wait(proc, lambda: _health(fresh) != LIVE, "update-service")  # /health follows the PRIMARY deployment
@@ -92,6 +94,23 @@ def test_killed_after_update_service_then_the_same_command_finishes(fresh, aws, 
     nb = _notebook(m)
     assert "an unfinished deploy, resumed" in nb and "(started by an earlier attempt; watching it)" in nb
     assert m["facts"]["resumes"]  # the killed run it finished
+    _killed_run_is_the_approved_change_it_was(evidence_dir, m, began)
+
+
+def _killed_run_is_the_approved_change_it_was(evidence_dir, resumed: dict, began: str) -> None:
+    """The killed run passed confirm and started the deployment: recovered, it is the
+    approved change it was (approvals, plan hash, target, diff; the attack review's HIGH 1:
+    it was archived with none, 'not approved', and reconcile called its deployment and
+    revision UNEXPLAINED), and reconcile matches the deployment and revision to a run."""
+    killed_id = resumed["facts"]["resumes"][0]
+    killed = json.loads(next(evidence_dir.glob(f"*/{killed_id}/manifest.json")).read_text())
+    assert killed["outcome"] == "interrupted", killed["outcome"]
+    assert killed["plan_hash"] == resumed["approvals"][0]["plan_hash"], killed
+    assert [a["plan_hash"] for a in killed["approvals"]] == [killed["plan_hash"]] and killed["approvals"][0]["approvers"]
+    assert killed["targets"] == resumed["targets"] and killed["plan_changes"] == resumed["plan_changes"]
+    report = json.loads(rovn_ops("evidence", "reconcile", "--json").stdout)
+    ours = [i for i in report["items"] if datetime.fromisoformat(i["at"]) >= datetime.fromisoformat(began) and i["kind"] in ("ECS deployment", "task definition")]
+    assert ours and all(i["matched"] for i in ours), ours
 
 
 def test_killed_during_the_bake_then_the_same_command_finishes(fresh, aws, evidence_dir):
@@ -138,6 +157,7 @@ def test_killed_mid_rollout_of_a_redeploy_that_reuses_its_revision_then_the_same
     assert back.returncode == 0, back.stdout + back.stderr
     assert _service(aws)["taskDefinition"].endswith(":288") and _health(fresh) == LIVE
     _slow_rollout(fresh)
+    began = datetime.now(timezone.utc).isoformat()
     args = previewed("-p", "bake_s=2")
     proc = _start(args)
     _wait(proc, lambda: _health(fresh) != LIVE, "update-service")

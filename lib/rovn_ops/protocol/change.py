@@ -194,7 +194,18 @@ class Change:
              "own registered key)" if self.records else " (named by the operator: sandbox only)")
         self.approval = Approval(True, self.plan.hash, approvers, how,
                                  **({"at": self.records[-1]["at"]} if self.records else {}))
+        self._record_approval()
         return self.approval
+
+    def _record_approval(self) -> None:
+        """What was approved, in the run's record the moment it is approved, before execute
+        writes anything: a run killed mid-execute is recovered as the approved change it was
+        (its approvals, plan hash, target and diff), never as a run with no approval."""
+        self.ctx.record(plan_hash=self.plan.hash, targets=[self.plan.target], plan_changes=self.plan.changes,
+                        approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
+                                    "plan_hash": self.plan.hash, "how": self.approval.how,
+                                    # whole, signature included: the evidence alone proves who approved
+                                    "records": [{k: v for k, v in r.items() if k != "actor"} for r in self.records]}])
 
     def _approvers(self, ask) -> list[str]:
         p, op = self.ctx.params, self.ctx.operator
@@ -437,11 +448,6 @@ class Change:
                                       **(details or {})})
         ctx.record(acted_on=[{"action": self.plan.action, "target": self.plan.target, "outcome": outcome,
                               **(details or {})}])
-        ctx.record(plan_changes=self.plan.changes)  # what the index and header show changed (evidence/changes.py)
-        ctx.record(targets=[self.plan.target], approvals=[{"approvers": self.approval.approvers, "at": self.approval.at,
-                               "plan_hash": self.plan.hash, "how": self.approval.how,
-                               # whole, signature included: the evidence alone proves who approved
-                               "records": [{k: v for k, v in r.items() if k != "actor"} for r in self.records]}])
         self._release()  # the change is logged (ended, or interrupted: a re-run takes the lock again)
         self.deliveries.append(notify.slack(
             webhook(ctx, "slack_webhook_url"),
