@@ -5,6 +5,7 @@
 - `rovn-ops run` killed with SIGKILL: its raw notebook stays only in the run's private
   spool, and the next rovn-ops invocation scrubs it and archives it as `interrupted`.
 """
+import hashlib
 import json
 import os
 import secrets
@@ -118,4 +119,42 @@ def test_sigkill_leaves_no_unscrubbed_notebook_and_the_next_invocation_archives_
     printed = json.dumps([c.get("outputs", []) for c in cells])
     assert "the value is [REDACTED]" in printed and "all done" not in printed
     res = rovn_ops("evidence", "verify", env={"ROVN_EVIDENCE_DIR": str(evidence_dir)})
+    assert res.returncode == 0, res.stdout
+
+
+def test_a_run_anchored_but_not_filed_is_finished_from_its_anchor_not_archived_twice(fresh, aws, app_db,
+                                                                                    evidence_dir):
+    """The archive's stages after the anchor (cache, upload; evidence/archive.py) resume from
+    what the anchor signed: a day directory that cannot be made (a file in its place) stops
+    the run after audit_log holds its ledger entry and before the move. The next invocation
+    files and uploads the manifest that entry signs: one entry, never a second manifest."""
+    from datetime import datetime, timedelta, timezone
+
+    evidence_dir.mkdir(parents=True)
+    now = datetime.now(timezone.utc)
+    blockers = [evidence_dir / f"{day:%Y-%m-%d}" for day in (now, now + timedelta(days=1))]  # midnight
+    for b in blockers:
+        b.write_text("not a directory")
+    env = {"ROVN_EVIDENCE_DIR": str(evidence_dir)}
+    res = rovn_ops("run", "service_status", "--quiet", env=env)
+    assert res.returncode != 0 and "could not be archived" in res.stderr, res.stderr
+    [spooled] = [d for d in (evidence_dir / ".spool").iterdir() if d.is_dir()]
+    [(outcome, anchored)] = app_db.execute("SELECT outcome, details FROM audit_log WHERE action = 'evidence' "
+                                           "AND run_id = %s", [spooled.name]).fetchall()
+    signed = anchored["manifest_sha256"]
+    assert hashlib.sha256((spooled / "archive" / "manifest.json").read_bytes()).hexdigest() == signed
+
+    for b in blockers:
+        b.unlink()
+    res = rovn_ops("evidence", "list", env=env)  # any next invocation
+    assert f"recovered run {spooled.name}: archived as {outcome}" in res.stderr, res.stderr
+    assert app_db.execute("SELECT count(*) FROM audit_log WHERE action = 'evidence' AND run_id = %s",
+                          [spooled.name]).fetchone()[0] == 1
+    [run_dir] = [p.parent for p in evidence_dir.glob("*/*/manifest.json")]
+    assert hashlib.sha256((run_dir / "manifest.json").read_bytes()).hexdigest() == signed
+    assert json.loads((run_dir / "signature.json").read_text()) == anchored
+    s3 = aws("s3")
+    stored = s3.get_object(Bucket=BUCKET, Key=f"runs/{spooled.name}/manifest.json")["Body"].read()
+    assert stored == (run_dir / "manifest.json").read_bytes()
+    res = rovn_ops("evidence", "verify", env=env)
     assert res.returncode == 0, res.stdout
