@@ -22,7 +22,7 @@ from pathlib import Path
 from rovn_ops.safety import params as params_mod, scrub
 from rovn_ops.core import paths, record
 from rovn_ops.run import early, heartbeat
-from rovn_ops.evidence import archive, scrubbing, spool
+from rovn_ops.evidence import scrubbing, spool
 from rovn_ops.core.environment import prepare_environment
 from rovn_ops.core.identity import local_user, new_run_id
 from rovn_ops.core.errors import BadInput, RovnError, StaleApproval
@@ -128,8 +128,12 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     # Again, now that the environment file's ${VAR}s can see the sandbox's exports.
     p = params_mod.resolve(runbook, env, list(files), list(assignments), model)
     run_id = new_run_id(runbook)
-    archiver = archive.Archiver(env, handover=runbook == HANDOVER)  # loads the signing key while the kernel runs
-    if getattr(p, "confirm", False):  # no change may run that could not be signed: check the key first
+    # No change may run that could not be signed: a confirmed run (and any prod run,
+    # Archiver's own rule) has its key before anything starts. Any other run's archiver, and
+    # its imports (psycopg, the signing code), wait until its kernel is booting.
+    key_first = getattr(p, "confirm", False) or env == "prod"
+    archiver = _archiver(env, runbook) if key_first else None
+    if archiver is not None:
         archiver.ready()
     started = datetime.now(timezone.utc)
     parameters = p.model_dump(mode="json")
@@ -146,6 +150,11 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
                              ROVN_RESULT_FILE=str(sp.result_file), ROVN_STOP_FILE=str(sp.dir / "stop"),
                              ROVN_RUN_FILE=str(sp.dir / "run.json"),  # what begin() checks the kernel holds
                              **{scrub.REDACT_KEY_ENV: redact_key}), _kernel(source) as km:
+        try:
+            archiver = archiver or _archiver(env, runbook)  # it loads the signing key while the kernel runs
+        except BaseException:
+            sp.release()  # nothing ran: no spooled run for a later command to archive
+            raise
         from rovn_ops.run.progress import Progress  # imports papermill, while the kernel boots
 
         live = _live_redactor(sp.result_file, redact_key)
@@ -174,6 +183,12 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
     directory = Path(m["path"])
     code = exit_code(m["outcome"], m.get("error") or "")
     return RunResult(run_id, m["outcome"], code, directory, directory / source.name, m["error"], m)
+
+
+def _archiver(env: str, runbook: str):
+    from rovn_ops.evidence import archive
+
+    return archive.Archiver(env, handover=runbook == HANDOVER)
 
 
 def exit_code(outcome: str, error: str) -> int:
