@@ -587,7 +587,11 @@ def cmd_evidence(args) -> int:
         s3, name = _evidence_bucket(args.env)
         with archive.connect(args.env) as conn:
             report = _reconciliation(root, args.env, conn)
-            page = index.build(root, args.env, verify.Bucket(s3, name), conn, report)
+            from rovn_ops.core import aws
+            from rovn_ops.evidence import signing
+
+            trail = aws.client("cloudtrail", env=args.env, region=signing.key_region(args.env))
+            page = index.build(root, args.env, verify.Bucket(s3, name), conn, report, trail)
             print(f"index: {page}  (statuses from s3://{name}; {report['unexplained']} unexplained change(s) "
                   "in the reconciliation)")
         return 0

@@ -79,6 +79,7 @@ class Sandbox:
             audit_tamper,
             bake_incidents,
             cloudtrail_api,
+            sts_source_identity,
             cloudwatch_sim,
             codebuild_sim,
             ecs_api,
@@ -106,6 +107,7 @@ class Sandbox:
         ecs_rollout.install()
         ecs_api.install()
         cloudtrail_api.install()
+        sts_source_identity.install()
         moto_fixes.install()
         bake_incidents.install(self.world["region"])
         ecs_fargate.install()
@@ -324,7 +326,7 @@ class Sandbox:
         instead, and keeps that. Secret values are drawn anew either way. Returns the
         seconds each step took (sandbox.log has them too)."""
         from rovn_sandbox import (alarm_eval, clock, cloudflare_stub, cloudtrail_api, drata_stub, image_faults,
-                                  incidents, scenarios, world_snapshot)
+                                  incidents, scenarios, sts_source_identity, world_snapshot)
 
         steps: dict[str, float] = {}
 
@@ -337,6 +339,7 @@ class Sandbox:
             clock.reset()
             alarm_eval.reset()
             cloudtrail_api.events.clear()
+            sts_source_identity.clear()
             scenarios.clear()
             incidents.clear()
             image_faults.clear()

@@ -242,9 +242,11 @@ class Events:
         self.account, self.items, self.lock = account, [], threading.Lock()
 
     def add(self, service: str, op: str, key: str | None, body: bytes, environ: dict) -> None:
+        from rovn_sandbox import sts_source_identity
         from rovn_sandbox.ecs_api import caller_arn
 
-        arn = caller_arn(key) or f"arn:aws:iam::{self.account}:root"
+        session = sts_source_identity.user_identity(key, self.account)  # an assumed role's key: its session
+        arn = session["arn"] if session else caller_arn(key) or f"arn:aws:iam::{self.account}:root"
         now = datetime.now(timezone.utc)
         source = f"{_event_source(service)}.amazonaws.com"
         try:
@@ -254,8 +256,8 @@ class Events:
         event_id = str(uuid.uuid4())
         record = {"eventVersion": "1.09", "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventSource": source,
                   "eventName": op, "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-2"),
-                  "userIdentity": {"type": "IAMUser", "arn": arn, "accountId": self.account,
-                                   "userName": arn.rsplit("/", 1)[-1], "accessKeyId": key or ""},
+                  "userIdentity": session or {"type": "IAMUser", "arn": arn, "accountId": self.account,
+                                              "userName": arn.rsplit("/", 1)[-1], "accessKeyId": key or ""},
                   "requestParameters": request if isinstance(request, dict) else {}, "eventID": event_id,
                   "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True,
                   "recipientAccountId": self.account}

@@ -72,3 +72,50 @@ def test_an_assumed_role_session_is_the_person(fresh, evidence_dir):
     assert (person["kind"], person["role"], person["session"]) == ("role session", "OnCall", "christian")
     [row] = index.rows(evidence_dir)
     assert row["operator"].startswith("christian (role OnCall")
+
+
+def test_a_role_sessions_source_identity_names_the_person_in_the_index(fresh, evidence_dir):
+    """Issue 27, build 3: giles assumes a shared role with SourceIdentity=giles (AssumeRole:
+    2-64 characters of [\\w+=,.@-], answered in AssumeRoleResult;
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). CloudTrail records
+    it in every event of the session, userIdentity.sessionContext.sourceIdentity
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html),
+    and `evidence index --bucket` names him, not only the session name he chose."""
+    from botocore.exceptions import ClientError
+
+    from rovn_sandbox.world import person_credentials
+
+    iam = boto3.client("iam", endpoint_url=fresh["endpoint"], region_name="us-east-2")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                     "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]}
+    iam.create_role(RoleName="SharedOps", AssumeRolePolicyDocument=json.dumps(trust))
+    key, secret = person_credentials("giles")
+    sts = boto3.client("sts", endpoint_url=fresh["endpoint"], region_name="us-east-2",
+                       aws_access_key_id=key, aws_secret_access_key=secret)
+    role = "arn:aws:iam::123456789012:role/SharedOps"
+    try:
+        sts.assume_role(RoleArn=role, RoleSessionName="shift", SourceIdentity="giles/admin")
+        raise AssertionError("a SourceIdentity off its pattern was accepted")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "ValidationError", e.response
+    answer = sts.assume_role(RoleArn=role, RoleSessionName="night-shift", SourceIdentity="giles")
+    assert answer["SourceIdentity"] == "giles"
+    creds = answer["Credentials"]
+    env = {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+           "AWS_SESSION_TOKEN": creds["SessionToken"], "GITHUB_ACTIONS": ""}
+    res = rovn_ops("run", "service_status", "--quiet", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # a write of the session's (the sandbox's CloudTrail keeps write events only; AWS keeps reads too)
+    boto3.client("logs", endpoint_url=fresh["endpoint"], region_name="us-east-2", aws_access_key_id=env[
+        "AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"]).create_log_group(logGroupName="/giles/night-shift")
+    trail = boto3.client("cloudtrail", endpoint_url=fresh["endpoint"], region_name="us-east-2")
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "night-shift"}])
+    identities = [json.loads(e["CloudTrailEvent"])["userIdentity"] for e in events["Events"]]
+    assert identities and all(i["type"] == "AssumedRole" for i in identities), identities
+    assert {i["sessionContext"]["sourceIdentity"] for i in identities} == {"giles"}
+    assert identities[0]["arn"] == "arn:aws:sts::123456789012:assumed-role/SharedOps/night-shift"
+    built = rovn_ops("evidence", "index", "--bucket")
+    assert built.returncode == 0, built.stdout + built.stderr
+    page = (evidence_dir / "index.html").read_text()
+    assert "giles (source identity) · night-shift (role SharedOps" in page

@@ -180,13 +180,17 @@ def week_chart(data: list[dict], label: str = "production") -> str:
             f"height='{height + 20}'>{''.join(parts)}</svg><div>{legend}</div>")
 
 
-def build(root: Path, env: str = "sandbox", store=None, conn=None, reconciliation: dict | None = None) -> Path:
+def build(root: Path, env: str = "sandbox", store=None, conn=None, reconciliation: dict | None = None,
+          cloudtrail=None) -> Path:
     """env: whose pinned key the signatures are checked against; store: the bucket's
     (verify.Bucket), to take each run's status from the archive of record, online;
-    reconciliation: reconcile.reconcile's report (None: built offline, and the page says so)."""
-    from rovn_ops.evidence import reconcile
+    reconciliation: reconcile.reconcile's report (None: built offline, and the page says so);
+    cloudtrail: a client, online, to name a role session's source identity (sources.py)."""
+    from rovn_ops.evidence import reconcile, sources
 
     data = rows(root, env, store, conn)
+    if cloudtrail is not None:
+        sources.fill(data, cloudtrail)
     source = (f"the bucket s3://{escape.html(store.name)} and audit_log (online: the archive of record)"
               if store is not None else "this directory only (offline; not the archive of record: build it with "
               "<code>rovn-ops evidence index --bucket</code>)")
