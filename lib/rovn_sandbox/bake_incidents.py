@@ -25,7 +25,10 @@ _state = {"region": "us-east-2", "pending": set()}
 
 
 def install(region: str) -> None:
+    from rovn_sandbox import ecs_rollout
+
     _state["region"] = region
+    ecs_rollout.on_rollout_completed(__name__, lambda svc: rollout_completed())
     for name in ("incident_5xx", "alarm_fires_after_rollout"):
         scenarios.on_activate(name, lambda name=name: _activated(name))
 
@@ -64,7 +67,7 @@ def _activated(name: str) -> None:
 
 
 def rollout_completed() -> None:
-    """Called by the ECS simulator when a deployment completes; each scenario acts once
+    """Called by the ECS simulator (install registers it) when a deployment completes; each scenario acts once
     (and not at all once switched off, or after a reset)."""
     pending = _state["pending"] & set(scenarios.current())
     _state["pending"] = pending

@@ -28,8 +28,7 @@ from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.ecr.models import ecr_backends
 
-from rovn_sandbox import clock, moto_guard, scenarios
-from rovn_sandbox.world import image_manifest, scan_result
+from rovn_sandbox import clock, ecr_scans, image_config, moto_guard, scenarios
 
 _lock = threading.RLock()
 _overrides = threading.local()
@@ -98,9 +97,9 @@ def _push(backend, env: dict) -> None:
         # under the new tag, as ECR's retag does (same manifest, same digest, its old IMAGE_TAG).
         ecr.put_image(repo, pushed[-1].image_manifest, tag)
     else:
-        ecr.put_image(repo, image_manifest(tag), tag)
+        ecr.put_image(repo, image_config.manifest(tag), tag)
     counts = {"CRITICAL": 1, "HIGH": 2} if scenarios.active("image_critical_finding") else {"LOW": 2}
-    ecr.scan_finding_results.append(scan_result(backend.account_id, repo, tag, counts))
+    ecr.scan_finding_results.append(ecr_scans.result(backend.account_id, repo, tag, counts))
     ecr.start_image_scan(None, repo, {"imageTag": tag})
 
 

@@ -36,12 +36,21 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-from rovn_sandbox import bake_incidents, clock, image_config, image_faults, incidents, moto_guard, scenarios
+from rovn_sandbox import clock, image_config, image_faults, moto_guard, scenarios
 
 _lock = threading.RLock()
+# What follows a completed rollout in the world (the incident drills' telemetry), by who
+# registered it: the simulator below calls them and imports none of them.
+_ON_COMPLETED: dict[str, object] = {}
 STEP_S = 30.0  # sandbox seconds for a step: a Fargate task starting and passing its health checks
 DEFAULT_CIRCUIT_BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
                            "maximumPercent": 200, "minimumHealthyPercent": 100}
+
+
+def on_rollout_completed(name: str, hook) -> None:
+    """Call hook(svc) each time a deployment completes, after the service's counts are
+    this step's; a second install under the same name replaces the first."""
+    _ON_COMPLETED[name] = hook
 
 
 def _event(svc, message: str) -> None:
@@ -218,8 +227,8 @@ def _tick_healthy(svc, primary: dict) -> None:
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
     _event(svc, f"deployment {primary['id']} completed.")
     _sync_counts(svc)  # the hooks publish and evaluate runningCount: this step's, not the last one's
-    bake_incidents.rollout_completed()
-    incidents.rollout_completed(svc)
+    for hook in list(_ON_COMPLETED.values()):
+        hook(svc)
     _event(svc, "has reached a steady state.")
 
 
@@ -432,12 +441,26 @@ def _task(svc, dep: dict, cluster_arn: str, index: int, state: str, defs: list[d
     return task
 
 
+def task_ip(svc, task_id: str, zone: str) -> str:
+    """A task's private IPv4 address: stable per task, inside its AZ's subnet of the service."""
+    import hashlib
+    import ipaddress
+
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[svc._account_id][svc.region_name]
+    ids = ((svc.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+    cidr = next((s.cidr_block for az in ec2.subnets.values() for s in az.values()
+                 if s.id in ids and s.availability_zone == zone), "10.0.0.0/24")
+    net = ipaddress.ip_network(cidr)
+    offset = 4 + int(hashlib.md5(task_id.encode()).hexdigest()[:8], 16) % (net.num_addresses - 5)
+    return str(net.network_address + offset)  # AWS keeps each subnet's first four and last address
+
+
 def _eni(svc, task_id: str, zone: str, stopped: bool) -> dict:
     """An awsvpc task's ElasticNetworkInterface attachment, as DescribeTasks reports it
     (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Attachment.html)."""
     import hashlib
-
-    from rovn_sandbox import elbv2_world
 
     from moto.ec2.models import ec2_backends
 
@@ -446,7 +469,7 @@ def _eni(svc, task_id: str, zone: str, stopped: bool) -> dict:
     subnet = next((s.id for az in ec2.subnets.values() for s in az.values()
                    if s.id in ids and s.availability_zone == zone), ids[0] if ids else "")
     h = hashlib.md5(task_id.encode()).hexdigest()
-    ip = elbv2_world.task_ip(svc, task_id, zone)
+    ip = task_ip(svc, task_id, zone)
     return {"id": f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", "type": "ElasticNetworkInterface",
             "status": "DELETED" if stopped else "ATTACHED",
             "details": [{"name": "subnetId", "value": subnet}, {"name": "networkInterfaceId", "value": f"eni-{h[:17]}"},

@@ -19,8 +19,6 @@ https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetH
 """
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 
 from moto.elbv2.models import ELBv2Backend
 
@@ -55,19 +53,6 @@ def seed(c, spec: dict, network: dict, load_balancer: str) -> dict:
 
 def serve(target_group_arn: str, region: str, cluster: str, service: str) -> None:
     _services[target_group_arn] = (region, cluster, service)
-
-
-def task_ip(svc, task_id: str, zone: str) -> str:
-    """A task's private IPv4 address: stable per task, inside its AZ's subnet of the service."""
-    from moto.ec2.models import ec2_backends
-
-    ec2 = ec2_backends[svc._account_id][svc.region_name]
-    ids = ((svc.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
-    cidr = next((s.cidr_block for az in ec2.subnets.values() for s in az.values()
-                 if s.id in ids and s.availability_zone == zone), "10.0.0.0/24")
-    net = ipaddress.ip_network(cidr)
-    offset = 4 + int(hashlib.md5(task_id.encode()).hexdigest()[:8], 16) % (net.num_addresses - 5)
-    return str(net.network_address + offset)  # AWS keeps each subnet's first four and last address
 
 
 def _ip(task: dict) -> str | None:

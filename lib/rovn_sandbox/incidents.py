@@ -439,7 +439,7 @@ def _deploy(w: Writer, minute: int, suffix: str = "credential-verify",
     rolled out in ECS (through the rollout simulator), its image in ECR, and its
     audit_log row."""
     from rovn_ops.audit import log as audit
-    from rovn_sandbox.world import image_manifest
+    from rovn_sandbox.image_config import manifest as image_manifest
     import psycopg
 
     ecs_spec, region = w.world["ecs"], w.world["region"]
@@ -551,9 +551,10 @@ _LIVE: dict = {}  # the sandbox whose incidents' telemetry follows its service
 
 def install(sandbox) -> None:
     """Switching an incident scenario on writes it into this sandbox's world."""
-    from rovn_sandbox import scenarios
+    from rovn_sandbox import ecs_rollout, scenarios
 
     _LIVE["sandbox"] = sandbox
+    ecs_rollout.on_rollout_completed(__name__, rollout_completed)
     for name, write in WRITERS.items():
         scenarios.on_activate(name, lambda write=write: write(sandbox))
 

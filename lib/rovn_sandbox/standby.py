@@ -61,7 +61,7 @@ def seed(world: dict, standby: dict, endpoint: str) -> dict:
 
 
 def _seed_ecr(primary_ecr, ecr, world: dict, standby: dict, region: str) -> str:
-    from rovn_sandbox import world as world_mod
+    from rovn_sandbox import image_config
 
     primary_ecr.put_replication_configuration(replicationConfiguration={"rules": [{
         "destinations": [{"region": region, "registryId": ACCOUNT}],
@@ -69,7 +69,7 @@ def _seed_ecr(primary_ecr, ecr, world: dict, standby: dict, region: str) -> str:
     repo = ecr.create_repository(repositoryName=standby["repository"], imageTagMutability="IMMUTABLE",
                                  imageScanningConfiguration={"scanOnPush": True})["repository"]
     live = world["ecr"]["tags"][-1]["tag"]
-    ecr.put_image(repositoryName=standby["repository"], imageTag=live, imageManifest=world_mod.image_manifest(live))
+    ecr.put_image(repositoryName=standby["repository"], imageTag=live, imageManifest=image_config.manifest(live))
     return repo["repositoryUri"]
 
 

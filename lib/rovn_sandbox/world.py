@@ -14,7 +14,7 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import boto3
-from rovn_sandbox import elbv2_world, image_config, remote_world, xray_world
+from rovn_sandbox import ecr_scans, elbv2_world, image_config, remote_world, xray_world
 
 ACCOUNT = "123456789012"
 LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (incidents publish it too)
@@ -23,11 +23,6 @@ LOAD_BALANCER = "app/rovn-prod-alb/50dc6c495c0c9188"   # the ALB dimension (inci
 def _client(endpoint: str, region: str, service: str):
     return boto3.client(service, region_name=region, endpoint_url=endpoint,
                         aws_access_key_id="seed", aws_secret_access_key="seed")
-
-
-def image_manifest(tag: str) -> str:
-    """The manifest of the image a build makes with IMAGE_TAG=tag baked in (image_config.py)."""
-    return image_config.manifest(tag)
 
 
 def seed(world: dict, endpoint: str, credentials: tuple[str, str], remote: dict | None = None) -> dict:
@@ -136,31 +131,12 @@ def _seed_ecr(ecr, spec: dict, endpoint: str, region: str) -> str:
     results = []
     for image in spec["tags"]:
         ecr.put_image(repositoryName=spec["repository"], imageTag=image["tag"],
-                      imageManifest=image_manifest(image["tag"]))
+                      imageManifest=image_config.manifest(image["tag"]))
         ecr.start_image_scan(repositoryName=spec["repository"], imageId={"imageTag": image["tag"]})
-        results.append(scan_result(repo["registryId"], spec["repository"], image["tag"],
+        results.append(ecr_scans.result(repo["registryId"], spec["repository"], image["tag"],
                                    image.get("findings", {})))
-    post_scan_findings(endpoint, region, results)
+    ecr_scans.post(endpoint, region, results)
     return repo["repositoryUri"]
-
-
-def scan_result(registry: str, repository: str, tag: str, counts: dict) -> dict:
-    findings = [{"name": f"CVE-2026-{1000 + i}-{sev.lower()}", "severity": sev,
-                 "uri": "https://nvd.nist.gov/", "description": f"sandbox {sev} finding"}
-                for sev, n in counts.items() for i in range(n)]
-    return {"registryId": registry, "repositoryName": repository, "imageId": {"imageTag": tag},
-            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
-            "imageScanFindings": {"findings": findings, "findingSeverityCounts": dict(counts),
-                                  "imageScanCompletedAt": datetime.now(timezone.utc).isoformat()}}
-
-
-def post_scan_findings(endpoint: str, region: str, results: list[dict]) -> None:
-    """moto's API for per-tag scan findings (moto's default is a fixed {HIGH: 1})."""
-    import urllib3
-
-    urllib3.request("POST", f"{endpoint}/moto-api/static/ecr/scan-finding-results",
-                    body=json.dumps({"results": results, "region": region}),
-                    headers={"Content-Type": "application/json"}, timeout=120)  # not urllib3's 3 s default
 
 
 def _seed_secrets(sm, specs: list[dict]) -> dict[str, str]:

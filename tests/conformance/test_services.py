@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rovn_sandbox.world import image_manifest
+from rovn_sandbox.image_config import manifest as image_manifest
 
 from .table import Row, rows, run
 

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from rovn_sandbox import control, github
-from rovn_sandbox.world import image_manifest
+from rovn_sandbox.image_config import manifest as image_manifest
 from tests.conftest import rovn_ops
 from tests.scenarios.test_deploy import _deploy_rows, _manifest, _notebook, _revisions, preview_then_execute
 
