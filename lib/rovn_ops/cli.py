@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     tk.add_argument("--at", type=_instant, help="as if it were this time (ISO 8601, e.g. 2026-12-08T13:00:00Z)")
     apr = sub.add_parser("approve", help="approve a previewed plan, as yourself (your own credentials)")
     apr.add_argument("plan_hash", metavar="PLAN_HASH", help="the full plan hash the preview printed")
-    apr.add_argument("--ticket", default="", help="the change ticket this approval is for")
+    apr.add_argument("--ticket", default="", help="the change ticket this approval is for: the preview's when not given; "
+                     "another than the plan's is refused (exit 2)")
     apr.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     apr.add_argument("--key", default=None, help="your approval signing key, PEM (default: $ROVN_APPROVAL_KEY)")
     audit = sub.add_parser("audit", help="the audit_log")

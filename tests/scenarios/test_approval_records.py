@@ -253,16 +253,23 @@ def test_an_approval_made_with_an_access_key_newer_than_the_preview_does_not_cou
 
 def test_an_approval_for_another_ticket_does_not_count(fresh, aws, evidence_dir):
     """Attack review: `approve --ticket` took any text and execute counted it for a plan of
-    another ticket. An approval is for one change: its ticket must be the plan's."""
+    another ticket. An approval is for one change: its ticket must be the plan's. `approve`
+    knows the plan's ticket from its preview, so another is bad input there (exit 2, no
+    record: session 6's attack review, LOW 12, found it accepted and refused only at execute);
+    with no --ticket it takes the preview's."""
     preview = rovn_ops("run", "snapshot_retention", "--quiet", "-p", "ticket=OPS-1", "-p", "reason=cleanup")
     assert preview.returncode == 0, preview.stdout + preview.stderr
     plan = _manifest(evidence_dir, "snapshot_retention")["plan_hash"]
     confirm = ("run", "snapshot_retention", "--quiet", "-p", "ticket=OPS-1", "-p", "reason=cleanup",
                "-p", "confirm=true", "-p", f"plan_hash={plan}")
-    assert rovn_ops("approve", plan, "--ticket", "CHG-999", env=as_person("giles")).returncode == 0
-    other = rovn_ops(*confirm)
-    assert other.returncode == 3 and "for another ticket than the plan's OPS-1" in other.stdout, other.stdout
-    assert rovn_ops("approve", plan, "--ticket", "OPS-1", env=as_person("giles")).returncode == 0
+    wrong = rovn_ops("approve", plan, "--ticket", "CHG-999", env=as_person("giles"))
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "--ticket 'CHG-999': expected the plan's ticket 'OPS-1'" in wrong.stderr, wrong.stderr
+    assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+    other = rovn_ops(*confirm)  # nothing was recorded: no approval
+    assert other.returncode == 3 and "found none" in other.stdout, other.stdout
+    ok = rovn_ops("approve", plan, env=as_person("giles"))
+    assert ok.returncode == 0 and "ticket OPS-1" in ok.stdout, ok.stdout + ok.stderr
     done = rovn_ops(*confirm)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -31,7 +31,8 @@ def find(conn, plan_hash: str, read: Reader) -> dict | None:
             continue
         m = json.loads(raw)
         if m.get("plan_hash") == plan_hash and m.get("outcome") == "preview":
-            return {"run_id": str(run_id), "target": (m.get("targets") or [""])[0]}
+            return {"run_id": str(run_id), "target": (m.get("targets") or [""])[0],
+                    "ticket": str((m.get("change_request") or {}).get("ticket") or "")}
     return None
 
 

@@ -86,6 +86,7 @@ def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", prev
                      details={"plan_hash": plan_hash, "reason": "no preview produced this plan hash"})
         raise Refused(f"plan {plan_hash[:12]}: no archived preview printed this plan hash (audit_log's ledger "
                       "holds none whose manifest names it): run the preview, then approve the hash it printed")
+    ticket = _plan_ticket(ticket, preview)
     record = {"plan_hash": plan_hash, "approver": name, "ticket": ticket, "env": env,
               "signed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "identity": {"arn": arn, "user_id": caller.get("UserId", ""), "account": caller.get("Account", ""),
@@ -100,6 +101,16 @@ def approve(conn, env: str, plan_hash: str, caller: dict, ticket: str = "", prev
     entry = audit.append(conn, actor=arn, action=ACTION, target=(preview or {}).get("target") or plan_hash,
                          outcome=OUTCOME, details=record)
     return {**record, "id": entry.id, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _plan_ticket(given: str, preview: dict) -> str:
+    """The ticket an approval is for is the plan's (its preview's): taken from the preview when
+    --ticket is not given; another is bad input here, before a record that execute would not count."""
+    planned = preview.get("ticket") or ""
+    if given and planned and given.strip() != planned:
+        raise BadInput(f"--ticket {given.strip()[:80]!r}: expected the plan's ticket {planned!r} "
+                       f"(preview run {preview.get('run_id', '?')}), or no --ticket to take it from the preview")
+    return given.strip() or planned
 
 
 def records(conn, plan_hash: str) -> list[dict]:
