@@ -191,3 +191,41 @@ def _validation_error(model, **values):
     except ValidationError as e:
         return e
     raise AssertionError("valid")
+
+
+def test_every_numeric_parameter_has_an_upper_bound():
+    """Attack review LOW 8: `deadline_s=99999999999999999999` was accepted (a deploy that
+    waits 1e20 s on a stuck rollout). Every int/float parameter of every runbook has a bound."""
+    import annotated_types as at
+
+    unbounded = sorted({f"{rb}.{n}" for rb, m in params.MODELS.items() for n, f in m.model_fields.items()
+                        if f.annotation in (int, float)
+                        and not any(isinstance(x, (at.Le, at.Lt)) for x in f.metadata)})
+    assert not unbounded
+
+
+@pytest.mark.parametrize("runbook, item", [("deploy", "deadline_s=99999999999999999999"),
+                                           ("deploy", "bake_s=10801"), ("rollback", "deadline_s=1e9"),
+                                           ("deploy", "lock_wait=86400")])
+def test_a_wait_beyond_three_hours_is_refused_naming_it(home, runbook, item):
+    name = item.split("=")[0]
+    text = refused(runbook, item)
+    assert text.startswith(f"parameter '{name}': expected less than or equal to 10800"), text
+
+
+@pytest.mark.parametrize("content", ["root:x:0:0:root:/root:/bin/bash\n", "- workers\n- ssn\n",
+                                     "workers: ssn\n", "workers: [ssn, {a: b}]\n", "", "\xff\xfe"])
+def test_a_phi_registry_that_is_not_one_is_refused_before_a_kernel(home, tmp_path, content):
+    """Attack review MEDIUM 5: `-p phi_registry=../../../etc/passwd` started a kernel that
+    crashed on `'str' object has no attribute 'items'` (exit 1, archived as failed)."""
+    f = tmp_path / "registry.yaml"
+    f.write_bytes(content.encode("latin-1"))
+    text = refused("deploy", f"phi_registry={f}")
+    assert text.startswith("parameter 'phi_registry': expected a PHI column registry (a YAML mapping of "
+                           "table → columns), got "), text
+
+
+def test_a_phi_registry_of_tables_and_columns_is_accepted(home, tmp_path):
+    f = tmp_path / "registry.yaml"
+    f.write_text("workers: [ssn, date_of_birth]\ncredentials: [license_number]\n")
+    assert params.resolve("deploy", "sandbox", [], [f"phi_registry={f}"]).phi_registry == str(f)

@@ -24,6 +24,9 @@ from rovn_ops.core import controls
 
 MAX_TEXT = 4096            # longest accepted string parameter (a 10 MB value is a mistake)
 MAX_FILE = 1_000_000       # largest accepted parameter file
+# The longest any wait may be (a rollout, a bake, a lock): the overview's RTO is minutes, so
+# beyond 3 h a value is a typo (`deadline_s=99999999999999999999` would wait forever).
+MAX_WAIT_S = 3 * 3600
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 ECS_NAME = r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:(cluster|service)/[A-Za-z0-9_/-]{1,255})$"
 
@@ -82,8 +85,22 @@ def _migrations(d: Path) -> str | None:
     return None
 
 
+REGISTRY = "a PHI column registry (a YAML mapping of table → columns)"
+
+
 def _registry(f: Path) -> str | None:
-    return None if f.is_file() else "an existing YAML file (the PHI columns registry)"
+    """What the migration step reads (phi.load_registry): table → list of column names.
+    Checked here so /etc/passwd or a stray YAML file is exit 2, not a kernel's AttributeError."""
+    if not f.is_file() or f.stat().st_size > MAX_FILE:
+        return REGISTRY
+    try:
+        data = _load_limited(f.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - not UTF-8, not YAML, an alias bomb: not a registry either way
+        return REGISTRY
+    ok = isinstance(data, dict) and all(
+        isinstance(t, str) and isinstance(cols, list) and all(isinstance(c, str) for c in cols)
+        for t, cols in data.items())
+    return None if ok else REGISTRY
 
 
 def _source(p: Path) -> str | None:
@@ -135,7 +152,7 @@ class MigrationParams(ChangeParams):
     migrations_dir: str = Field("", pattern=PATH, description="migrations directory; empty takes the environment's")
     phi_registry: str = Field("", pattern=PATH, description="PHI columns registry; empty takes the environment's")
     rds_instance: str = Field("", pattern=RDS_ID, description="RDS instance to snapshot; empty takes the environment's")
-    lock_wait: float = Field(10.0, gt=0, description="seconds to wait for the migration lock")
+    lock_wait: float = Field(10.0, gt=0, le=MAX_WAIT_S, description="seconds to wait for the migration lock")
 
 
 # §2: prod-YYYYMMDDhhmmss[-suffix] for new builds; every image in production before them
@@ -147,8 +164,8 @@ SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 class WatchParams(RunbookParams):
     """Runbooks that watch a rollout: adaptive polls (see polling.py)."""
 
-    poll_min: float = Field(5, gt=0, description="first wait between rollout polls, seconds")
-    poll_max: float = Field(30, gt=0, description="longest wait between rollout polls, seconds")
+    poll_min: float = Field(5, gt=0, le=300, description="first wait between rollout polls, seconds")
+    poll_max: float = Field(30, gt=0, le=600, description="longest wait between rollout polls, seconds")
 
 
 class GitHubParams(RunbookParams):
@@ -179,8 +196,8 @@ class DeployParams(ServiceParams, MigrationParams, WatchParams, GitHubParams):
     memory: str = Field("", description="new task memory (MiB, 512 … 122880); empty keeps the current")
     set_env: list[str] = Field(default_factory=list, description="environment variables to change, "
                                "never a secret: each a name and value joined by an equals sign")
-    deadline_s: float = Field(900, gt=0, description="seconds the rollout may take before it is a failure")
-    bake_s: float = Field(300, ge=0, description="seconds to watch the alarms after the rollout")
+    deadline_s: float = Field(900, gt=0, le=MAX_WAIT_S, description="seconds the rollout may take before it is a failure")
+    bake_s: float = Field(300, ge=0, le=MAX_WAIT_S, description="seconds to watch the alarms after the rollout")
     bake_alarms: list[Annotated[str, Field(pattern=ALARM)]] = Field(default_factory=list,
                                                                    description="alarms that must stay out of ALARM")
     auto_rollback: bool = Field(True, description="on failure, roll back if no migration ran")
@@ -229,7 +246,7 @@ class RollbackParams(ServiceParams, ChangeParams, WatchParams):
     override_schema_gate: bool = Field(False, description="go back despite a breaking or unknown migration since "
                                        "the target (§7); needs two approvers, and is recorded as an override")
     migrations_dir: str = Field("", pattern=PATH, description="migrations directory; empty takes the environment's")
-    deadline_s: float = Field(600, gt=0, description="seconds the rollback rollout may take")
+    deadline_s: float = Field(600, gt=0, le=MAX_WAIT_S, description="seconds the rollback rollout may take")
     severity_threshold: Literal[SEVERITIES] = Field("CRITICAL", description="the target's scan findings at or "
                                                     "above this refuse it (§9)")
     force: bool = Field(False, description="go ahead over a deployment in flight that the suite did not start; "
@@ -261,7 +278,7 @@ class MigrationBaselineParams(MigrationParams):
 class MigrationReversalParams(MigrationParams, GitHubParams):
     migration: str = Field("0011_add_worker_npi.sql", pattern=MIGRATION_FILE, min_length=1,
                            description="the applied migration to reverse")
-    pull_request: int = Field(0, ge=0, description="the migrations repository's pull request that commits the "
+    pull_request: int = Field(0, ge=0, le=2**31 - 1, description="the migrations repository's pull request that commits the "
                               "reversal file; a PHI reversal needs one, approved on its head by someone other "
                               "than its author (§3)")
 
@@ -278,7 +295,7 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
                         description="the secret to rotate (its name)")
     action: Literal["rotate", "prune"] = Field("rotate", description="rotate; or prune: drop JWT keys past "
                                                                       "max_token_lifetime_s")
-    max_token_lifetime_s: float = Field(86400, gt=0, description="JWT: the longest a token lives; a retired "
+    max_token_lifetime_s: float = Field(86400, gt=0, le=30 * 86400, description="JWT: the longest a token lives; a retired "
                                                                  "key verifies this long after it stops signing")
     db_probe_table: str = Field("", pattern=SQL_IDENTIFIER, description="database: a table the new user must "
                                 "be able to write (one row rewritten, rolled back)")
@@ -288,7 +305,7 @@ class SecretRotationParams(ServiceParams, ChangeParams, WatchParams):
     mcp_outbound_url: str = Field("", pattern=URL, description="MCP outbound token API (the MCP server we call)")
     security_webhook_url: str = Field("", pattern=URL_OR_SECRET, description="security Slack channel webhook "
                                                                              "(URL or secret:NAME)")
-    deadline_s: float = Field(900, gt=0, description="seconds the task rollout may take")
+    deadline_s: float = Field(900, gt=0, le=MAX_WAIT_S, description="seconds the task rollout may take")
 
 class KeyRotationParams(ChangeParams):
     """The evidence signing key's rotation (evidence/rotation.py): the secret and its region
