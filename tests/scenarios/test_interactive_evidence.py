@@ -13,9 +13,9 @@ from tests.scenarios.test_interactive_confirm import _run
 RUNBOOK = ROOT / "runbooks" / "rollback.ipynb"
 
 
-def _cells(**overrides) -> list[str]:
+def _cells(runbook=RUNBOOK, **overrides) -> list[str]:
     """The runbook's code cells, the parameters cell followed by the operator's edits."""
-    cells = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in json.loads(RUNBOOK.read_text())["cells"]
+    cells = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in json.loads(runbook.read_text())["cells"]
              if c["cell_type"] == "code"]
     edits = "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
     return [src + ("\n" + edits if "parameters" in tags else "") for src, tags in cells]
@@ -138,3 +138,30 @@ def test_the_archive_is_the_whole_notebook_as_run_out_of_order_cells_visible(ker
     order = nb["metadata"]["rovn"]["execution_order"]
     assert len(order) == len(runs) and order[4] == nb["cells"].index(prepare)
     assert m["mode"] == "interactive" and rovn_ops("evidence", "verify").returncode == 0
+
+
+def test_an_interactive_key_rotation_resumed_after_its_promote_is_signed_by_the_key_it_hands_over(
+        kernel, app_db, aws, evidence_dir):
+    """A rotation killed once AWSCURRENT had moved to the successor (the promote's
+    UpdateSecretVersionStage done, its journal row not yet written), resumed in JupyterLab:
+    the kernel's run is the rotation's, so it is signed by the pinned key it hands over
+    (now at AWSPREVIOUS), as a headless run is, not refused as an unpinned key's run."""
+    from rovn_ops.evidence import rotation
+    from tests.conftest import kill_when
+    from tests.scenarios.test_evidence_key_rotation import PINNED, SECRET, _steps, _versions, previewed
+
+    args = previewed(evidence_dir)
+    kill_when(args, lambda: len(_steps(app_db)) >= 3)  # stage, statement, publish journalled
+    sm, token = aws("secretsmanager"), rotation.successor_token(PINNED)
+    current = next(v for v, stages in _versions(sm).items() if "AWSCURRENT" in stages)
+    if current != token:  # a loaded machine may let the killed run reach the promote itself
+        sm.update_secret_version_stage(SecretId=SECRET, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                       RemoveFromVersionId=current)
+    current = next(v for v, stages in _versions(sm).items() if "AWSPREVIOUS" in stages)
+    plan = next(a for a in args if a.startswith("plan_hash=")).split("=", 1)[1]
+    for code in _cells(ROOT / "runbooks" / "evidence_key_rotation.ipynb", confirm=True, plan_hash=plan):
+        out, error = _execute(kernel, code, answer=SECRET)
+        assert error is None, error
+    m = _manifests(evidence_dir)[-1]
+    assert m["mode"] == "interactive" and m["runbook"] == "evidence_key_rotation" and m["outcome"] == "success"
+    assert ledger.read(evidence_dir)[-1]["key_id"] == PINNED and current != token

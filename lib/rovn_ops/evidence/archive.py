@@ -52,11 +52,15 @@ class Settings:
                    spec.get("signing_key_secret") or f"rovn/{env}/evidence-signing-key", signing.key_region(env))
 
 
+HANDOVER = "evidence_key_rotation"  # the run that replaces the signing key is signed by the key it replaces
+
+
 class Archiver:
-    def __init__(self, env: str, handover: bool = False):
-        # The key's region is the environment's, whatever region the run targets. handover:
-        # the key rotation's run, signed by the key it hands over (signing.private_key).
-        self.env, self.settings, self.handover = env, Settings.of(env), handover
+    def __init__(self, env: str, runbook: str = ""):
+        # The key's region is the environment's, whatever region the run targets. The key
+        # rotation's run, however it ran (headless, in JupyterLab, recovered after a kill),
+        # is signed by the key it hands over (signing.private_key's handover).
+        self.env, self.settings, self.handover = env, Settings.of(env), runbook == HANDOVER
         self.key = self.s3 = self.error = None
         self._thread = threading.Thread(target=self._prepare, daemon=True)
         if env == "prod":  # no change may run that could not be signed

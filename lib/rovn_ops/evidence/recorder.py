@@ -52,7 +52,7 @@ def start(ctx) -> "Recorder | None":
         return None
     from rovn_ops.evidence import archive
 
-    archiver = archive.Archiver(ctx.env)  # prod: loads and checks the signing key now
+    archiver = archive.Archiver(ctx.env, ctx.runbook)  # prod: loads and checks the signing key now
     if getattr(ctx.params, "confirm", False):  # no change may run that could not be signed
         archiver.ready()
     for previous in list(_ACTIVE):  # the runbook started over: the earlier run is evidence too

@@ -54,6 +54,7 @@ def _archive_orphan(sp: Spool) -> str:
     prepare_environment(meta["env"])
     outcome = meta.get("outcome") or "interrupted"
     error = meta.get("error") or RECOVERED
-    m = archive.Archiver(meta["env"]).finish(sp, outcome=outcome, error=error, operator=meta.get("operator"))
+    archiver = archive.Archiver(meta["env"], meta.get("runbook", ""))  # a rotation's run: the key it hands over
+    m = archiver.finish(sp, outcome=outcome, error=error, operator=meta.get("operator"))
     print(f"rovn-ops: recovered run {m['run_id']}: archived as {m['outcome']}", file=sys.stderr)
     return m["run_id"]

@@ -30,7 +30,6 @@ from rovn_ops.core.errors import BadInput, RovnError, StaleApproval
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_ATTENTION = 0, 1, 2, 3, 4
 # A run whose notebook completed can still end non-zero: service_status's verdict
 # "needs attention" is 4, so a script can tell it from a run that failed (1).
-HANDOVER = "evidence_key_rotation"  # the run that replaces the signing key is signed by the key it replaces
 EXIT_CODES = {"success": EXIT_OK, "preview": EXIT_OK, "refused": EXIT_REFUSED, "attention": EXIT_ATTENTION}
 
 # papermill → nbformat → jsonschema imports the optional IRI format checker
@@ -188,7 +187,7 @@ def run(runbook: str, *, env: str = "sandbox", files=(), assignments=(), progres
 def _archiver(env: str, runbook: str):
     from rovn_ops.evidence import archive
 
-    return archive.Archiver(env, handover=runbook == HANDOVER)
+    return archive.Archiver(env, runbook)  # the key rotation's run: the key it hands over
 
 
 def exit_code(outcome: str, error: str) -> int:
