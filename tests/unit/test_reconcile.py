@@ -93,3 +93,15 @@ def test_a_deployment_whose_revision_is_not_described_matches_no_run():
     runs = [_run("R1", '"service": "rovn-passport-api"')]
     item = reconcile.item("ECS deployment", "x", T, "ecs", ("rovn-passport-api", ""))
     assert reconcile.match([item], runs)[0]["matched"] == ""
+
+
+def test_a_draft_never_explains_a_change():
+    """A draft's record of what it did is its own claim, and no one reviewed its code: the change
+    stays UNEXPLAINED, naming the draft run (session 6's attack review, MEDIUM 13: a modified copy
+    of deploy.ipynb spent an approval and reconcile counted its change as explained, exit 0)."""
+    draft = {**_run("D1", '"revision_to": "rovn-passport-api:291"'), "draft": True}
+    by_time = reconcile.item("task definition", "x", T + timedelta(minutes=1), "ecs", ("rovn-passport-api:291",))
+    by_id = reconcile.item("migration", "m", T, "schema_migrations", ("rovn-passport-api:291",), run_id="D1")
+    got = reconcile.match([by_time, by_id], [draft])
+    assert [i["matched"] for i in got] == ["", ""]
+    assert all("made by draft run D1" in i["note"] for i in got)

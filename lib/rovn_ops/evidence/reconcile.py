@@ -172,8 +172,17 @@ def match(items: list[dict], runs: list[dict]) -> list[dict]:
             continue
         # an empty name (a deployment whose revision ECS no longer describes) matches no run
         hits = [r for r in runs if _explains(r, it, at)]
-        it["matched"], it["note"] = (hits[0]["run_id"], "draft" if hits[0]["draft"] else "") if hits else ("", "")
+        it["matched"], it["note"] = _reviewed(hits[0]) if hits else ("", "")
     return items
+
+
+def _reviewed(run: dict) -> tuple[str, str]:
+    """(matched run id, note): a draft's record of what it did is its own claim, and its code no
+    one reviewed, so a draft never explains a change (session 6's attack review, MEDIUM 13:
+    reconcile, the detective control for changes outside the protocol, counted one as explained)."""
+    if run["draft"]:
+        return "", f"made by draft run {run['run_id']} (not a committed runbook: its change is its own claim)"
+    return run["run_id"], ""
 
 
 def _explains(run: dict, it: dict, at: datetime) -> bool:
@@ -188,7 +197,7 @@ def _recorded(it: dict, run: dict | None, at: datetime) -> tuple[str, str]:
         return "", f"run {it['run_id']} is not a change run of the archive"
     if not _explains(run, it, at):
         return "", f"run {it['run_id']} the database names did not apply it then (a recorded run id is a claim)"
-    return run["run_id"], "draft" if run["draft"] else ""
+    return _reviewed(run)
 
 
 def reconcile(root: Path, env: str, start: datetime, end: datetime, conn=None, clients=None) -> dict:

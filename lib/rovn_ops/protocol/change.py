@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -214,6 +215,10 @@ class Change:
             raise Refused(f"no one can confirm in this kernel (no stdin: bare papermill?): preview with "
                           f"`rovn-ops run {self.ctx.runbook}`, review, then run it with -p confirm=true "
                           "-p approved_by=<approver> -p plan_hash=<the preview's hash>")
+        if os.environ.get("ROVN_DRAFT") == "1":  # the runner's (a notebook not the committed runbook) or the recorder's
+            raise Refused(f"this notebook is a draft, not the committed runbooks/{self.ctx.runbook}.ipynb: an approval "
+                          "is spent only by reviewed code. Next: run the committed runbook with the same parameters "
+                          f"(rovn-ops run {self.ctx.runbook} … -p confirm=true -p plan_hash=…)")
         if not p.plan_hash:
             raise Refused(f"confirm=True needs plan_hash: run the preview (`rovn-ops run {self.ctx.runbook}` "
                           "with the same parameters, without confirm), review the plan it prints, then confirm "
