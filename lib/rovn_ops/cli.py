@@ -588,11 +588,7 @@ def cmd_evidence(args) -> int:
         s3, name = _evidence_bucket(args.env)
         with archive.connect(args.env) as conn:
             report = _reconciliation(root, args.env, conn)
-            from rovn_ops.core import aws
-            from rovn_ops.evidence import signing
-
-            trail = aws.client("cloudtrail", env=args.env, region=signing.key_region(args.env))
-            page = index.build(root, args.env, verify.Bucket(s3, name), conn, report, trail)
+            page = index.build(root, args.env, verify.Bucket(s3, name), conn, report, _trail(args.env))
             print(f"index: {page}  (statuses from s3://{name}; {report['unexplained']} unexplained change(s) "
                   "in the reconciliation)")
         return 0
@@ -621,7 +617,7 @@ def _export(root, args) -> int:
         _pull(root, args.env, quiet=True)
         s3, name = _evidence_bucket(args.env)
         with archive.connect(args.env) as conn:
-            data = export.population(root, args.env, period, verify.Bucket(s3, name), conn)
+            data = export.population(root, args.env, period, verify.Bucket(s3, name), conn, _trail(args.env))
     sys.stdout.write(export.render(data, args.format))
     if args.drata:
         sys.stdout.flush()
@@ -675,6 +671,14 @@ def _reconciliation(root, env: str, conn) -> dict:
         return reconcile.reconcile(root, env, start, end, conn)
     except (BotoCoreError, ClientError) as e:
         return reconcile.failed(env, start, end, f"{type(e).__name__}: {e}")
+
+
+def _trail(env: str):
+    """CloudTrail of the environment's region: where a role session's source identity is read."""
+    from rovn_ops.core import aws
+    from rovn_ops.evidence import signing
+
+    return aws.client("cloudtrail", env=env, region=signing.key_region(env))
 
 
 def _evidence_bucket(env: str):

@@ -13,6 +13,7 @@ and a change's audit row show the person."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -119,3 +120,7 @@ def test_a_role_sessions_source_identity_names_the_person_in_the_index(fresh, ev
     assert built.returncode == 0, built.stdout + built.stderr
     page = (evidence_dir / "index.html").read_text()
     assert "giles (source identity) · night-shift (role SharedOps" in page
+    today = datetime.now(timezone.utc).date().isoformat()
+    export = rovn_ops("evidence", "export", "--from", today, "--to", today, "--bucket", "--format", "json")
+    [row] = [r for r in json.loads(export.stdout)["runs"] if r["operator_arn"].endswith("/night-shift")]
+    assert row["source_identity"] == "giles" and row["operator"].startswith("giles (source identity)")

@@ -19,14 +19,19 @@ from rovn_ops.evidence import index, ledger
 from rovn_ops.evidence.period import Period, run_time
 
 FIELDS = ("run_id", "started_at", "environment", "runbook", "outcome", "change", "draft", "ticket", "reason",
-          "target", "operator", "operator_arn", "ci_run", "approvers", "approved", "approval_check", "plan_hash", "preview_run", "changed",
+          "target", "operator", "operator_arn", "source_identity", "ci_run", "approvers", "approved", "approval_check", "plan_hash", "preview_run", "changed",
           "verified", "signature", "retention", "audit_log")
 
 
-def population(root: Path, env: str, period: Period, store=None, conn=None) -> dict:
+def population(root: Path, env: str, period: Period, store=None, conn=None, cloudtrail=None) -> dict:
+    """cloudtrail: a client, online, to name each role session's source identity (sources.py)."""
+    from rovn_ops.evidence import sources
+
     everything = index.rows(root, env, store, conn)
     runs = [{k: r.get(k) for k in FIELDS} for r in reversed(everything)
             if period.holds(run_time(r["run_id"], r.get("started_at") or "")) and (r["environment"] or env) == env]
+    if cloudtrail is not None:
+        sources.fill(runs, cloudtrail)
     return {"period": {"from": period.given_from, "to": period.given_to, "environment": env}, "runs": runs,
             "completeness": completeness(root, env, period, runs, store)}
 
