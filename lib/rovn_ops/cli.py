@@ -609,15 +609,18 @@ def _export(root, args) -> int:
         from rovn_ops.evidence import drata
 
         drata.settings(args.env)
-    if not args.bucket:
-        data = export.population(root, args.env, period)
-    else:
-        from rovn_ops.evidence import archive, verify
+    from rovn_ops.evidence import archive, verify
 
+    if args.bucket:
         _pull(root, args.env, quiet=True)
-        s3, name = _evidence_bucket(args.env)
-        with archive.connect(args.env) as conn:
-            data = export.population(root, args.env, period, verify.Bucket(s3, name), conn, _trail(args.env))
+    s3, name = _evidence_bucket(args.env)
+    bucket = verify.Bucket(s3, name)
+    with archive.connect(args.env) as conn:
+        data = (export.population(root, args.env, period, bucket, conn, _trail(args.env)) if args.bucket
+                else export.population(root, args.env, period))
+        # what `evidence verify` (with --bucket, or of this directory) says of the same store
+        report = verify.verify(bucket if args.bucket else verify.Local(root), env=args.env, conn=conn, bucket=bucket)
+    export.attest(data, report)
     sys.stdout.write(export.render(data, args.format))
     if args.drata:
         sys.stdout.flush()

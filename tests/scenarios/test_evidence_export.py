@@ -136,3 +136,23 @@ def test_the_population_is_filed_in_drata_and_its_key_goes_nowhere_else(fresh, a
     assert not [f for f in evidence_dir.rglob("*") if f.is_file() and key.encode() in f.read_bytes()]
     with psycopg.connect(fresh["database_url"]) as conn:
         assert not conn.execute("SELECT id FROM audit_log WHERE details::text LIKE %s", [f"%{key}%"]).fetchall()
+
+
+def test_the_statement_says_what_evidence_verify_says(fresh, evidence_dir):
+    """Session 6's attack review, LOW 3: an export of this directory said `complete: True`,
+    no problems, while `evidence verify` of the same directory said NOT OK (an approval record
+    no registered key signed, written with the database credential). The statement now carries
+    verify's problems of the period's runs and of audit_log."""
+    from tests.scenarios.test_approval_records import _forge
+
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    assert _export("--format", "json").returncode == 0
+    _forge(fresh["database_url"], {"plan_hash": "ab" * 32, "approver": "mallory", "ticket": "CHG-9", "env": "sandbox",
+                                   "identity": {"arn": "arn:aws:iam::123456789012:user/mallory"}})
+    verify = rovn_ops("evidence", "verify")
+    assert verify.returncode == 1 and "mallory" in verify.stdout, verify.stdout
+    for where in ((), ("--bucket",)):
+        res = _export("--format", "json", *where)
+        assert res.returncode == 1, res.stdout + res.stderr
+        c = json.loads(res.stdout)["completeness"]
+        assert not c["complete"] and any("evidence verify:" in p and "mallory" in p for p in c["problems"]), c

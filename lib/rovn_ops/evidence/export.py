@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from rovn_ops.evidence import index, ledger
@@ -55,6 +56,22 @@ def completeness(root: Path, env: str, period: Period, runs: list[dict], store=N
             "problems": problems,
             "verify": f"rovn-ops evidence verify --bucket --env {env} (and rovn-ops evidence export --from "
                       f"{period.given_from} --to {period.given_to} --env {env} --bucket again from an empty directory)"}
+
+
+RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-")
+
+
+def attest(data: dict, report) -> dict:
+    """The statement says what `evidence verify` says of the same store (attack review, LOW 3: a
+    local export said complete while verify said NOT OK): its problems of the period's runs, and
+    those of no run (audit_log rows, approval records, the chain), make the period incomplete."""
+    shown = {r["run_id"] for r in data["runs"]}
+    c = data["completeness"]
+    found = [f"evidence verify: {run}: {msg}" for run, msg in report.problems
+             if run in shown or not RUN_ID.match(str(run))]
+    c["problems"] = c["problems"] + [f for f in found if f not in c["problems"]]
+    c["complete"] = not c["problems"]
+    return data
 
 
 def render(data: dict, fmt: str) -> str:
