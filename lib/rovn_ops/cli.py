@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     base = migs.add_parser("baseline", help="adopt a database another runner migrated (the migrations_baseline "
                                             "runbook: preview, confirm, evidence)")
     base.add_argument("-p", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
-                      help="a parameter of migrations_baseline, e.g. -p confirm=true (repeatable)")
+                      help="a parameter of migrations_baseline, e.g. -p confirm=true -p plan_hash=H (repeatable)")
     base.add_argument("--env", choices=["sandbox", "prod"], default="sandbox")
     base.add_argument("--quiet", action="store_true", help="no progress bar")
     ev = sub.add_parser("evidence", help="the evidence archive: list, show, verify, index")
@@ -229,8 +229,11 @@ def _seconds(text: str) -> float:
         s = float(text)
     except ValueError:
         s = math.nan
-    if not math.isfinite(s) or s <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text[:40]!r}")
+    from rovn_ops.safety.params import MAX_WAIT_S
+
+    if not math.isfinite(s) or s <= 0 or s > MAX_WAIT_S:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_WAIT_S}, "
+                                         f"got {text[:40]!r}")
     return s
 
 

@@ -8,7 +8,6 @@ from tests.scenarios.test_deploy import SEEDED_BUILDS, _deploy_rows, _manifest, 
 
 
 REFUSALS = {  # what each refusal names, the arguments that give it
-    "confirm=True needs plan_hash": ["-p", "approved_by=giles"],
     "Claude-Deploy is the operator": ["-p", "approved_by=Claude-Deploy"],
     "mallory is not on the approvers list of parameters/sandbox.yaml": ["-p", "approved_by=mallory"],
     "parameter 'deployers' (giles, claude-deploy) is refused": ["-p", "deployers=giles,claude-deploy"],
@@ -21,9 +20,8 @@ def test_refused_before_anything_changes(fresh, aws, evidence_dir):
     plan = _manifest(evidence_dir)["plan_hash"]
     for n, (says, args) in enumerate(REFUSALS.items(), 1):
         # the right plan hash (one preview serves all: a refusal changes nothing): only the
-        # approval (or the allow-list) is wrong; or no plan hash at all
-        hashed = [] if "plan_hash" in says else ["-p", f"plan_hash={plan}"]
-        run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", *hashed, *args)
+        # approval (or the allow-list) is wrong (no plan hash at all is bad input: test_bad_input)
+        run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", f"plan_hash={plan}", *args)
         assert run.returncode == 3, run.stdout + run.stderr
         assert says in run.stdout
         m = _manifest(evidence_dir)

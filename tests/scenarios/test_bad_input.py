@@ -90,6 +90,13 @@ def cases(tmp_path) -> dict[str, tuple[list[str], dict, str]]:
                                "parameter 'alarm_prefix': expected a CloudWatch alarm name"),
         "migrations_dir=/etc": (["run", "migration_reversal", "--quiet", "-p", "migrations_dir=/etc"], {},
                                 "parameter 'migrations_dir': expected a directory of NNNN_name.sql migrations"),
+        # the attack review's MEDIUM 5, LOW 7 and LOW 8: each started a kernel (exit 1 or 3, archived)
+        "phi_registry=/etc/passwd": (run + ["-p", "phi_registry=/etc/passwd"], {}, "parameter 'phi_registry': "
+                                     "expected a PHI column registry (a YAML mapping of table → columns)"),
+        "confirm without plan_hash": (run + ["-p", "confirm=yes", "-p", "approved_by=giles"], {},
+                                      "parameter 'plan_hash': expected the hash a preview printed"),
+        "deadline_s of 1e20 s": (run + ["-p", "deadline_s=99999999999999999999"], {},
+                                 "parameter 'deadline_s': expected less than or equal to 10800"),
         "300-character runbook name": (["run", "r" * 300, "--quiet"], {}, "not a runbook name or notebook path"),
         "audit tail -n -5": (["audit", "tail", "-n", "-5"], {}, "audit tail: argument -n: expected a whole number"),
         "unknown command": (["deploy-now"], {}, "invalid choice: 'deploy-now'"),

@@ -164,7 +164,9 @@ def test_failed_rollout_after_a_migration_pages_and_does_not_roll_back(fresh, aw
 def test_identity_not_on_the_allow_list_is_refused(fresh, aws, evidence_dir):
     key = aws("iam").create_access_key(UserName="giles")["AccessKey"]
     env = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=christian", env=env)
+    # any hash: authorize() refuses the operator before the plan hash is compared
+    run = rovn_ops("run", "deploy", "--quiet", "-p", "confirm=true", "-p", "approved_by=christian",
+                   "-p", "plan_hash=" + "0" * 64, env=env)
     assert run.returncode == 3 and "user/giles is not on the deployers allow-list" in run.stdout
     assert _manifest(evidence_dir)["outcome"] == "refused"
     [row] = _deploy_rows(fresh["database_url"])

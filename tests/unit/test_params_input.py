@@ -229,3 +229,21 @@ def test_a_phi_registry_of_tables_and_columns_is_accepted(home, tmp_path):
     f = tmp_path / "registry.yaml"
     f.write_text("workers: [ssn, date_of_birth]\ncredentials: [license_number]\n")
     assert params.resolve("deploy", "sandbox", [], [f"phi_registry={f}"]).phi_registry == str(f)
+
+
+@pytest.mark.parametrize("given", [["confirm=true"], ["confirm=yes", "plan_hash="]])
+def test_confirm_without_a_plan_hash_is_bad_input(home, given):
+    """Attack review LOW 7: it started a kernel and was archived as refused (exit 3)."""
+    text = refused("rollback", *given)
+    assert text.startswith("parameter 'plan_hash': expected the hash a preview printed: confirm=true"), text
+    assert params.resolve("rollback", "sandbox", [], ["confirm=true", "plan_hash=" + "a" * 12]).confirm
+
+
+def test_migrations_apply_lock_wait_is_bounded_too():
+    import argparse
+
+    from rovn_ops.cli import _seconds
+
+    assert _seconds("10800") == 10800
+    with pytest.raises(argparse.ArgumentTypeError, match="at most 10800"):
+        _seconds("1e20")

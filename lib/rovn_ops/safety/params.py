@@ -699,6 +699,7 @@ def validate(model: type[RunbookParams], values: dict) -> RunbookParams:
         raise BadInput(describe(e)) from None
     check_region(p)
     check_ticket(p)
+    check_confirm(p)
     check_endpoints(p)
     check_paths(p)
     return p
@@ -758,6 +759,16 @@ def check_ticket(p: RunbookParams) -> None:
                 raise BadInput(f"parameter '{name}': expected {what}: prod needs a ticket and a reason to confirm "
                                f"(-p {name}=…); preview with the same ticket and reason, since the plan hash "
                                "covers them")
+
+
+def check_confirm(p: RunbookParams) -> None:
+    """confirm executes only the plan a preview printed (protocol/change.py): without its
+    hash the run is the operator's input error (attack review LOW 7), refused before a kernel
+    starts, headless and in JupyterLab alike; change.py still refuses a hash that does not match."""
+    if getattr(p, "confirm", False) and not getattr(p, "plan_hash", "").strip():
+        raise BadInput("parameter 'plan_hash': expected the hash a preview printed: confirm=true executes only "
+                       "a reviewed plan; preview first (the same parameters without confirm), then confirm with "
+                       "-p plan_hash=<the preview's hash>")
 
 
 def allowed_regions(env: str) -> list[str]:
