@@ -247,3 +247,18 @@ def test_migrations_apply_lock_wait_is_bounded_too():
     assert _seconds("10800") == 10800
     with pytest.raises(argparse.ArgumentTypeError, match="at most 10800"):
         _seconds("1e20")
+
+
+@pytest.mark.parametrize("runbook, item", [
+    ("deploy", "reason=key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("service_status", "health_url=http://127.0.0.1:1/wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")])
+def test_an_aws_secret_key_inside_free_text_is_refused_unshown(home, runbook, item):
+    """Attack review MEDIUM 4: refused only as the whole value; inside text it was archived."""
+    text = refused(runbook, item)
+    name = item.split("=")[0]
+    assert text.startswith(f"parameter '{name}': looks like a secret value") and "wJalr" not in text, text
+
+
+def test_free_text_without_a_key_passes(home):
+    p = params.resolve("deploy", "sandbox", [], ["reason=roll forward 0f3c9a2b1d4e5f60718293a4b5c6d7e8f9012345 fix"])
+    assert p.reason.startswith("roll forward")  # a git sha (lower-case hex) is no key
