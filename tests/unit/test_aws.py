@@ -30,7 +30,10 @@ def test_prod_refuses_sandbox_endpoints(monkeypatch):
 @pytest.mark.parametrize("host, loopback", [
     ("127.0.0.1", True), ("127.9.9.9", True), ("localhost", True), ("::1", True), ("::ffff:127.0.0.1", True),
     ("127.attacker.invalid", False), ("localhost.attacker.invalid", False), ("a.localhost", False),
-    ("10.0.0.1", False), ("passport.rovn.to", False), ("", False)])
+    ("10.0.0.1", False), ("passport.rovn.to", False), ("", False),
+    # as the resolver reads them (session 6: `--env prod` took these sandbox endpoints)
+    ("LOCALHOST", True), ("localhost.", True), ("127.1", True), ("2130706433", True), ("0x7f000001", True),
+    ("0", True), ("10.1", False), ("0x0a000001", False), ("1e100.net", False)])
 def test_loopback_is_a_parsed_ip_or_exactly_localhost(host, loopback):
     assert aws.is_loopback(host) is loopback
 

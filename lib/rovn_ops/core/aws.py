@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import threading
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -21,13 +22,19 @@ def endpoints() -> dict[str, str]:
 def is_loopback(host: str) -> bool:
     """Exactly `localhost`, or an address that parses as loopback (127.0.0.0/8, ::1,
     also IPv4-mapped) or unspecified (0.0.0.0 reaches this machine). A name that
-    merely starts with 127. (127.attacker.invalid) is not."""
+    merely starts with 127. (127.attacker.invalid) is not. Written as the resolver reads it:
+    any case, a trailing dot, and inet_aton's shorthand (127.1, 2130706433, 0x7f000001), which
+    getaddrinfo connects to 127.0.0.1 and a prod run must refuse as loopback."""
+    host = host.lower().removesuffix(".") if host != "." else host
     if host == "localhost":
         return True
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            ip = ipaddress.ip_address(socket.inet_aton(host))  # glibc's numeric forms; no DNS is asked
+        except OSError:
+            return False
     ip = getattr(ip, "ipv4_mapped", None) or ip
     return ip.is_loopback or ip.is_unspecified
 
