@@ -26,6 +26,9 @@ It answers the calls a deploy's provenance check makes, as GitHub does:
   https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request); the
   author's `user.type` (`User`, or `Bot` for an app's account), `base.ref` the branch it
   targets and `base.repo` the repository, whose `default_branch` is main;
+- `GET /repos/{owner}/{repo}/pulls/{n}/commits` (paged, oldest first): the head branch's
+  commits not on its base, each with `author`/`committer` accounts by email (_NOREPLY;
+  null for an email no account has) (https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request);
 - `GET /repos/{owner}/{repo}/branches/{branch}`: the branch's tip and `protected`, true
   for main only, as the world's remote protects its default branch; 404 "Branch not
   found" for no such branch (https://docs.github.com/en/rest/branches/branches#get-a-branch).
@@ -55,7 +58,10 @@ JOBS = ("build", "lint", "unit tests", "snyk scan")
 ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
 _BRANCH = re.compile(r"^/repos/([^/]+/[^/]+)/branches/([^/]+)$")
 DEFAULT_BRANCH = "main"  # the remote's default branch, and its one protected branch
-_PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/([0-9]+)(/reviews)?$")
+_PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/([0-9]+)(/reviews|/commits)?$")
+# A commit's email names its GitHub account as GitHub's no-reply address does
+# (ID+login@users.noreply.github.com); any other email is no account's (author null).
+_NOREPLY = re.compile(r"^(?:[0-9]+\+)?([A-Za-z0-9-]+)@users\.noreply\.github\.com$")
 PULLS_FILE = "rovn-pulls.json"
 _COMPARE = re.compile(r"^/repos/([^/]+/[^/]+)/compare/([^/.]+)\.\.\.([^/.]+)$")
 _GIT = ["git", "-c", "user.name=Rovn Engineer", "-c", "user.email=eng@rovn.to", "-c", "init.defaultBranch=main"]
@@ -125,6 +131,12 @@ def add_review(origin: Path, number: int, login: str, state: str = "APPROVED", c
     (origin / PULLS_FILE).write_text(json.dumps(pulls))
 
 
+def _account(email: str) -> dict | None:
+    """The GitHub account a commit's email belongs to, as the commits list gives it."""
+    m = _NOREPLY.match(email)
+    return {"login": m.group(1), "type": "User"} if m else None
+
+
 def check_runs(sha: str) -> list[dict]:
     """The check runs GitHub Actions leaves on a pushed commit: one per job of the CI
     workflow (scenario github_check_failing fails `unit tests`, github_check_pending
@@ -190,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._compare(m.group(1), m.group(2), m.group(3))
         path, _, query = self.path.partition("?")
         if (m := _PULL.match(path)) and m.group(1) == REPOSITORY:
-            return self._pull(m.group(1), int(m.group(2)), bool(m.group(3)), query)
+            return self._pull(m.group(1), int(m.group(2)), m.group(3) or "", query)
         if (m := _BRANCH.match(path)) and m.group(1) == REPOSITORY:
             return self._branch(unquote(m.group(2)))
         if m := _COMMIT.match(path):
@@ -273,14 +285,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _pull(self, repo: str, number: int, reviews: bool, query: str):
-        """A pull request, or its reviews (per_page default 30, max 100), in GitHub's shape."""
+    def _pull(self, repo: str, number: int, part: str, query: str):
+        """A pull request, or its reviews or commits (per_page default 30, max 100), in GitHub's shape."""
         pr = _pulls(self.origin).get(str(number))
         if pr is None:
             return self._reply(404, {"message": "Not Found", "status": "404"})
         head = self._commit(pr["branch"]) or ""
         url = f"https://api.github.com/repos/{repo}/pulls/{number}"
-        if not reviews:
+        if not part:
             base = pr.get("base", DEFAULT_BRANCH)
             return self._reply(200, {"number": number, "state": pr["state"], "title": pr["title"], "url": url,
                                      "user": {"login": pr["author"], "type": pr.get("author_type", "User")},
@@ -290,13 +302,31 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         per_page = min(100, max(1, int(q.get("per_page", "30") or 30)))
         page = max(1, int(q.get("page", "1") or 1))
-        items = [{"id": 80 + i, "user": {"login": r["login"], "type": "User"}, "body": "", "state": r["state"],
-                  "commit_id": r["commit_id"], "author_association": r["association"],
-                  "submitted_at": f"2026-12-07T{10 + i // 60 % 10:02d}:{i % 60:02d}:00Z",
-                  "pull_request_url": url, "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{80 + i}"}
-                 for i, r in enumerate(pr["reviews"])]
-        self._paged(items[(page - 1) * per_page: page * per_page], f"/repos/{repo}/pulls/{number}/reviews",
+        items = self._pull_commits(pr, repo) if part == "/commits" else self._pull_reviews(pr, repo, number, url)
+        self._paged(items[(page - 1) * per_page: page * per_page], f"/repos/{repo}/pulls/{number}{part}",
                     len(items), per_page, page)
+
+    @staticmethod
+    def _pull_reviews(pr: dict, repo: str, number: int, url: str) -> list[dict]:
+        return [{"id": 80 + i, "user": {"login": r["login"], "type": "User"}, "body": "", "state": r["state"],
+                 "commit_id": r["commit_id"], "author_association": r["association"],
+                 "submitted_at": f"2026-12-07T{10 + i // 60 % 10:02d}:{i % 60:02d}:00Z",
+                 "pull_request_url": url, "html_url": f"https://github.com/{repo}/pull/{number}#pullrequestreview-{80 + i}"}
+                for i, r in enumerate(pr["reviews"])]
+
+    def _pull_commits(self, pr: dict, repo: str) -> list[dict]:
+        """The pull request's commits as GitHub lists them: `sha`, `commit` (git's author and
+        committer), `author` and `committer` (the accounts, or null)."""
+        out = []
+        log = git(self.origin, "log", "--reverse", "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%s",
+                  f"{pr.get('base', DEFAULT_BRANCH)}..{pr['branch']}")
+        for line in filter(None, log.splitlines()):
+            sha, an, ae, cn, ce, subject = line.split("\x1f")
+            out.append({"sha": sha, "url": f"https://api.github.com/repos/{repo}/commits/{sha}",
+                        "commit": {"author": {"name": an, "email": ae}, "committer": {"name": cn, "email": ce},
+                                   "message": subject},
+                        "author": _account(ae), "committer": _account(ce), "parents": []})
+        return out
 
     def _branch(self, name: str):
         sha = self._commit(f"refs/heads/{name}")

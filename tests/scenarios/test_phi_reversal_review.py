@@ -38,14 +38,16 @@ def _index_exists(url) -> bool:
         return conn.execute("SELECT to_regclass('workers_date_of_birth_idx')").fetchone()[0] is not None
 
 
-def _pull_request(fresh, author: str, **pull) -> tuple[Path, int]:
-    """The generated reversal written, committed on a branch, pushed, and a pull request opened."""
+def _pull_request(fresh, author: str, committer: str = "", **pull) -> tuple[Path, int]:
+    """The generated reversal written, committed on a branch (by GitHub account `committer`
+    when given: its no-reply email), pushed, and a pull request opened."""
     source, mdir = Path(fresh["source_dir"]), Path(fresh["migrations_dir"])
     generated = reversal.generate(mdir, PHI)
     (mdir / generated.file_name).write_text(generated.sql)
     _git(source, "checkout", "-q", "-b", "reverse-dob-index")
     _git(source, "add", "migrations/" + generated.file_name)
-    _git(source, "commit", "-q", "-m", "Reverse 0012 (PHI column workers.date_of_birth)")
+    who = ["-c", f"user.name={committer}", "-c", f"user.email=7{len(committer)}+{committer}@users.noreply.github.com"]
+    _git(source, *(who if committer else []), "commit", "-q", "-m", "Reverse 0012 (PHI column workers.date_of_birth)")
     _git(source, "push", "-q", "origin", "reverse-dob-index")
     origin = Path(_git(source, "remote", "get-url", "origin"))
     return origin, stub.open_pull(origin, "reverse-dob-index", author, **pull)
@@ -77,7 +79,7 @@ def test_a_phi_reversal_approved_by_its_author_is_refused(fresh, evidence_dir):
 
 
 def test_a_phi_reversal_approved_by_another_on_the_head_proceeds(fresh, evidence_dir):
-    origin, number = _pull_request(fresh, "giles-rovn")
+    origin, number = _pull_request(fresh, "giles-rovn", committer="giles-rovn")  # the author's own commit
     for i in range(100):  # a long discussion first: the approval is on the reviews' second page
         stub.add_review(origin, number, f"watcher{i}", "COMMENTED", association="CONTRIBUTOR")
     stub.add_review(origin, number, "christian-rovn", "APPROVED")
@@ -158,3 +160,19 @@ def test_a_pull_request_into_another_branch_is_refused(fresh, evidence_dir):
     _git(Path(fresh["source_dir"]), "push", "-q", "origin", "HEAD:release-candidate")  # a side branch, unprotected
     _refused(fresh, evidence_dir, "christian-rovn", "targets release-candidate, not the default branch main",
              base="release-candidate")
+
+
+def test_the_reviewer_who_pushed_a_commit_to_the_pull_request_is_refused(fresh, evidence_dir):
+    """Attack review MEDIUM 9: christian opens the pull request, giles pushes the PHI SQL to
+    it and approves it. The approval must come from someone who authored or committed none
+    of its commits: GET /repos/{owner}/{repo}/pulls/{pull_number}/commits, each commit's
+    `author.login` and `committer.login`, every page ("List commits on a pull request",
+    https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request)."""
+    _refused(fresh, evidence_dir, "giles-rovn", "giles-rovn authored or committed commits of the pull request",
+             author="christian-rovn", committer="giles-rovn", approver="christian")
+
+
+def test_a_commit_under_the_reviewers_other_account_is_theirs(fresh, evidence_dir):
+    """giles-oncall (giles's, github_logins) committed the SQL: giles-rovn's approval is giles's own."""
+    _refused(fresh, evidence_dir, "giles-rovn", "(as giles-oncall, giles's)",
+             author="christian-rovn", committer="giles-oncall", approver="christian")

@@ -85,6 +85,14 @@ class GitHub:
         path = f"/repos/{self.repository}/pulls/{int(number)}/reviews?per_page=100"
         return self._pages(path, "items", limit_pages, f"reviews on pull request {number}")
 
+    def pull_commits(self, number: int, limit_pages: int = 20) -> tuple[list[dict], Answer]:
+        """Every commit of a pull request, all pages (`per_page=100`, Link rel="next"), each
+        with `author` and `committer` (the GitHub accounts, null for an email no account
+        has): GET /repos/{owner}/{repo}/pulls/{n}/commits.
+        https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request"""
+        path = f"/repos/{self.repository}/pulls/{int(number)}/commits?per_page=100"
+        return self._pages(path, "items", limit_pages, f"commits on pull request {number}")
+
     def _pages(self, path: str, key: str, limit_pages: int, what: str) -> tuple[list[dict], Answer]:
         """The `key` items of every page from `path` on, following Link rel="next"; the
         last answer says why it stopped (a non-200, the end, or too many pages)."""

@@ -15,6 +15,10 @@ someone other than the pull request's author approved that head:
   order, each with `user.login`, `state` (APPROVED, CHANGES_REQUESTED, COMMENTED,
   DISMISSED, PENDING), `commit_id` (the commit reviewed) and `author_association`;
   https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
+- GET /repos/{owner}/{repo}/pulls/{n}/commits, every page: each commit's `author.login`
+  and `committer.login`; whoever wrote or committed any of them is an author too (push
+  to someone else's pull request, then approve it, approves one's own SQL);
+  https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request
 - GET /repos/{owner}/{repo}/contents/{path}?ref={head.sha}: the file's blob `sha`, which
   must be the blob of the file this run applies (git's object id of its bytes).
   https://docs.github.com/en/rest/repos/contents#get-repository-content
@@ -71,10 +75,11 @@ class Review:
 
 
 @controls.enforces("§3 PHI review")
-def decision(reviews: list[dict], author: str, head_sha: str,
-             people: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def decision(reviews: list[dict], author: str, head_sha: str, people: dict[str, str],
+             contributors: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(logins whose approval counts, problems) from a pull request's reviews, oldest first;
-    `people` maps a GitHub login (lower-case) to the approver it belongs to."""
+    `people` maps a GitHub login (lower-case) to the approver it belongs to; `contributors`
+    are the logins (lower-case) that authored or committed a commit of the pull request."""
     latest: dict[str, dict] = {}
     for r in reviews:
         login = str((r.get("user") or {}).get("login") or "")
@@ -83,7 +88,7 @@ def decision(reviews: list[dict], author: str, head_sha: str,
     approved, problems = [], []
     for r in latest.values():
         login, state = r["user"]["login"], r.get("state")
-        why = None if state != "APPROVED" else _not_counted(r, author, head_sha, people)
+        why = None if state != "APPROVED" else _not_counted(r, author, head_sha, people, contributors)
         if state == "CHANGES_REQUESTED":
             problems.append(f"{login} requested changes")
         elif state != "APPROVED":
@@ -99,13 +104,19 @@ def decision(reviews: list[dict], author: str, head_sha: str,
     return tuple(sorted(approved)), tuple(problems)
 
 
-def _not_counted(r: dict, author: str, head_sha: str, people: dict[str, str]) -> str | None:
+def _not_counted(r: dict, author: str, head_sha: str, people: dict[str, str],
+                 contributors: frozenset[str] = frozenset()) -> str | None:
     """Why an APPROVED review does not count, or None."""
     login = r["user"]["login"]
     person, authors = people.get(login.lower()), people.get(author.lower())
     if login.lower() == author.lower() or (person is not None and person == authors):
         also = "" if login.lower() == author.lower() else f" ({login} and {author} are both {person}'s)"
         return f"{login} approved their own pull request{also} (the second review must be someone else's)"
+    wrote = sorted(c for c in contributors if c == login.lower() or (person is not None and people.get(c) == person))
+    if wrote:
+        also = "" if wrote == [login.lower()] else f" (as {', '.join(wrote)}, {person}'s)"
+        return (f"{login} authored or committed commits of the pull request{also}: the second review must be "
+                "by someone who wrote none of it")
     if person is None:
         return (f"{login} is not the GitHub login of an approver (github_logins of the environment file): "
                 "the second review must be a known approver's")
@@ -115,6 +126,12 @@ def _not_counted(r: dict, author: str, head_sha: str, people: dict[str, str]) ->
     if r.get("author_association") not in COUNTED:
         return f"{login} is {r.get('author_association')} of the repository, not a member or collaborator"
     return None
+
+
+def contributors(commits: list[dict]) -> frozenset[str]:
+    """The GitHub logins (lower-case) that authored or committed any of the commits."""
+    return frozenset(str((c.get(k) or {}).get("login") or "").lower() for c in commits
+                     for k in ("author", "committer")) - {""}
 
 
 def target_problems(gh, pr: dict, number: int) -> list[str]:
@@ -156,7 +173,10 @@ def read(gh, number: int, repo_path: str, local_blob: str, people: dict[str, str
     reviews, answer = gh.pull_reviews(number)
     if answer.status != 200:
         return Review(number, head, author, problems=(*out, f"reviews of pull request {number}: {answer.message}"))
-    approved, problems = decision(reviews, author, head, people)
+    commits, listed = gh.pull_commits(number)
+    if listed.status != 200:
+        return Review(number, head, author, problems=(*out, f"commits of pull request {number}: {listed.message}"))
+    approved, problems = decision(reviews, author, head, people, contributors(commits))
     return Review(number, head, author, approved, (*out, *problems),
                   tuple(sorted({people[a.lower()] for a in approved})))
 
