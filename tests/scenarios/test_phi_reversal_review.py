@@ -46,8 +46,10 @@ def _pull_request(fresh, author: str, committer: str = "", **pull) -> tuple[Path
     (mdir / generated.file_name).write_text(generated.sql)
     _git(source, "checkout", "-q", "-b", "reverse-dob-index")
     _git(source, "add", "migrations/" + generated.file_name)
-    who = ["-c", f"user.name={committer}", "-c", f"user.email=7{len(committer)}+{committer}@users.noreply.github.com"]
-    _git(source, *(who if committer else []), "commit", "-q", "-m", "Reverse 0012 (PHI column workers.date_of_birth)")
+    committer = committer or author  # as on GitHub: the opener pushed the branch under their account
+    email = committer if "@" in committer else f"7{len(committer)}+{committer}@users.noreply.github.com"
+    who = ["-c", f"user.name={committer}", "-c", f"user.email={email}"]
+    _git(source, *who, "commit", "-q", "-m", "Reverse 0012 (PHI column workers.date_of_birth)")
     _git(source, "push", "-q", "origin", "reverse-dob-index")
     origin = Path(_git(source, "remote", "get-url", "origin"))
     return origin, stub.open_pull(origin, "reverse-dob-index", author, **pull)
@@ -176,3 +178,12 @@ def test_a_commit_under_the_reviewers_other_account_is_theirs(fresh, evidence_di
     """giles-oncall (giles's, github_logins) committed the SQL: giles-rovn's approval is giles's own."""
     _refused(fresh, evidence_dir, "giles-rovn", "(as giles-oncall, giles's)",
              author="christian-rovn", committer="giles-oncall", approver="christian")
+
+
+def test_a_commit_github_links_to_no_account_is_refused(fresh, evidence_dir):
+    """A commit whose email no GitHub account verifies has `author` and `committer` null in
+    "List commits on a pull request" (https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request,
+    "author"/"committer": null): who wrote it cannot be told, so a reviewer could push the SQL
+    under an unlinked email and approve it. The review is refused, naming the commit."""
+    _refused(fresh, evidence_dir, "giles-rovn", "has no GitHub account for its author",
+             author="christian-rovn", committer="giles@laptop.invalid", approver="christian")

@@ -134,6 +134,15 @@ def contributors(commits: list[dict]) -> frozenset[str]:
                      for k in ("author", "committer")) - {""}
 
 
+def unattributed(commits: list[dict], number: int) -> list[str]:
+    """A commit GitHub links to no account (`author` or `committer` null: its email is no
+    account's) has a writer no one can name, so "wrote none of it" cannot be checked: a
+    reviewer could push under an unlinked email, then approve. Refused, naming the commit."""
+    return [f"commit {str(c.get('sha'))[:12]} of pull request {number} has no GitHub account for its "
+            f"{k} (an email no account verifies): who wrote it cannot be told, so its review cannot be counted"
+            for c in commits for k in ("author", "committer") if not (c.get(k) or {}).get("login")]
+
+
 def target_problems(gh, pr: dict, number: int) -> list[str]:
     """A PHI reversal's pull request must be a person's, into the default, protected branch."""
     out = []
@@ -177,6 +186,7 @@ def read(gh, number: int, repo_path: str, local_blob: str, people: dict[str, str
     if listed.status != 200:
         return Review(number, head, author, problems=(*out, f"commits of pull request {number}: {listed.message}"))
     approved, problems = decision(reviews, author, head, people, contributors(commits))
+    out += unattributed(commits, number)
     return Review(number, head, author, approved, (*out, *problems),
                   tuple(sorted({people[a.lower()] for a in approved})))
 
