@@ -124,12 +124,24 @@ def header_facts(*, run_id: str, runbook: str, parameters: dict, operator: dict,
                    + (f", {run}" if (run := ((operator.get("person") or {}).get("ci") or {}).get("run_url")) else ""),
             "when": f"{started:%Y-%m-%d %H:%M:%S} → {datetime.now(timezone.utc):%H:%M:%S} UTC",
             "targets": list(dict.fromkeys(result.get("targets", []))), "changed": changed,
-            "approvals": [f"{', '.join(a.get('approvers', []))} at {str(a.get('at', ''))[:19]}, "
-                          f"plan {str(a.get('plan_hash', ''))[:12]}" for a in approvals],
+            "approvals": [_approval_line(a) for a in approvals],
             "plan_hash": result.get("plan_hash"), "verification": result.get("verification", []),
             "ticket": parameters.get("ticket") or "", "reason": parameters.get("reason") or "",
             "writes": "ticket" in parameters, "outcome": final, "error": split_next(error)[0],
             "audit_log": [f"{a['id']} ({a['row_hash'][:12]})" for a in result.get("audit_log", [])]}
+
+
+def _approval_line(a: dict) -> str:
+    """One approval as the header shows it, saying what it rests on: approvers' signed records
+    (evidence verify and the index check each signature), or only names the operator gave, which
+    approve nothing (the auditor sample: 'Approvals: giles' read as approved beside an index and
+    export that said NOT APPROVED)."""
+    names, plan = ", ".join(a.get("approvers", [])), str(a.get("plan_hash", ""))[:12]
+    records = a.get("records") or []
+    if not records:
+        return f"NOT APPROVED: {names} named by the operator, no signed approval record (plan {plan})"
+    ids = ", ".join(str(r.get("id", "?")) for r in records)
+    return f"{names}: signed approval records {ids}, at {str(a.get('at', ''))[:19]}, plan {plan}"
 
 
 def _badge(word: str) -> str:

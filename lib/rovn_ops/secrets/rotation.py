@@ -280,8 +280,12 @@ class Rotation:
         if dep and since and tasks.resumable(ecs, p.cluster, p.service, dep, since):
             print(f"  rollout       resumed  watching deployment {dep}")
         else:
-            dep = tasks.start(ecs, p.cluster, p.service)
-            self._journal(prepared, "rollout", "started", f"forced new deployment {dep}", deployment_id=dep)
+            dep, revision = tasks.start(ecs, p.cluster, p.service)
+            self._journal(prepared, "rollout", "started", f"forced new deployment {dep} of {revision}",
+                          deployment_id=dep, task_definition=revision)
+            # in the run's record at once (a kill mid-rollout keeps it): reconcile matches the
+            # deployment by the revision it rolled, which a redeploy does not change
+            self._fact(rollout={"deployment_id": dep, "task_definition": revision})
         v = tasks.watch(ecs, p.cluster, p.service, dep, deadline_s=p.deadline_s, first=p.poll_min,
                         longest=p.poll_max, say=lambda line: print(line, flush=True))
         if not v.ok:

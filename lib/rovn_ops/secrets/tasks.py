@@ -15,9 +15,12 @@ def uses(ecs, cluster: str, service: str, secret_arn: str) -> list[str]:
             if s["valueFrom"] == secret_arn or s["valueFrom"].startswith(secret_arn + ":")]
 
 
-def start(ecs, cluster: str, service: str) -> str:
+def start(ecs, cluster: str, service: str) -> tuple[str, str]:
+    """(deployment id, `family:revision` it rolls): the revision is what reconcile matches an
+    ECS deployment by, so the rotation's journal names it (a redeploy moves no revision)."""
     svc = ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)["service"]
-    return next(d["id"] for d in svc["deployments"] if d["status"] == "PRIMARY")
+    primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
+    return primary["id"], primary["taskDefinition"].rsplit("/", 1)[-1]
 
 
 def resumable(ecs, cluster: str, service: str, deployment_id: str, since) -> bool:
