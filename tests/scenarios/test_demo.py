@@ -10,6 +10,17 @@ def test_demo_ships_a_deploy_and_its_evidence_verifies(fresh, evidence_dir):
     assert (evidence_dir / "index.html").exists()
     check = rovn_ops("evidence", "verify")
     assert check.returncode == 0, check.stdout + check.stderr
+    # the showcase change is one an auditor can sample (session 6's auditor sample found it NOT
+    # APPROVED, without ticket or reason): giles's own signed record, its ticket and reason
+    import csv
+    import io
+    from datetime import datetime, timezone
+
+    day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    export = rovn_ops("evidence", "export", "--from", day, "--to", day, "--format", "csv")
+    rows = [r for r in csv.DictReader(io.StringIO(export.stdout.split("\r\n\r\n")[0])) if r["change"] == "True"]
+    assert [(r["runbook"], r["approved"], r["approvers"], r["ticket"]) for r in rows] == \
+        [("deploy", "True", "giles", "CHG-1")], rows
 
 
 def test_make_demo_twice_on_one_sandbox_after_a_scenario(fresh, evidence_dir):
