@@ -353,8 +353,8 @@ class Sandbox:
             else:
                 step("restore moto", lambda: self.moto_state.restore())
                 step("restore checkout and database", self._restore_db)
-            self.world_since = time.time()
             step("secret values", self._seed_secret_values)
+            self.world_since = time.time()  # after the seed's last write: reconcile leaves the seed out
             if full:
                 step("keep", lambda: (self._keep_db(), setattr(self, "moto_state", world_snapshot.MotoState())))
             # Runs archived before now lost their world (database, bucket): say since when.

@@ -105,3 +105,18 @@ def test_a_draft_never_explains_a_change():
     got = reconcile.match([by_time, by_id], [draft])
     assert [i["matched"] for i in got] == ["", ""]
     assert all("made by draft run D1" in i["note"] for i in got)
+
+
+def test_the_sandbox_seed_is_left_out_in_the_sandbox_only(tmp_path, monkeypatch):
+    """The sandbox's seed (written before its world began: world_since in its state file) is no
+    one's change; left in, it buried the real UNEXPLAINED lines (session 6's auditor sample:
+    325 of 326). In any other environment every item stays."""
+    import json
+
+    monkeypatch.setenv("ROVN_SANDBOX_DIR", str(tmp_path))
+    (tmp_path / "state.json").write_text(json.dumps({"pid": __import__("os").getpid(),
+                                                     "world_since": (T + timedelta(minutes=5)).timestamp()}))
+    seed = reconcile.item("task definition", "seed", T, "ecs", ("rovn-passport-api:1",))
+    later = reconcile.item("task definition", "x", T + timedelta(minutes=9), "ecs", ("rovn-passport-api:291",))
+    assert reconcile._without_the_seed("sandbox", [seed, later]) == ([later], 1)
+    assert reconcile._without_the_seed("prod", [seed, later]) == ([seed, later], 0)
