@@ -112,7 +112,11 @@ def test_bad_input_lists_the_valid_values(fresh, evidence_dir):
     assert res.returncode != 0 and "expected one of: " in res.stdout + res.stderr, res.stdout + res.stderr
     assert "rovn/prod/db-master" in res.stdout + res.stderr and "rovn/prod/jwt-signing-key" in res.stdout + res.stderr
     res = rovn_ops("run", "deploy", "-p", "source=/nonexistent", "--quiet")
-    assert res.returncode == 2 and "expected a source directory or a .zip file, got '/nonexistent'; the environment's is " in res.stderr
+    assert res.returncode == 2 and "expected a git checkout (its work tree's root) or a .zip file, got '/nonexistent'; the environment's is " in res.stderr
+    # any other directory too (attack review MEDIUM 6: /etc was scanned and its secret-looking
+    # lines' file:line archived), before a kernel starts
+    res = rovn_ops("run", "deploy", "-p", "source=/etc", "--quiet")
+    assert res.returncode == 2 and "parameter 'source': expected a git checkout" in res.stderr, res.stdout + res.stderr
     assert not list(evidence_dir.rglob("*deploy*/manifest.json"))
 
 

@@ -1,4 +1,4 @@
-"""The service's source checkout (a directory or a .zip) and §9's hygiene rules.
+"""The service's source checkout (a git checkout or a .zip) and §9's hygiene rules.
 
 The zip uploaded to CodeBuild is built deterministically (sorted entries, fixed
 timestamps), so the same source always has the same sha256: the preview's plan
@@ -35,7 +35,7 @@ class Source:
     def open(cls, path: str, default: str = "") -> "Source":
         """default: the environment file's source, named in the refusal as the value to use."""
         p = Path(path).expanduser()
-        valid = "expected a source directory or a .zip" + (
+        valid = "expected a git checkout or a .zip" + (
             f", e.g. the environment's {default} (leave source empty to take it)" if default and default != path else "")
         if not p.exists():
             raise BadInput(f"parameter 'source': {path} not found; {valid}")

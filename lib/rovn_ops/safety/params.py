@@ -104,7 +104,12 @@ def _registry(f: Path) -> str | None:
 
 
 def _source(p: Path) -> str | None:
-    return None if p.is_dir() or (p.is_file() and p.suffix == ".zip") else "a source directory or a .zip file"
+    """A deploy ships a checkout of its repository (§2: committed source only) or a built zip.
+    Any other directory is refused before a kernel starts: the preflight would scan it and
+    archive where its secret-looking lines sit (/etc, a home directory; attack review MEDIUM 6)."""
+    if p.is_file() and p.suffix == ".zip":
+        return None
+    return None if p.is_dir() and (p / ".git").exists() else "a git checkout (its work tree's root) or a .zip file"
 
 
 PATH_CHECKS = {"migrations_dir": _migrations, "phi_registry": _registry, "source": _source}
@@ -179,7 +184,7 @@ class GitHubParams(RunbookParams):
 
 
 class DeployParams(ServiceParams, MigrationParams, WatchParams, GitHubParams):
-    source: str = Field("", pattern=PATH, description="the service's source to build: a directory or a .zip; "
+    source: str = Field("", pattern=PATH, description="the service's source to build: a git checkout or a .zip; "
                                                       "empty takes the environment's")
     image_tag: str = Field("", description="deploy this image, already in ECR, instead of building")
     tag_suffix: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,39})?$",
