@@ -304,3 +304,30 @@ def test_approving_a_hash_no_preview_printed_is_refused(fresh, aws, evidence_dir
     ok = rovn_ops("approve", plan, "--ticket", "CHG-7", env=elsewhere)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"preview run {json.loads(real.read_text())['run_id']}" in ok.stdout, ok.stdout
+
+
+def test_an_approve_row_a_superuser_deletes_is_named_by_verify(fresh, aws, evidence_dir):
+    """Attack review MEDIUM 2 (session 6): rows `approve` writes lie between runs, so no run's
+    anchor covers them; a database superuser deleted the newest (a refusal, or an approval) and
+    reset the sequence, and every verify stayed as it was. Each approve row is now anchored in the
+    Object Lock bucket (approvals/<id>.json, its id and hash), and verify checks each anchor."""
+    import secrets as random
+
+    import psycopg
+
+    assert rovn_ops("run", "service_status", "--quiet").returncode == 0
+    invented = rovn_ops("approve", random.token_hex(32), "--ticket", "CHG-9", env=as_person("giles"))
+    assert invented.returncode == 3, invented.stdout + invented.stderr
+    [row] = [r["id"] for r in _deploy_rows(fresh["database_url"], action="approve")]
+    s3 = aws("s3")
+    bucket = json.loads((next(evidence_dir.glob("*/*/manifest.json"))).read_text())["archive"]["bucket"]
+    anchored = json.loads(s3.get_object(Bucket=bucket, Key=f"approvals/{row:010d}.json")["Body"].read())
+    assert anchored["audit_log_id"] == row and len(anchored["row_hash"]) == 64
+    assert rovn_ops("evidence", "verify").returncode == 0
+    with psycopg.connect(fresh["admin_database_url"], autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_log WHERE id = %s", [row])
+        conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+        conn.execute("SELECT setval('audit_log_id_seq', %s)", [row - 1])
+    res = rovn_ops("evidence", "verify")
+    assert res.returncode == 1 and f"audit_log row {row}, an approve row anchored in" in res.stdout, res.stdout

@@ -43,6 +43,17 @@ def plan(bucket: str, run_id: str, retention_days: int) -> dict:
             "retain_until": until.replace(microsecond=0).isoformat(), "retention_days": retention_days}
 
 
+APPROVALS_PREFIX = "approvals/"  # one object per `approve` audit_log row: its id and hash
+
+
+def approval_key(row_id: int) -> str:
+    return f"{APPROVALS_PREFIX}{int(row_id):010d}.json"
+
+
+def approval_anchor(row_id: int, row_hash: str) -> bytes:
+    return json.dumps({"audit_log_id": int(row_id), "row_hash": row_hash}, sort_keys=True).encode()
+
+
 def ledger_key(entry: dict) -> str:
     return f"{LEDGER_PREFIX}{entry['chain'][:16]}/{int(entry['seq']):010d}.json"
 

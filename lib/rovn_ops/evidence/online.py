@@ -120,6 +120,25 @@ def check_bucket(store, current: list[dict], entries: list[dict], report, partia
                                              "this archive (or it is not pulled: `rovn-ops evidence pull`)")
 
 
+def check_approval_anchors(conn, store, report) -> None:
+    """Every approve row anchored in the bucket (run/approval.py) is in audit_log and hashes as it
+    did: an approval or refusal deleted or rewritten by a database superuser is named."""
+    import json
+
+    keys = store.listing.keys(bucket_mod.APPROVALS_PREFIX)
+    anchors = [json.loads(store.read(k) or b"{}") for k in keys]
+    found = audit.content_hashes(conn, [a.get("audit_log_id") for a in anchors if a.get("audit_log_id")])
+    for key, a in zip(keys, anchors):
+        row = found.get(a.get("audit_log_id"))
+        where = f"s3://{store.name}/{key}"
+        if row is None:
+            report.add("audit_log", f"audit_log row {a.get('audit_log_id')}, an approve row anchored in {where}, "
+                                    "is gone (deleted by a database superuser?)")
+        elif row[0] != a.get("row_hash") or row[1] != a.get("row_hash"):
+            report.add("audit_log", f"audit_log row {a.get('audit_log_id')} no longer hashes to what {where} "
+                                    "recorded: the approve row was rewritten")
+
+
 def _run_of(key: str, entries: list[dict]) -> str | None:
     if key.startswith(bucket_mod.RUNS_PREFIX):
         return key[len(bucket_mod.RUNS_PREFIX):].split("/", 1)[0]

@@ -405,6 +405,8 @@ def verify(store, *, env: str, auditor_key: Path | None = None, conn=None, bucke
         from rovn_ops.evidence import online
 
         online.check_bucket(bucket, current, entries, report, partial=bool(last))
+        if conn is not None and not last:
+            online.check_approval_anchors(conn, bucket, report)
     _in_ledger_order(report, entries)
     _gaps(report)
     return report

@@ -25,10 +25,40 @@ def approve(plan_hash: str, *, ticket: str = "", env: str = "sandbox", key: str 
     found = boto3.session.Session().get_credentials()
     access_key = found.access_key if found is not None else ""
     with db.connect() as conn:
-        preview = _preview(conn, env, plan_hash.strip().lower())
-        rec = approval_records.approve(conn, env, plan_hash, caller, ticket, preview, key=private,
-                                       access_key_id=access_key)
+        head = _head(conn)
+        try:
+            preview = _preview(conn, env, plan_hash.strip().lower())
+            rec = approval_records.approve(conn, env, plan_hash, caller, ticket, preview, key=private,
+                                           access_key_id=access_key)
+        finally:  # approved or refused, the rows this act wrote are anchored where no one can cut them
+            _anchor(conn, env, head)
     return Approved(rec)
+
+
+def _head(conn) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
+
+
+def _anchor(conn, env: str, after: int) -> None:
+    """Each `approve` row this act appended, by id and hash, into the Object Lock bucket
+    (approvals/<id>.json): no run's anchor covers a row written between runs, so a database
+    superuser could delete the newest approve row and reset the sequence unseen (the attack
+    review's MEDIUM 2); `evidence verify` checks every such object against audit_log."""
+    from rovn_ops.audit import log as audit_log
+    from rovn_ops.core import aws
+    from rovn_ops.evidence import archive, bucket
+
+    settings = archive.Settings.of(env)
+    rows = conn.execute("SELECT id FROM audit_log WHERE id > %s AND action = 'approve' ORDER BY id",
+                        [after]).fetchall()
+    if not settings.bucket or not rows:
+        return
+    s3 = aws.client("s3", env=env, region=settings.region)
+    lock = bucket.plan(settings.bucket, "", settings.retention_days)
+    ids = [row_id for (row_id,) in rows]
+    hashes = audit_log.content_hashes(conn, ids)
+    for row_id in ids:
+        bucket.put(s3, lock, bucket.approval_key(row_id), bucket.approval_anchor(row_id, hashes[row_id][1]))
 
 
 def _preview(conn, env: str, plan_hash: str) -> dict | None:
