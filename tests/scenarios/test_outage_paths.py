@@ -109,16 +109,17 @@ def test_a_rollback_target_whose_scan_is_not_clean_is_refused_naming_its_finding
     Named, it is refused with its findings and the newest verified revision that passes.
     The counts are DescribeImageScanFindings' findingSeverityCounts
     (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html);
-    the sandbox takes per-tag results through moto's own API (world.post_scan_findings)."""
-    from rovn_sandbox import world
+    the sandbox takes per-tag results through moto's own API (ecr_scans.post)."""
+    from rovn_sandbox import ecr_scans
+    from rovn_sandbox.image_config import manifest
 
     ecs, ecr = aws("ecs"), aws("ecr")
     control.scenario(fresh, "tasks_crashing")  # the service on 289, crashing: a rollback is wanted
     tag = "prod-202606010900-cve-found"
-    ecr.put_image(repositoryName=REPO, imageTag=tag, imageManifest=world.image_manifest(tag))
+    ecr.put_image(repositoryName=REPO, imageTag=tag, imageManifest=manifest(tag))
     registry = ecr.describe_repositories(repositoryNames=[REPO])["repositories"][0]["registryId"]
-    world.post_scan_findings(fresh["endpoint"], fresh["region"],
-                             [world.scan_result(registry, REPO, tag, {"CRITICAL": 1, "HIGH": 2})])
+    ecr_scans.post(fresh["endpoint"], fresh["region"],
+                   [ecr_scans.result(registry, REPO, tag, {"CRITICAL": 1, "HIGH": 2})])
     ecr.start_image_scan(repositoryName=REPO, imageId={"imageTag": tag})
     td = ecs.describe_task_definition(taskDefinition=f"{REPO}:288")["taskDefinition"]
     keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn",
